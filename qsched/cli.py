@@ -1,0 +1,319 @@
+"""The ``qsched`` command: serve, solve, compare-free demo, generate, and talk to a server."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+import grpc
+from google.protobuf import struct_pb2
+
+from qsched import io, registry
+from qsched.generate import generate
+from qsched.messages import point_message, response_message
+from qsched.problem import Limits, ProblemError
+from qsched.progress import SolveProgress
+from qsched.report import results_table, schedule_summary
+from qsched.solver import Budget, ProgressEvent
+from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
+
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+#: Solvers the demo compares.
+DEMO_SOLVERS = ("min-min", "max-min", "sufferage", "local-search")
+
+
+def _stub(address: str) -> scheduler_pb2_grpc.SchedulerServiceStub:
+    channel = grpc.insecure_channel(address)
+    grpc.channel_ready_future(channel).result(timeout=10)
+    return scheduler_pb2_grpc.SchedulerServiceStub(channel)
+
+
+def _options(pairs: list[str]) -> struct_pb2.Struct:
+    """``key=value`` pairs; values are read as JSON where they parse, else as strings."""
+    options = struct_pb2.Struct()
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--option expects key=value, got {pair!r}")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
+
+
+def _request(args: argparse.Namespace) -> scheduler_pb2.SolveRequest:
+    return scheduler_pb2.SolveRequest(
+        problem=io.read_message(args.file),
+        solver=args.solver,
+        budget=scheduler_pb2.Budget(wall_seconds=args.seconds or 0.0, evaluations=args.evaluations or 0),
+        seed=args.seed,
+        options=_options(args.option),
+    )
+
+
+def solve_locally(request: scheduler_pb2.SolveRequest, show_progress: bool | None = None) -> scheduler_pb2.SolveResponse:
+    """Solve in this process, with the service's validation and default budget; Ctrl-C stops with the best so far."""
+    from qsched.service.config import ServiceConfig
+    from qsched.service.requests import problem_from, solve_job
+
+    config = ServiceConfig()
+    job = solve_job(request, request.solver, problem_from(request, config), config)
+    stop = threading.Event()
+    latest: list[ProgressEvent] = []
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            budget = Budget(job.wall_seconds, job.evaluations, stop)
+            outcome["result"] = registry.solve(job.problem, job.solver, budget, job.seed, latest.append, job.options)
+        except Exception as error:  # re-raised in the main thread
+            outcome["error"] = error
+
+    bar = SolveProgress(job.solver, job.wall_seconds, show_progress)
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    elapsed = 0.0
+    try:
+        while worker.is_alive():
+            worker.join(0.1)
+            elapsed += 0.1
+            best = latest[-1].point if latest else None
+            bar.update(elapsed, best and best.objective, best and best.feasible)
+    except KeyboardInterrupt:
+        stop.set()
+        worker.join()
+    finally:
+        bar.close()
+    if "error" in outcome:
+        raise outcome["error"]
+    return response_message(job.problem, outcome["result"], request.backend)
+
+
+def solve_remotely(stub, request: scheduler_pb2.SolveRequest, show_progress: bool | None = None) -> scheduler_pb2.SolveResponse:
+    """Submit a job and watch it; Ctrl-C cancels it and keeps its best so far."""
+    job = stub.SubmitJob(scheduler_pb2.SubmitJobRequest(request=request))
+    bar = SolveProgress(request.solver or "min-min", request.budget.wall_seconds or None, show_progress)
+    try:
+        for event in stub.WatchJob(scheduler_pb2.WatchJobRequest(job_id=job.id)):
+            if event.HasField("progress"):
+                point = event.progress
+                bar.update(point.elapsed_seconds, point.objective, point.feasible)
+    except KeyboardInterrupt:
+        stub.CancelJob(scheduler_pb2.CancelJobRequest(job_id=job.id))
+    finally:
+        bar.close()
+    job = stub.GetJob(scheduler_pb2.GetJobRequest(job_id=job.id))
+    if not job.HasField("result"):
+        state = scheduler_pb2.JobState.Name(job.state)
+        raise RuntimeError(f"job {job.id} ended {state} without a schedule: {job.error or 'no reason given'}")
+    return job.result
+
+
+def _print_response(response: scheduler_pb2.SolveResponse, args: argparse.Namespace) -> None:
+    if args.json:
+        print(io.to_json(response, with_defaults=True))
+        return
+    print(results_table([response]))
+    if args.schedule:
+        print()
+        print(schedule_summary(response))
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    request = _request(args)
+    show = False if args.json else None
+    response = solve_remotely(_stub(args.server), request, show) if args.server else solve_locally(request, show)
+    _print_response(response, args)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from qsched.service.config import ServiceConfig
+    from qsched.service.server import Server
+
+    config = ServiceConfig(
+        limits=Limits(max_tasks=args.max_tasks, max_machines=args.max_machines),
+        workers=args.workers,
+        default_wall_seconds=args.default_seconds,
+        max_wall_seconds=args.max_seconds,
+        max_message_bytes=int(args.max_message_mb * 1024 * 1024),
+    )
+    server = Server(args.address, args.db, config).start()
+    print(f"listening on {server.address} (jobs in {Path(args.db).resolve()})", flush=True)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    server.stop()
+    return 0
+
+
+def cmd_gen(args: argparse.Namespace) -> int:
+    message = generate(args.tasks, args.machines, args.seed, args.name)
+    if args.output:
+        io.write_message(message, args.output)
+        print(f"wrote {args.output}: {args.tasks} tasks, {args.machines} machines, seed {args.seed}", file=sys.stderr)
+    else:
+        print(io.to_json(message))
+    return 0
+
+
+def cmd_solvers(args: argparse.Namespace) -> int:
+    if args.server:
+        listing = _stub(args.server).ListSolvers(scheduler_pb2.ListSolversRequest())
+        rows = [(s.name, scheduler_pb2.SolverKind.Name(s.kind).removeprefix("SOLVER_KIND_").lower(), s.description) for s in listing.solvers]
+    else:
+        rows = [(s.name, s.kind.value, s.description) for s in registry.available()]
+    width = max(len(name) for name, _, _ in rows)
+    for name, kind, description in rows:
+        print(f"{name:<{width}}  {kind:<13}  {description}")
+    return 0
+
+
+def _job_line(job: scheduler_pb2.Job) -> str:
+    state = scheduler_pb2.JobState.Name(job.state).removeprefix("JOB_STATE_").lower()
+    best = f"best {job.progress.objective:.6g}" if job.HasField("progress") else ""
+    created = job.created_time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S")
+    return f"{job.id}  {state:<11}  {job.solver or 'min-min':<13}  {created}  {job.problem_name}  {best}".rstrip()
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    stub = _stub(args.server)
+    if args.action == "list":
+        state = scheduler_pb2.JobState.Value(f"JOB_STATE_{args.state.upper()}") if args.state else 0
+        listing = stub.ListJobs(scheduler_pb2.ListJobsRequest(state=state, page_size=args.limit))
+        for job in listing.jobs:
+            print(io.to_json(job, with_defaults=True) if args.json else _job_line(job))
+        return 0
+    if not args.job_id:
+        raise ValueError(f"jobs {args.action} needs a job id")
+    if args.action == "watch":
+        for event in stub.WatchJob(scheduler_pb2.WatchJobRequest(job_id=args.job_id)):
+            if event.HasField("job"):
+                print(_job_line(event.job), flush=True)
+            else:
+                point = event.progress
+                print(f"  {point.elapsed_seconds:8.2f}s  {point.evaluations:>9} evals  best {point.objective:.6g}  {point.stage}", flush=True)
+        return 0
+    call = stub.GetJob if args.action == "get" else stub.CancelJob
+    request = scheduler_pb2.GetJobRequest(job_id=args.job_id) if args.action == "get" else scheduler_pb2.CancelJobRequest(job_id=args.job_id)
+    job = call(request)
+    if args.json:
+        print(io.to_json(job, with_defaults=True))
+    else:
+        print(_job_line(job))
+        if job.error:
+            print(f"error: {job.error}")
+        if job.HasField("result"):
+            print(results_table([job.result]))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Start a server on a free loopback port, send it a generated problem, compare solvers."""
+    from qsched.service.server import Server
+
+    problem = generate(args.tasks, args.machines, args.seed)
+    with tempfile.TemporaryDirectory() as scratch, Server("127.0.0.1:0", Path(scratch) / "jobs.db") as server:
+        print(f"qsched server on {server.address}; problem {problem.name}: "
+              f"{args.tasks} tasks, {args.machines} machines, power cap {problem.power_cap_watts:.0f} W")
+        stub = _stub(server.address)
+        request = scheduler_pb2.CompareRequest(
+            problem=problem,
+            solvers=list(DEMO_SOLVERS),
+            budget=scheduler_pb2.Budget(wall_seconds=args.seconds),
+            seed=args.seed,
+        )
+        comparison = stub.Compare(request, timeout=len(DEMO_SOLVERS) * (args.seconds + 30))
+        print(results_table(comparison.results))
+        best = min(comparison.results, key=lambda r: (not r.schedule.metrics.feasible, r.schedule.metrics.objective))
+        print(f"\nbest: {best.solver}\n")
+        print(schedule_summary(best))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qsched", description="Quantum-assisted scheduling of tasks onto heterogeneous machines.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="start a local server and solve a generated problem through it")
+    demo.add_argument("--tasks", type=int, default=40)
+    demo.add_argument("--machines", type=int, default=6)
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--seconds", type=float, default=3.0, help="wall budget per solver")
+    demo.set_defaults(run=cmd_demo)
+
+    serve = commands.add_parser("serve", help="run the gRPC service")
+    serve.add_argument("--address", default=DEFAULT_ADDRESS, help="host:port to listen on (port 0: any free port)")
+    serve.add_argument("--db", default="qsched.db", help="SQLite file for jobs")
+    serve.add_argument("--workers", type=int, default=None, help="solves at once (default: CPU count)")
+    serve.add_argument("--max-tasks", type=int, default=Limits.max_tasks)
+    serve.add_argument("--max-machines", type=int, default=Limits.max_machines)
+    serve.add_argument("--default-seconds", type=float, default=10.0, help="wall budget when a request sets none")
+    serve.add_argument("--max-seconds", type=float, default=3600.0, help="longest wall budget allowed")
+    serve.add_argument("--max-message-mb", type=float, default=64.0)
+    serve.set_defaults(run=cmd_serve)
+
+    solve = commands.add_parser("solve", help="solve a problem file (protobuf JSON or Braun ETC)")
+    solve.add_argument("file", type=Path)
+    solve.add_argument("--solver", default="min-min")
+    solve.add_argument("--seconds", type=float, help="wall-time budget")
+    solve.add_argument("--evaluations", type=int, help="evaluation budget")
+    solve.add_argument("--seed", type=int, default=0)
+    solve.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="solver option (repeatable)")
+    solve.add_argument("--server", metavar="ADDR", help="solve through a qsched server instead of locally")
+    solve.add_argument("--json", action="store_true", help="print the SolveResponse as protobuf JSON")
+    solve.add_argument("--schedule", action="store_true", help="also print the per-machine plan")
+    solve.set_defaults(run=cmd_solve)
+
+    gen = commands.add_parser("gen", help="generate an energy-aware instance as protobuf JSON")
+    gen.add_argument("--tasks", type=int, required=True)
+    gen.add_argument("--machines", type=int, required=True)
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--name")
+    gen.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+    gen.set_defaults(run=cmd_gen)
+
+    jobs = commands.add_parser("jobs", help="list, get, watch or cancel jobs on a server")
+    jobs.add_argument("action", choices=("list", "get", "watch", "cancel"))
+    jobs.add_argument("job_id", nargs="?")
+    jobs.add_argument("--server", default=DEFAULT_ADDRESS, metavar="ADDR")
+    jobs.add_argument("--state", choices=("queued", "running", "succeeded", "failed", "cancelled", "interrupted"))
+    jobs.add_argument("--limit", type=int, default=50)
+    jobs.add_argument("--json", action="store_true")
+    jobs.set_defaults(run=cmd_jobs)
+
+    solvers = commands.add_parser("solvers", help="list the registered solvers")
+    solvers.add_argument("--server", metavar="ADDR", help="ask a server instead of this installation")
+    solvers.set_defaults(run=cmd_solvers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.run(args)
+    except ProblemError as error:
+        print(f"qsched: {error}", file=sys.stderr)
+        return 2
+    except grpc.RpcError as error:
+        print(f"qsched: server answered {error.code().name}: {error.details()}", file=sys.stderr)
+        return 1
+    except grpc.FutureTimeoutError:
+        print("qsched: no server answered within 10 s", file=sys.stderr)
+        return 1
+    except (OSError, ValueError, RuntimeError) as error:
+        print(f"qsched: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,66 @@
+"""Braun et al. (2001) ETC instances and their solution files (see datasets/hcsp/README.md).
+
+An instance is ``T M 0`` on the first line, then T*M expected times to
+compute, task-major. It becomes an `AllocationProblem` whose tasks carry
+explicit ETC rows and no power model: the "ETC given, makespan only" case.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from qsched.v1 import problem_pb2
+
+_SOLUTION_NAME = re.compile(r"^(?P<instance>.+?\.\d+)_(?:(?P<method>[A-Z]+)_)?(?P<makespan>\d+(?:,\d+)?)\.sol$")
+
+
+def is_etc_file(path: Path) -> bool:
+    """True if the file starts with the ``T M 0`` header of the Braun format."""
+    with open(path, "rb") as handle:
+        header = handle.readline().split()
+    return len(header) == 3 and all(part.isdigit() for part in header)
+
+
+def read_etc(path: Path) -> np.ndarray:
+    """The (T, M) ETC matrix of an instance file."""
+    with open(path) as handle:
+        tasks, machines, _ = (int(part) for part in handle.readline().split())
+        values = np.loadtxt(handle, dtype=float)
+    if values.size != tasks * machines:
+        raise ValueError(f"{path}: header says {tasks}x{machines} but the file has {values.size} values")
+    return values.reshape(tasks, machines)
+
+
+def etc_problem(etc: np.ndarray, name: str) -> problem_pb2.AllocationProblem:
+    """An ETC matrix as a makespan-only problem: tasks t0.., machines m0.."""
+    machine_ids = [f"m{j}" for j in range(etc.shape[1])]
+    message = problem_pb2.AllocationProblem(name=name, objective=problem_pb2.Objective(makespan_weight=1.0))
+    message.machines.extend(problem_pb2.Machine(id=m) for m in machine_ids)
+    message.tasks.extend(
+        problem_pb2.Task(id=f"t{i}", etc=dict(zip(machine_ids, row.tolist()))) for i, row in enumerate(etc)
+    )
+    return message
+
+
+def read_problem(path: Path) -> problem_pb2.AllocationProblem:
+    path = Path(path)
+    return etc_problem(read_etc(path), path.name)
+
+
+def read_solution(path: Path) -> np.ndarray:
+    """The zero-based machine index per task stored in a ``.sol`` file."""
+    return np.loadtxt(path, dtype=np.int64).reshape(-1)
+
+
+def best_known_makespans(directory: Path) -> dict[str, float]:
+    """Instance name -> smallest makespan among its ``.sol`` files (named ``<instance>_[METHOD_]<makespan>.sol``)."""
+    best: dict[str, float] = {}
+    for path in Path(directory).glob("*.sol"):
+        match = _SOLUTION_NAME.match(path.name)
+        if match:
+            value = float(match["makespan"].replace(",", "."))
+            best[match["instance"]] = min(value, best.get(match["instance"], value))
+    return best

@@ -1,0 +1,89 @@
+"""Results as wire messages: `Evaluation` -> `Schedule`, `Result` -> `SolveResponse`."""
+
+from __future__ import annotations
+
+import numpy as np
+from google.protobuf import struct_pb2
+
+from qsched.evaluate import Evaluation
+from qsched.problem import Problem
+from qsched.solver import Result, StopReason, TracePoint
+from qsched.v1 import schedule_pb2, scheduler_pb2
+
+STOP_REASONS = {
+    StopReason.COMPLETED: scheduler_pb2.STOP_REASON_COMPLETED,
+    StopReason.BUDGET: scheduler_pb2.STOP_REASON_BUDGET,
+    StopReason.CANCELLED: scheduler_pb2.STOP_REASON_CANCELLED,
+    StopReason.DEADLINE: scheduler_pb2.STOP_REASON_DEADLINE,
+}
+
+
+def metrics_message(evaluation: Evaluation) -> schedule_pb2.Metrics:
+    return schedule_pb2.Metrics(
+        energy_joules=evaluation.energy,
+        makespan_seconds=evaluation.makespan,
+        utilization=evaluation.utilization,
+        deadline_misses=evaluation.deadline_misses,
+        total_tardiness_seconds=evaluation.total_tardiness,
+        capacity_violations=evaluation.capacity_violations,
+        peak_power_watts=evaluation.peak_power,
+        power_cap_excess_watts=evaluation.power_cap_excess,
+        feasible=evaluation.feasible,
+        objective=evaluation.objective,
+    )
+
+
+def schedule_message(problem: Problem, evaluation: Evaluation) -> schedule_pb2.Schedule:
+    """The full schedule: assignment, per-machine plan in execution order, metrics."""
+    assignment = evaluation.assignment
+    schedule = schedule_pb2.Schedule(metrics=metrics_message(evaluation))
+    for task_id, machine in zip(problem.task_ids, assignment):
+        schedule.assignment[task_id] = problem.machine_ids[machine]
+    for machine, machine_id in enumerate(problem.machine_ids):
+        tasks = np.flatnonzero(assignment == machine)
+        tasks = tasks[np.argsort(evaluation.start[tasks], kind="stable")]
+        schedule.machines.append(
+            schedule_pb2.MachinePlan(
+                machine_id=machine_id,
+                dvfs_level=int(evaluation.levels[machine]),
+                tasks=[
+                    schedule_pb2.TaskSlot(
+                        task_id=problem.task_ids[t],
+                        start_seconds=float(evaluation.start[t]),
+                        finish_seconds=float(evaluation.finish[t]),
+                        deadline_missed=bool(evaluation.late[t]),
+                    )
+                    for t in tasks
+                ],
+                powered_on=bool(evaluation.powered_on[machine]),
+                busy_seconds=float(evaluation.busy[machine]),
+                energy_joules=float(evaluation.machine_energy[machine]),
+                utilization=float(evaluation.busy[machine] / evaluation.makespan),
+            )
+        )
+    return schedule
+
+
+def point_message(point: TracePoint) -> scheduler_pb2.ConvergencePoint:
+    return scheduler_pb2.ConvergencePoint(
+        elapsed_seconds=point.elapsed,
+        evaluations=point.evaluations,
+        objective=point.objective,
+        feasible=point.feasible,
+        stage=point.stage,
+    )
+
+
+def response_message(problem: Problem, result: Result, backend: str = "") -> scheduler_pb2.SolveResponse:
+    facts = struct_pb2.Struct()
+    facts.update(result.facts)
+    return scheduler_pb2.SolveResponse(
+        schedule=schedule_message(problem, result.evaluation),
+        solver=result.solver,
+        backend=backend,
+        facts=facts,
+        convergence=[point_message(p) for p in result.trace],
+        elapsed_seconds=result.elapsed,
+        evaluations=result.evaluations,
+        stop_reason=STOP_REASONS[result.stop_reason],
+    )

@@ -1,0 +1,369 @@
+"""The immutable in-memory allocation problem, built from the wire message.
+
+`Problem` holds everything the evaluator and the solvers need as read-only
+NumPy arrays indexed by task and machine, so that every piece of qsched reads
+one representation. `Problem.from_message` is the single place where a
+`qsched.v1.AllocationProblem` is checked; a bad message raises
+`ProblemError` listing every offending field by its path
+(``tasks[3].work``), which the service turns into `INVALID_ARGUMENT`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from qsched.v1 import problem_pb2
+
+#: Load points of a SPECpower curve: 0%, 10%, ..., 100%.
+CURVE_POINTS = 11
+#: Most DVFS levels a machine may list.
+MAX_DVFS_LEVELS = 16
+#: Largest allowed DVFS frequency factor.
+MAX_FREQUENCY = 4.0
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    """One problem with one field, addressed by its path in the message."""
+
+    field: str
+    description: str
+
+    def __str__(self) -> str:
+        return f"{self.field} {self.description}"
+
+
+class ProblemError(ValueError):
+    """A problem message that cannot be solved; lists every bad field."""
+
+    def __init__(self, violations: list[FieldViolation]):
+        self.violations = violations
+        shown = "; ".join(str(v) for v in violations[:5])
+        more = f" (and {len(violations) - 5} more)" if len(violations) > 5 else ""
+        super().__init__(f"invalid problem: {shown}{more}")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Largest problem accepted; the service sets these from its flags."""
+
+    max_tasks: int = 100_000
+    max_machines: int = 10_000
+    max_cells: int = 20_000_000  # tasks * machines: the ETC matrix
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array.setflags(write=False)
+    return array
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """A validated allocation problem as arrays (T tasks, M machines, R resources, L levels).
+
+    Attributes:
+        etc: (T, M) seconds to run each task on each machine at frequency 1.
+        demand: (T, R) resource demand per task.
+        capacity: (M, R) resource capacity per machine.
+        deadline: (T,) latest finish time, ``inf`` where a task has none.
+        frequency: (M, L) DVFS frequency factors, padded with ``nan``.
+        level_count: (M,) number of real levels per machine.
+        idle_watts: (M,) power while on and idle (0 without a power model).
+        busy_watts: (T, M) power while running the task at frequency 1 (curve at the task's load).
+        dynamic_scale: (M, L) factor on (busy - idle) watts at each level.
+        edf_rank: (T,) position of each task in earliest-deadline order.
+    """
+
+    name: str
+    task_ids: tuple[str, ...]
+    machine_ids: tuple[str, ...]
+    resources: tuple[str, ...]
+    etc: np.ndarray
+    demand: np.ndarray
+    capacity: np.ndarray
+    deadline: np.ndarray
+    frequency: np.ndarray
+    level_count: np.ndarray
+    idle_watts: np.ndarray
+    busy_watts: np.ndarray
+    dynamic_scale: np.ndarray
+    has_power_model: np.ndarray
+    power_cap: float
+    energy_weight: float
+    makespan_weight: float
+    idle_machines_on: bool
+    edf_rank: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        order = np.lexsort((np.arange(self.num_tasks), self.deadline))
+        rank = np.empty(self.num_tasks, dtype=np.int64)
+        rank[order] = np.arange(self.num_tasks)
+        object.__setattr__(self, "edf_rank", _frozen(rank))
+
+    @property
+    def num_tasks(self) -> int:
+        return len(self.task_ids)
+
+    @property
+    def num_machines(self) -> int:
+        return len(self.machine_ids)
+
+    @property
+    def fastest_levels(self) -> np.ndarray:
+        """Per machine, the index of its highest-frequency DVFS level."""
+        return np.nanargmax(self.frequency, axis=1)
+
+    @classmethod
+    def from_message(
+        cls, message: problem_pb2.AllocationProblem, limits: Limits = Limits()
+    ) -> Problem:
+        """Validate ``message`` and convert it; raises `ProblemError` naming every bad field."""
+        return _Builder(message, limits).build()
+
+
+class _Builder:
+    """Collects field violations while converting a message into arrays."""
+
+    def __init__(self, message: problem_pb2.AllocationProblem, limits: Limits):
+        self.message = message
+        self.limits = limits
+        self.violations: list[FieldViolation] = []
+
+    def fail(self, path: str, description: str) -> None:
+        self.violations.append(FieldViolation(path, description))
+
+    def number(self, path: str, value: float, *, low: float, strict: bool = False) -> bool:
+        """Check ``value`` is finite and above ``low``; report and return False if not."""
+        if not math.isfinite(value):
+            self.fail(path, "must be a finite number")
+            return False
+        if value < low or (strict and value == low):
+            self.fail(path, f"must be {'>' if strict else '>='} {low:g}")
+            return False
+        return True
+
+    def unique_ids(self, kind: str, ids: list[str]) -> None:
+        seen: dict[str, int] = {}
+        for index, identifier in enumerate(ids):
+            if not identifier:
+                self.fail(f"{kind}[{index}].id", "must not be empty")
+            elif identifier in seen:
+                self.fail(f"{kind}[{index}].id", f"duplicates {kind}[{seen[identifier]}].id {identifier!r}")
+            else:
+                seen[identifier] = index
+
+    def check_size(self) -> bool:
+        msg, limits = self.message, self.limits
+        if not msg.tasks:
+            self.fail("tasks", "must list at least one task")
+        elif len(msg.tasks) > limits.max_tasks:
+            self.fail("tasks", f"has {len(msg.tasks)} tasks, more than the limit of {limits.max_tasks}")
+        if not msg.machines:
+            self.fail("machines", "must list at least one machine")
+        elif len(msg.machines) > limits.max_machines:
+            self.fail("machines", f"has {len(msg.machines)} machines, more than the limit of {limits.max_machines}")
+        if not self.violations and len(msg.tasks) * len(msg.machines) > limits.max_cells:
+            self.fail("tasks", f"{len(msg.tasks)} tasks x {len(msg.machines)} machines exceeds the limit of {limits.max_cells} cells")
+        return not self.violations
+
+    def build(self) -> Problem:
+        if not self.check_size():
+            raise ProblemError(self.violations)
+        msg = self.message
+        machine_ids = [m.id for m in msg.machines]
+        self.unique_ids("tasks", [t.id for t in msg.tasks])
+        self.unique_ids("machines", machine_ids)
+        resources = self.resources()
+        etc = self.etc_matrix(machine_ids)
+        demand = self.resource_matrix("tasks", [t.demand for t in msg.tasks], "demand", resources)
+        capacity = self.resource_matrix("machines", [m.capacity for m in msg.machines], "capacity", resources)
+        deadline = self.deadlines()
+        load = self.loads()
+        frequency, level_count, level_peak = self.dvfs_levels()
+        curves, has_power = self.power_curves()
+        power_cap = self.power_cap()
+        energy_weight, makespan_weight = self.weights()
+        if self.violations:
+            raise ProblemError(self.violations)
+
+        busy_watts = _curve_at(curves, load)
+        idle = curves[:, 0]
+        full = curves[:, -1]
+        dynamic = np.where(np.isnan(frequency), np.nan, frequency**3)
+        span = full - idle
+        with np.errstate(invalid="ignore", divide="ignore"):
+            own = (level_peak - idle[:, None]) / span[:, None]
+        dynamic = np.where(np.isnan(level_peak), dynamic, np.where(span[:, None] > 0, own, 1.0))
+        return Problem(
+            name=msg.name,
+            task_ids=tuple(t.id for t in msg.tasks),
+            machine_ids=tuple(machine_ids),
+            resources=tuple(resources),
+            etc=_frozen(etc),
+            demand=_frozen(demand),
+            capacity=_frozen(capacity),
+            deadline=_frozen(deadline),
+            frequency=_frozen(frequency),
+            level_count=_frozen(level_count),
+            idle_watts=_frozen(idle.copy()),
+            busy_watts=_frozen(busy_watts),
+            dynamic_scale=_frozen(dynamic),
+            has_power_model=_frozen(has_power),
+            power_cap=power_cap,
+            energy_weight=energy_weight,
+            makespan_weight=makespan_weight,
+            idle_machines_on=msg.idle_machines_on,
+        )
+
+    def resources(self) -> list[str]:
+        offered = {name for m in self.message.machines for name in m.capacity}
+        for index, task in enumerate(self.message.tasks):
+            for name in sorted(task.demand):
+                if name not in offered:
+                    self.fail(f"tasks[{index}].demand[{_key(name)}]", "names a resource no machine offers")
+        return sorted(offered)
+
+    def etc_matrix(self, machine_ids: list[str]) -> np.ndarray:
+        msg = self.message
+        column = {identifier: j for j, identifier in enumerate(machine_ids)}
+        speeds = np.array([m.speed for m in msg.machines], dtype=float)
+        etc = np.full((len(msg.tasks), len(machine_ids)), np.nan)
+        needs_speed = False
+        for i, task in enumerate(msg.tasks):
+            path = f"tasks[{i}]"
+            if task.etc and task.work:
+                self.fail(path, "must give either work or etc, not both")
+            elif task.etc:
+                for name, seconds in task.etc.items():
+                    if name not in column:
+                        self.fail(f"{path}.etc[{_key(name)}]", "names an unknown machine")
+                    elif self.number(f"{path}.etc[{_key(name)}]", seconds, low=0.0, strict=True):
+                        etc[i, column[name]] = seconds
+                missing = [m for m in machine_ids if m not in task.etc]
+                if missing:
+                    self.fail(f"{path}.etc", f"has no entry for machine {missing[0]!r}")
+            elif self.number(f"{path}.work", task.work, low=0.0, strict=True):
+                needs_speed = True
+                etc[i] = task.work
+        if needs_speed:
+            for j, speed in enumerate(speeds):
+                self.number(f"machines[{j}].speed", speed, low=0.0, strict=True)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                work_rows = np.array([not t.etc for t in msg.tasks])
+                etc[work_rows] = etc[work_rows] / speeds
+        return etc
+
+    def resource_matrix(self, kind: str, maps: list, name: str, resources: list[str]) -> np.ndarray:
+        column = {r: k for k, r in enumerate(resources)}
+        matrix = np.zeros((len(maps), len(resources)))
+        for i, amounts in enumerate(maps):
+            for resource, amount in amounts.items():
+                if resource in column and self.number(f"{kind}[{i}].{name}[{_key(resource)}]", amount, low=0.0):
+                    matrix[i, column[resource]] = amount
+        return matrix
+
+    def deadlines(self) -> np.ndarray:
+        deadline = np.full(len(self.message.tasks), np.inf)
+        for i, task in enumerate(self.message.tasks):
+            if task.HasField("deadline") and self.number(f"tasks[{i}].deadline", task.deadline, low=0.0):
+                deadline[i] = task.deadline
+        return deadline
+
+    def loads(self) -> np.ndarray:
+        load = np.ones(len(self.message.tasks))
+        for i, task in enumerate(self.message.tasks):
+            if task.HasField("load") and self.number(f"tasks[{i}].load", task.load, low=0.0, strict=True):
+                if task.load > 1:
+                    self.fail(f"tasks[{i}].load", "must be <= 1")
+                load[i] = task.load
+        return load
+
+    def dvfs_levels(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        machines = self.message.machines
+        width = max(1, max(len(m.dvfs_levels) for m in machines))
+        frequency = np.full((len(machines), width), np.nan)
+        level_peak = np.full((len(machines), width), np.nan)
+        counts = np.ones(len(machines), dtype=np.int64)
+        for j, machine in enumerate(machines):
+            levels = machine.dvfs_levels
+            if len(levels) > MAX_DVFS_LEVELS:
+                self.fail(f"machines[{j}].dvfs_levels", f"has {len(levels)} levels, more than {MAX_DVFS_LEVELS}")
+                continue
+            if not levels:
+                frequency[j, 0] = 1.0
+                continue
+            counts[j] = len(levels)
+            idle = _idle_watts(machine)
+            for k, level in enumerate(levels):
+                path = f"machines[{j}].dvfs_levels[{k}]"
+                if self.number(f"{path}.frequency", level.frequency, low=0.0, strict=True):
+                    if level.frequency > MAX_FREQUENCY:
+                        self.fail(f"{path}.frequency", f"must be <= {MAX_FREQUENCY:g}")
+                    frequency[j, k] = level.frequency
+                if level.HasField("peak_watts") and self.number(f"{path}.peak_watts", level.peak_watts, low=idle):
+                    level_peak[j, k] = level.peak_watts
+        return frequency, counts, level_peak
+
+    def power_curves(self) -> tuple[np.ndarray, np.ndarray]:
+        machines = self.message.machines
+        curves = np.zeros((len(machines), CURVE_POINTS))
+        has_power = np.zeros(len(machines), dtype=bool)
+        for j, machine in enumerate(machines):
+            model = machine.WhichOneof("power_model")
+            if model == "linear_power":
+                power = machine.linear_power
+                ok = self.number(f"machines[{j}].linear_power.idle_watts", power.idle_watts, low=0.0)
+                if self.number(f"machines[{j}].linear_power.peak_watts", power.peak_watts, low=power.idle_watts if ok else 0.0):
+                    curves[j] = np.linspace(power.idle_watts, power.peak_watts, CURVE_POINTS)
+                    has_power[j] = True
+            elif model == "spec_power":
+                watts = list(machine.spec_power.watts)
+                path = f"machines[{j}].spec_power.watts"
+                if len(watts) != CURVE_POINTS:
+                    self.fail(path, f"must have {CURVE_POINTS} values (0%..100% load), has {len(watts)}")
+                elif all(self.number(f"{path}[{k}]", w, low=0.0) for k, w in enumerate(watts)):
+                    if any(b < a for a, b in zip(watts, watts[1:])):
+                        self.fail(path, "must be non-decreasing")
+                    curves[j] = watts
+                    has_power[j] = True
+        return curves, has_power
+
+    def power_cap(self) -> float:
+        msg = self.message
+        if msg.HasField("power_cap_watts") and self.number("power_cap_watts", msg.power_cap_watts, low=0.0, strict=True):
+            return float(msg.power_cap_watts)
+        return math.inf
+
+    def weights(self) -> tuple[float, float]:
+        objective = self.message.objective
+        ok = self.number("objective.energy_weight", objective.energy_weight, low=0.0)
+        ok &= self.number("objective.makespan_weight", objective.makespan_weight, low=0.0)
+        if ok and objective.energy_weight == 0 and objective.makespan_weight == 0:
+            return 0.0, 1.0
+        return float(objective.energy_weight), float(objective.makespan_weight)
+
+
+def _key(name: str) -> str:
+    """A map key as it appears in a field path: ``etc["m3"]``."""
+    return json.dumps(name)
+
+
+def _idle_watts(machine: problem_pb2.Machine) -> float:
+    model = machine.WhichOneof("power_model")
+    if model == "linear_power":
+        return machine.linear_power.idle_watts
+    if model == "spec_power" and machine.spec_power.watts:
+        return machine.spec_power.watts[0]
+    return 0.0
+
+
+def _curve_at(curves: np.ndarray, load: np.ndarray) -> np.ndarray:
+    """(T, M) watts: each machine's 11-point curve interpolated at each task's load."""
+    position = load * (CURVE_POINTS - 1)
+    low = np.minimum(np.floor(position).astype(np.int64), CURVE_POINTS - 2)
+    weight = (position - low)[:, None]
+    return curves[:, low].T * (1 - weight) + curves[:, low + 1].T * weight

@@ -1,0 +1,127 @@
+"""Solvers by name: the one table the CLI, the service and the benchmarks read.
+
+A solver registers itself with `register`; `solve` looks it up, checks the
+options against the solver's keyword-only parameters and runs it. Built-in
+solvers live in `qsched.baselines` and `qsched.solvers` and are imported on
+first use, so importing this module stays cheap and cycle-free.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from qsched.problem import FieldViolation, Problem, ProblemError
+from qsched.solver import Budget, ProgressCallback, Result
+
+#: Modules whose import registers the built-in solvers.
+BUILTIN_MODULES = ("qsched.baselines",)
+
+
+class SolverKind(enum.Enum):
+    HEURISTIC = "heuristic"
+    METAHEURISTIC = "metaheuristic"
+    EXACT = "exact"
+    QUANTUM = "quantum"
+
+
+SolveFunction = Callable[..., Result]
+
+
+class UnknownSolverError(KeyError):
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+    def __str__(self) -> str:
+        return f"unknown solver {self.name!r}; known: {', '.join(names())}"
+
+
+@dataclass(frozen=True)
+class SolverSpec:
+    """A registered solver and what callers may need to know before running it."""
+
+    name: str
+    kind: SolverKind
+    description: str
+    function: SolveFunction
+    finite: bool  # stops by itself without a budget
+    max_tasks: int = 0  # 0: no limit of its own
+    max_machines: int = 0
+
+    @property
+    def options(self) -> dict[str, inspect.Parameter]:
+        parameters = inspect.signature(self.function).parameters.values()
+        return {p.name: p for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+    def check(self, problem: Problem, options: Mapping[str, Any]) -> None:
+        """Raise `ProblemError` if the problem is too large or an option is unknown."""
+        violations = []
+        if self.max_tasks and problem.num_tasks > self.max_tasks:
+            violations.append(FieldViolation("problem.tasks", f"has {problem.num_tasks} tasks; {self.name} takes at most {self.max_tasks}"))
+        if self.max_machines and problem.num_machines > self.max_machines:
+            violations.append(FieldViolation("problem.machines", f"has {problem.num_machines} machines; {self.name} takes at most {self.max_machines}"))
+        known = self.options
+        for option in options:
+            if option not in known:
+                accepted = ", ".join(known) or "none"
+                violations.append(FieldViolation(f"options.{option}", f"is not an option of {self.name} (accepted: {accepted})"))
+        if violations:
+            raise ProblemError(violations)
+
+
+_SOLVERS: dict[str, SolverSpec] = {}
+
+
+def register(name: str, *, kind: SolverKind, finite: bool, max_tasks: int = 0, max_machines: int = 0):
+    """Decorator: register ``function`` under ``name``; its docstring's first line describes it."""
+
+    def decorate(function: SolveFunction) -> SolveFunction:
+        if name in _SOLVERS:
+            raise ValueError(f"solver {name!r} is already registered")
+        description = (inspect.getdoc(function) or name).splitlines()[0]
+        _SOLVERS[name] = SolverSpec(name, kind, description, function, finite, max_tasks, max_machines)
+        return function
+
+    return decorate
+
+
+def _load_builtins() -> None:
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
+
+
+def get(name: str) -> SolverSpec:
+    _load_builtins()
+    try:
+        return _SOLVERS[name]
+    except KeyError:
+        raise UnknownSolverError(name) from None
+
+
+def available() -> list[SolverSpec]:
+    _load_builtins()
+    return sorted(_SOLVERS.values(), key=lambda spec: (spec.kind.value, spec.name))
+
+
+def names() -> list[str]:
+    return [spec.name for spec in available()]
+
+
+def solve(
+    problem: Problem,
+    solver: str,
+    budget: Budget = Budget(),
+    seed: int = 0,
+    progress: ProgressCallback | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> Result:
+    """Run the named solver; same problem, budget and seed give the same result."""
+    spec = get(solver)
+    options = dict(options or {})
+    spec.check(problem, options)
+    return spec.function(problem, budget, seed, progress, **options)

@@ -1,0 +1,1 @@
+"""The qsched service: gRPC server, SQLite job store, worker processes."""

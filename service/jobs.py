@@ -1,0 +1,194 @@
+"""Jobs: accepted solves that run in the background, persisted, cancellable, watchable.
+
+`JobManager` owns a FIFO of queued job ids and one dispatcher thread per
+worker slot. Every state change is committed to the `JobStore` first and
+then published to the job's watchers, so a watcher never sees a state the
+store does not have.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+
+from qsched.messages import point_message, response_message
+from qsched.problem import Problem
+from qsched.service.config import ServiceConfig
+from qsched.service.requests import problem_from, solve_job
+from qsched.service.store import TERMINAL_STATES, JobStore
+from qsched.service.worker import Outcome, WorkerPool
+from qsched.solver import ProgressEvent, StopReason
+from qsched.v1 import scheduler_pb2
+
+log = logging.getLogger(__name__)
+
+
+class QueueFullError(RuntimeError):
+    pass
+
+
+class JobNotFoundError(KeyError):
+    pass
+
+
+class JobAlreadyEndedError(RuntimeError):
+    pass
+
+
+class JobManager:
+    def __init__(self, store: JobStore, pool: WorkerPool, config: ServiceConfig):
+        self.store = store
+        self.pool = pool
+        self.config = config
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._lock = threading.Lock()
+        self._stops: dict[str, threading.Event] = {}
+        self._cancelled: set[str] = set()
+        self._closing = threading.Event()
+        self._watchers: dict[str, list[queue.Queue]] = defaultdict(list)
+        self._threads = [threading.Thread(target=self._dispatch, name=f"qsched-job-{i}", daemon=True) for i in range(pool.workers)]
+        for job_id in store.recover():
+            self._enqueue(job_id)
+        for thread in self._threads:
+            thread.start()
+
+    def close(self) -> None:
+        """Stop the dispatchers: running jobs end INTERRUPTED with their best so far,
+        queued ones stay queued for the next start."""
+        self._closing.set()
+        with self._lock:
+            for stop in self._stops.values():
+                stop.set()
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join(timeout=self.config.grace_seconds + 5)
+
+    def submit(self, request: scheduler_pb2.SolveRequest) -> scheduler_pb2.Job:
+        """Validate, persist and queue; raises `ProblemError` or `QueueFullError`."""
+        solve_job(request, request.solver, problem_from(request, self.config), self.config)
+        if self._queue.qsize() >= self.config.max_queued_jobs:
+            raise QueueFullError(f"{self._queue.qsize()} jobs are queued; the limit is {self.config.max_queued_jobs}")
+        job = self.store.add(request)
+        self._enqueue(job.id)
+        return job
+
+    def get(self, job_id: str, include_request: bool = False) -> scheduler_pb2.Job:
+        job = self.store.get(job_id, include_request=include_request)
+        if job is None:
+            raise JobNotFoundError(job_id)
+        return job
+
+    def cancel(self, job_id: str) -> scheduler_pb2.Job:
+        """Cancel a queued job at once; ask a running one to stop (it keeps its best so far)."""
+        job = self.get(job_id)
+        if job.state in TERMINAL_STATES:
+            raise JobAlreadyEndedError(f"job {job_id} already ended as {scheduler_pb2.JobState.Name(job.state)}")
+        with self._lock:
+            stop = self._stops.setdefault(job_id, threading.Event())
+            self._cancelled.add(job_id)
+        stop.set()
+        if self.store.finish(job_id, scheduler_pb2.JOB_STATE_CANCELLED, only_from=scheduler_pb2.JOB_STATE_QUEUED):
+            self._publish_job(job_id)
+        return self._wait_for_end(job_id)
+
+    def watch(self, job_id: str, is_active: Callable[[], bool]) -> Iterator[scheduler_pb2.JobEvent]:
+        """The job now, then its progress and state changes, until it ends or the caller leaves."""
+        inbox: queue.Queue = queue.Queue()
+        with self._lock:
+            self._watchers[job_id].append(inbox)
+        try:
+            job = self.get(job_id)
+            yield scheduler_pb2.JobEvent(job=job)
+            while job.state not in TERMINAL_STATES and is_active():
+                try:
+                    event = inbox.get(timeout=0.25)
+                except queue.Empty:
+                    continue
+                if event.HasField("job"):
+                    job = event.job
+                yield event
+        finally:
+            with self._lock:
+                self._watchers[job_id].remove(inbox)
+                if not self._watchers[job_id]:
+                    del self._watchers[job_id]
+
+    def _enqueue(self, job_id: str) -> None:
+        with self._lock:
+            self._stops[job_id] = threading.Event()
+        self._queue.put(job_id)
+
+    def _publish(self, job_id: str, event: scheduler_pb2.JobEvent) -> None:
+        with self._lock:
+            inboxes = list(self._watchers.get(job_id, ()))
+        for inbox in inboxes:
+            inbox.put(event)
+
+    def _publish_job(self, job_id: str) -> None:
+        self._publish(job_id, scheduler_pb2.JobEvent(job=self.get(job_id)))
+
+    def _wait_for_end(self, job_id: str) -> scheduler_pb2.Job:
+        """The job once its dispatcher has recorded how it ended (bounded wait)."""
+        pause = threading.Event()
+        for _ in range(int((self.config.grace_seconds + 5) / 0.05)):
+            job = self.get(job_id)
+            if job.state in TERMINAL_STATES:
+                return job
+            pause.wait(0.05)
+        return self.get(job_id)
+
+    def _dispatch(self) -> None:
+        while (job_id := self._queue.get()) is not None and not self._closing.is_set():
+            try:
+                self._run(job_id)
+            except Exception:  # a broken job must not take its dispatcher down
+                log.exception("job %s failed unexpectedly", job_id)
+                self.store.finish(job_id, scheduler_pb2.JOB_STATE_FAILED, error="internal error while running the job")
+            finally:
+                with self._lock:
+                    self._stops.pop(job_id, None)
+                    self._cancelled.discard(job_id)
+                self._publish_job(job_id)
+
+    def _run(self, job_id: str) -> None:
+        with self._lock:
+            stop = self._stops[job_id]
+        if stop.is_set() or not self.store.mark_running(job_id):
+            return
+        self._publish_job(job_id)
+        request = self.store.request(job_id)
+        problem = problem_from(request, self.config)
+        job = solve_job(request, request.solver, problem, self.config)
+
+        def on_progress(event: ProgressEvent) -> None:
+            point = point_message(event.point)
+            self.store.save_progress(job_id, point)
+            self._publish(job_id, scheduler_pb2.JobEvent(progress=point))
+
+        outcome = self.pool.run(job, stop=stop, on_progress=on_progress)
+        with self._lock:
+            cancelled = job_id in self._cancelled
+        self._record(job_id, problem, request.backend, outcome, cancelled)
+
+    def _record(self, job_id: str, problem: Problem, backend: str, outcome: Outcome, cancelled: bool) -> None:
+        stopped = cancelled or self._closing.is_set()
+        state = scheduler_pb2.JOB_STATE_SUCCEEDED
+        error = ""
+        if cancelled:
+            state = scheduler_pb2.JOB_STATE_CANCELLED
+        elif stopped:
+            state, error = scheduler_pb2.JOB_STATE_INTERRUPTED, "the server stopped while this job was running"
+        if outcome.result is not None:
+            result = replace(outcome.result, stop_reason=StopReason.CANCELLED) if stopped else outcome.result
+            self.store.finish(job_id, state, result=response_message(problem, result, backend), error=error)
+        elif stopped:
+            self.store.finish(job_id, state, error=error)
+        elif outcome.violations is not None:
+            self.store.finish(job_id, scheduler_pb2.JOB_STATE_FAILED, error="; ".join(map(str, outcome.violations)))
+        else:
+            self.store.finish(job_id, scheduler_pb2.JOB_STATE_FAILED, error=outcome.error or "no result")

@@ -1,0 +1,182 @@
+"""Jobs persisted in an embedded SQLite file, so accepted jobs survive a restart.
+
+A job row is written (and committed) before `SubmitJob` answers, and every
+state change is committed as it happens. WAL journaling keeps committed rows
+safe when the server process is killed. On start, `recover` marks the jobs
+that were running as INTERRUPTED and returns the queued ones to run again.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from qsched.v1 import scheduler_pb2
+
+TERMINAL_STATES = frozenset(
+    {
+        scheduler_pb2.JOB_STATE_SUCCEEDED,
+        scheduler_pb2.JOB_STATE_FAILED,
+        scheduler_pb2.JOB_STATE_CANCELLED,
+        scheduler_pb2.JOB_STATE_INTERRUPTED,
+    }
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    state INTEGER NOT NULL,
+    solver TEXT NOT NULL,
+    problem_name TEXT NOT NULL,
+    created REAL NOT NULL,
+    started REAL,
+    ended REAL,
+    request BLOB NOT NULL,
+    progress BLOB,
+    result BLOB,
+    error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, seq);
+"""
+
+_SUMMARY_COLUMNS = "id, state, solver, problem_name, created, started, ended, progress, error"
+
+
+def _timestamp(seconds: float | None) -> Timestamp | None:
+    if seconds is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromNanoseconds(int(seconds * 1e9))
+    return stamp
+
+
+class JobStore:
+    """Thread-safe access to the jobs table of one SQLite file."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def add(self, request: scheduler_pb2.SolveRequest) -> scheduler_pb2.Job:
+        """Persist a new QUEUED job; it is durable when this returns."""
+        job_id = uuid.uuid4().hex
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO jobs (id, state, solver, problem_name, created, request) VALUES (?, ?, ?, ?, ?, ?)",
+                (job_id, scheduler_pb2.JOB_STATE_QUEUED, request.solver, request.problem.name, time.time(), request.SerializeToString()),
+            )
+        return self.get(job_id)
+
+    def get(self, job_id: str, *, include_request: bool = False, include_result: bool = True) -> scheduler_pb2.Job | None:
+        columns = _SUMMARY_COLUMNS + (", result" if include_result else "") + (", request" if include_request else "")
+        with self._lock:
+            row = self._db.execute(f"SELECT {columns} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            return None
+        job = self._summary(row[:9])
+        extra = list(row[9:])
+        if include_result and (blob := extra.pop(0)) is not None:
+            job.result.ParseFromString(blob)
+        if include_request:
+            job.request.ParseFromString(extra.pop(0))
+        return job
+
+    def request(self, job_id: str) -> scheduler_pb2.SolveRequest:
+        with self._lock:
+            (blob,) = self._db.execute("SELECT request FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return scheduler_pb2.SolveRequest.FromString(blob)
+
+    def list(self, state: int, limit: int, before_seq: int | None) -> tuple[list[scheduler_pb2.Job], int | None]:
+        """Newest first; returns the jobs and the ``seq`` to continue from (None at the end)."""
+        clauses, params = [], []
+        if state:
+            clauses.append("state = ?")
+            params.append(state)
+        if before_seq is not None:
+            clauses.append("seq < ?")
+            params.append(before_seq)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT seq, {_SUMMARY_COLUMNS} FROM jobs {where} ORDER BY seq DESC LIMIT ?", (*params, limit + 1)
+            ).fetchall()
+        jobs = [self._summary(row[1:]) for row in rows[:limit]]
+        next_seq = rows[limit - 1][0] if len(rows) > limit else None
+        return jobs, next_seq
+
+    def mark_running(self, job_id: str) -> bool:
+        """QUEUED -> RUNNING; False if the job is no longer queued (e.g. cancelled)."""
+        return self._transition(job_id, scheduler_pb2.JOB_STATE_RUNNING, "started = ?", (time.time(),), only_from=scheduler_pb2.JOB_STATE_QUEUED)
+
+    def save_progress(self, job_id: str, point: scheduler_pb2.ConvergencePoint) -> None:
+        with self._lock:
+            self._db.execute("UPDATE jobs SET progress = ? WHERE id = ?", (point.SerializeToString(), job_id))
+
+    def finish(
+        self,
+        job_id: str,
+        state: int,
+        *,
+        result: scheduler_pb2.SolveResponse | None = None,
+        error: str = "",
+        only_from: int | None = None,
+    ) -> bool:
+        """Move a job that has not ended yet (or is in ``only_from``) into a terminal state; False if it could not."""
+        blob = result.SerializeToString() if result is not None else None
+        return self._transition(job_id, state, "ended = ?, result = ?, error = ?", (time.time(), blob, error), only_from)
+
+    def _transition(self, job_id: str, state: int, assignments: str, values: tuple, only_from: int | None = None) -> bool:
+        allowed = (only_from,) if only_from is not None else (scheduler_pb2.JOB_STATE_QUEUED, scheduler_pb2.JOB_STATE_RUNNING)
+        marks = ", ".join("?" * len(allowed))
+        with self._lock:
+            cursor = self._db.execute(
+                f"UPDATE jobs SET state = ?, {assignments} WHERE id = ? AND state IN ({marks})",
+                (state, *values, job_id, *allowed),
+            )
+        return cursor.rowcount == 1
+
+    def recover(self) -> list[str]:
+        """After a restart: RUNNING jobs become INTERRUPTED; returns the QUEUED ids, oldest first."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE jobs SET state = ?, ended = ?, error = ? WHERE state = ?",
+                (
+                    scheduler_pb2.JOB_STATE_INTERRUPTED,
+                    time.time(),
+                    "the server stopped while this job was running",
+                    scheduler_pb2.JOB_STATE_RUNNING,
+                ),
+            )
+            rows = self._db.execute("SELECT id FROM jobs WHERE state = ? ORDER BY seq", (scheduler_pb2.JOB_STATE_QUEUED,)).fetchall()
+        return [job_id for (job_id,) in rows]
+
+    @staticmethod
+    def _summary(row) -> scheduler_pb2.Job:
+        job_id, state, solver, problem_name, created, started, ended, progress, error = row
+        job = scheduler_pb2.Job(
+            id=job_id,
+            state=state,
+            solver=solver,
+            problem_name=problem_name,
+            created_time=_timestamp(created),
+            start_time=_timestamp(started),
+            end_time=_timestamp(ended),
+            error=error,
+        )
+        if progress is not None:
+            job.progress.ParseFromString(progress)
+        return job

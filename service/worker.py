@@ -1,0 +1,201 @@
+"""Solves in worker processes, so a crashing or runaway solver never takes the server down.
+
+Each solve gets a fresh process from a forkserver (started clean, with the
+solvers preloaded, so forking never copies gRPC's threads). The parent and
+the worker talk over a pipe:
+
+- worker -> parent: ``("progress", ProgressEvent)`` for improvements (at most
+  every `PROGRESS_INTERVAL` seconds, the latest one), then one of
+  ``("result", Result)``, ``("invalid", [FieldViolation])`` or ``("error", str)``;
+- parent -> worker: ``"stop"``: finish now with the best so far.
+
+A worker that ignores "stop" is killed after a grace period; the parent then
+answers from the last progress event it received, re-evaluated with the one
+evaluator. A worker whose parent dies sees its pipe close and exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from qsched import registry
+from qsched.evaluate import evaluate
+from qsched.problem import FieldViolation, Problem, ProblemError
+from qsched.solver import Budget, ProgressEvent, Result, StopReason, TracePoint
+
+log = logging.getLogger(__name__)
+
+#: Least time between two progress messages from one worker.
+PROGRESS_INTERVAL = 0.1
+#: How often the parent looks at the pipe, the stop signal and the clock.
+POLL_SECONDS = 0.02
+
+
+@dataclass(frozen=True)
+class SolveJob:
+    """Everything a worker needs: plain data, pickled to the worker process."""
+
+    problem: Problem
+    solver: str
+    wall_seconds: float | None
+    evaluations: int | None
+    seed: int
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    """How a worker run ended: a result, bad input, a failure, or (all None) stopped before it started."""
+
+    result: Result | None = None
+    violations: list[FieldViolation] | None = None
+    error: str | None = None
+
+
+def _worker_main(connection, job: SolveJob) -> None:
+    """Entry point of a worker process."""
+    stop = threading.Event()
+
+    def listen() -> None:
+        try:
+            while True:
+                if connection.recv() == "stop":
+                    stop.set()
+        except (EOFError, OSError):
+            os._exit(1)  # the parent is gone: nobody wants this answer
+
+    threading.Thread(target=listen, daemon=True).start()
+    pending: list[ProgressEvent] = []
+    last_sent = 0.0
+
+    def flush() -> None:
+        nonlocal last_sent
+        if pending:
+            connection.send(("progress", pending[-1]))
+            pending.clear()
+            last_sent = time.monotonic()
+
+    def progress(event: ProgressEvent) -> None:
+        pending.append(event)
+        if time.monotonic() - last_sent >= PROGRESS_INTERVAL:
+            flush()
+
+    budget = Budget(job.wall_seconds, job.evaluations, stop)
+    try:
+        result = registry.solve(job.problem, job.solver, budget, job.seed, progress, job.options)
+        flush()
+        connection.send(("result", result))
+    except ProblemError as error:
+        connection.send(("invalid", error.violations))
+    except Exception as error:  # report, never crash silently: the parent turns it into INTERNAL
+        flush()
+        connection.send(("error", f"{type(error).__name__}: {error}"))
+    connection.close()
+
+
+class WorkerPool:
+    """Runs `SolveJob`s in worker processes, at most ``workers`` at a time."""
+
+    def __init__(self, workers: int, grace_seconds: float = 2.0):
+        self.workers = workers
+        self.grace_seconds = grace_seconds
+        self._slots = threading.BoundedSemaphore(workers)
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload([__name__, *registry.BUILTIN_MODULES])
+        self._lock = threading.Lock()
+        self._processes: set[multiprocessing.Process] = set()
+
+    def active_pids(self) -> list[int]:
+        """Process ids of the running workers (for operators and tests)."""
+        with self._lock:
+            return [p.pid for p in self._processes if p.pid is not None]
+
+    def run(
+        self,
+        job: SolveJob,
+        *,
+        stop: threading.Event,
+        stop_at: float | None = None,
+        on_progress: Callable[[ProgressEvent], None] = lambda event: None,
+    ) -> Outcome:
+        """Solve ``job``; ``stop`` (or the monotonic time ``stop_at``) asks for the best so far.
+
+        Returns once the worker answered, or was killed ``grace_seconds`` after
+        a stop it ignored. Waiting for a free slot also ends on ``stop``.
+        """
+        while not self._slots.acquire(timeout=POLL_SECONDS):
+            if stop.is_set() or (stop_at is not None and time.monotonic() >= stop_at):
+                return Outcome()  # stopped while waiting: nothing to answer with
+        try:
+            return self._supervise(job, stop, stop_at, on_progress)
+        finally:
+            self._slots.release()
+
+    def _supervise(self, job, stop, stop_at, on_progress) -> Outcome:
+        parent, child = self._context.Pipe()
+        process = self._context.Process(target=_worker_main, args=(child, job), daemon=True)
+        with self._lock:
+            self._processes.add(process)
+        process.start()
+        child.close()
+        last: ProgressEvent | None = None
+        received: list[TracePoint] = []
+        stop_sent: float | None = None
+        try:
+            while True:
+                if parent.poll(POLL_SECONDS):
+                    try:
+                        kind, payload = parent.recv()
+                    except (EOFError, OSError):
+                        break  # died mid-message; handled below
+                    if kind == "progress":
+                        last = payload
+                        received.append(payload.point)
+                        on_progress(payload)
+                        continue
+                    if kind == "result":
+                        return Outcome(result=payload)
+                    if kind == "invalid":
+                        return Outcome(violations=payload)
+                    return Outcome(error=payload)
+                now = time.monotonic()
+                if stop_sent is None and (stop.is_set() or (stop_at is not None and now >= stop_at)):
+                    parent.send("stop")
+                    stop_sent = now
+                if stop_sent is not None and now - stop_sent > self.grace_seconds:
+                    log.warning("worker %s ignored stop for %.1fs; killing it", process.pid, self.grace_seconds)
+                    process.kill()
+                    break
+                if not process.is_alive() and not parent.poll():
+                    break
+            process.join(timeout=5)
+            if stop_sent is not None and last is not None:
+                return Outcome(result=_result_from_progress(job, last, received))
+            return Outcome(error=f"solver process died (exit code {process.exitcode})")
+        finally:
+            parent.close()
+            if process.is_alive():
+                process.kill()
+            process.join(timeout=5)
+            with self._lock:
+                self._processes.discard(process)
+
+
+def _result_from_progress(job: SolveJob, last: ProgressEvent, trace: list[TracePoint]) -> Result:
+    """The best-so-far answer of a worker that had to be killed."""
+    return Result(
+        solver=job.solver,
+        evaluation=evaluate(job.problem, last.assignment, last.levels),
+        trace=tuple(trace),
+        elapsed=last.point.elapsed,
+        evaluations=last.point.evaluations,
+        stop_reason=StopReason.CANCELLED,
+        facts={"killed": True},
+    )

@@ -1,0 +1,1 @@
+"""Quantum solvers: QUBO encoding, QAOA, VQE refinement and decomposition."""

@@ -1,0 +1,41 @@
+"""Regenerate ``qsched/v1`` from ``proto/`` with grpcio-tools.
+
+Usage: ``python tools/gen_proto.py [OUTPUT_ROOT]`` (default: the repository root).
+The drift test runs this into a temporary directory and compares the files.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib import resources
+from pathlib import Path
+
+from grpc_tools import protoc
+
+REPO = Path(__file__).resolve().parent.parent
+PROTO_ROOT = REPO / "proto"
+
+
+def generate(output_root: Path) -> list[Path]:
+    """Compile every ``proto/qsched/v1/*.proto`` into ``output_root/qsched/v1``."""
+    sources = sorted((PROTO_ROOT / "qsched" / "v1").glob("*.proto"))
+    well_known = resources.files("grpc_tools") / "_proto"
+    (output_root / "qsched" / "v1").mkdir(parents=True, exist_ok=True)
+    args = [
+        "protoc",
+        f"-I{PROTO_ROOT}",
+        f"-I{well_known}",
+        f"--python_out={output_root}",
+        f"--pyi_out={output_root}",
+        f"--grpc_python_out={output_root}",
+        *(str(source.relative_to(PROTO_ROOT)) for source in sources),
+    ]
+    if protoc.main(args) != 0:
+        raise RuntimeError("protoc failed")
+    return sorted((output_root / "qsched" / "v1").glob("*_pb2*.py*"))
+
+
+if __name__ == "__main__":
+    root = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO
+    for path in generate(root):
+        print(path)
