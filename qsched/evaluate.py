@@ -105,7 +105,8 @@ def evaluate(problem: Problem, assignment, levels=None) -> Evaluation:
     late = finish > problem.deadline * (1 + TOLERANCE)
     tardiness = float(np.sum(np.where(late, finish - problem.deadline, 0.0)))
     capacity_excess = _capacity_excess(problem, tasks)
-    power_excess = max(0.0, peak_power - problem.power_cap * (1 + TOLERANCE))
+    over_cap = peak_power > problem.power_cap * (1 + TOLERANCE)
+    power_excess = peak_power - problem.power_cap if over_cap else 0.0
 
     energy = float(machine_energy.sum())
     objective = problem.energy_weight * energy + problem.makespan_weight * makespan
@@ -140,8 +141,8 @@ def _capacity_excess(problem: Problem, tasks: np.ndarray) -> np.ndarray:
         [np.bincount(tasks, weights=problem.demand[:, k], minlength=problem.num_machines) for k in range(len(problem.resources))],
         axis=1,
     )
-    excess = load - problem.capacity * (1 + TOLERANCE)
-    return np.where(excess > TOLERANCE, excess, 0.0)
+    over = load > problem.capacity * (1 + TOLERANCE) + TOLERANCE
+    return np.where(over, load - problem.capacity, 0.0)
 
 
 def _peak_power(problem, tasks, order, counts, sorted_start, busy, sorted_watts, powered_on) -> float:

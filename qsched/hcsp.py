@@ -8,6 +8,7 @@ explicit ETC rows and no power model: the "ETC given, makespan only" case.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -55,12 +56,29 @@ def read_solution(path: Path) -> np.ndarray:
     return np.loadtxt(path, dtype=np.int64).reshape(-1)
 
 
-def best_known_makespans(directory: Path) -> dict[str, float]:
-    """Instance name -> smallest makespan among its ``.sol`` files (named ``<instance>_[METHOD_]<makespan>.sol``)."""
-    best: dict[str, float] = {}
-    for path in Path(directory).glob("*.sol"):
+@dataclass(frozen=True)
+class SolutionFile:
+    """A ``<instance>_[METHOD_]<makespan>.sol`` file (the makespan written with a decimal comma)."""
+
+    path: Path
+    instance: str
+    method: str
+    makespan: float
+
+
+def solution_files(directory: Path) -> list[SolutionFile]:
+    found = []
+    for path in sorted(Path(directory).glob("*.sol")):
         match = _SOLUTION_NAME.match(path.name)
         if match:
-            value = float(match["makespan"].replace(",", "."))
-            best[match["instance"]] = min(value, best.get(match["instance"], value))
+            makespan = float(match["makespan"].replace(",", "."))
+            found.append(SolutionFile(path, match["instance"], match["method"] or "", makespan))
+    return found
+
+
+def best_known_makespans(directory: Path) -> dict[str, float]:
+    """Instance name -> smallest makespan stated among its solution files."""
+    best: dict[str, float] = {}
+    for solution in solution_files(directory):
+        best[solution.instance] = min(solution.makespan, best.get(solution.instance, solution.makespan))
     return best

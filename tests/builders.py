@@ -1,0 +1,42 @@
+"""Small hand-checkable problems for the tests."""
+
+from __future__ import annotations
+
+from qsched.v1 import problem_pb2
+
+
+def two_machine_problem(**fields) -> problem_pb2.AllocationProblem:
+    """Three tasks, two machines, numbers chosen so every metric is easy by hand.
+
+    Machine A: speed 2, 100 W idle / 200 W peak, DVFS levels f = 1 and f = 0.5.
+    Machine B: speed 1, 50 W idle / 100 W peak, one level.
+    Tasks (work, deadline): t0 (10, 8), t1 (4, none), t2 (6, 3).
+    Objective: energy + 10 * makespan.
+    """
+    message = problem_pb2.AllocationProblem(
+        name="hand",
+        machines=[
+            problem_pb2.Machine(
+                id="A",
+                speed=2.0,
+                capacity={"memory": 6.0},
+                linear_power=problem_pb2.LinearPower(idle_watts=100.0, peak_watts=200.0),
+                dvfs_levels=[problem_pb2.DvfsLevel(frequency=1.0), problem_pb2.DvfsLevel(frequency=0.5)],
+            ),
+            problem_pb2.Machine(
+                id="B",
+                speed=1.0,
+                capacity={"memory": 8.0},
+                linear_power=problem_pb2.LinearPower(idle_watts=50.0, peak_watts=100.0),
+            ),
+        ],
+        tasks=[
+            problem_pb2.Task(id="t0", work=10.0, deadline=8.0, demand={"memory": 2.0}),
+            problem_pb2.Task(id="t1", work=4.0, demand={"memory": 2.0}),
+            problem_pb2.Task(id="t2", work=6.0, deadline=3.0, demand={"memory": 4.0}),
+        ],
+        objective=problem_pb2.Objective(energy_weight=1.0, makespan_weight=10.0),
+    )
+    for name, value in fields.items():
+        setattr(message, name, value)
+    return message

@@ -1,0 +1,85 @@
+"""The solver contract: registry, budgets, determinism, progress, stop signal."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from qsched import registry
+from qsched.generate import generate
+from qsched.problem import Problem, ProblemError
+from qsched.solver import Budget, StopReason
+
+
+@pytest.fixture(scope="module")
+def problem():
+    return Problem.from_message(generate(30, 5, seed=4))
+
+
+def test_builtin_solvers_are_registered_with_kinds():
+    specs = {spec.name: spec for spec in registry.available()}
+    assert {"min-min", "max-min", "sufferage", "local-search"} <= set(specs)
+    assert specs["min-min"].kind is registry.SolverKind.HEURISTIC and specs["min-min"].finite
+    assert specs["local-search"].kind is registry.SolverKind.METAHEURISTIC and not specs["local-search"].finite
+    assert "start" in specs["local-search"].options
+
+
+def test_unknown_solver_and_option_are_rejected(problem):
+    with pytest.raises(registry.UnknownSolverError, match="known: "):
+        registry.solve(problem, "no-such-solver")
+    with pytest.raises(ProblemError, match="options.depth"):
+        registry.solve(problem, "min-min", options={"depth": 3})
+    with pytest.raises(ProblemError, match="options.start"):
+        registry.solve(problem, "local-search", Budget(evaluations=5), options={"start": "random"})
+
+
+@pytest.mark.parametrize("solver", ["min-min", "max-min", "sufferage", "local-search"])
+def test_same_seed_and_evaluation_budget_give_the_same_schedule(problem, solver):
+    runs = [registry.solve(problem, solver, Budget(evaluations=400), seed=11) for _ in range(2)]
+    assert np.array_equal(runs[0].evaluation.assignment, runs[1].evaluation.assignment)
+    assert np.array_equal(runs[0].evaluation.levels, runs[1].evaluation.levels)
+    assert runs[0].evaluation.objective == runs[1].evaluation.objective
+    assert runs[0].evaluations == runs[1].evaluations
+
+
+def test_local_search_spends_exactly_its_evaluation_budget_and_improves(problem):
+    result = registry.solve(problem, "local-search", Budget(evaluations=500), seed=2)
+    start = registry.solve(problem, "min-min")
+    assert result.evaluations == 500
+    assert result.stop_reason is StopReason.BUDGET
+    assert result.evaluation.key <= start.evaluation.key
+    assert result.evaluation.feasible  # min-min at full speed breaks the cap; the search fixes it
+
+
+def test_wall_budget_ends_within_a_small_margin(problem):
+    started = time.perf_counter()
+    result = registry.solve(problem, "local-search", Budget(wall_seconds=1.0))
+    assert 1.0 <= time.perf_counter() - started < 1.5
+    assert result.stop_reason is StopReason.BUDGET
+
+
+def test_trace_and_progress_record_each_improvement(problem):
+    events = []
+    result = registry.solve(problem, "local-search", Budget(evaluations=300), seed=3, progress=events.append)
+    assert [e.point for e in events] == list(result.trace)
+    keys = [(not p.feasible, p.objective) for p in result.trace]
+    assert all(later[0] < earlier[0] or later <= earlier for earlier, later in zip(keys, keys[1:]))
+    assert result.trace[0].stage == "construct"
+    assert np.array_equal(events[-1].assignment, result.evaluation.assignment)
+
+
+def test_stop_signal_ends_the_search_with_the_best_so_far(problem):
+    stop = threading.Event()
+    timer = threading.Timer(0.3, stop.set)
+    timer.start()
+    result = registry.solve(problem, "local-search", Budget(wall_seconds=30, stop=stop))
+    timer.join()
+    assert result.stop_reason is StopReason.CANCELLED
+    assert result.elapsed < 5
+
+
+@pytest.mark.parametrize("wall, evaluations", [(0.0, None), (-1.0, None), (None, 0)])
+def test_budget_rejects_nonsense(wall, evaluations):
+    with pytest.raises(ValueError):
+        Budget(wall, evaluations)
