@@ -252,9 +252,12 @@ class _Builder:
         if needs_speed:
             for j, speed in enumerate(speeds):
                 self.number(f"machines[{j}].speed", speed, low=0.0, strict=True)
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 work_rows = np.array([not t.etc for t in msg.tasks])
                 etc[work_rows] = etc[work_rows] / speeds
+            if not self.violations:
+                for i, j in np.argwhere(~np.isfinite(etc))[:5]:
+                    self.fail(f"tasks[{i}].work", f"runs forever on machines[{j}] (work / speed overflows)")
         return etc
 
     def resource_matrix(self, kind: str, maps: list, name: str, resources: list[str]) -> np.ndarray:

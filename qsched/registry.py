@@ -66,12 +66,28 @@ class SolverSpec:
         if self.max_machines and problem.num_machines > self.max_machines:
             violations.append(FieldViolation("problem.machines", f"has {problem.num_machines} machines; {self.name} takes at most {self.max_machines}"))
         known = self.options
-        for option in options:
+        for option, value in options.items():
             if option not in known:
                 accepted = ", ".join(known) or "none"
                 violations.append(FieldViolation(f"options.{option}", f"is not an option of {self.name} (accepted: {accepted})"))
+            elif not _same_kind(value, known[option].default):
+                kind = type(known[option].default).__name__
+                violations.append(FieldViolation(f"options.{option}", f"must be a {kind}, like its default {known[option].default!r}"))
         if violations:
             raise ProblemError(violations)
+
+
+def _same_kind(value: Any, default: Any) -> bool:
+    """Whether an option value fits the type of the option's default (JSON numbers are floats)."""
+    if default is inspect.Parameter.empty or default is None:
+        return True
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, int):
+        return isinstance(value, (int, float)) and float(value).is_integer()
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(default))
 
 
 _SOLVERS: dict[str, SolverSpec] = {}

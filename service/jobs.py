@@ -70,10 +70,14 @@ class JobManager:
 
     def submit(self, request: scheduler_pb2.SolveRequest) -> scheduler_pb2.Job:
         """Validate, persist and queue; raises `ProblemError` or `QueueFullError`."""
-        solve_job(request, request.solver, problem_from(request, self.config), self.config)
-        if self._queue.qsize() >= self.config.max_queued_jobs:
-            raise QueueFullError(f"{self._queue.qsize()} jobs are queued; the limit is {self.config.max_queued_jobs}")
-        job = self.store.add(request)
+        job = solve_job(request, request.solver, problem_from(request, self.config), self.config)
+        queued = self.store.count(scheduler_pb2.JOB_STATE_QUEUED)
+        if queued >= self.config.max_queued_jobs:
+            raise QueueFullError(f"{queued} jobs are queued; the limit is {self.config.max_queued_jobs}")
+        stored = scheduler_pb2.SolveRequest()
+        stored.CopyFrom(request)
+        stored.solver = job.solver
+        job = self.store.add(stored)
         self._enqueue(job.id)
         return job
 

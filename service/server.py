@@ -132,9 +132,10 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
             abort_invalid(context, [FieldViolation("state", "is not a JobState")])
         before = None
         if request.page_token:
-            if not request.page_token.isdigit():
+            token = request.page_token
+            if not (token.isascii() and token.isdecimal() and len(token) <= 18):
                 abort_invalid(context, [FieldViolation("page_token", "is not a token from ListJobs")])
-            before = int(request.page_token)
+            before = int(token)
         jobs, next_seq = self.jobs.store.list(request.state, size, before)
         return scheduler_pb2.ListJobsResponse(jobs=jobs, next_page_token="" if next_seq is None else str(next_seq))
 

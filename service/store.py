@@ -118,6 +118,11 @@ class JobStore:
         next_seq = rows[limit - 1][0] if len(rows) > limit else None
         return jobs, next_seq
 
+    def count(self, state: int) -> int:
+        with self._lock:
+            (count,) = self._db.execute("SELECT COUNT(*) FROM jobs WHERE state = ?", (state,)).fetchone()
+        return count
+
     def mark_running(self, job_id: str) -> bool:
         """QUEUED -> RUNNING; False if the job is no longer queued (e.g. cancelled)."""
         return self._transition(job_id, scheduler_pb2.JOB_STATE_RUNNING, "started = ?", (time.time(),), only_from=scheduler_pb2.JOB_STATE_QUEUED)

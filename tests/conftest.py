@@ -3,52 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import grpc
 import pytest
 
 from qsched import io as qio
 from qsched.v1 import problem_pb2, scheduler_pb2_grpc
-
-ROOT = Path(__file__).resolve().parents[1]
-#: The Braun et al. 512x16 consistent high/high instance; Min-min reaches 8460675.0 on it.
-BRAUN_PATH = ROOT / "datasets" / "hcsp" / "512x16" / "u_c_hihi.0"
-BRAUN_MIN_MIN_MAKESPAN = 8460675.0
-
-#: Deadline for one unary call that should answer at once (worker start included).
-RPC_TIMEOUT = 20.0
-#: How long to wait for a channel to connect.
-CONNECT_TIMEOUT = 10.0
-
-
-def make_small_problem(name: str = "small") -> problem_pb2.AllocationProblem:
-    """6 tasks x 3 machines: work/speed runtimes, cpu/memory demands within capacities, linear power."""
-    machines = [
-        problem_pb2.Machine(
-            id="m0", speed=1.0, capacity={"cpu": 4, "memory": 8},
-            linear_power=problem_pb2.LinearPower(idle_watts=50, peak_watts=150),
-        ),
-        problem_pb2.Machine(
-            id="m1", speed=2.0, capacity={"cpu": 4, "memory": 8},
-            linear_power=problem_pb2.LinearPower(idle_watts=80, peak_watts=250),
-        ),
-        problem_pb2.Machine(
-            id="m2", speed=4.0, capacity={"cpu": 2, "memory": 4},
-            linear_power=problem_pb2.LinearPower(idle_watts=120, peak_watts=400),
-        ),
-    ]
-    works = [4.0, 8.0, 2.0, 6.0, 3.0, 5.0]
-    tasks = [
-        problem_pb2.Task(id=f"t{i}", work=work, demand={"cpu": 1.0, "memory": 1.0 + i % 2})
-        for i, work in enumerate(works)
-    ]
-    return problem_pb2.AllocationProblem(
-        name=name,
-        tasks=tasks,
-        machines=machines,
-        objective=problem_pb2.Objective(makespan_weight=1.0),
-    )
+from service_helpers import BRAUN_PATH, CONNECT_TIMEOUT, make_small_problem
 
 
 @pytest.fixture
@@ -127,3 +88,14 @@ def channel(server, connect) -> grpc.Channel:
 @pytest.fixture
 def stub(channel) -> scheduler_pb2_grpc.SchedulerServiceStub:
     return scheduler_pb2_grpc.SchedulerServiceStub(channel)
+
+
+@pytest.fixture
+def server_stub(start_server, connect) -> Callable[..., tuple[object, scheduler_pb2_grpc.SchedulerServiceStub]]:
+    """Factory: ``server_stub(**config_fields)`` -> (a server with that config, a stub connected to it)."""
+
+    def start(**fields):
+        server = start_server(**fields)
+        return server, scheduler_pb2_grpc.SchedulerServiceStub(connect(server))
+
+    return start

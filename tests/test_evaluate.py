@@ -6,7 +6,7 @@ import pytest
 from qsched.evaluate import evaluate
 from qsched.problem import Problem
 from qsched.v1 import problem_pb2
-from tests.builders import two_machine_problem
+from builders import two_machine_problem
 
 A, B = 0, 1
 # t0 -> A, t1 -> B, t2 -> A

@@ -7,7 +7,7 @@ import pytest
 
 from qsched.problem import Limits, Problem, ProblemError
 from qsched.v1 import problem_pb2
-from tests.builders import two_machine_problem
+from builders import two_machine_problem
 
 
 def violations(message, limits=Limits()) -> dict[str, str]:
@@ -111,3 +111,9 @@ def test_machine_without_power_model_draws_nothing():
     problem = Problem.from_message(message)
     assert not problem.has_power_model.any()
     assert np.all(problem.busy_watts == 0)
+
+
+def test_runtime_that_overflows_is_rejected():
+    message = two_machine_problem()
+    message.machines[1].speed = 1e-320
+    assert "overflows" in violations(message)["tasks[0].work"]

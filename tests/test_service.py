@@ -6,113 +6,36 @@ import math
 import os
 import signal
 import time
-from collections.abc import Callable
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from conftest import BRAUN_MIN_MIN_MAKESPAN, RPC_TIMEOUT, make_small_problem
 from qsched.problem import Limits
-from qsched.service.errors import field_violations
 from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
+from service_helpers import (
+    BRAUN_MIN_MIN_MAKESPAN,
+    JOB_WAIT,
+    RPC_TIMEOUT,
+    TERMINAL,
+    assert_complete_schedule,
+    assert_invalid,
+    get_job,
+    list_jobs,
+    make_small_problem,
+    rpc_error,
+    solve,
+    solve_request,
+    submit,
+    wait_for_job,
+    wait_for_state,
+    wait_until_ended,
+    watch,
+)
 
 SERVICE = "qsched.v1.SchedulerService"
 HEURISTICS = ["min-min", "max-min", "sufferage"]
-TERMINAL = {
-    scheduler_pb2.JOB_STATE_SUCCEEDED,
-    scheduler_pb2.JOB_STATE_FAILED,
-    scheduler_pb2.JOB_STATE_CANCELLED,
-    scheduler_pb2.JOB_STATE_INTERRUPTED,
-}
-#: Upper bound on any wait for a job to reach a state.
-JOB_WAIT = 15.0
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def solve_request(problem, solver="min-min", *, wall=0.0, evaluations=0, seed=0, options=None, backend=""):
-    request = scheduler_pb2.SolveRequest(
-        problem=problem,
-        solver=solver,
-        backend=backend,
-        budget=scheduler_pb2.Budget(wall_seconds=wall, evaluations=evaluations),
-        seed=seed,
-    )
-    if options:
-        request.options.update(options)
-    return request
-
-
-def solve(stub, problem, solver="min-min", *, timeout=RPC_TIMEOUT, **fields) -> scheduler_pb2.SolveResponse:
-    return stub.Solve(solve_request(problem, solver, **fields), timeout=timeout)
-
-
-def submit(stub, problem, solver="min-min", **fields) -> scheduler_pb2.Job:
-    job = stub.SubmitJob(scheduler_pb2.SubmitJobRequest(request=solve_request(problem, solver, **fields)), timeout=RPC_TIMEOUT)
-    assert job.id
-    return job
-
-
-def get_job(stub, job_id, **fields) -> scheduler_pb2.Job:
-    return stub.GetJob(scheduler_pb2.GetJobRequest(job_id=job_id, **fields), timeout=RPC_TIMEOUT)
-
-
-def wait_for_job(stub, job_id, until: Callable[[scheduler_pb2.Job], bool], timeout=JOB_WAIT, what="condition") -> scheduler_pb2.Job:
-    """Poll GetJob until ``until(job)``; fails after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        job = get_job(stub, job_id)
-        if until(job):
-            return job
-        if time.monotonic() > deadline:
-            pytest.fail(f"job {job_id} did not reach {what} within {timeout}s; it is {scheduler_pb2.JobState.Name(job.state)} ({job.error})")
-        time.sleep(0.02)
-
-
-def wait_for_state(stub, job_id, *states, timeout=JOB_WAIT) -> scheduler_pb2.Job:
-    names = "/".join(scheduler_pb2.JobState.Name(s) for s in states)
-    return wait_for_job(stub, job_id, lambda job: job.state in states, timeout, names)
-
-
-def wait_until_ended(stub, job_id, timeout=JOB_WAIT) -> scheduler_pb2.Job:
-    return wait_for_state(stub, job_id, *TERMINAL, timeout=timeout)
-
-
-def watch(stub, job_id, timeout=JOB_WAIT) -> list[scheduler_pb2.JobEvent]:
-    """Every event of a WatchJob stream, which must end by itself within ``timeout``."""
-    return list(stub.WatchJob(scheduler_pb2.WatchJobRequest(job_id=job_id), timeout=timeout))
-
-
-def list_jobs(stub, **fields) -> scheduler_pb2.ListJobsResponse:
-    return stub.ListJobs(scheduler_pb2.ListJobsRequest(**fields), timeout=RPC_TIMEOUT)
-
-
-def rpc_error(call, *args, **kwargs) -> grpc.RpcError:
-    """The error a (unary or streaming) call ends with; fails if it succeeds."""
-    kwargs.setdefault("timeout", RPC_TIMEOUT)
-    with pytest.raises(grpc.RpcError) as info:
-        result = call(*args, **kwargs)
-        if not hasattr(result, "ByteSize"):  # a stream: the error comes while reading it
-            list(result)
-    return info.value
-
-
-def assert_invalid(error: grpc.RpcError, field: str) -> None:
-    """INVALID_ARGUMENT whose google.rpc.BadRequest names ``field``."""
-    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, (error.code(), error.details())
-    fields = [v.field for v in field_violations(error)]
-    assert field in fields, f"{field!r} not among the field violations {fields} ({error.details()})"
-
-
-def assert_complete_schedule(schedule, problem) -> None:
-    """Every task assigned to a known machine, and one plan per machine in problem order."""
-    assert set(schedule.assignment) == {t.id for t in problem.tasks}
-    assert set(schedule.assignment.values()) <= {m.id for m in problem.machines}
-    assert [plan.machine_id for plan in schedule.machines] == [m.id for m in problem.machines]
-    assert sum(len(plan.tasks) for plan in schedule.machines) == len(problem.tasks)
 
 
 # --------------------------------------------------------------------------- Solve
@@ -246,6 +169,9 @@ def test_cancel_running_job_keeps_best_schedule(stub, small_problem):
     )
     assert running.HasField("start_time")
 
+    stream = stub.WatchJob(scheduler_pb2.WatchJobRequest(job_id=job.id), timeout=JOB_WAIT)
+    assert next(stream).job.state == scheduler_pb2.JOB_STATE_RUNNING
+
     started = time.monotonic()
     cancelled = stub.CancelJob(scheduler_pb2.CancelJobRequest(job_id=job.id), timeout=RPC_TIMEOUT)
 
@@ -255,13 +181,15 @@ def test_cancel_running_job_keeps_best_schedule(stub, small_problem):
     assert cancelled.result.stop_reason == scheduler_pb2.STOP_REASON_CANCELLED
     assert_complete_schedule(cancelled.result.schedule, small_problem)
     assert get_job(stub, job.id).state == scheduler_pb2.JOB_STATE_CANCELLED
+    rest = list(stream)  # the watcher is told, and its stream ends
+    assert rest and rest[-1].job.state == scheduler_pb2.JOB_STATE_CANCELLED
 
     error = rpc_error(stub.CancelJob, scheduler_pb2.CancelJobRequest(job_id=job.id))
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
-def test_cancel_queued_job_never_runs_it(start_server, connect, small_problem):
-    stub = scheduler_pb2_grpc.SchedulerServiceStub(connect(start_server(workers=1)))
+def test_cancel_queued_job_never_runs_it(server_stub, small_problem):
+    _, stub = server_stub(workers=1)
     blocker = submit(stub, small_problem, "local-search", wall=30.0)
     wait_for_state(stub, blocker.id, scheduler_pb2.JOB_STATE_RUNNING)
     queued = submit(stub, small_problem, "min-min")
@@ -272,7 +200,8 @@ def test_cancel_queued_job_never_runs_it(start_server, connect, small_problem):
     assert not cancelled.HasField("result")
 
     stub.CancelJob(scheduler_pb2.CancelJobRequest(job_id=blocker.id), timeout=RPC_TIMEOUT)
-    time.sleep(0.3)  # the freed dispatcher would pick the queued job up now
+    later = submit(stub, small_problem, "min-min")
+    wait_for_state(stub, later.id, scheduler_pb2.JOB_STATE_SUCCEEDED)  # jobs run in order: the cancelled one was passed
     after = get_job(stub, queued.id)
     assert after.state == scheduler_pb2.JOB_STATE_CANCELLED
     assert not after.HasField("start_time")
@@ -309,6 +238,9 @@ def test_list_jobs_newest_first_with_pagination(stub, small_problem):
             break
     assert pages == [newest_first[0:2], newest_first[2:4], newest_first[4:5]]
 
+    exact = list_jobs(stub, page_size=5)  # a page that ends exactly at the last job needs no further page
+    assert [j.id for j in exact.jobs] == newest_first and exact.next_page_token == ""
+
 
 def test_list_jobs_filters_by_state(stub, small_problem):
     finished = [submit(stub, small_problem).id for _ in range(3)]
@@ -333,7 +265,13 @@ def test_list_jobs_filters_by_state(stub, small_problem):
 
 @pytest.mark.parametrize(
     ("fields", "field"),
-    [({"page_size": 5000}, "page_size"), ({"page_token": "not-a-token"}, "page_token"), ({"state": 42}, "state")],
+    [
+        pytest.param({"page_size": 5000}, "page_size", id="page-size-5000"),
+        pytest.param({"page_token": "not-a-token"}, "page_token", id="token-not-digits"),
+        pytest.param({"page_token": "\u00b2"}, "page_token", id="token-superscript-two"),
+        pytest.param({"page_token": "9" * 30}, "page_token", id="token-too-large"),
+        pytest.param({"state": 42}, "state", id="unknown-state"),
+    ],
 )
 def test_list_jobs_rejects_bad_requests(stub, fields, field):
     assert_invalid(rpc_error(stub.ListJobs, scheduler_pb2.ListJobsRequest(**fields)), field)
@@ -342,6 +280,24 @@ def test_list_jobs_rejects_bad_requests(stub, fields, field):
 def test_list_jobs_accepts_the_largest_page_size(stub, small_problem):
     job = submit(stub, small_problem)
     assert [j.id for j in list_jobs(stub, page_size=1000).jobs] == [job.id]
+
+
+def test_queue_limit_gives_resource_exhausted(server_stub, small_problem):
+    _, stub = server_stub(workers=1, max_queued_jobs=2)
+    blocker = submit(stub, small_problem, "local-search", wall=30.0)
+    wait_for_state(stub, blocker.id, scheduler_pb2.JOB_STATE_RUNNING)
+    queued = [submit(stub, small_problem).id for _ in range(2)]
+
+    error = rpc_error(stub.SubmitJob, scheduler_pb2.SubmitJobRequest(request=solve_request(small_problem)))
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert len(list_jobs(stub).jobs) == 3  # the refused job was not persisted
+
+    # Cancelled jobs no longer wait for a worker, so they free their places in the queue.
+    for job_id in queued:
+        stub.CancelJob(scheduler_pb2.CancelJobRequest(job_id=job_id), timeout=RPC_TIMEOUT)
+    assert list_jobs(stub, state=scheduler_pb2.JOB_STATE_QUEUED).jobs == []
+    accepted = submit(stub, small_problem)
+    assert accepted.state == scheduler_pb2.JOB_STATE_QUEUED
 
 
 # --------------------------------------------------------------------------- ListSolvers, Compare
@@ -364,9 +320,8 @@ def test_list_solvers(stub):
     assert response.max_wall_seconds == 3600.0
 
 
-def test_list_solvers_reports_configured_limits(start_server, connect):
-    server = start_server(limits=Limits(max_tasks=10, max_machines=4), max_wall_seconds=120.0)
-    stub = scheduler_pb2_grpc.SchedulerServiceStub(connect(server))
+def test_list_solvers_reports_configured_limits(server_stub):
+    _, stub = server_stub(limits=Limits(max_tasks=10, max_machines=4), max_wall_seconds=120.0)
 
     response = stub.ListSolvers(scheduler_pb2.ListSolversRequest(), timeout=RPC_TIMEOUT)
 
@@ -476,6 +431,7 @@ def test_submit_job_rejects_bad_problem_naming_the_request_field(stub, small_pro
         pytest.param({"wall": -1.0}, "budget.wall_seconds", id="negative-wall"),
         pytest.param({"wall": math.nan}, "budget.wall_seconds", id="nan-wall"),
         pytest.param({"solver": "local-search", "options": {"start": "bogus"}, "evaluations": 10}, "options.start", id="bad-option-value"),
+        pytest.param({"solver": "local-search", "options": {"start": ["min-min"]}, "evaluations": 10}, "options.start", id="bad-option-type"),
     ],
 )
 def test_solve_rejects_bad_request_fields(stub, small_problem, fields, field):
@@ -497,8 +453,8 @@ def test_missing_problem_is_invalid(stub):
     assert_invalid(rpc_error(stub.SubmitJob, scheduler_pb2.SubmitJobRequest()), "request.problem")
 
 
-def test_problem_over_the_server_task_limit_is_invalid(start_server, connect):
-    stub = scheduler_pb2_grpc.SchedulerServiceStub(connect(start_server(limits=Limits(max_tasks=10))))
+def test_problem_over_the_server_task_limit_is_invalid(server_stub):
+    _, stub = server_stub(limits=Limits(max_tasks=10))
     problem = make_small_problem()
     for i in range(6, 11):
         problem.tasks.add(id=f"t{i}", work=1.0)
@@ -509,8 +465,8 @@ def test_problem_over_the_server_task_limit_is_invalid(start_server, connect):
     assert len(solve(stub, problem).schedule.assignment) == 10  # at the limit is fine
 
 
-def test_message_over_the_size_limit_is_resource_exhausted(start_server, connect, braun_problem, small_problem):
-    stub = scheduler_pb2_grpc.SchedulerServiceStub(connect(start_server(max_message_bytes=64 * 1024)))
+def test_message_over_the_size_limit_is_resource_exhausted(server_stub, braun_problem, small_problem):
+    _, stub = server_stub(max_message_bytes=64 * 1024)
     request = solve_request(braun_problem)
     assert request.ByteSize() > 64 * 1024
 
@@ -520,25 +476,91 @@ def test_message_over_the_size_limit_is_resource_exhausted(start_server, connect
     assert solve(stub, small_problem).schedule.metrics.feasible  # the server still serves small requests
 
 
+def test_server_caps_the_wall_budget(server_stub, small_problem):
+    _, stub = server_stub(max_wall_seconds=0.5)
+
+    started = time.monotonic()
+    response = solve(stub, small_problem, "local-search", wall=30.0, timeout=10.0)
+
+    assert time.monotonic() - started < 3.0
+    assert response.stop_reason == scheduler_pb2.STOP_REASON_BUDGET
+    assert 0.4 <= response.elapsed_seconds < 1.5
+
+
+def test_server_applies_its_default_wall_budget(server_stub, small_problem):
+    _, stub = server_stub(default_wall_seconds=0.5)
+
+    response = solve(stub, small_problem, "local-search", timeout=10.0)
+
+    assert response.stop_reason == scheduler_pb2.STOP_REASON_BUDGET
+    assert 0.4 <= response.elapsed_seconds < 1.5
+
+
+def test_solve_waiting_for_a_busy_worker_ends_at_its_deadline(server_stub, small_problem):
+    _, stub = server_stub(workers=1)
+    blocker = submit(stub, small_problem, "local-search", wall=30.0)
+    wait_for_state(stub, blocker.id, scheduler_pb2.JOB_STATE_RUNNING)
+
+    started = time.monotonic()
+    error = rpc_error(stub.Solve, solve_request(small_problem), timeout=1.0)
+
+    assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert time.monotonic() - started < 2.0
+    stub.CancelJob(scheduler_pb2.CancelJobRequest(job_id=blocker.id), timeout=RPC_TIMEOUT)
+    assert solve(stub, small_problem).schedule.metrics.feasible
+
+
 # --------------------------------------------------------------------------- crashes
+
+
+def wait_for_worker(server, timeout=JOB_WAIT) -> int:
+    """The pid of the one worker process the server runs (waits for it to start)."""
+    deadline = time.monotonic() + timeout
+    while not (pids := server.pool.active_pids()):
+        assert time.monotonic() < deadline, "no worker process started"
+        time.sleep(0.02)
+    assert len(pids) == 1, pids
+    return pids[0]
+
+
+def wait_for_no_worker(server, timeout=5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while server.pool.active_pids():
+        assert time.monotonic() < deadline, f"worker processes left running: {server.pool.active_pids()}"
+        time.sleep(0.02)
 
 
 def test_killed_worker_fails_the_job_and_server_keeps_serving(server, stub, braun_problem, small_problem):
     job = submit(stub, braun_problem, "local-search", wall=60.0)
     wait_for_state(stub, job.id, scheduler_pb2.JOB_STATE_RUNNING)
-    deadline = time.monotonic() + JOB_WAIT
-    while not (pids := server.pool.active_pids()):
-        assert time.monotonic() < deadline, "no worker process appeared for the running job"
-        time.sleep(0.02)
-    assert len(pids) == 1
 
-    os.kill(pids[0], signal.SIGKILL)
+    os.kill(wait_for_worker(server), signal.SIGKILL)
 
     failed = wait_until_ended(stub, job.id)
     assert failed.state == scheduler_pb2.JOB_STATE_FAILED
     assert "process" in failed.error.lower()
     assert solve(stub, small_problem).schedule.metrics.feasible
-    assert server.pool.active_pids() == []
+    wait_for_no_worker(server)
+
+
+def test_killed_worker_fails_the_solve_with_internal(server, stub, braun_problem, small_problem):
+    call = stub.Solve.future(solve_request(braun_problem, "local-search", wall=60.0), timeout=RPC_TIMEOUT)
+
+    os.kill(wait_for_worker(server), signal.SIGKILL)
+
+    error = call.exception(timeout=RPC_TIMEOUT)
+    assert error is not None and error.code() == grpc.StatusCode.INTERNAL
+    assert "process" in error.details()
+    assert solve(stub, small_problem).schedule.metrics.feasible
+
+
+def test_client_leaving_stops_its_solve(server, stub, braun_problem):
+    call = stub.Solve.future(solve_request(braun_problem, "local-search", wall=60.0), timeout=RPC_TIMEOUT)
+    wait_for_worker(server)
+
+    call.cancel()
+
+    wait_for_no_worker(server, timeout=server.config.grace_seconds + 3.0)
 
 
 # --------------------------------------------------------------------------- health, reflection
