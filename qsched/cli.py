@@ -9,6 +9,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import grpc
@@ -79,13 +80,12 @@ def solve_locally(request: scheduler_pb2.SolveRequest, show_progress: bool | Non
     bar = SolveProgress(job.solver, job.wall_seconds, show_progress)
     worker = threading.Thread(target=run, daemon=True)
     worker.start()
-    elapsed = 0.0
+    started = time.monotonic()
     try:
         while worker.is_alive():
             worker.join(0.1)
-            elapsed += 0.1
             best = latest[-1].point if latest else None
-            bar.update(elapsed, best and best.objective, best and best.feasible)
+            bar.update(time.monotonic() - started, best and best.objective, best and best.feasible)
     except KeyboardInterrupt:
         stop.set()
         worker.join()
@@ -230,10 +230,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         request = scheduler_pb2.CompareRequest(
             problem=problem,
             solvers=list(DEMO_SOLVERS),
-            budget=scheduler_pb2.Budget(wall_seconds=args.seconds),
+            budget=scheduler_pb2.Budget(evaluations=args.evaluations),
             seed=args.seed,
         )
-        comparison = stub.Compare(request, timeout=len(DEMO_SOLVERS) * (args.seconds + 30))
+        comparison = stub.Compare(request, timeout=600)
         print(results_table(comparison.results))
         best = min(comparison.results, key=lambda r: (not r.schedule.metrics.feasible, r.schedule.metrics.objective))
         print(f"\nbest: {best.solver}\n")
@@ -249,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--tasks", type=int, default=40)
     demo.add_argument("--machines", type=int, default=6)
     demo.add_argument("--seed", type=int, default=1)
-    demo.add_argument("--seconds", type=float, default=3.0, help="wall budget per solver")
+    demo.add_argument("--evaluations", type=int, default=20000, help="evaluation budget per solver")
     demo.set_defaults(run=cmd_demo)
 
     serve = commands.add_parser("serve", help="run the gRPC service")

@@ -18,7 +18,7 @@ class SolveProgress:
             unit="s",
             disable=not enabled,
             leave=False,
-            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f}s {postfix}" if wall_seconds else "{desc}: {n:.1f}s {postfix}",
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f}s{postfix}" if wall_seconds else "{desc}: {n:.1f}s{postfix}",
         )
 
     def update(self, elapsed: float, objective: float | None = None, feasible: bool | None = None) -> None:

@@ -18,7 +18,7 @@ def run_cli(capsys, *argv) -> tuple[int, str, str]:
 
 def test_demo_starts_a_server_and_compares_solvers():
     completed = subprocess.run(
-        [sys.executable, "-m", "qsched", "demo", "--seconds", "0.5"], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "qsched", "demo", "--evaluations", "2000"], capture_output=True, text=True, timeout=120
     )
     assert completed.returncode == 0, completed.stderr
     out = completed.stdout

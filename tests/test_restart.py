@@ -175,3 +175,23 @@ def test_server_stop_interrupts_running_jobs_and_requeues_waiting_ones(start_ser
     assert len(interrupted.result.schedule.assignment) == len(small_problem.tasks)
     done = wait_for_state(stub, queued.id, scheduler_pb2.JOB_STATE_SUCCEEDED, scheduler_pb2.JOB_STATE_FAILED)
     assert done.state == scheduler_pb2.JOB_STATE_SUCCEEDED, done.error
+
+
+def test_workers_of_a_killed_server_exit_by_themselves(serve, tmp_path, braun_problem):
+    """SIGKILL to the server alone (not its group): its forkserver and workers must not run on."""
+    first = serve(tmp_path / "jobs.db", workers=1)
+    running = submit(first.stub, braun_problem, "local-search", wall=60.0)
+    wait_for_job(first.stub, running.id, lambda j: j.state == scheduler_pb2.JOB_STATE_RUNNING, what="RUNNING")
+    group = os.getpgid(first.process.pid)
+    first.channel.close()
+    os.kill(first.process.pid, signal.SIGKILL)
+    first.process.wait(timeout=10)
+
+    deadline = time.monotonic() + 10.0
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)  # raises once no process of the group is left
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    pytest.fail("worker processes outlived their server by more than 10 s")
