@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from qsched.evaluate import TOLERANCE
 from qsched.problem import Problem
 from qsched.registry import SolverKind, register
 from qsched.solver import Budget, ProgressCallback, Result, Search
@@ -33,7 +34,7 @@ def list_schedule(problem: Problem, select: Selector) -> np.ndarray:
     assignment = np.empty(problem.num_tasks, dtype=np.int64)
     while unassigned.size:
         completion = ready + runtime[unassigned]
-        fits = np.all(problem.demand[unassigned, None, :] <= remaining[None, :, :] + 1e-9, axis=2)
+        fits = np.all(problem.demand[unassigned, None, :] <= remaining[None, :, :] + TOLERANCE, axis=2)
         fits |= ~fits.any(axis=1, keepdims=True)
         completion = np.where(fits, completion, np.inf)
         best_machine = np.argmin(completion, axis=1)

@@ -2,10 +2,9 @@
 
 Each step proposes one change to the incumbent: move a task to another
 machine, swap two tasks on different machines, or (one step in ten, where
-machines have several DVFS levels) set one machine to another level. Half of
-the task proposals take
-their first task from the machine that finishes last, since only those can
-shorten the makespan. A proposal is kept when its evaluation key (violation,
+machines have several DVFS levels, and always on a single machine) set one
+machine to another level. Half of the task moves start from the machine that
+finishes last, since only those can shorten the makespan. A proposal is kept when its evaluation key (violation,
 then objective) is no worse than the incumbent's, so the search can drift
 across plateaus. It runs until the budget is spent and needs one.
 """
@@ -28,7 +27,7 @@ def propose(rng: np.random.Generator, problem: Problem, current: Evaluation) -> 
     """One neighbour of ``current`` as (assignment, levels): a move, a swap or a DVFS change."""
     assignment, levels = current.assignment.copy(), current.levels.copy()
     tunable = np.flatnonzero(problem.level_count > 1)
-    if tunable.size and rng.random() < LEVEL_MOVE_RATE:
+    if tunable.size and (problem.num_machines == 1 or rng.random() < LEVEL_MOVE_RATE):
         machine = int(rng.choice(tunable))
         levels[machine] = (levels[machine] + rng.integers(1, problem.level_count[machine])) % problem.level_count[machine]
         return assignment, levels

@@ -1,4 +1,4 @@
-"""The ``qsched`` command: serve, solve, compare-free demo, generate, and talk to a server."""
+"""The ``qsched`` command: demo, serve, solve, gen, jobs and solvers."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from google.protobuf import struct_pb2
 
 from qsched import io, registry
 from qsched.generate import generate
-from qsched.messages import point_message, response_message
+from qsched.messages import response_message
 from qsched.problem import Limits, ProblemError
 from qsched.progress import SolveProgress
+from qsched.requests import DEFAULT_WALL_SECONDS, MAX_WALL_SECONDS, problem_from, solve_job
 from qsched.report import results_table, schedule_summary
 from qsched.solver import Budget, ProgressEvent
 from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
@@ -61,11 +62,7 @@ def _request(args: argparse.Namespace) -> scheduler_pb2.SolveRequest:
 
 def solve_locally(request: scheduler_pb2.SolveRequest, show_progress: bool | None = None) -> scheduler_pb2.SolveResponse:
     """Solve in this process, with the service's validation and default budget; Ctrl-C stops with the best so far."""
-    from qsched.service.config import ServiceConfig
-    from qsched.service.requests import problem_from, solve_job
-
-    config = ServiceConfig()
-    job = solve_job(request, request.solver, problem_from(request, config), config)
+    job = solve_job(request, request.solver, problem_from(request))
     stop = threading.Event()
     latest: list[ProgressEvent] = []
     outcome: dict = {}
@@ -77,7 +74,7 @@ def solve_locally(request: scheduler_pb2.SolveRequest, show_progress: bool | Non
         except Exception as error:  # re-raised in the main thread
             outcome["error"] = error
 
-    bar = SolveProgress(job.solver, job.wall_seconds, show_progress)
+    bar = SolveProgress(job.solver, request.budget.wall_seconds or None, show_progress)
     worker = threading.Thread(target=run, daemon=True)
     worker.start()
     started = time.monotonic()
@@ -138,12 +135,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from qsched.service.config import ServiceConfig
     from qsched.service.server import Server
 
+    workers = {"workers": args.workers} if args.workers else {}
     config = ServiceConfig(
         limits=Limits(max_tasks=args.max_tasks, max_machines=args.max_machines),
-        workers=args.workers,
         default_wall_seconds=args.default_seconds,
         max_wall_seconds=args.max_seconds,
         max_message_bytes=int(args.max_message_mb * 1024 * 1024),
+        **workers,
     )
     server = Server(args.address, args.db, config).start()
     print(f"listening on {server.address} (jobs in {Path(args.db).resolve()})", flush=True)
@@ -183,7 +181,7 @@ def _job_line(job: scheduler_pb2.Job) -> str:
     state = scheduler_pb2.JobState.Name(job.state).removeprefix("JOB_STATE_").lower()
     best = f"best {job.progress.objective:.6g}" if job.HasField("progress") else ""
     created = job.created_time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S")
-    return f"{job.id}  {state:<11}  {job.solver or 'min-min':<13}  {created}  {job.problem_name}  {best}".rstrip()
+    return f"{job.id}  {state:<11}  {job.solver:<13}  {created}  {job.problem_name}  {best}".rstrip()
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
@@ -241,33 +239,49 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(kind: type):
+    """An argparse type: a number of ``kind`` that is > 0."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qsched", description="Quantum-assisted scheduling of tasks onto heterogeneous machines.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="start a local server and solve a generated problem through it")
-    demo.add_argument("--tasks", type=int, default=40)
-    demo.add_argument("--machines", type=int, default=6)
+    demo.add_argument("--tasks", type=_positive(int), default=40)
+    demo.add_argument("--machines", type=_positive(int), default=6)
     demo.add_argument("--seed", type=int, default=1)
-    demo.add_argument("--evaluations", type=int, default=20000, help="evaluation budget per solver")
+    demo.add_argument("--evaluations", type=_positive(int), default=20000, help="evaluation budget per solver")
     demo.set_defaults(run=cmd_demo)
 
     serve = commands.add_parser("serve", help="run the gRPC service")
     serve.add_argument("--address", default=DEFAULT_ADDRESS, help="host:port to listen on (port 0: any free port)")
     serve.add_argument("--db", default="qsched.db", help="SQLite file for jobs")
-    serve.add_argument("--workers", type=int, default=None, help="solves at once (default: CPU count)")
-    serve.add_argument("--max-tasks", type=int, default=Limits.max_tasks)
-    serve.add_argument("--max-machines", type=int, default=Limits.max_machines)
-    serve.add_argument("--default-seconds", type=float, default=10.0, help="wall budget when a request sets none")
-    serve.add_argument("--max-seconds", type=float, default=3600.0, help="longest wall budget allowed")
-    serve.add_argument("--max-message-mb", type=float, default=64.0)
+    serve.add_argument("--workers", type=_positive(int), help="solves at once (default: CPU count)")
+    serve.add_argument("--max-tasks", type=_positive(int), default=Limits.max_tasks)
+    serve.add_argument("--max-machines", type=_positive(int), default=Limits.max_machines)
+    serve.add_argument("--default-seconds", type=_positive(float), default=DEFAULT_WALL_SECONDS, help="wall budget when a request sets none")
+    serve.add_argument("--max-seconds", type=_positive(float), default=MAX_WALL_SECONDS, help="longest wall budget allowed")
+    serve.add_argument("--max-message-mb", type=_positive(float), default=64.0, help="largest message (< 2048)")
     serve.set_defaults(run=cmd_serve)
 
     solve = commands.add_parser("solve", help="solve a problem file (protobuf JSON or Braun ETC)")
     solve.add_argument("file", type=Path)
     solve.add_argument("--solver", default="min-min")
-    solve.add_argument("--seconds", type=float, help="wall-time budget")
-    solve.add_argument("--evaluations", type=int, help="evaluation budget")
+    solve.add_argument("--seconds", type=_positive(float), help="wall-time budget")
+    solve.add_argument("--evaluations", type=_positive(int), help="evaluation budget")
     solve.add_argument("--seed", type=int, default=0)
     solve.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="solver option (repeatable)")
     solve.add_argument("--server", metavar="ADDR", help="solve through a qsched server instead of locally")
@@ -276,8 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     solve.set_defaults(run=cmd_solve)
 
     gen = commands.add_parser("gen", help="generate an energy-aware instance as protobuf JSON")
-    gen.add_argument("--tasks", type=int, required=True)
-    gen.add_argument("--machines", type=int, required=True)
+    gen.add_argument("--tasks", type=_positive(int), required=True)
+    gen.add_argument("--machines", type=_positive(int), required=True)
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--name")
     gen.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
@@ -288,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.add_argument("job_id", nargs="?")
     jobs.add_argument("--server", default=DEFAULT_ADDRESS, metavar="ADDR")
     jobs.add_argument("--state", choices=("queued", "running", "succeeded", "failed", "cancelled", "interrupted"))
-    jobs.add_argument("--limit", type=int, default=50)
+    jobs.add_argument("--limit", type=_positive(int), default=50)
     jobs.add_argument("--json", action="store_true")
     jobs.set_defaults(run=cmd_jobs)
 

@@ -16,7 +16,8 @@ import numpy as np
 
 from qsched.problem import Problem
 
-#: Relative slack before a finish time counts as late or a load as over capacity.
+#: Slack for float rounding: a finish time or peak power counts as over its limit
+#: when above limit * (1 + TOLERANCE); a load when above capacity * (1 + TOLERANCE) + TOLERANCE.
 TOLERANCE = 1e-9
 
 
@@ -24,9 +25,9 @@ TOLERANCE = 1e-9
 class Evaluation:
     """Metrics of one schedule, plus the per-task and per-machine detail behind them.
 
-    ``violation`` is a unitless measure of how infeasible the schedule is
-    (0 when feasible); ``key`` orders schedules: feasible before infeasible,
-    less violation first, then lower objective.
+    ``violation`` is a unitless measure of how far from feasible the schedule
+    is; ``key`` orders schedules: feasible before infeasible, less violation
+    first, then lower objective.
     """
 
     assignment: np.ndarray  # (T,) machine index per task
@@ -50,11 +51,11 @@ class Evaluation:
 
     @property
     def feasible(self) -> bool:
-        return self.violation == 0.0
+        return self.deadline_misses == 0 and self.capacity_violations == 0 and self.power_cap_excess == 0.0
 
     @property
-    def key(self) -> tuple[float, float]:
-        return (self.violation, self.objective)
+    def key(self) -> tuple[bool, float, float]:
+        return (not self.feasible, self.violation, self.objective)
 
 
 

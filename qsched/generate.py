@@ -28,7 +28,7 @@ from importlib import resources
 
 import numpy as np
 
-from qsched.baselines.greedy import HEURISTICS, list_schedule
+from qsched import registry
 from qsched.evaluate import evaluate
 from qsched.problem import Problem
 from qsched.v1 import problem_pb2
@@ -97,7 +97,8 @@ def _generate(num_tasks: int, num_machines: int, seed: int, name: str) -> tuple[
         message.tasks.append(problem_pb2.Task(id=f"task-{i:03d}", work=float(work[i]), load=float(load[i]), demand={"memory": float(memory[i])}))
 
     _fit_memory(message, memory.sum())
-    reference = Reference(list_schedule(Problem.from_message(message), HEURISTICS["min-min"]), np.full(num_machines, REFERENCE_LEVEL))
+    min_min = registry.solve(Problem.from_message(message), "min-min").evaluation.assignment
+    reference = Reference(min_min, np.full(num_machines, REFERENCE_LEVEL))
     _raise_capacity_to(message, reference)
 
     fast = evaluate(Problem.from_message(message), reference.assignment)

@@ -44,7 +44,7 @@ class ProblemError(ValueError):
         self.violations = violations
         shown = "; ".join(str(v) for v in violations[:5])
         more = f" (and {len(violations) - 5} more)" if len(violations) > 5 else ""
-        super().__init__(f"invalid problem: {shown}{more}")
+        super().__init__(f"invalid input: {shown}{more}")
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,6 @@ class Problem:
     idle_watts: np.ndarray
     busy_watts: np.ndarray
     dynamic_scale: np.ndarray
-    has_power_model: np.ndarray
     power_cap: float
     energy_weight: float
     makespan_weight: float
@@ -183,8 +182,8 @@ class _Builder:
         capacity = self.resource_matrix("machines", [m.capacity for m in msg.machines], "capacity", resources)
         deadline = self.deadlines()
         load = self.loads()
-        frequency, level_count, level_peak = self.dvfs_levels()
-        curves, has_power = self.power_curves()
+        curves = self.power_curves()
+        frequency, level_count, level_peak = self.dvfs_levels(curves)
         power_cap = self.power_cap()
         energy_weight, makespan_weight = self.weights()
         if self.violations:
@@ -197,7 +196,7 @@ class _Builder:
         span = full - idle
         with np.errstate(invalid="ignore", divide="ignore"):
             own = (level_peak - idle[:, None]) / span[:, None]
-        dynamic = np.where(np.isnan(level_peak), dynamic, np.where(span[:, None] > 0, own, 1.0))
+        dynamic = np.where(np.isnan(level_peak), dynamic, own)
         return Problem(
             name=msg.name,
             task_ids=tuple(t.id for t in msg.tasks),
@@ -212,7 +211,6 @@ class _Builder:
             idle_watts=_frozen(idle.copy()),
             busy_watts=_frozen(busy_watts),
             dynamic_scale=_frozen(dynamic),
-            has_power_model=_frozen(has_power),
             power_cap=power_cap,
             energy_weight=energy_weight,
             makespan_weight=makespan_weight,
@@ -255,10 +253,18 @@ class _Builder:
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 work_rows = np.array([not t.etc for t in msg.tasks])
                 etc[work_rows] = etc[work_rows] / speeds
-            if not self.violations:
-                for i, j in np.argwhere(~np.isfinite(etc))[:5]:
-                    self.fail(f"tasks[{i}].work", f"runs forever on machines[{j}] (work / speed overflows)")
+        if not self.violations:
+            self.check_runtimes(etc)
         return etc
+
+    def check_runtimes(self, etc: np.ndarray) -> None:
+        """Every runtime, and every machine's total, must be a positive finite number of seconds."""
+        for i, j in np.argwhere(~(np.isfinite(etc) & (etc > 0)))[:5]:
+            self.fail(f"tasks[{i}]", f"has a runtime of {etc[i, j]:g} s on machines[{j}]: work / speed over- or underflows")
+        with np.errstate(over="ignore"):
+            totals = etc.sum(axis=0)
+        for j in np.flatnonzero(~np.isfinite(totals))[:5]:
+            self.fail("tasks", f"runtimes on machines[{j}] add up to more than a float can hold")
 
     def resource_matrix(self, kind: str, maps: list, name: str, resources: list[str]) -> np.ndarray:
         column = {r: k for k, r in enumerate(resources)}
@@ -285,7 +291,7 @@ class _Builder:
                 load[i] = task.load
         return load
 
-    def dvfs_levels(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def dvfs_levels(self, curves: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         machines = self.message.machines
         width = max(1, max(len(m.dvfs_levels) for m in machines))
         frequency = np.full((len(machines), width), np.nan)
@@ -300,7 +306,7 @@ class _Builder:
                 frequency[j, 0] = 1.0
                 continue
             counts[j] = len(levels)
-            idle = _idle_watts(machine)
+            idle, full = curves[j, 0], curves[j, -1]
             for k, level in enumerate(levels):
                 path = f"machines[{j}].dvfs_levels[{k}]"
                 if self.number(f"{path}.frequency", level.frequency, low=0.0, strict=True):
@@ -308,13 +314,15 @@ class _Builder:
                         self.fail(f"{path}.frequency", f"must be <= {MAX_FREQUENCY:g}")
                     frequency[j, k] = level.frequency
                 if level.HasField("peak_watts") and self.number(f"{path}.peak_watts", level.peak_watts, low=idle):
+                    if full <= idle:
+                        self.fail(f"{path}.peak_watts", "needs a machine power model that rises above idle")
                     level_peak[j, k] = level.peak_watts
         return frequency, counts, level_peak
 
-    def power_curves(self) -> tuple[np.ndarray, np.ndarray]:
+    def power_curves(self) -> np.ndarray:
+        """(M, 11) watts at 0%..100% load; zeros for a machine without a power model."""
         machines = self.message.machines
         curves = np.zeros((len(machines), CURVE_POINTS))
-        has_power = np.zeros(len(machines), dtype=bool)
         for j, machine in enumerate(machines):
             model = machine.WhichOneof("power_model")
             if model == "linear_power":
@@ -322,7 +330,6 @@ class _Builder:
                 ok = self.number(f"machines[{j}].linear_power.idle_watts", power.idle_watts, low=0.0)
                 if self.number(f"machines[{j}].linear_power.peak_watts", power.peak_watts, low=power.idle_watts if ok else 0.0):
                     curves[j] = np.linspace(power.idle_watts, power.peak_watts, CURVE_POINTS)
-                    has_power[j] = True
             elif model == "spec_power":
                 watts = list(machine.spec_power.watts)
                 path = f"machines[{j}].spec_power.watts"
@@ -332,8 +339,7 @@ class _Builder:
                     if any(b < a for a, b in zip(watts, watts[1:])):
                         self.fail(path, "must be non-decreasing")
                     curves[j] = watts
-                    has_power[j] = True
-        return curves, has_power
+        return curves
 
     def power_cap(self) -> float:
         msg = self.message
@@ -353,15 +359,6 @@ class _Builder:
 def _key(name: str) -> str:
     """A map key as it appears in a field path: ``etc["m3"]``."""
     return json.dumps(name)
-
-
-def _idle_watts(machine: problem_pb2.Machine) -> float:
-    model = machine.WhichOneof("power_model")
-    if model == "linear_power":
-        return machine.linear_power.idle_watts
-    if model == "spec_power" and machine.spec_power.watts:
-        return machine.spec_power.watts[0]
-    return 0.0
 
 
 def _curve_at(curves: np.ndarray, load: np.ndarray) -> np.ndarray:

@@ -52,6 +52,7 @@ class SolverSpec:
     finite: bool  # stops by itself without a budget
     max_tasks: int = 0  # 0: no limit of its own
     max_machines: int = 0
+    backends: tuple[str, ...] = ()  # execution backends it accepts; () for classical solvers
 
     @property
     def options(self) -> dict[str, inspect.Parameter]:
@@ -93,14 +94,22 @@ def _same_kind(value: Any, default: Any) -> bool:
 _SOLVERS: dict[str, SolverSpec] = {}
 
 
-def register(name: str, *, kind: SolverKind, finite: bool, max_tasks: int = 0, max_machines: int = 0):
+def register(
+    name: str,
+    *,
+    kind: SolverKind,
+    finite: bool,
+    max_tasks: int = 0,
+    max_machines: int = 0,
+    backends: tuple[str, ...] = (),
+):
     """Decorator: register ``function`` under ``name``; its docstring's first line describes it."""
 
     def decorate(function: SolveFunction) -> SolveFunction:
         if name in _SOLVERS:
             raise ValueError(f"solver {name!r} is already registered")
         description = (inspect.getdoc(function) or name).splitlines()[0]
-        _SOLVERS[name] = SolverSpec(name, kind, description, function, finite, max_tasks, max_machines)
+        _SOLVERS[name] = SolverSpec(name, kind, description, function, finite, max_tasks, max_machines, backends)
         return function
 
     return decorate
@@ -136,8 +145,13 @@ def solve(
     progress: ProgressCallback | None = None,
     options: Mapping[str, Any] | None = None,
 ) -> Result:
-    """Run the named solver; same problem, budget and seed give the same result."""
+    """Run the named solver; same problem, budget and seed give the same result.
+
+    A solver that does not stop by itself needs a wall-time or evaluation budget.
+    """
     spec = get(solver)
+    if not spec.finite and budget.wall_seconds is None and budget.evaluations is None:
+        raise ValueError(f"{solver} runs until its budget ends: give wall_seconds or evaluations")
     options = dict(options or {})
     spec.check(problem, options)
     return spec.function(problem, budget, seed, progress, **options)

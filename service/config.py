@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 from qsched.problem import Limits
+from qsched.requests import DEFAULT_WALL_SECONDS, MAX_WALL_SECONDS, BudgetPolicy
 
 
 @dataclass(frozen=True)
@@ -14,9 +15,9 @@ class ServiceConfig:
     #: Solves running at once, each in its own process.
     workers: int = max(1, os.cpu_count() or 1)
     #: Wall time given to a solve whose budget sets neither time nor evaluations.
-    default_wall_seconds: float = 10.0
+    default_wall_seconds: float = DEFAULT_WALL_SECONDS
     #: No solve runs longer than this, whatever its budget says.
-    max_wall_seconds: float = 3600.0
+    max_wall_seconds: float = MAX_WALL_SECONDS
     #: Jobs waiting for a worker before SubmitJob answers RESOURCE_EXHAUSTED.
     max_queued_jobs: int = 1000
     #: Largest request or response message.
@@ -25,3 +26,15 @@ class ServiceConfig:
     grace_seconds: float = 2.0
     #: Concurrent RPCs (streams included) before new ones get RESOURCE_EXHAUSTED.
     max_concurrent_rpcs: int = 64
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ValueError("workers must be >= 1")
+        if not (self.default_wall_seconds > 0 and self.max_wall_seconds > 0):
+            raise ValueError("default and maximum wall seconds must be > 0 (the maximum caps the default)")
+        if not 1024 <= self.max_message_bytes < 2**31:
+            raise ValueError("max message size must be between 1 KiB and 2 GiB")
+
+    @property
+    def budget_policy(self) -> BudgetPolicy:
+        return BudgetPolicy(self.default_wall_seconds, self.max_wall_seconds)

@@ -6,7 +6,7 @@ import grpc
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from qsched.problem import FieldViolation
+from qsched.problem import FieldViolation, ProblemError
 
 
 def abort_invalid(context: grpc.ServicerContext, violations: list[FieldViolation]) -> None:
@@ -16,9 +16,7 @@ def abort_invalid(context: grpc.ServicerContext, violations: list[FieldViolation
             error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description) for v in violations
         ]
     )
-    shown = "; ".join(str(v) for v in violations[:5])
-    more = f" (and {len(violations) - 5} more)" if len(violations) > 5 else ""
-    status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=f"invalid request: {shown}{more}")
+    status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=str(ProblemError(violations)))
     status.details.add().Pack(bad_request)
     context.abort_with_status(rpc_status.to_status(status))
 

@@ -13,13 +13,12 @@ import queue
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 
 from qsched.messages import point_message, response_message
-from qsched.problem import Problem
+from qsched.problem import ProblemError
+from qsched.requests import SolveJob, problem_from, solve_job
 from qsched.service.config import ServiceConfig
-from qsched.service.requests import problem_from, solve_job
-from qsched.service.store import TERMINAL_STATES, JobStore
+from qsched.service.store import INTERRUPTED_MESSAGE, TERMINAL_STATES, JobStore
 from qsched.service.worker import Outcome, WorkerPool
 from qsched.solver import ProgressEvent, StopReason
 from qsched.v1 import scheduler_pb2
@@ -70,7 +69,7 @@ class JobManager:
 
     def submit(self, request: scheduler_pb2.SolveRequest) -> scheduler_pb2.Job:
         """Validate, persist and queue; raises `ProblemError` or `QueueFullError`."""
-        job = solve_job(request, request.solver, problem_from(request, self.config), self.config)
+        job = solve_job(request, request.solver, problem_from(request, self.config.limits), self.config.budget_policy)
         queued = self.store.count(scheduler_pb2.JOB_STATE_QUEUED)
         if queued >= self.config.max_queued_jobs:
             raise QueueFullError(f"{queued} jobs are queued; the limit is {self.config.max_queued_jobs}")
@@ -162,37 +161,48 @@ class JobManager:
     def _run(self, job_id: str) -> None:
         with self._lock:
             stop = self._stops[job_id]
-        if stop.is_set() or not self.store.mark_running(job_id):
+        if stop.is_set():
             return
-        self._publish_job(job_id)
         request = self.store.request(job_id)
-        problem = problem_from(request, self.config)
-        job = solve_job(request, request.solver, problem, self.config)
+        try:
+            problem = problem_from(request, self.config.limits)
+            job = solve_job(request, request.solver, problem, self.config.budget_policy)
+        except ProblemError as error:  # accepted under other limits before a restart
+            self.store.finish(job_id, scheduler_pb2.JOB_STATE_FAILED, error=str(error))
+            return
+
+        def on_start() -> bool:
+            if stop.is_set() or not self.store.mark_running(job_id):
+                return False
+            self._publish_job(job_id)
+            return True
 
         def on_progress(event: ProgressEvent) -> None:
             point = point_message(event.point)
             self.store.save_progress(job_id, point)
             self._publish(job_id, scheduler_pb2.JobEvent(progress=point))
 
-        outcome = self.pool.run(job, stop=stop, on_progress=on_progress)
+        outcome = self.pool.run(job, stop=stop, on_start=on_start, on_progress=on_progress)
+        if outcome.started:
+            self._record(job_id, job, outcome)
+
+    def _record(self, job_id: str, job: SolveJob, outcome: Outcome) -> None:
+        """Store how a started job ended. A job the cancel or shutdown cut short is
+        CANCELLED or INTERRUPTED (keeping its best schedule); one that finished
+        on its own before the stop took effect SUCCEEDED all the same."""
         with self._lock:
             cancelled = job_id in self._cancelled
-        self._record(job_id, problem, request.backend, outcome, cancelled)
-
-    def _record(self, job_id: str, problem: Problem, backend: str, outcome: Outcome, cancelled: bool) -> None:
-        stopped = cancelled or self._closing.is_set()
-        state = scheduler_pb2.JOB_STATE_SUCCEEDED
-        error = ""
-        if cancelled:
-            state = scheduler_pb2.JOB_STATE_CANCELLED
-        elif stopped:
-            state, error = scheduler_pb2.JOB_STATE_INTERRUPTED, "the server stopped while this job was running"
-        if outcome.result is not None:
-            result = replace(outcome.result, stop_reason=StopReason.CANCELLED) if stopped else outcome.result
-            self.store.finish(job_id, state, result=response_message(problem, result, backend), error=error)
-        elif stopped:
-            self.store.finish(job_id, state, error=error)
+        result = outcome.result
+        cut_short = result is None or result.stop_reason is StopReason.CANCELLED
+        if cut_short and cancelled:
+            state, error = scheduler_pb2.JOB_STATE_CANCELLED, ""
+        elif cut_short and self._closing.is_set():
+            state, error = scheduler_pb2.JOB_STATE_INTERRUPTED, INTERRUPTED_MESSAGE
+        elif result is not None:
+            state, error = scheduler_pb2.JOB_STATE_SUCCEEDED, ""
         elif outcome.violations is not None:
-            self.store.finish(job_id, scheduler_pb2.JOB_STATE_FAILED, error="; ".join(map(str, outcome.violations)))
+            state, error = scheduler_pb2.JOB_STATE_FAILED, str(ProblemError(outcome.violations))
         else:
-            self.store.finish(job_id, scheduler_pb2.JOB_STATE_FAILED, error=outcome.error or "no result")
+            state, error = scheduler_pb2.JOB_STATE_FAILED, outcome.error or "no result"
+        response = response_message(job.problem, result, job.backend) if result is not None else None
+        self.store.finish(job_id, state, result=response, error=error)

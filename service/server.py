@@ -8,6 +8,8 @@ status code; nothing a client sends can make a handler raise.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import threading
 import time
@@ -25,10 +27,9 @@ from qsched.problem import FieldViolation, ProblemError
 from qsched.service.config import ServiceConfig
 from qsched.service.errors import abort_invalid
 from qsched.service.jobs import JobAlreadyEndedError, JobManager, JobNotFoundError, QueueFullError
-from qsched.service.requests import problem_from, solve_job
 from qsched.service.store import JobStore
-from qsched.service.worker import Outcome, SolveJob, WorkerPool
-from qsched.solver import StopReason
+from qsched.requests import SolveJob, problem_from, solve_job
+from qsched.service.worker import Outcome, WorkerPool
 from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -44,13 +45,49 @@ MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
 
 
-def deadline_stop_at(context: grpc.ServicerContext) -> float | None:
-    """When to stop a solve so the answer still reaches the caller before its deadline."""
+def call_window(context: grpc.ServicerContext) -> tuple[float | None, float | None]:
+    """(stop, kill) monotonic times that let the answer reach the caller before its deadline.
+
+    The solve is told to stop a margin before the deadline (10% of the time
+    left plus 0.1 s, at most 1 s); a worker that ignores that is killed with a
+    third of the margin left, so its best-so-far still goes out in time.
+    """
     remaining = context.time_remaining()
     if remaining is None or remaining > 1e9:
-        return None
+        return None, None
     margin = min(1.0, 0.1 + 0.1 * remaining)
-    return time.monotonic() + max(0.0, remaining - margin)
+    now = time.monotonic()
+    return now + max(0.0, remaining - margin), now + max(0.0, remaining - margin / 3)
+
+
+def _internal_errors(method):
+    """Turn an unexpected exception into a logged INTERNAL error, never a traceback for the client."""
+
+    def fail(context: grpc.ServicerContext) -> None:
+        if context.code() is not None:
+            raise  # an abort of ours: let grpc finish it
+        log.exception("%s failed", method.__name__)
+        context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method.__name__}; the server log has the details")
+
+    if inspect.isgeneratorfunction(method):
+
+        @functools.wraps(method)
+        def stream(self, request, context):
+            try:
+                yield from method(self, request, context)
+            except Exception:
+                fail(context)
+
+        return stream
+
+    @functools.wraps(method)
+    def unary(self, request, context):
+        try:
+            return method(self, request, context)
+        except Exception:
+            fail(context)
+
+    return unary
 
 
 class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
@@ -58,44 +95,67 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         self.pool = pool
         self.jobs = jobs
         self.config = config
+        self._lock = threading.Lock()
+        self._calls: set[threading.Event] = set()
 
-    def _run(self, job: SolveJob, backend: str, context: grpc.ServicerContext) -> scheduler_pb2.SolveResponse:
-        """Run one solve for a unary call: stops at the call deadline or when the client leaves."""
+    def stop_calls(self) -> None:
+        """Ask every running unary solve to answer now with its best so far (server shutdown)."""
+        with self._lock:
+            for stop in self._calls:
+                stop.set()
+
+    def _run(self, job: SolveJob, context, deadline: float | None, kill_at: float | None) -> scheduler_pb2.SolveResponse:
+        """One solve for a unary call: stops at ``deadline``, on shutdown, or when the client leaves."""
         stop = threading.Event()
         context.add_callback(stop.set)
-        stop_at = deadline_stop_at(context)
-        outcome: Outcome = self.pool.run(job, stop=stop, stop_at=stop_at)
+        with self._lock:
+            self._calls.add(stop)
+        try:
+            outcome: Outcome = self.pool.run(job, stop=stop, deadline=deadline, kill_at=kill_at)
+        finally:
+            with self._lock:
+                self._calls.discard(stop)
         if outcome.violations is not None:
             abort_invalid(context, outcome.violations)
         if outcome.result is None:
-            if stop_at is not None and time.monotonic() >= stop_at:
+            if deadline is not None and time.monotonic() >= deadline:
                 context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"{job.solver} found no schedule before the deadline")
             if stop.is_set():
                 context.abort(grpc.StatusCode.CANCELLED, "the call was cancelled")
             log.error("solve with %s failed: %s", job.solver, outcome.error)
             context.abort(grpc.StatusCode.INTERNAL, f"{job.solver} failed: {outcome.error}")
-        result = outcome.result
-        if result.stop_reason is StopReason.CANCELLED and stop_at is not None and time.monotonic() >= stop_at:
-            result = replace(result, stop_reason=StopReason.DEADLINE)
-        return response_message(job.problem, result, backend)
+        return response_message(job.problem, outcome.result, job.backend)
 
+    @_internal_errors
     def Solve(self, request, context):
         try:
-            job = solve_job(request, request.solver, problem_from(request, self.config), self.config)
+            job = solve_job(request, request.solver, problem_from(request, self.config.limits), self.config.budget_policy)
         except ProblemError as error:
             abort_invalid(context, error.violations)
-        return self._run(job, request.backend, context)
+        return self._run(job, context, *call_window(context))
 
+    @_internal_errors
     def Compare(self, request, context):
+        """Solvers one after another; under a deadline each gets an equal share of the time left."""
         if not request.solvers:
             abort_invalid(context, [FieldViolation("solvers", "must name at least one solver")])
         try:
-            problem = problem_from(request, self.config)
-            jobs = [solve_job(request, name, problem, self.config, f"solvers[{i}]") for i, name in enumerate(request.solvers)]
+            problem = problem_from(request, self.config.limits)
+            policy = self.config.budget_policy
+            jobs = [solve_job(request, name, problem, policy, f"solvers[{i}]") for i, name in enumerate(request.solvers)]
         except ProblemError as error:
             abort_invalid(context, error.violations)
-        return scheduler_pb2.CompareResponse(results=[self._run(job, request.backend, context) for job in jobs])
+        end, kill_end = call_window(context)
+        results = []
+        for i, job in enumerate(jobs):
+            deadline = kill_at = None
+            if end is not None:
+                deadline = time.monotonic() + max(0.0, end - time.monotonic()) / (len(jobs) - i)
+                kill_at = min(deadline + self.config.grace_seconds, kill_end)
+            results.append(self._run(job, context, deadline, kill_at))
+        return scheduler_pb2.CompareResponse(results=results)
 
+    @_internal_errors
     def SubmitJob(self, request, context):
         try:
             return self.jobs.submit(request.request)
@@ -104,18 +164,21 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         except QueueFullError as error:
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
 
+    @_internal_errors
     def GetJob(self, request, context):
         try:
             return self.jobs.get(request.job_id, include_request=request.include_request)
         except JobNotFoundError:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no job {request.job_id!r}")
 
+    @_internal_errors
     def WatchJob(self, request, context):
         try:
             yield from self.jobs.watch(request.job_id, context.is_active)
         except JobNotFoundError:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no job {request.job_id!r}")
 
+    @_internal_errors
     def CancelJob(self, request, context):
         try:
             return self.jobs.cancel(request.job_id)
@@ -124,6 +187,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         except JobAlreadyEndedError as error:
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(error))
 
+    @_internal_errors
     def ListJobs(self, request, context):
         size = request.page_size or DEFAULT_PAGE_SIZE
         if size > MAX_PAGE_SIZE:
@@ -139,6 +203,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         jobs, next_seq = self.jobs.store.list(request.state, size, before)
         return scheduler_pb2.ListJobsResponse(jobs=jobs, next_page_token="" if next_seq is None else str(next_seq))
 
+    @_internal_errors
     def ListSolvers(self, request, context):
         limits = self.config.limits
         return scheduler_pb2.ListSolversResponse(
@@ -150,6 +215,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
                     max_tasks=spec.max_tasks,
                     max_machines=spec.max_machines,
                     finite=spec.finite,
+                    backends=spec.backends,
                 )
                 for spec in registry.available()
             ],
@@ -176,7 +242,8 @@ class Server:
             options=options,
             maximum_concurrent_rpcs=config.max_concurrent_rpcs,
         )
-        scheduler_pb2_grpc.add_SchedulerServiceServicer_to_server(SchedulerServicer(self.pool, self.jobs, config), self._grpc)
+        self._servicer = SchedulerServicer(self.pool, self.jobs, config)
+        scheduler_pb2_grpc.add_SchedulerServiceServicer_to_server(self._servicer, self._grpc)
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._grpc)
         reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self._grpc)
@@ -191,14 +258,13 @@ class Server:
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         return self
 
-    def wait(self) -> None:
-        self._grpc.wait_for_termination()
-
     def stop(self, grace: float = 1.0) -> None:
-        """Report NOT_SERVING, stop running jobs (recording their best so far), then close."""
+        """Report NOT_SERVING; running solves answer with their best so far and running
+        jobs end INTERRUPTED with theirs; then close (RPCs get ``grace`` seconds more)."""
         self.health.enter_graceful_shutdown()
+        self._servicer.stop_calls()
         self.jobs.close()
-        self._grpc.stop(grace).wait()
+        self._grpc.stop(grace + self.config.grace_seconds).wait()
         self.store.close()
 
     def __enter__(self) -> Server:

@@ -27,6 +27,8 @@ TERMINAL_STATES = frozenset(
     }
 )
 
+INTERRUPTED_MESSAGE = "the server stopped while this job was running"
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -62,10 +64,13 @@ class JobStore:
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as error:
+            raise OSError(f"cannot open the job store {self.path}: {error}") from None
 
     def close(self) -> None:
         with self._lock:
@@ -81,18 +86,17 @@ class JobStore:
             )
         return self.get(job_id)
 
-    def get(self, job_id: str, *, include_request: bool = False, include_result: bool = True) -> scheduler_pb2.Job | None:
-        columns = _SUMMARY_COLUMNS + (", result" if include_result else "") + (", request" if include_request else "")
+    def get(self, job_id: str, *, include_request: bool = False) -> scheduler_pb2.Job | None:
+        columns = _SUMMARY_COLUMNS + ", result" + (", request" if include_request else "")
         with self._lock:
             row = self._db.execute(f"SELECT {columns} FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             return None
         job = self._summary(row[:9])
-        extra = list(row[9:])
-        if include_result and (blob := extra.pop(0)) is not None:
-            job.result.ParseFromString(blob)
+        if row[9] is not None:
+            job.result.ParseFromString(row[9])
         if include_request:
-            job.request.ParseFromString(extra.pop(0))
+            job.request.ParseFromString(row[10])
         return job
 
     def request(self, job_id: str) -> scheduler_pb2.SolveRequest:
@@ -162,7 +166,7 @@ class JobStore:
                 (
                     scheduler_pb2.JOB_STATE_INTERRUPTED,
                     time.time(),
-                    "the server stopped while this job was running",
+                    INTERRUPTED_MESSAGE,
                     scheduler_pb2.JOB_STATE_RUNNING,
                 ),
             )

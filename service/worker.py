@@ -9,9 +9,13 @@ the worker talk over a pipe:
   ``("result", Result)``, ``("invalid", [FieldViolation])`` or ``("error", str)``;
 - parent -> worker: ``"stop"``: finish now with the best so far.
 
-A worker that ignores "stop" is killed after a grace period; the parent then
-answers from the last progress event it received, re-evaluated with the one
-evaluator. A worker whose parent dies sees its pipe close and exits.
+The parent sends "stop" when asked (cancel, shutdown), at the caller's
+``stop_at`` (a call deadline), and at the job's own wall budget plus
+`WALL_SLACK` whatever the solver does, so no solve outlives its budget. A
+worker that ignores "stop" is killed after a grace period (or at ``kill_at``,
+if sooner); the parent then answers from the last progress event it
+received, re-evaluated with the one evaluator. A worker whose parent dies
+sees its pipe close and exits.
 """
 
 from __future__ import annotations
@@ -22,12 +26,12 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, replace
 
 from qsched import registry
 from qsched.evaluate import evaluate
-from qsched.problem import FieldViolation, Problem, ProblemError
+from qsched.problem import FieldViolation, ProblemError
+from qsched.requests import SolveJob
 from qsched.solver import Budget, ProgressEvent, Result, StopReason, TracePoint
 
 log = logging.getLogger(__name__)
@@ -36,27 +40,19 @@ log = logging.getLogger(__name__)
 PROGRESS_INTERVAL = 0.1
 #: How often the parent looks at the pipe, the stop signal and the clock.
 POLL_SECONDS = 0.02
-
-
-@dataclass(frozen=True)
-class SolveJob:
-    """Everything a worker needs: plain data, pickled to the worker process."""
-
-    problem: Problem
-    solver: str
-    wall_seconds: float | None
-    evaluations: int | None
-    seed: int
-    options: dict[str, Any] = field(default_factory=dict)
+#: Time past its wall budget after which a solve is told to stop.
+WALL_SLACK = 0.5
 
 
 @dataclass
 class Outcome:
-    """How a worker run ended: a result, bad input, a failure, or (all None) stopped before it started."""
+    """How a worker run ended: a result, bad input, or a failure; ``started`` is
+    False when it was stopped (or refused by ``on_start``) before a worker ran."""
 
     result: Result | None = None
     violations: list[FieldViolation] | None = None
     error: str | None = None
+    started: bool = True
 
 
 def _worker_main(connection, job: SolveJob) -> None:
@@ -122,23 +118,33 @@ class WorkerPool:
         job: SolveJob,
         *,
         stop: threading.Event,
-        stop_at: float | None = None,
+        deadline: float | None = None,
+        kill_at: float | None = None,
+        on_start: Callable[[], bool] = lambda: True,
         on_progress: Callable[[ProgressEvent], None] = lambda event: None,
     ) -> Outcome:
-        """Solve ``job``; ``stop`` (or the monotonic time ``stop_at``) asks for the best so far.
+        """Solve ``job``; ``stop`` or the monotonic time ``deadline`` ask for the best so far.
 
-        Returns once the worker answered, or was killed ``grace_seconds`` after
-        a stop it ignored. Waiting for a free slot also ends on ``stop``.
+        Waits for a free slot (giving up on ``stop`` or ``deadline``), then
+        calls ``on_start``, which may refuse. Returns once the worker answered,
+        or was killed ``grace_seconds`` after a stop it ignored (at ``kill_at``
+        at the latest). A result cut short carries why: CANCELLED for
+        ``stop``, DEADLINE for ``deadline``, BUDGET for the wall budget.
         """
         while not self._slots.acquire(timeout=POLL_SECONDS):
-            if stop.is_set() or (stop_at is not None and time.monotonic() >= stop_at):
-                return Outcome()  # stopped while waiting: nothing to answer with
+            if stop.is_set() or (deadline is not None and time.monotonic() >= deadline):
+                return Outcome(started=False)
         try:
-            return self._supervise(job, stop, stop_at, on_progress)
+            if not on_start():
+                return Outcome(started=False)
+            stops = {StopReason.BUDGET: time.monotonic() + job.wall_seconds + WALL_SLACK}
+            if deadline is not None:
+                stops[StopReason.DEADLINE] = deadline
+            return self._supervise(job, stop, stops, kill_at, on_progress)
         finally:
             self._slots.release()
 
-    def _supervise(self, job, stop, stop_at, on_progress) -> Outcome:
+    def _supervise(self, job, stop, stops: dict[StopReason, float], kill_at, on_progress) -> Outcome:
         parent, child = self._context.Pipe()
         process = self._context.Process(target=_worker_main, args=(child, job), daemon=True)
         with self._lock:
@@ -147,7 +153,8 @@ class WorkerPool:
         child.close()
         last: ProgressEvent | None = None
         received: list[TracePoint] = []
-        stop_sent: float | None = None
+        stopped: StopReason | None = None
+        stop_sent = 0.0
         try:
             while True:
                 if parent.poll(POLL_SECONDS):
@@ -161,23 +168,29 @@ class WorkerPool:
                         on_progress(payload)
                         continue
                     if kind == "result":
+                        if stopped is not None and payload.stop_reason is StopReason.CANCELLED:
+                            payload = replace(payload, stop_reason=stopped)
                         return Outcome(result=payload)
                     if kind == "invalid":
                         return Outcome(violations=payload)
                     return Outcome(error=payload)
                 now = time.monotonic()
-                if stop_sent is None and (stop.is_set() or (stop_at is not None and now >= stop_at)):
-                    parent.send("stop")
-                    stop_sent = now
-                if stop_sent is not None and now - stop_sent > self.grace_seconds:
-                    log.warning("worker %s ignored stop for %.1fs; killing it", process.pid, self.grace_seconds)
+                if stopped is None:
+                    stopped = StopReason.CANCELLED if stop.is_set() else next((r for r, at in stops.items() if now >= at), None)
+                    if stopped is not None:
+                        parent.send("stop")
+                        stop_sent = now
+                elif now - stop_sent > self.grace_seconds or (kill_at is not None and now >= kill_at):
+                    log.warning("worker %s (%s) ignored stop for %.1fs; killing it", process.pid, job.solver, now - stop_sent)
                     process.kill()
                     break
                 if not process.is_alive() and not parent.poll():
                     break
             process.join(timeout=5)
-            if stop_sent is not None and last is not None:
-                return Outcome(result=_result_from_progress(job, last, received))
+            if stopped is not None and last is not None:
+                return Outcome(result=_result_from_progress(job, last, received, stopped))
+            if stopped is not None:
+                return Outcome(error=f"{job.solver} was stopped ({stopped.value}) before it found any schedule")
             return Outcome(error=f"solver process died (exit code {process.exitcode})")
         finally:
             parent.close()
@@ -188,7 +201,7 @@ class WorkerPool:
                 self._processes.discard(process)
 
 
-def _result_from_progress(job: SolveJob, last: ProgressEvent, trace: list[TracePoint]) -> Result:
+def _result_from_progress(job: SolveJob, last: ProgressEvent, trace: list[TracePoint], reason: StopReason) -> Result:
     """The best-so-far answer of a worker that had to be killed."""
     return Result(
         solver=job.solver,
@@ -196,6 +209,6 @@ def _result_from_progress(job: SolveJob, last: ProgressEvent, trace: list[TraceP
         trace=tuple(trace),
         elapsed=last.point.elapsed,
         evaluations=last.point.evaluations,
-        stop_reason=StopReason.CANCELLED,
+        stop_reason=reason,
         facts={"killed": True},
     )

@@ -109,11 +109,25 @@ def test_machine_without_power_model_draws_nothing():
         tasks=[problem_pb2.Task(id="t", work=1.0)], machines=[problem_pb2.Machine(id="m", speed=1.0)]
     )
     problem = Problem.from_message(message)
-    assert not problem.has_power_model.any()
-    assert np.all(problem.busy_watts == 0)
+    assert np.all(problem.idle_watts == 0) and np.all(problem.busy_watts == 0)
 
 
 def test_runtime_that_overflows_is_rejected():
     message = two_machine_problem()
     message.machines[1].speed = 1e-320
-    assert "overflows" in violations(message)["tasks[0].work"]
+    assert "runtime of inf s on machines[1]" in violations(message)["tasks[0]"]
+
+
+def test_level_peak_watts_needs_a_rising_power_curve():
+    message = two_machine_problem()
+    message.machines[0].ClearField("linear_power")
+    message.machines[0].dvfs_levels[1].peak_watts = 150.0
+    assert "power model" in violations(message)["machines[0].dvfs_levels[1].peak_watts"]
+
+
+def test_summed_runtimes_must_stay_finite():
+    message = two_machine_problem()
+    for task in message.tasks:
+        task.ClearField("work")
+        task.etc.update({"A": 1e308, "B": 1e308})
+    assert "add up to more" in violations(message)["tasks"]

@@ -75,9 +75,10 @@ def serve(tmp_path):
     processes: list[subprocess.Popen] = []
     channels: list[grpc.Channel] = []
 
-    def start(db: Path, workers: int = 1) -> ServeProcess:
+    def start(db: Path, workers: int | None = 1) -> ServeProcess:
         out, err = tmp_path / f"serve-{len(processes)}.out", tmp_path / f"serve-{len(processes)}.err"
-        command = [sys.executable, "-m", "qsched", "serve", "--address", "127.0.0.1:0", "--db", str(db), "--workers", str(workers)]
+        command = [sys.executable, "-m", "qsched", "serve", "--address", "127.0.0.1:0", "--db", str(db)]
+        command += ["--workers", str(workers)] if workers else []
         with open(out, "w") as stdout, open(err, "w") as stderr:
             process = subprocess.Popen(command, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL, cwd=ROOT, start_new_session=True)
         processes.append(process)
@@ -195,3 +196,10 @@ def test_workers_of_a_killed_server_exit_by_themselves(serve, tmp_path, braun_pr
             return
         time.sleep(0.05)
     pytest.fail("worker processes outlived their server by more than 10 s")
+
+
+def test_serve_runs_with_its_defaults(serve, tmp_path, small_problem):
+    server = serve(tmp_path / "jobs.db", workers=None)
+    response = server.stub.Solve(solve_request(small_problem), timeout=RPC_TIMEOUT)
+    assert len(response.schedule.assignment) == len(small_problem.tasks)
+    assert server.terminate() == 0

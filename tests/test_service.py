@@ -8,10 +8,12 @@ import signal
 import time
 
 import grpc
+import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from qsched import hcsp
 from qsched.problem import Limits
 from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
 from service_helpers import (
@@ -508,6 +510,46 @@ def test_solve_waiting_for_a_busy_worker_ends_at_its_deadline(server_stub, small
     assert time.monotonic() - started < 2.0
     stub.CancelJob(scheduler_pb2.CancelJobRequest(job_id=blocker.id), timeout=RPC_TIMEOUT)
     assert solve(stub, small_problem).schedule.metrics.feasible
+
+
+def test_compare_under_a_deadline_shares_the_time_and_keeps_every_result(stub, braun_problem):
+    request = scheduler_pb2.CompareRequest(
+        problem=braun_problem, solvers=["local-search", "local-search"], budget=scheduler_pb2.Budget(wall_seconds=30), seed=1
+    )
+    started = time.monotonic()
+    response = stub.Compare(request, timeout=4.0)
+    assert time.monotonic() - started < 4.0
+    assert [r.stop_reason for r in response.results] == [scheduler_pb2.STOP_REASON_DEADLINE] * 2
+    assert all(r.schedule.metrics.makespan_seconds <= BRAUN_MIN_MIN_MAKESPAN + 0.1 for r in response.results)
+
+
+def test_wall_budget_stops_a_solver_that_ignores_it(server_stub):
+    """Sufferage does not check its budget; the supervisor stops it anyway (here before any schedule)."""
+    _, stub = server_stub(grace_seconds=0.5)
+    rows = np.random.default_rng(0).uniform(1.0, 100.0, size=(6000, 16))
+    job = submit(stub, hcsp.etc_problem(rows, "big"), "sufferage", wall=0.1)
+    started = time.monotonic()
+    ended = wait_until_ended(stub, job.id)
+    assert time.monotonic() - started < 2.5  # the full sufferage takes several seconds here
+    assert ended.state == scheduler_pb2.JOB_STATE_FAILED
+    assert "stopped (budget) before it found any schedule" in ended.error
+
+
+def test_a_job_waiting_for_a_worker_is_queued_not_running(start_server, connect, small_problem, braun_problem):
+    server = start_server(workers=1)
+    stub = scheduler_pb2_grpc.SchedulerServiceStub(connect(server))
+    blocking = stub.Solve.future(solve_request(braun_problem, "local-search", wall=30.0), timeout=30)
+    wait_for_worker(server)
+    waiting = submit(stub, small_problem, "min-min")
+    time.sleep(0.2)  # the dispatcher has taken the job and waits for the worker slot
+    assert get_job(stub, waiting.id).state == scheduler_pb2.JOB_STATE_QUEUED
+
+    server.stop(grace=0.5)
+    assert blocking.result().stop_reason == scheduler_pb2.STOP_REASON_CANCELLED  # answered with its best so far
+
+    restarted = start_server(workers=1)  # same db file
+    stub = scheduler_pb2_grpc.SchedulerServiceStub(connect(restarted))
+    assert wait_until_ended(stub, waiting.id).state == scheduler_pb2.JOB_STATE_SUCCEEDED
 
 
 # --------------------------------------------------------------------------- crashes

@@ -83,3 +83,15 @@ def test_stop_signal_ends_the_search_with_the_best_so_far(problem):
 def test_budget_rejects_nonsense(wall, evaluations):
     with pytest.raises(ValueError):
         Budget(wall, evaluations)
+
+
+def test_local_search_on_one_machine_tunes_its_dvfs_level():
+    message = generate(6, 1, seed=2)
+    result = registry.solve(Problem.from_message(message), "local-search", Budget(evaluations=50))
+    assert result.evaluations == 50
+    assert result.evaluation.levels.shape == (1,)
+
+
+def test_a_solver_without_an_end_needs_a_budget(problem):
+    with pytest.raises(ValueError, match="give wall_seconds or evaluations"):
+        registry.solve(problem, "local-search")

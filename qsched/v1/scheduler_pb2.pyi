@@ -197,20 +197,22 @@ class ListSolversRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class SolverInfo(_message.Message):
-    __slots__ = ("name", "kind", "description", "max_tasks", "max_machines", "finite")
+    __slots__ = ("name", "kind", "description", "max_tasks", "max_machines", "finite", "backends")
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     MAX_TASKS_FIELD_NUMBER: _ClassVar[int]
     MAX_MACHINES_FIELD_NUMBER: _ClassVar[int]
     FINITE_FIELD_NUMBER: _ClassVar[int]
+    BACKENDS_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: SolverKind
     description: str
     max_tasks: int
     max_machines: int
     finite: bool
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[SolverKind, str]] = ..., description: _Optional[str] = ..., max_tasks: _Optional[int] = ..., max_machines: _Optional[int] = ..., finite: _Optional[bool] = ...) -> None: ...
+    backends: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[SolverKind, str]] = ..., description: _Optional[str] = ..., max_tasks: _Optional[int] = ..., max_machines: _Optional[int] = ..., finite: _Optional[bool] = ..., backends: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListSolversResponse(_message.Message):
     __slots__ = ("solvers", "max_tasks", "max_machines", "max_wall_seconds")

@@ -102,7 +102,9 @@ class SchedulerServiceServicer:
 
     def WatchJob(self, request, context):
         """Stream the job's progress until it ends: first the job as it is, then
-        one event per improvement, then the finished job.
+        progress as the best schedule improves (at most about ten events a
+        second, the latest each time) and every state change, ending with the
+        finished job.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
