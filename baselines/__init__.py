@@ -1,9 +1,9 @@
 """Classical baselines, registered in `qsched.registry` on import.
 
-Greedy heuristics (Min-min, Max-min, Sufferage) and a local search; the
-metaheuristics (GA, PSO, ACO) and the exact MILP join them here.
+Greedy heuristics (Min-min, Max-min, Sufferage), a local search, the
+metaheuristics GA and PSO (on DEAP) and ACO, and the exact MILP.
 """
 
-from qsched.baselines import greedy, local_search
+from qsched.baselines import ga, greedy, local_search
 
-__all__ = ["greedy", "local_search"]
+__all__ = ["ga", "greedy", "local_search"]

@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from qsched.evaluate import TOLERANCE
-from qsched.problem import Problem
+from qsched.evaluate import TOLERANCE, Evaluation
+from qsched.problem import FieldViolation, Problem, ProblemError
 from qsched.registry import SolverKind, register
 from qsched.solver import Budget, ProgressCallback, Result, Search
 
@@ -65,9 +65,19 @@ def _sufferage(best: np.ndarray, second: np.ndarray) -> int:
 HEURISTICS: dict[str, Selector] = {"min-min": _min_min, "max-min": _max_min, "sufferage": _sufferage}
 
 
+def greedy_start(search: Search, start: str) -> Evaluation:
+    """Evaluate the named heuristic's schedule: the starting point of the searches.
+
+    ``start`` comes from a solver option, so a bad name is reported as ``options.start``.
+    """
+    if start not in HEURISTICS:
+        raise ProblemError([FieldViolation("options.start", f"must be one of {', '.join(sorted(HEURISTICS))}")])
+    return search.evaluate(list_schedule(search.problem, HEURISTICS[start]), stage="construct")
+
+
 def _solve_with(name: str, problem: Problem, budget: Budget, progress: ProgressCallback | None) -> Result:
     search = Search(problem, budget, progress)
-    search.evaluate(list_schedule(problem, HEURISTICS[name]), stage="construct")
+    greedy_start(search, name)
     return search.result(name, completed=True)
 
 

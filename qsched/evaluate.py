@@ -87,11 +87,13 @@ def evaluate(problem: Problem, assignment, levels=None) -> Evaluation:
     # Back-to-back execution in EDF order: a cumulative sum within each machine.
     order = np.lexsort((problem.edf_rank, tasks))
     counts = np.bincount(tasks, minlength=problem.num_machines)
-    finishes = [np.cumsum(g) for g in np.split(runtime[order], np.cumsum(counts)[:-1])]
+    ends = np.cumsum(counts)
+    running = np.concatenate(([0.0], np.cumsum(runtime[order])))  # running[k]: first k sorted tasks
+    before = running[ends - counts]  # work of the machines sorted before each machine
     finish = np.empty(problem.num_tasks)
-    finish[order] = np.concatenate(finishes)
+    finish[order] = running[1:] - np.repeat(before, counts)
     start = finish - runtime
-    busy = np.array([f[-1] if f.size else 0.0 for f in finishes])
+    busy = running[ends] - before
     makespan = float(finish.max())
 
     used = counts > 0
@@ -101,7 +103,7 @@ def evaluate(problem: Problem, assignment, levels=None) -> Evaluation:
     task_watts = idle[tasks] + scale[tasks] * (problem.busy_watts[np.arange(problem.num_tasks), tasks] - idle[tasks])
     busy_energy = np.bincount(tasks, weights=runtime * task_watts, minlength=problem.num_machines)
     machine_energy = np.where(powered_on, busy_energy + idle * (makespan - busy), 0.0)
-    peak_power = _peak_power(problem, tasks, order, counts, start[order], busy, task_watts[order], powered_on)
+    peak_power = _peak_power(problem, tasks, order, counts, start[order], busy, task_watts[order], powered_on) if problem.models_power else 0.0
 
     late = finish > problem.deadline * (1 + TOLERANCE)
     tardiness = float(np.sum(np.where(late, finish - problem.deadline, 0.0)))

@@ -76,6 +76,8 @@ class Problem:
         busy_watts: (T, M) power while running the task at frequency 1 (curve at the task's load).
         dynamic_scale: (M, L) factor on (busy - idle) watts at each level.
         edf_rank: (T,) position of each task in earliest-deadline order.
+        fastest_levels: (M,) index of each machine's highest-frequency level.
+        models_power: whether any machine has a power model (else energy and power are 0).
     """
 
     name: str
@@ -96,12 +98,16 @@ class Problem:
     makespan_weight: float
     idle_machines_on: bool
     edf_rank: np.ndarray = field(init=False)
+    fastest_levels: np.ndarray = field(init=False)
+    models_power: bool = field(init=False)
 
     def __post_init__(self) -> None:
         order = np.lexsort((np.arange(self.num_tasks), self.deadline))
         rank = np.empty(self.num_tasks, dtype=np.int64)
         rank[order] = np.arange(self.num_tasks)
         object.__setattr__(self, "edf_rank", _frozen(rank))
+        object.__setattr__(self, "fastest_levels", _frozen(np.nanargmax(self.frequency, axis=1)))
+        object.__setattr__(self, "models_power", bool(self.busy_watts.any() or self.idle_watts.any()))
 
     @property
     def num_tasks(self) -> int:
@@ -110,11 +116,6 @@ class Problem:
     @property
     def num_machines(self) -> int:
         return len(self.machine_ids)
-
-    @property
-    def fastest_levels(self) -> np.ndarray:
-        """Per machine, the index of its highest-frequency DVFS level."""
-        return np.nanargmax(self.frequency, axis=1)
 
     @classmethod
     def from_message(

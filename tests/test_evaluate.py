@@ -100,6 +100,14 @@ def test_explicit_etc_rows_override_work_and_speed():
     assert result.finish[1] == 7.0
 
 
+def test_first_machine_empty():
+    result = evaluate(Problem.from_message(two_machine_problem()), [B, B, B])
+    # B runs t2 [0, 6], t0 [6, 16], t1 [16, 20]; A is off.
+    assert result.finish.tolist() == [16.0, 20.0, 6.0]
+    assert result.busy.tolist() == [0.0, 20.0]
+    assert result.machine_energy.tolist() == [0.0, 2000.0]
+
+
 def test_ties_in_deadline_run_in_task_order():
     message = two_machine_problem()
     for task in message.tasks:

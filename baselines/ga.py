@@ -1,0 +1,95 @@
+"""Genetic algorithm on DEAP, as a practitioner would set it up for task assignment.
+
+Encoding: a machine index per task followed by a DVFS level per machine.
+The population starts from one greedy schedule (option ``start``, as in
+Braun et al.'s GA, which seeds Min-min) and random genomes. Each generation:
+tournament selection, two-point crossover, uniform integer mutation, then
+every child is repaired (capacity by moving tasks, power cap by slowing
+machines) and evaluated; the repaired genome is written back (Lamarckian).
+The ``elite`` best survive unchanged, and the best is polished with a short
+hill climb (the memetic step of cellular MAs for this problem, Xhafa et al.).
+
+DEAP's operators draw from Python's global `random`, which is seeded here,
+so runs are reproducible (one solve per process at a time, as the service
+runs them).
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+from deap import base, creator, tools
+
+from qsched.baselines.greedy import greedy_start
+from qsched.baselines.operators import fitness, flatten, hill_climb, repair, slower_levels, unflatten, upper_bounds
+from qsched.problem import Problem
+from qsched.registry import SolverKind, register
+from qsched.solver import Budget, ProgressCallback, Result, Search
+
+if not hasattr(creator, "QschedFitness"):
+    creator.create("QschedFitness", base.Fitness, weights=(-1.0, -1.0, -1.0))
+if not hasattr(creator, "QschedIndividual"):
+    creator.create("QschedIndividual", list, fitness=creator.QschedFitness, evaluation=None)
+
+
+@register("ga", kind=SolverKind.METAHEURISTIC, finite=False)
+def genetic_algorithm(
+    problem: Problem,
+    budget: Budget,
+    seed: int,
+    progress: ProgressCallback | None = None,
+    *,
+    population: int = 60,
+    crossover: float = 0.8,
+    mutation: float = 0.4,
+    tournament: int = 3,
+    elite: int = 2,
+    start: str = "min-min",
+    polish_steps: int = 100,
+) -> Result:
+    """Genetic algorithm (DEAP): tournament, two-point crossover, repair, elitism, greedy seed."""
+    random.seed(seed)
+    rng = np.random.default_rng(seed)
+    search = Search(problem, budget, progress)
+    order = slower_levels(problem)
+    upper = upper_bounds(problem)
+    toolbox = base.Toolbox()
+    toolbox.register("mate", tools.cxTwoPoint)
+    toolbox.register("mutate", tools.mutUniformInt, low=0, up=upper.tolist(), indpb=max(1.0 / len(upper), 2.0 / problem.num_tasks))
+    toolbox.register("select", tools.selTournament, tournsize=tournament)
+
+    def individual(evaluation) -> creator.QschedIndividual:
+        child = creator.QschedIndividual(flatten(evaluation))
+        child.evaluation = evaluation
+        child.fitness.values = fitness(evaluation)
+        return child
+
+    def evaluated(genes) -> creator.QschedIndividual:
+        return individual(repair(search, *unflatten(problem, genes), order))
+
+    people = [individual(greedy_start(search, start))]
+    while len(people) < population and not search.exhausted:
+        people.append(evaluated(rng.integers(0, upper + 1)))
+    generations = 0
+    while not search.exhausted:
+        elites = tools.selBest(people, min(elite, len(people)))
+        offspring = [toolbox.clone(p) for p in toolbox.select(people, len(people) - len(elites))]
+        for first, second in zip(offspring[::2], offspring[1::2]):
+            if random.random() < crossover:
+                toolbox.mate(first, second)
+                del first.fitness.values, second.fitness.values
+        for child in offspring:
+            if random.random() < mutation:
+                toolbox.mutate(child)
+                del child.fitness.values
+        children = []
+        for child in offspring:
+            if search.exhausted:
+                break
+            children.append(child if child.fitness.valid else evaluated(child))
+        best = tools.selBest(elites + children, 1)[0]
+        polished = individual(hill_climb(search, best.evaluation, rng, polish_steps))
+        people = [polished, *(p for p in elites + children if p is not best)]
+        generations += 1
+    return search.result("ga", completed=False, facts={"generations": generations, "population": population})
