@@ -19,18 +19,14 @@ from __future__ import annotations
 import random
 
 import numpy as np
-from deap import base, creator, tools
+from deap import base, tools
 
+from qsched.baselines.deap_types import Individual
 from qsched.baselines.greedy import greedy_start
 from qsched.baselines.operators import fitness, flatten, hill_climb, repair, slower_levels, unflatten, upper_bounds
 from qsched.problem import Problem
 from qsched.registry import SolverKind, register
 from qsched.solver import Budget, ProgressCallback, Result, Search
-
-if not hasattr(creator, "QschedFitness"):
-    creator.create("QschedFitness", base.Fitness, weights=(-1.0, -1.0, -1.0))
-if not hasattr(creator, "QschedIndividual"):
-    creator.create("QschedIndividual", list, fitness=creator.QschedFitness, evaluation=None)
 
 
 @register("ga", kind=SolverKind.METAHEURISTIC, finite=False)
@@ -59,13 +55,13 @@ def genetic_algorithm(
     toolbox.register("mutate", tools.mutUniformInt, low=0, up=upper.tolist(), indpb=max(1.0 / len(upper), 2.0 / problem.num_tasks))
     toolbox.register("select", tools.selTournament, tournsize=tournament)
 
-    def individual(evaluation) -> creator.QschedIndividual:
-        child = creator.QschedIndividual(flatten(evaluation))
+    def individual(evaluation) -> Individual:
+        child = Individual(flatten(evaluation))
         child.evaluation = evaluation
         child.fitness.values = fitness(evaluation)
         return child
 
-    def evaluated(genes) -> creator.QschedIndividual:
+    def evaluated(genes) -> Individual:
         return individual(repair(search, *unflatten(problem, genes), order))
 
     people = [individual(greedy_start(search, start))]

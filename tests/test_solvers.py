@@ -17,9 +17,14 @@ def problem():
     return Problem.from_message(generate(30, 5, seed=4))
 
 
+SEARCHES = ["local-search", "ga", "pso", "aco"]
+
+
 def test_builtin_solvers_are_registered_with_kinds():
     specs = {spec.name: spec for spec in registry.available()}
-    assert {"min-min", "max-min", "sufferage", "local-search"} <= set(specs)
+    assert {"min-min", "max-min", "sufferage", "local-search", "ga", "pso", "aco", "milp"} <= set(specs)
+    assert specs["milp"].kind is registry.SolverKind.EXACT and specs["milp"].finite
+    assert all(specs[name].kind is registry.SolverKind.METAHEURISTIC for name in SEARCHES)
     assert specs["min-min"].kind is registry.SolverKind.HEURISTIC and specs["min-min"].finite
     assert specs["local-search"].kind is registry.SolverKind.METAHEURISTIC and not specs["local-search"].finite
     assert "start" in specs["local-search"].options
@@ -34,13 +39,29 @@ def test_unknown_solver_and_option_are_rejected(problem):
         registry.solve(problem, "local-search", Budget(evaluations=5), options={"start": "random"})
 
 
-@pytest.mark.parametrize("solver", ["min-min", "max-min", "sufferage", "local-search"])
+@pytest.mark.parametrize("solver", ["min-min", "max-min", "sufferage", *SEARCHES])
 def test_same_seed_and_evaluation_budget_give_the_same_schedule(problem, solver):
     runs = [registry.solve(problem, solver, Budget(evaluations=400), seed=11) for _ in range(2)]
     assert np.array_equal(runs[0].evaluation.assignment, runs[1].evaluation.assignment)
     assert np.array_equal(runs[0].evaluation.levels, runs[1].evaluation.levels)
     assert runs[0].evaluation.objective == runs[1].evaluation.objective
     assert runs[0].evaluations == runs[1].evaluations
+    assert [p.objective for p in runs[0].trace] == [p.objective for p in runs[1].trace]
+
+
+@pytest.mark.parametrize("solver", SEARCHES)
+def test_searches_spend_their_evaluation_budget_and_beat_their_greedy_start(problem, solver):
+    result = registry.solve(problem, solver, Budget(evaluations=600), seed=5)
+    start = registry.solve(problem, "min-min").evaluation
+    assert result.evaluations == 600
+    assert result.stop_reason is StopReason.BUDGET
+    assert result.evaluation.key < start.key
+    assert result.trace[0].stage == "construct" and result.trace[0].objective == start.objective
+
+
+def test_other_seeds_search_differently(problem):
+    runs = [registry.solve(problem, "ga", Budget(evaluations=300), seed=seed) for seed in (1, 2)]
+    assert [p.objective for p in runs[0].trace] != [p.objective for p in runs[1].trace]
 
 
 def test_local_search_spends_exactly_its_evaluation_budget_and_improves(problem):
@@ -52,10 +73,11 @@ def test_local_search_spends_exactly_its_evaluation_budget_and_improves(problem)
     assert result.evaluation.feasible  # min-min at full speed breaks the cap; the search fixes it
 
 
-def test_wall_budget_ends_within_a_small_margin(problem):
+@pytest.mark.parametrize("solver", SEARCHES)
+def test_wall_budget_ends_within_a_small_margin(problem, solver):
     started = time.perf_counter()
-    result = registry.solve(problem, "local-search", Budget(wall_seconds=1.0))
-    assert 1.0 <= time.perf_counter() - started < 1.5
+    result = registry.solve(problem, solver, Budget(wall_seconds=1.0))
+    assert 1.0 <= time.perf_counter() - started < 1.3
     assert result.stop_reason is StopReason.BUDGET
 
 

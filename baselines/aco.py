@@ -1,0 +1,132 @@
+"""Ant colony optimization: a MAX-MIN ant system (Stützle & Hoos 2000) on NumPy.
+
+No maintained Python library builds ACO for assignment problems (the
+packages on PyPI target the travelling salesman), so this is written here,
+compactly. Pheromone lives on (task, machine) pairs and on (machine, DVFS
+level) pairs. Each ant first picks every machine's level from the level
+pheromone, then visits the tasks in its own random order and puts each on a
+machine with probability proportional to pheromone^alpha * heuristic^beta,
+where the heuristic is the inverse of the weighted cost of the choice:
+makespan weight x the machine's completion time with the task, plus energy
+weight x the task's energy there (Min-min's greedy measure, made energy
+aware). Machines the task no longer fits on are avoided. All ants of an
+iteration are built together, one task position at a time.
+
+Ants' schedules are repaired; the best of the iteration's ants and the best
+so far is polished with a short hill climb (the daemon action) and becomes
+the best so far, which alone deposits pheromone (MMAS), after evaporation;
+pheromone stays within [tau_min, tau_max] so the colony keeps exploring. The
+best so far starts as the greedy schedule (option ``start``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qsched.baselines.greedy import greedy_start
+from qsched.baselines.operators import hill_climb, repair, slower_levels
+from qsched.evaluate import TOLERANCE, Evaluation
+from qsched.problem import Problem
+from qsched.registry import SolverKind, register
+from qsched.solver import Budget, ProgressCallback, Result, Search
+
+TAU_MAX = 1.0
+
+
+class Colony:
+    """Pheromone, heuristic information and the construction of a batch of ants."""
+
+    def __init__(self, problem: Problem, rng: np.random.Generator, alpha: float, beta: float, evaporation: float):
+        self.problem = problem
+        self.rng = rng
+        self.alpha, self.beta, self.evaporation = alpha, beta, evaporation
+        self.tau_min = TAU_MAX / (2 * problem.num_machines)
+        self.task_pheromone = np.full((problem.num_tasks, problem.num_machines), TAU_MAX)
+        valid = np.arange(problem.frequency.shape[1]) < problem.level_count[:, None]
+        self.level_pheromone = np.where(valid, TAU_MAX, 0.0)
+        self.task_watts = problem.busy_watts  # at frequency 1; scaled per level below
+
+    def levels(self, ants: int) -> np.ndarray:
+        """(ants, M) DVFS level per machine, drawn from the level pheromone."""
+        weights = self.level_pheromone**self.alpha
+        return np.stack([self._draw(weights) for _ in range(ants)])
+
+    def assignments(self, levels: np.ndarray) -> np.ndarray:
+        """(ants, T) machine per task, one task position at a time for all ants."""
+        problem = self.problem
+        ants = levels.shape[0]
+        machines = np.arange(problem.num_machines)
+        frequency = problem.frequency[machines, levels]  # (ants, M)
+        scale = problem.dynamic_scale[machines, levels]
+        ready = np.zeros((ants, problem.num_machines))
+        remaining = np.broadcast_to(problem.capacity, (ants, *problem.capacity.shape)).copy()
+        orders = np.argsort(self.rng.random((ants, problem.num_tasks)), axis=1)
+        assignment = np.empty((ants, problem.num_tasks), dtype=np.int64)
+        rows = np.arange(ants)
+        for position in range(problem.num_tasks):
+            tasks = orders[:, position]
+            runtime = problem.etc[tasks] / frequency
+            idle = problem.idle_watts
+            watts = idle + scale * (self.task_watts[tasks] - idle)
+            cost = problem.makespan_weight * (ready + runtime) + problem.energy_weight * runtime * watts
+            fits = np.all(problem.demand[tasks][:, None, :] <= remaining + TOLERANCE, axis=2)
+            fits |= ~fits.any(axis=1, keepdims=True)
+            weights = self.task_pheromone[tasks] ** self.alpha * (1.0 / np.maximum(cost, TOLERANCE)) ** self.beta
+            chosen = self._draw(np.where(fits, weights, 0.0))
+            assignment[rows, tasks] = chosen
+            ready[rows, chosen] += runtime[rows, chosen]
+            remaining[rows, chosen] -= problem.demand[tasks]
+        return assignment
+
+    def _draw(self, weights: np.ndarray) -> np.ndarray:
+        """One index per row, with probability proportional to the row's weights."""
+        cumulative = np.cumsum(weights, axis=1)
+        threshold = self.rng.random(weights.shape[0]) * cumulative[:, -1]
+        return np.minimum((cumulative < threshold[:, None]).sum(axis=1), weights.shape[1] - 1)
+
+    def reinforce(self, best: Evaluation) -> None:
+        """MMAS update: evaporate everywhere, deposit on the best schedule's choices, clamp."""
+        tasks = np.arange(self.problem.num_tasks)
+        machines = np.arange(self.problem.num_machines)
+        for pheromone, chosen in ((self.task_pheromone, (tasks, best.assignment)), (self.level_pheromone, (machines, best.levels))):
+            valid = pheromone > 0
+            pheromone *= 1.0 - self.evaporation
+            pheromone[chosen] += self.evaporation * TAU_MAX
+            np.clip(pheromone, self.tau_min, TAU_MAX, out=pheromone, where=valid)
+
+
+@register("aco", kind=SolverKind.METAHEURISTIC, finite=False)
+def ant_colony(
+    problem: Problem,
+    budget: Budget,
+    seed: int,
+    progress: ProgressCallback | None = None,
+    *,
+    ants: int = 10,
+    alpha: float = 1.0,
+    beta: float = 2.0,
+    evaporation: float = 0.1,
+    start: str = "min-min",
+    polish_steps: int = 100,
+) -> Result:
+    """Ant colony (MAX-MIN ant system): pheromone on task-machine and machine-level pairs."""
+    rng = np.random.default_rng(seed)
+    search = Search(problem, budget, progress)
+    order = slower_levels(problem)
+    colony = Colony(problem, rng, alpha, beta, evaporation)
+    best = greedy_start(search, start)
+    colony.reinforce(best)
+    iterations = 0
+    while not search.exhausted:
+        levels = colony.levels(ants)
+        built = []
+        for assignment, machine_levels in zip(colony.assignments(levels), levels):
+            if search.exhausted:
+                break
+            built.append(repair(search, assignment, machine_levels, order))
+        if not built:
+            break
+        best = hill_climb(search, min([*built, best], key=lambda e: e.key), rng, polish_steps)
+        colony.reinforce(best)
+        iterations += 1
+    return search.result("aco", completed=False, facts={"iterations": iterations, "ants": ants})

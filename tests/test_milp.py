@@ -1,0 +1,91 @@
+"""The exact MILP against brute-force enumeration, and its bound against known optima."""
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qsched import hcsp, io, registry
+from qsched.baselines.milp import power_cap_is_exact
+from qsched.evaluate import evaluate
+from qsched.generate import generate
+from qsched.problem import Problem
+from qsched.solver import Budget
+
+DATA = Path(__file__).resolve().parent.parent / "datasets" / "hcsp" / "512x16"
+
+
+def brute_force(problem: Problem):
+    """The best schedule by the evaluator's key over every assignment and level choice."""
+    best = None
+    for assignment in itertools.product(range(problem.num_machines), repeat=problem.num_tasks):
+        for levels in itertools.product(*(range(c) for c in problem.level_count)):
+            candidate = evaluate(problem, np.array(assignment), np.array(levels))
+            if best is None or candidate.key < best.key:
+                best = candidate
+    return best
+
+
+def uniform_load(message):
+    for task in message.tasks:
+        task.load = 1.0
+    return message
+
+
+def without_cap(message):
+    message.ClearField("power_cap_watts")
+    return message
+
+
+CASES = [
+    pytest.param(uniform_load(generate(5, 2, seed=1)), id="5x2-cap-uniform-load"),
+    pytest.param(uniform_load(generate(6, 2, seed=4)), id="6x2-cap-uniform-load"),
+    pytest.param(without_cap(generate(6, 3, seed=2)), id="6x3-no-cap"),
+    pytest.param(without_cap(generate(7, 2, seed=3)), id="7x2-no-cap"),
+    pytest.param(uniform_load(generate(5, 3, seed=5, name="idle-on")), id="5x3-idle-on"),
+]
+
+
+@pytest.mark.parametrize("message", CASES)
+def test_milp_equals_brute_force(message):
+    if message.name == "idle-on":
+        message.idle_machines_on = True
+    problem = Problem.from_message(message)
+    result = registry.solve(problem, "milp", Budget(wall_seconds=60))
+    assert result.facts["model"] == "exact"
+    optimum = brute_force(problem)
+    assert result.facts["proven_optimal"]
+    assert result.evaluation.feasible == optimum.feasible
+    assert result.evaluation.objective == pytest.approx(optimum.objective, rel=1e-6)
+    assert result.facts["bound"] <= optimum.objective * (1 + 1e-6)
+    assert result.facts["incumbent"] == pytest.approx(result.evaluation.objective, rel=1e-9)
+
+
+def test_mixed_loads_make_the_cap_conservative_never_infeasible():
+    problem = Problem.from_message(generate(5, 2, seed=1))
+    assert not power_cap_is_exact(problem)
+    result = registry.solve(problem, "milp", Budget(wall_seconds=60))
+    assert result.facts["model"] == "conservative power cap"
+    assert "bound" not in result.facts
+    assert result.evaluation.feasible
+    assert result.evaluation.objective >= brute_force(problem).objective * (1 - 1e-9)
+
+
+def test_bound_on_a_braun_instance_never_exceeds_the_best_known():
+    problem = io.read_problem(DATA / "u_c_lolo.0")
+    best = min(
+        evaluate(problem, hcsp.read_solution(s.path)).makespan for s in hcsp.solution_files(DATA) if s.instance == "u_c_lolo.0"
+    )
+    result = registry.solve(problem, "milp", Budget(wall_seconds=3))
+    assert result.facts["bound"] <= best
+    assert result.evaluation.makespan >= best
+    objective = result.evaluation.objective
+    assert result.facts["gap"] == pytest.approx((objective - result.facts["bound"]) / objective)
+
+
+def test_same_problem_same_optimal_schedule():
+    problem = Problem.from_message(without_cap(generate(6, 3, seed=2)))
+    runs = [registry.solve(problem, "milp", Budget(wall_seconds=60)) for _ in range(2)]
+    assert np.array_equal(runs[0].evaluation.assignment, runs[1].evaluation.assignment)
+    assert np.array_equal(runs[0].evaluation.levels, runs[1].evaluation.levels)
