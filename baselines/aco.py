@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from qsched.baselines.greedy import greedy_start
-from qsched.baselines.operators import hill_climb, repair, slower_levels
+from qsched.baselines.operators import hill_climb, repair, levels_by_power
 from qsched.evaluate import TOLERANCE, Evaluation
 from qsched.problem import Problem
 from qsched.registry import SolverKind, register
@@ -44,7 +44,6 @@ class Colony:
         self.task_pheromone = np.full((problem.num_tasks, problem.num_machines), TAU_MAX)
         valid = np.arange(problem.frequency.shape[1]) < problem.level_count[:, None]
         self.level_pheromone = np.where(valid, TAU_MAX, 0.0)
-        self.task_watts = problem.busy_watts  # at frequency 1; scaled per level below
 
     def levels(self, ants: int) -> np.ndarray:
         """(ants, M) DVFS level per machine, drawn from the level pheromone."""
@@ -57,7 +56,6 @@ class Colony:
         ants = levels.shape[0]
         machines = np.arange(problem.num_machines)
         frequency = problem.frequency[machines, levels]  # (ants, M)
-        scale = problem.dynamic_scale[machines, levels]
         ready = np.zeros((ants, problem.num_machines))
         remaining = np.broadcast_to(problem.capacity, (ants, *problem.capacity.shape)).copy()
         orders = np.argsort(self.rng.random((ants, problem.num_tasks)), axis=1)
@@ -66,8 +64,7 @@ class Colony:
         for position in range(problem.num_tasks):
             tasks = orders[:, position]
             runtime = problem.etc[tasks] / frequency
-            idle = problem.idle_watts
-            watts = idle + scale * (self.task_watts[tasks] - idle)
+            watts = problem.task_watts(tasks[:, None], machines[None, :], levels)
             cost = problem.makespan_weight * (ready + runtime) + problem.energy_weight * runtime * watts
             fits = np.all(problem.demand[tasks][:, None, :] <= remaining + TOLERANCE, axis=2)
             fits |= ~fits.any(axis=1, keepdims=True)
@@ -112,7 +109,7 @@ def ant_colony(
     """Ant colony (MAX-MIN ant system): pheromone on task-machine and machine-level pairs."""
     rng = np.random.default_rng(seed)
     search = Search(problem, budget, progress)
-    order = slower_levels(problem)
+    order = levels_by_power(problem)
     colony = Colony(problem, rng, alpha, beta, evaporation)
     best = greedy_start(search, start)
     colony.reinforce(best)

@@ -13,6 +13,5 @@ if not hasattr(creator, "QschedIndividual"):
 if not hasattr(creator, "QschedParticle"):
     creator.create("QschedParticle", list, fitness=creator.QschedFitness, speed=None, best=None, best_evaluation=None)
 
-Fitness = creator.QschedFitness
 Individual = creator.QschedIndividual
 Particle = creator.QschedParticle

@@ -9,9 +9,9 @@ machines) and evaluated; the repaired genome is written back (Lamarckian).
 The ``elite`` best survive unchanged, and the best is polished with a short
 hill climb (the memetic step of cellular MAs for this problem, Xhafa et al.).
 
-DEAP's operators draw from Python's global `random`, which is seeded here,
-so runs are reproducible (one solve per process at a time, as the service
-runs them).
+DEAP's operators draw from Python's global `random`: it is seeded for the
+run and restored afterwards, so runs are reproducible as long as one GA
+runs in a process at a time (the service gives every solve its own process).
 """
 
 from __future__ import annotations
@@ -23,10 +23,18 @@ from deap import base, tools
 
 from qsched.baselines.deap_types import Individual
 from qsched.baselines.greedy import greedy_start
-from qsched.baselines.operators import fitness, flatten, hill_climb, repair, slower_levels, unflatten, upper_bounds
+from qsched.baselines.operators import fitness, flatten, hill_climb, repair, levels_by_power, unflatten, upper_bounds
 from qsched.problem import Problem
 from qsched.registry import SolverKind, register
 from qsched.solver import Budget, ProgressCallback, Result, Search
+
+
+def _clone(parent: Individual) -> Individual:
+    """A copy of the genes and fitness that shares the (immutable) evaluation, unlike deepcopy."""
+    child = Individual(parent)
+    child.fitness.values = parent.fitness.values
+    child.evaluation = parent.evaluation
+    return child
 
 
 @register("ga", kind=SolverKind.METAHEURISTIC, finite=False)
@@ -45,15 +53,24 @@ def genetic_algorithm(
     polish_steps: int = 100,
 ) -> Result:
     """Genetic algorithm (DEAP): tournament, two-point crossover, repair, elitism, greedy seed."""
+    caller_state = random.getstate()
     random.seed(seed)
+    try:
+        return _evolve(problem, budget, seed, progress, population, crossover, mutation, tournament, elite, start, polish_steps)
+    finally:
+        random.setstate(caller_state)
+
+
+def _evolve(problem, budget, seed, progress, population, crossover, mutation, tournament, elite, start, polish_steps) -> Result:
     rng = np.random.default_rng(seed)
     search = Search(problem, budget, progress)
-    order = slower_levels(problem)
+    order = levels_by_power(problem)
     upper = upper_bounds(problem)
     toolbox = base.Toolbox()
     toolbox.register("mate", tools.cxTwoPoint)
     toolbox.register("mutate", tools.mutUniformInt, low=0, up=upper.tolist(), indpb=max(1.0 / len(upper), 2.0 / problem.num_tasks))
     toolbox.register("select", tools.selTournament, tournsize=tournament)
+    toolbox.register("clone", _clone)
 
     def individual(evaluation) -> Individual:
         child = Individual(flatten(evaluation))

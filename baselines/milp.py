@@ -26,13 +26,17 @@ busy); with mixed task loads it is conservative (it may reject schedules
 that meet the cap), the optimum is then of a restricted problem and no
 bound is reported for the true one (fact ``model``).
 
-HiGHS runs on one thread for the remaining wall budget, starting after a
-Min-min schedule is evaluated (so a solve stopped early still has an answer).
+HiGHS runs on one thread for the wall budget left after building the model,
+starting after a Min-min schedule is evaluated, so a solve stopped early
+still has an answer (HiGHS itself is not interrupted by a stop request; the
+service's supervisor ends it at the deadline and keeps that answer).
 An evaluation budget does not bound HiGHS (it evaluates two schedules: the
 start and the incumbent); without a wall budget it runs until it proves
 optimality, and then the same problem always gives the same schedule.
 It reports the incumbent, the bound and the gap; the incumbent is scored
-by the one evaluator like every other solver's schedule.
+by the one evaluator like every other solver's schedule, and the bound, gap
+and "proven optimal" are reported only when the evaluator agrees with HiGHS
+(feasible, same objective).
 """
 
 from __future__ import annotations
@@ -47,7 +51,10 @@ from pyomo.contrib.solver.solvers.highs import Highs
 from qsched.baselines.greedy import greedy_start
 from qsched.problem import Problem
 from qsched.registry import SolverKind, register
-from qsched.solver import Budget, ProgressCallback, Result, Search
+from qsched.solver import Budget, ProgressCallback, Result, Search, optimality_gap
+
+#: HiGHS's integrality and constraint tolerance: tight, because deadline rows carry big-M terms.
+FEASIBILITY_TOLERANCE = 1e-9
 
 
 def runtimes(problem: Problem) -> np.ndarray:
@@ -57,8 +64,10 @@ def runtimes(problem: Problem) -> np.ndarray:
 
 def task_power(problem: Problem) -> np.ndarray:
     """(T, M, L) watts while each task runs on each machine at each level (nan where no level)."""
-    idle = problem.idle_watts[None, :, None]
-    return idle + problem.dynamic_scale[None, :, :] * (problem.busy_watts[:, :, None] - idle)
+    tasks = np.arange(problem.num_tasks)[:, None, None]
+    machines = np.arange(problem.num_machines)[None, :, None]
+    levels = np.arange(problem.frequency.shape[1])[None, None, :]
+    return problem.task_watts(tasks, machines, levels)
 
 
 def power_cap_is_exact(problem: Problem) -> bool:
@@ -152,28 +161,35 @@ def exact_milp(
     greedy_start(search, "min-min")
     model = build_model(problem)
     exact = not math.isfinite(problem.power_cap) or power_cap_is_exact(problem)
-    facts: dict = {"model": "exact" if exact else "conservative power cap"}
-    time_limit = None if budget.wall_seconds is None else max(budget.wall_seconds - search.elapsed, 0.1)
-    solver = Highs()
-    results = solver.solve(
+    facts: dict = {"model": "exact" if exact else "conservative power cap", "variables": model.nvariables(), "constraints": model.nconstraints()}
+    if search.exhausted:  # building took the whole budget
+        return search.result("milp", completed=False, facts={**facts, "status": "not started"})
+    time_limit = None if budget.wall_seconds is None else budget.wall_seconds - search.elapsed
+    results = Highs().solve(
         model,
         time_limit=time_limit,
         threads=1,
         rel_gap=relative_gap,
+        solver_options={"mip_feasibility_tolerance": FEASIBILITY_TOLERANCE},
         load_solutions=False,
         raise_exception_on_nonoptimal_result=False,
     )
-    optimal = results.termination_condition == TerminationCondition.convergenceCriteriaSatisfied
     facts["status"] = results.termination_condition.name
+    incumbent = None
     if results.incumbent_objective is not None:
         results.solution_loader.load_vars()
-        search.evaluate(*read_schedule(model, problem), stage="milp")
+        incumbent = search.evaluate(*read_schedule(model, problem), stage="milp")
         facts["incumbent"] = results.incumbent_objective
-    if exact and results.objective_bound is not None and math.isfinite(results.objective_bound):
-        facts["bound"] = results.objective_bound
-        best = search.best.objective
-        facts["gap"] = max(0.0, (best - results.objective_bound) / abs(best)) if best else 0.0
-    facts["proven_optimal"] = optimal and exact
-    facts["variables"] = model.nvariables()
-    facts["constraints"] = model.nconstraints()
+    # The solver's answer counts only if the evaluator agrees with it.
+    agreed = (
+        incumbent is not None
+        and incumbent.feasible
+        and math.isclose(incumbent.objective, results.incumbent_objective, rel_tol=1e-6, abs_tol=1e-6)
+    )
+    bound = results.objective_bound
+    if exact and agreed and bound is not None and math.isfinite(bound):
+        facts["bound"] = bound
+        facts["gap"] = optimality_gap(search.best.objective, bound)  # of the answer: Min-min may beat an early incumbent
+    optimal = results.termination_condition == TerminationCondition.convergenceCriteriaSatisfied
+    facts["proven_optimal"] = optimal and exact and agreed
     return search.result("milp", completed=optimal, facts=facts)

@@ -28,6 +28,8 @@ def propose(rng: np.random.Generator, problem: Problem, current: Evaluation) -> 
     only those can shorten the makespan.
     """
     assignment, levels = current.assignment.copy(), current.levels.copy()
+    if not can_move(problem):
+        return assignment, levels
     tunable = np.flatnonzero(problem.level_count > 1)
     if tunable.size and (problem.num_machines == 1 or rng.random() < LEVEL_MOVE_RATE):
         machine = int(rng.choice(tunable))
@@ -63,32 +65,41 @@ def hill_climb(search: Search, current: Evaluation, rng: np.random.Generator, st
     return current
 
 
-def slower_levels(problem: Problem) -> list[np.ndarray]:
-    """Per machine, its level indices from fastest to slowest."""
-    return [np.argsort(-problem.frequency[m, : problem.level_count[m]], kind="stable") for m in range(problem.num_machines)]
+def levels_by_power(problem: Problem) -> list[np.ndarray]:
+    """Per machine, its level indices from the most to the least power-hungry (by the
+    dynamic-power scale, so a level with its own ``peak_watts`` is placed by its watts)."""
+    return [np.argsort(-problem.dynamic_scale[m, : problem.level_count[m]], kind="stable") for m in range(problem.num_machines)]
+
+
+def _over_capacity(load: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """Where a load breaks its capacity, with the evaluator's tolerance."""
+    return load > capacity * (1 + TOLERANCE) + TOLERANCE
 
 
 def repair_capacity(problem: Problem, assignment: np.ndarray) -> np.ndarray:
     """Move tasks off over-capacity machines onto the least-loaded machines they fit on.
 
-    Largest demands move first; a task that fits nowhere stays (the evaluator
-    then reports the violation).
+    On each such machine the tasks that use most of the overloaded resources
+    (relative to the machine's capacity) move first; a task that fits nowhere
+    stays, and the evaluator reports the violation.
     """
     if not problem.resources:
         return assignment
     assignment = assignment.copy()
     load = np.zeros((problem.num_machines, len(problem.resources)))
     np.add.at(load, assignment, problem.demand)
-    over = np.flatnonzero(np.any(load > problem.capacity * (1 + TOLERANCE) + TOLERANCE, axis=1))
+    over = np.flatnonzero(_over_capacity(load, problem.capacity).any(axis=1))
     if not over.size:
         return assignment
     busy = np.bincount(assignment, weights=problem.etc[np.arange(problem.num_tasks), assignment], minlength=problem.num_machines)
     for machine in over:
+        violated = _over_capacity(load[machine], problem.capacity[machine])
         tasks = np.flatnonzero(assignment == machine)
-        for task in tasks[np.argsort(-problem.demand[tasks].sum(axis=1), kind="stable")]:
-            if np.all(load[machine] <= problem.capacity[machine] + TOLERANCE):
+        share = problem.demand[np.ix_(tasks, np.flatnonzero(violated))] / np.maximum(problem.capacity[machine, violated], TOLERANCE)
+        for task in tasks[np.argsort(-share.sum(axis=1), kind="stable")]:
+            if not _over_capacity(load[machine], problem.capacity[machine]).any():
                 break
-            fits = np.all(load + problem.demand[task] <= problem.capacity + TOLERANCE, axis=1)
+            fits = ~_over_capacity(load + problem.demand[task], problem.capacity).any(axis=1)
             fits[machine] = False
             if not fits.any():
                 continue
@@ -102,8 +113,8 @@ def repair_capacity(problem: Problem, assignment: np.ndarray) -> np.ndarray:
 
 
 def repair(search: Search, assignment: np.ndarray, levels: np.ndarray, order: list[np.ndarray], stage: str = "search") -> Evaluation:
-    """Capacity repair, then, while over the power cap, step the machine with the highest
-    mean power one DVFS level slower (``order`` from `slower_levels`)."""
+    """Capacity repair, then, while over the power cap, move the machine with the highest
+    mean power to its next less power-hungry DVFS level (``order`` from `levels_by_power`)."""
     problem = search.problem
     evaluation = search.evaluate(repair_capacity(problem, assignment), levels, stage)
     while evaluation.power_cap_excess > 0 and not search.exhausted:

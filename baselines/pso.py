@@ -5,8 +5,8 @@ fitness, via `deap.creator`) and the toolbox, but only continuous update
 rules; it has no discrete PSO. So each particle flies in a continuous box
 with one coordinate per gene of the shared encoding (machine per task, then
 DVFS level per machine), and is decoded by flooring each coordinate, the
-rounding discretization used for scheduling PSOs (e.g. Kennedy & Eberhart's
-integer PSO). The velocity rule is the inertia-weight one (Shi & Eberhart
+rounding discretization of integer PSO (Laskari, Parsopoulos & Vrahatis
+2002) used by scheduling PSOs. The velocity rule is the inertia-weight one (Shi & Eberhart
 1998) with speeds clamped per coordinate.
 
 Decoded schedules are repaired and evaluated like the GA's; one particle
@@ -18,11 +18,10 @@ swarm keeps searching around an improving schedule.
 from __future__ import annotations
 
 import numpy as np
-from deap import base
 
 from qsched.baselines.deap_types import Particle
 from qsched.baselines.greedy import greedy_start
-from qsched.baselines.operators import fitness, hill_climb, repair, slower_levels, unflatten, upper_bounds
+from qsched.baselines.operators import fitness, hill_climb, repair, levels_by_power, unflatten, upper_bounds
 from qsched.evaluate import Evaluation
 from qsched.problem import Problem
 from qsched.registry import SolverKind, register
@@ -52,16 +51,20 @@ def particle_swarm(
     """Particle swarm (DEAP particles, rounding-discretized), inertia weight, greedy seed."""
     rng = np.random.default_rng(seed)
     search = Search(problem, budget, progress)
-    order = slower_levels(problem)
+    order = levels_by_power(problem)
     width = upper_bounds(problem) + 1.0
     speed_limit = max_speed * width
-    toolbox = base.Toolbox()
-    toolbox.register("particle", lambda position: Particle(position))
+
+    def snapshot(particle: Particle) -> Particle:
+        """The particle's position and fitness alone (not its speed or its own bests)."""
+        copy = Particle(particle)
+        copy.fitness.values = particle.fitness.values
+        return copy
 
     def land(particle: Particle, evaluation: Evaluation) -> None:
         particle.fitness.values = fitness(evaluation)
         if particle.best is None or particle.fitness > particle.best.fitness:
-            particle.best = toolbox.clone(particle)
+            particle.best = snapshot(particle)
             particle.best_evaluation = evaluation
 
     def evaluate(particle: Particle) -> Evaluation:
@@ -70,10 +73,10 @@ def particle_swarm(
         return evaluation
 
     seeded = greedy_start(search, start)
-    swarm = [toolbox.particle(_centre(seeded))]
+    swarm = [Particle(_centre(seeded))]
     land(swarm[0], seeded)
     while len(swarm) < particles and not search.exhausted:
-        swarm.append(toolbox.particle((rng.random(width.size) * width).tolist()))
+        swarm.append(Particle((rng.random(width.size) * width).tolist()))
         evaluate(swarm[-1])
     for particle in swarm:
         particle.speed = rng.uniform(-speed_limit, speed_limit)
@@ -91,11 +94,11 @@ def particle_swarm(
             particle[:] = np.clip(position + particle.speed, 0.0, width - 1e-9).tolist()
             evaluation = evaluate(particle)
             if evaluation.key < best_evaluation.key:
-                best, best_evaluation = toolbox.clone(particle.best), evaluation
+                best, best_evaluation = particle.best, evaluation
         polished = hill_climb(search, best_evaluation, rng, polish_steps)
         if polished.key < best_evaluation.key:
             best_evaluation = polished
-            best = toolbox.particle(_centre(polished))
+            best = Particle(_centre(polished))
             best.fitness.values = fitness(polished)
         sweeps += 1
     return search.result("pso", completed=False, facts={"sweeps": sweeps, "particles": particles})

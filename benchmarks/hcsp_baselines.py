@@ -69,8 +69,9 @@ def table(records: list[dict], solvers: tuple[str, ...]) -> str:
         cells = [f"{v:.1f}" for v in values] + [f"{best[instance]:.1f}"]
         cells += [f"{100 * (v / best[instance] - 1):.2f}%" for s, v in zip(solvers, values) if s != "min-min"]
         lines.append(f"| {instance} | " + " | ".join(cells) + " |")
-    means = ["mean gap", *(f"{np.nanmean(gaps[s]):.2f}%" for s in solvers), ""]
-    lines.append("| " + " | ".join(means) + " |" + " |" * (len(header) - len(means)))
+    means = ["mean gap", *("" for _ in solvers), "", *(f"{np.nanmean(gaps[s]):.2f}%" for s in solvers if s != "min-min")]
+    lines.append("| " + " | ".join(means) + " |")
+    lines.append(f"\nMin-min mean gap: {np.nanmean(gaps.get('min-min', [np.nan])):.2f}%")
     return "\n".join(lines)
 
 

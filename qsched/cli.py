@@ -21,7 +21,7 @@ from qsched.messages import response_message
 from qsched.problem import Limits, ProblemError
 from qsched.progress import SolveProgress
 from qsched.requests import DEFAULT_WALL_SECONDS, MAX_WALL_SECONDS, problem_from, solve_job
-from qsched.report import results_table, schedule_summary
+from qsched.report import best_bound, results_table, schedule_summary
 from qsched.solver import Budget, ProgressEvent
 from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
 
@@ -50,10 +50,10 @@ def _options(pairs: list[str]) -> struct_pb2.Struct:
     return options
 
 
-def _request(args: argparse.Namespace) -> scheduler_pb2.SolveRequest:
+def _request(args: argparse.Namespace, solver: str) -> scheduler_pb2.SolveRequest:
     return scheduler_pb2.SolveRequest(
         problem=io.read_message(args.file),
-        solver=args.solver,
+        solver=solver,
         budget=scheduler_pb2.Budget(wall_seconds=args.seconds or 0.0, evaluations=args.evaluations or 0),
         seed=args.seed,
         options=_options(args.option),
@@ -124,10 +124,33 @@ def _print_response(response: scheduler_pb2.SolveResponse, args: argparse.Namesp
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
-    request = _request(args)
+    request = _request(args, args.solver)
     show = False if args.json else None
     response = solve_remotely(_stub(args.server), request, show) if args.server else solve_locally(request, show)
     _print_response(response, args)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Several solvers, one problem, one budget and seed; locally one after another, or via Compare."""
+    solvers = [name.strip() for name in args.solvers.split(",") if name.strip()]
+    request = _request(args, "")
+    if args.server:
+        compare = scheduler_pb2.CompareRequest(
+            problem=request.problem, solvers=solvers, budget=request.budget, seed=request.seed, options=request.options
+        )
+        comparison = _stub(args.server).Compare(compare)
+    else:
+        comparison = scheduler_pb2.CompareResponse()
+        for solver in solvers:
+            request.solver = solver
+            comparison.results.append(solve_locally(request, False if args.json else None))
+        if (bound := best_bound(comparison.results)) is not None:
+            comparison.best_bound = bound
+    if args.json:
+        print(io.to_json(comparison, with_defaults=True))
+    else:
+        print(results_table(comparison.results))
     return 0
 
 
@@ -288,6 +311,17 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--json", action="store_true", help="print the SolveResponse as protobuf JSON")
     solve.add_argument("--schedule", action="store_true", help="also print the per-machine plan")
     solve.set_defaults(run=cmd_solve)
+
+    compare = commands.add_parser("compare", help="several solvers on one problem at one budget, side by side")
+    compare.add_argument("file", type=Path)
+    compare.add_argument("--solvers", default="min-min,ga,pso,aco,milp", help="comma-separated solver names")
+    compare.add_argument("--seconds", type=_positive(float), help="wall-time budget per solver")
+    compare.add_argument("--evaluations", type=_positive(int), help="evaluation budget per solver")
+    compare.add_argument("--seed", type=int, default=0)
+    compare.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="option for every solver")
+    compare.add_argument("--server", metavar="ADDR", help="compare on a qsched server (the Compare RPC)")
+    compare.add_argument("--json", action="store_true", help="print the CompareResponse as protobuf JSON")
+    compare.set_defaults(run=cmd_compare)
 
     gen = commands.add_parser("gen", help="generate an energy-aware instance as protobuf JSON")
     gen.add_argument("--tasks", type=_positive(int), required=True)

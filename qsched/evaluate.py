@@ -99,8 +99,7 @@ def evaluate(problem: Problem, assignment, levels=None) -> Evaluation:
     used = counts > 0
     powered_on = used | problem.idle_machines_on
     idle = problem.idle_watts
-    scale = problem.dynamic_scale[machines, levels]
-    task_watts = idle[tasks] + scale[tasks] * (problem.busy_watts[np.arange(problem.num_tasks), tasks] - idle[tasks])
+    task_watts = problem.task_watts(np.arange(problem.num_tasks), tasks, levels[tasks])
     busy_energy = np.bincount(tasks, weights=runtime * task_watts, minlength=problem.num_machines)
     machine_energy = np.where(powered_on, busy_energy + idle * (makespan - busy), 0.0)
     peak_power = _peak_power(problem, tasks, order, counts, start[order], busy, task_watts[order], powered_on) if problem.models_power else 0.0

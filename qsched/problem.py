@@ -109,6 +109,12 @@ class Problem:
         object.__setattr__(self, "fastest_levels", _frozen(np.nanargmax(self.frequency, axis=1)))
         object.__setattr__(self, "models_power", bool(self.busy_watts.any() or self.idle_watts.any()))
 
+    def task_watts(self, tasks, machines, levels) -> np.ndarray:
+        """Watts while ``tasks`` run on ``machines`` at ``levels`` (broadcast index arrays):
+        idle power plus the dynamic part above idle, scaled for the DVFS level."""
+        idle = self.idle_watts[machines]
+        return idle + self.dynamic_scale[machines, levels] * (self.busy_watts[tasks, machines] - idle)
+
     @property
     def num_tasks(self) -> int:
         return len(self.task_ids)

@@ -59,6 +59,15 @@ class SolverSpec:
         parameters = inspect.signature(self.function).parameters.values()
         return {p.name: p for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
+    def typed(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Checked options with whole numbers as ``int`` where the default is one
+        (JSON, and so protobuf Struct, has only floats)."""
+        known = self.options
+        return {
+            name: int(value) if isinstance(known[name].default, int) and not isinstance(value, bool) else value
+            for name, value in options.items()
+        }
+
     def check(self, problem: Problem, options: Mapping[str, Any]) -> None:
         """Raise `ProblemError` if the problem is too large or an option is unknown."""
         violations = []
@@ -154,4 +163,4 @@ def solve(
         raise ValueError(f"{solver} runs until its budget ends: give wall_seconds or evaluations")
     options = dict(options or {})
     spec.check(problem, options)
-    return spec.function(problem, budget, seed, progress, **options)
+    return spec.function(problem, budget, seed, progress, **spec.typed(options))

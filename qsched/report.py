@@ -4,13 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from qsched.solver import optimality_gap
 from qsched.v1 import scheduler_pb2
 
-COLUMNS = ("solver", "objective", "energy kJ", "makespan s", "util %", "feasible", "late", "peak W", "evals", "time s", "stop")
+COLUMNS = (
+    "solver", "objective", "energy kJ", "makespan s", "util %", "feasible", "late", "peak W",
+    "evals", "time s", "t@1% s", "gap %", "stop",
+)
 
 
-def _row(response: scheduler_pb2.SolveResponse) -> tuple[str, ...]:
+def time_to_within(response: scheduler_pb2.SolveResponse, fraction: float = 0.01) -> float:
+    """Seconds until the solver's best was within ``fraction`` of its final objective
+    (and as feasible as its final schedule)."""
+    final = response.schedule.metrics
+    for point in response.convergence:
+        if point.feasible == final.feasible and point.objective <= final.objective + fraction * abs(final.objective):
+            return point.elapsed_seconds
+    return response.elapsed_seconds
+
+
+def best_bound(responses: Sequence[scheduler_pb2.SolveResponse]) -> float | None:
+    """The highest proven lower bound among the results (exact solvers report fact "bound")."""
+    bounds = [r.facts["bound"] for r in responses if "bound" in r.facts]
+    return max(bounds) if bounds else None
+
+
+def _row(response: scheduler_pb2.SolveResponse, bound: float | None) -> tuple[str, ...]:
     metrics = response.schedule.metrics
+    gap = f"{100 * optimality_gap(metrics.objective, bound):.2f}" if bound is not None and metrics.feasible else ""
     stop = scheduler_pb2.StopReason.Name(response.stop_reason).removeprefix("STOP_REASON_").lower()
     return (
         response.solver,
@@ -23,13 +44,18 @@ def _row(response: scheduler_pb2.SolveResponse) -> tuple[str, ...]:
         f"{metrics.peak_power_watts:.0f}",
         str(response.evaluations),
         f"{response.elapsed_seconds:.2f}",
+        f"{time_to_within(response):.2f}",
+        gap,
         stop,
     )
 
 
-def results_table(responses: Sequence[scheduler_pb2.SolveResponse]) -> str:
-    """One row per result, columns aligned; numbers right-aligned."""
-    rows = [COLUMNS, *(_row(r) for r in responses)]
+def results_table(responses: Sequence[scheduler_pb2.SolveResponse], bound: float | None = None) -> str:
+    """One row per result, columns aligned. ``gap %`` is a feasible result's
+    `optimality_gap` to ``bound`` (default: the results' own best bound);
+    ``t@1% s`` the time it took to get within 1% of its final objective."""
+    bound = best_bound(responses) if bound is None else bound
+    rows = [COLUMNS, *(_row(r, bound) for r in responses)]
     widths = [max(len(row[k]) for row in rows) for k in range(len(COLUMNS))]
 
     def line(row: Sequence[str]) -> str:

@@ -85,6 +85,12 @@ class Result:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
+def optimality_gap(objective: float, bound: float) -> float:
+    """How far an objective is above a proven lower bound, relative to the objective
+    (the MIP convention: 0 means proven optimal)."""
+    return 0.0 if objective == bound else (objective - bound) / abs(objective)
+
+
 class Search:
     """Budget keeper and best-so-far tracker that every solver evaluates through."""
 

@@ -24,6 +24,7 @@ from grpc_reflection.v1alpha import reflection
 from qsched import registry
 from qsched.messages import response_message
 from qsched.problem import FieldViolation, ProblemError
+from qsched.report import best_bound
 from qsched.service.config import ServiceConfig
 from qsched.service.errors import abort_invalid
 from qsched.service.jobs import JobAlreadyEndedError, JobManager, JobNotFoundError, QueueFullError
@@ -153,7 +154,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
                 deadline = time.monotonic() + max(0.0, end - time.monotonic()) / (len(jobs) - i)
                 kill_at = min(deadline + self.config.grace_seconds, kill_end)
             results.append(self._run(job, context, deadline, kill_at))
-        return scheduler_pb2.CompareResponse(results=results)
+        return scheduler_pb2.CompareResponse(results=results, best_bound=best_bound(results))
 
     @_internal_errors
     def SubmitJob(self, request, context):

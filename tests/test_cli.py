@@ -89,3 +89,28 @@ def test_solvers_lists_local_and_remote(server, capsys):
     assert code == 0 and "min-min" in local and "heuristic" in local
     code, remote, _ = run_cli(capsys, "solvers", "--server", server.address)
     assert code == 0 and remote == local
+
+
+BRAUN = Path(__file__).resolve().parent.parent / "datasets" / "hcsp" / "512x16" / "u_c_lolo.0"
+
+
+def test_compare_prints_solvers_side_by_side_with_gap_to_the_exact_bound(capsys):
+    code, out, _ = run_cli(capsys, "compare", str(BRAUN), "--solvers", "min-min,ga,milp", "--seconds", "1.5", "--json")
+    assert code == 0
+    comparison = json.loads(out)
+    assert [r["solver"] for r in comparison["results"]] == ["min-min", "ga", "milp"]
+    bound = comparison["best_bound"]
+    assert 0 < bound <= min(r["schedule"]["metrics"]["makespan_seconds"] for r in comparison["results"])
+
+    code, out, _ = run_cli(capsys, "compare", str(EXAMPLE), "--solvers", "min-min,local-search", "--evaluations", "300")
+    lines = out.splitlines()
+    assert code == 0
+    assert "t@1% s" in lines[0] and "gap %" in lines[0]
+    assert lines[2].startswith("min-min") and lines[3].startswith("local-search")
+
+
+def test_compare_through_the_server_reports_the_best_bound(server, capsys):
+    code, out, _ = run_cli(capsys, "compare", str(BRAUN), "--solvers", "sufferage,milp", "--seconds", "1.5", "--server", server.address, "--json")
+    comparison = json.loads(out)
+    assert code == 0
+    assert comparison["best_bound"] == comparison["results"][1]["facts"]["bound"]

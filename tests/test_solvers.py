@@ -117,3 +117,42 @@ def test_local_search_on_one_machine_tunes_its_dvfs_level():
 def test_a_solver_without_an_end_needs_a_budget(problem):
     with pytest.raises(ValueError, match="give wall_seconds or evaluations"):
         registry.solve(problem, "local-search")
+
+
+def test_milp_wall_budget_ends_within_a_small_margin():
+    problem = Problem.from_message(generate(60, 8, seed=3))
+    started = time.perf_counter()
+    result = registry.solve(problem, "milp", Budget(wall_seconds=1.0))
+    assert time.perf_counter() - started < 1.5
+    assert result.trace[0].stage == "construct"
+
+
+@pytest.mark.parametrize("solver", SEARCHES)
+@pytest.mark.parametrize(
+    "shape",
+    [
+        pytest.param(dict(tasks=5, machines=1), id="one-machine"),
+        pytest.param(dict(tasks=1, machines=3), id="one-task"),
+        pytest.param(dict(tasks=6, machines=3, single_level=True, no_resources=True), id="no-levels-no-resources"),
+    ],
+)
+def test_searches_handle_degenerate_problems(solver, shape):
+    message = generate(shape["tasks"], shape["machines"], seed=1)
+    for machine in message.machines:
+        if shape.get("single_level"):
+            del machine.dvfs_levels[1:]
+        if shape.get("no_resources"):
+            machine.capacity.clear()
+    if shape.get("no_resources"):
+        for task in message.tasks:
+            task.demand.clear()
+    result = registry.solve(Problem.from_message(message), solver, Budget(evaluations=60), seed=1)
+    assert result.evaluations <= 60
+    assert result.evaluation.assignment.shape == (shape["tasks"],)
+
+
+def test_whole_number_options_arrive_as_int(problem):
+    result = registry.solve(problem, "aco", Budget(evaluations=50), options={"ants": 3.0, "polish_steps": 10.0})
+    assert result.facts["ants"] == 3 and isinstance(result.facts["ants"], int)
+    with pytest.raises(ProblemError, match="options.ants"):
+        registry.solve(problem, "aco", Budget(evaluations=50), options={"ants": 2.5})

@@ -243,7 +243,9 @@ class CompareRequest(_message.Message):
     def __init__(self, problem: _Optional[_Union[_problem_pb2.AllocationProblem, _Mapping]] = ..., solvers: _Optional[_Iterable[str]] = ..., backend: _Optional[str] = ..., budget: _Optional[_Union[Budget, _Mapping]] = ..., seed: _Optional[int] = ..., options: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class CompareResponse(_message.Message):
-    __slots__ = ("results",)
+    __slots__ = ("results", "best_bound")
     RESULTS_FIELD_NUMBER: _ClassVar[int]
+    BEST_BOUND_FIELD_NUMBER: _ClassVar[int]
     results: _containers.RepeatedCompositeFieldContainer[SolveResponse]
-    def __init__(self, results: _Optional[_Iterable[_Union[SolveResponse, _Mapping]]] = ...) -> None: ...
+    best_bound: float
+    def __init__(self, results: _Optional[_Iterable[_Union[SolveResponse, _Mapping]]] = ..., best_bound: _Optional[float] = ...) -> None: ...
