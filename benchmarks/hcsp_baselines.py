@@ -25,7 +25,7 @@ from qsched.evaluate import evaluate
 from qsched.solver import Budget
 
 DATA = Path(__file__).resolve().parent.parent / "datasets" / "hcsp" / "512x16"
-SOLVERS = ("min-min", "ga", "pso", "aco", "milp")
+SOLVERS = ("min-min", "local-search", "ga", "pso", "aco", "milp")
 
 
 def run(instance: str, solver: str, seconds: float, seed: int) -> dict:
