@@ -71,7 +71,7 @@ def cost_diagonal(qubo: Qubo) -> np.ndarray:
     return out
 
 
-#: Largest number of distinct cost values for which phases come from a table.
+#: Widest range of integer costs for which phases come from a table.
 MAX_PHASE_TABLE = 1 << 16
 #: Qubits handled inside one cache-resident block (2^12 complex128 = 64 KiB).
 BLOCK_QUBITS = 12
@@ -176,6 +176,27 @@ def _apply_xy(state, qubit_a, qubit_b, beta):
             state[partner] = c * b - 1j * s * a
 
 
+@numba.njit(parallel=True, cache=True)
+def _offsets(diagonal, low, out):
+    for z in numba.prange(diagonal.size):
+        out[z] = np.int32(diagonal[z] - low)
+
+
+def _integer_phase_table(qubo: Qubo, diagonal: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """For a QUBO with integer weights (as task allocation is scaled to), C takes at most
+    max - min + 1 values: (the values, each state's index into them), so a phase layer is a
+    lookup instead of a sine and cosine per amplitude. None when that does not apply."""
+    weights = np.concatenate([qubo.linear, qubo.quadratic.ravel(), [qubo.constant]])
+    if not np.array_equal(weights, np.round(weights)):
+        return None
+    low, high = diagonal.min(), diagonal.max()
+    if high - low >= MAX_PHASE_TABLE:
+        return None
+    levels = np.empty(diagonal.size, dtype=np.int32)
+    _offsets(diagonal, low, levels)
+    return low + np.arange(high - low + 1), levels
+
+
 def ring_edges(groups: list[list[int]]) -> list[tuple[int, int]]:
     """XY-mixer edges per one-hot group: even ring edges, odd ring edges, then the closing edge."""
     edges: list[tuple[int, int]] = []
@@ -201,9 +222,7 @@ class QaoaEngine:
         self.qubo = qubo
         self.num_qubits = qubo.num_qubits
         self.diagonal = cost_diagonal(qubo)
-        values, levels = np.unique(self.diagonal, return_inverse=True)
-        # Few distinct costs (integer-scaled QUBOs): phases from a small table.
-        self._phase_table = (values, levels.astype(np.int32)) if values.size <= MAX_PHASE_TABLE else None
+        self._phase_table = _integer_phase_table(qubo, self.diagonal)
         self.edges = ring_edges(groups) if groups is not None else None
         if self.edges is not None and initial is None:
             raise ValueError("the XY mixer needs an initial one-hot basis state")

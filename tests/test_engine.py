@@ -69,3 +69,13 @@ def test_expectation_and_samples_follow_the_state():
     top = int(np.argmax(probabilities))
     assert counts[top] / 20000 == pytest.approx(probabilities[top], abs=0.02)
     assert engine.sample(gammas, betas, 100, np.random.default_rng(5)) == engine.sample(gammas, betas, 100, np.random.default_rng(5))
+
+
+def test_integer_weights_use_the_phase_table_and_match_aer():
+    rng = np.random.default_rng(7)
+    qubo = Qubo(np.round(rng.normal(size=6) * 3), np.triu(np.round(rng.normal(size=(6, 6)) * 3), 1), 2.0)
+    engine = QaoaEngine(qubo)
+    assert engine._phase_table is not None
+    gammas, betas = [0.3, -1.1], [0.8, 0.25]
+    expected = aer_probabilities(qaoa_circuit(qubo, 2), gammas, betas)
+    assert np.max(np.abs(engine.probabilities(gammas, betas) - expected)) < 1e-8
