@@ -16,7 +16,7 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import ParameterVector
 from qiskit.circuit.library import XXPlusYYGate
 
-from qsched.solvers.engine import Qubo, ring_edges
+from qsched.solvers.engine import Qubo, check_initial, ring_edges
 
 
 def qaoa_circuit(qubo: Qubo, depth: int, groups: list[list[int]] | None = None, initial: np.ndarray | None = None) -> QuantumCircuit:
@@ -24,11 +24,10 @@ def qaoa_circuit(qubo: Qubo, depth: int, groups: list[list[int]] | None = None, 
     n = qubo.num_qubits
     gammas, betas = ParameterVector("gamma", depth), ParameterVector("beta", depth)
     circuit = QuantumCircuit(n, name=f"qaoa-p{depth}")
+    check_initial(n, groups, initial)
     if groups is None:
         circuit.h(range(n))
     else:
-        if initial is None:
-            raise ValueError("the XY mixer needs an initial one-hot basis state")
         for qubit in np.flatnonzero(initial):
             circuit.x(int(qubit))
     edges = ring_edges(groups) if groups is not None else None
@@ -44,3 +43,9 @@ def qaoa_circuit(qubo: Qubo, depth: int, groups: list[list[int]] | None = None, 
             for a, b in edges:
                 circuit.append(XXPlusYYGate(2 * betas[layer]), [a, b])
     return circuit
+
+
+def bind(circuit: QuantumCircuit, gammas, betas) -> QuantumCircuit:
+    """``circuit`` with its ``gamma[k]`` and ``beta[k]`` parameters set (by name, not position)."""
+    angles = {"gamma": list(gammas), "beta": list(betas)}
+    return circuit.assign_parameters({p: float(angles[p.vector.name][p.index]) for p in circuit.parameters})

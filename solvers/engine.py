@@ -4,14 +4,15 @@ QAOA on a QUBO never needs a general circuit simulator: the cost operator is
 diagonal in the computational basis, so its phase layer is an elementwise
 multiply by ``exp(-i gamma C(z))`` with ``C`` computed once for all 2^n basis
 states, and a mixer layer is a fixed pattern of two-amplitude rotations. Both
-run here as Numba kernels on one state vector, in place: memory is the state
-plus the cost diagonal (float64), nothing of size 2^n x n.
+run here as Numba kernels on one state vector, in place: memory is the state,
+the cost diagonal (float64) and, for integer weights, an int32 phase-table
+index per state (about 1.75x the state); nothing of size 2^n x n.
 
 Conventions match qiskit's, so the same parameters give the same
 probabilities as the circuit `circuit.qaoa_circuit` builds (a test pins this
 against qiskit-aer): qubit i is bit i of the basis index (little-endian),
 ``C(z) = constant + sum_i q_i z_i + sum_{i<j} Q_ij z_i z_j`` for z in {0, 1}^n,
-a layer is ``exp(-i gamma C)`` then the mixer, and
+a layer is ``exp(-i gamma C)`` (without the constant, a global phase) then the mixer, and
 
 - the X mixer is ``exp(-i beta sum_i X_i)`` = RX(2 beta) on every qubit, from |+>^n;
 - the XY mixer is ``exp(-i beta (X_a X_b + Y_a Y_b) / 2)`` on the edges of a
@@ -36,19 +37,25 @@ class Qubo:
     quadratic: np.ndarray
     constant: float = 0.0
 
+    def __post_init__(self) -> None:
+        n = np.shape(self.linear)[0]
+        if np.shape(self.quadratic) != (n, n):
+            raise ValueError(f"quadratic must be {n}x{n}, is {np.shape(self.quadratic)}")
+        if np.any(np.tril(self.quadratic)):
+            raise ValueError("quadratic must be strictly upper-triangular (put z_i^2 = z_i terms in linear)")
+
     @property
     def num_qubits(self) -> int:
         return self.linear.size
 
     def value(self, bits: np.ndarray) -> float:
         bits = np.asarray(bits, dtype=float)
-        return float(self.constant + self.linear @ bits + bits @ np.triu(self.quadratic, 1) @ bits)
+        return float(self.constant + self.linear @ bits + bits @ self.quadratic @ bits)
 
     def pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The nonzero couplings as (i, j, weight) arrays with i < j."""
-        upper = np.triu(self.quadratic, 1)
-        i, j = np.nonzero(upper)
-        return i.astype(np.int64), j.astype(np.int64), upper[i, j].astype(np.float64)
+        i, j = np.nonzero(self.quadratic)
+        return i.astype(np.int64), j.astype(np.int64), self.quadratic[i, j].astype(np.float64)
 
 
 @numba.njit(parallel=True, cache=True)
@@ -86,9 +93,10 @@ def _rx_pair(state, z, partner, c, s):
 
 
 @numba.njit(parallel=True, cache=True)
-def _phase(state, diagonal, gamma):
+def _phase(state, diagonal, constant, gamma):
+    """exp(-i gamma (C - constant)): the constant is a global phase, left out as qiskit does."""
     for z in numba.prange(state.size):
-        angle = -gamma * diagonal[z]
+        angle = -gamma * (diagonal[z] - constant)
         state[z] *= complex(np.cos(angle), np.sin(angle))
 
 
@@ -179,22 +187,37 @@ def _apply_xy(state, qubit_a, qubit_b, beta):
 @numba.njit(parallel=True, cache=True)
 def _offsets(diagonal, low, out):
     for z in numba.prange(diagonal.size):
-        out[z] = np.int32(diagonal[z] - low)
+        out[z] = np.int32(np.rint(diagonal[z] - low))
 
 
 def _integer_phase_table(qubo: Qubo, diagonal: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """For a QUBO with integer weights (as task allocation is scaled to), C takes at most
-    max - min + 1 values: (the values, each state's index into them), so a phase layer is a
-    lookup instead of a sine and cosine per amplitude. None when that does not apply."""
-    weights = np.concatenate([qubo.linear, qubo.quadratic.ravel(), [qubo.constant]])
-    if not np.array_equal(weights, np.round(weights)):
+    """For a QUBO with integer weights (as task allocation is scaled to), C - constant takes
+    at most max - min + 1 integer values: (those values, each state's index into them), so a
+    phase layer is a lookup instead of a sine and cosine per amplitude. None otherwise."""
+    weights = np.concatenate([qubo.linear, qubo.quadratic.ravel()])
+    if not np.array_equal(weights, np.rint(weights)):
         return None
-    low, high = diagonal.min(), diagonal.max()
+    low, high = diagonal.min() - qubo.constant, diagonal.max() - qubo.constant
     if high - low >= MAX_PHASE_TABLE:
         return None
     levels = np.empty(diagonal.size, dtype=np.int32)
-    _offsets(diagonal, low, levels)
-    return low + np.arange(high - low + 1), levels
+    _offsets(diagonal, low + qubo.constant, levels)
+    return np.rint(low) + np.arange(np.rint(high - low) + 1), levels
+
+
+def check_initial(num_qubits: int, groups: list[list[int]] | None, initial: np.ndarray | None) -> None:
+    """The XY mixer needs disjoint groups and a start with exactly one 1 in each; the X mixer starts from |+>."""
+    if groups is None:
+        if initial is not None:
+            raise ValueError("an initial basis state goes with the XY mixer (groups); the X mixer starts from |+>^n")
+        return
+    members = [q for group in groups for q in group]
+    if len(set(members)) != len(members) or not all(0 <= q < num_qubits for q in members):
+        raise ValueError("one-hot groups must be disjoint lists of qubit indices")
+    if initial is None or np.shape(initial) != (num_qubits,):
+        raise ValueError(f"the XY mixer needs an initial basis state of {num_qubits} bits")
+    if any(int(np.sum(np.asarray(initial)[group])) != 1 for group in groups):
+        raise ValueError("the initial state must have exactly one 1 in every one-hot group")
 
 
 def ring_edges(groups: list[list[int]]) -> list[tuple[int, int]]:
@@ -224,14 +247,13 @@ class QaoaEngine:
         self.diagonal = cost_diagonal(qubo)
         self._phase_table = _integer_phase_table(qubo, self.diagonal)
         self.edges = ring_edges(groups) if groups is not None else None
-        if self.edges is not None and initial is None:
-            raise ValueError("the XY mixer needs an initial one-hot basis state")
+        check_initial(self.num_qubits, groups, initial)
         self.initial = None if initial is None else int(np.dot(np.asarray(initial, dtype=np.int64), 1 << np.arange(self.num_qubits)))
         self._buffer = np.empty(1 << self.num_qubits, dtype=np.complex128)
 
     def _apply_phase(self, state: np.ndarray, gamma: float) -> None:
         if self._phase_table is None:
-            _phase(state, self.diagonal, gamma)
+            _phase(state, self.diagonal, float(self.qubo.constant), gamma)
         else:
             values, levels = self._phase_table
             _phase_from_table(state, levels, np.exp(-1j * gamma * values))

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from qsched.solvers.engine import Qubo
 from qsched.v1 import problem_pb2
+
+
+def random_qubo(n: int, seed: int, density: float = 0.5, integer: bool = False) -> Qubo:
+    """A QUBO with normal weights on about ``density`` of the couplings (rounded x3 if ``integer``)."""
+    rng = np.random.default_rng(seed)
+    linear = rng.normal(size=n)
+    quadratic = np.triu(rng.normal(size=(n, n)) * (rng.random((n, n)) < density), 1)
+    if integer:
+        linear, quadratic = np.rint(3 * linear), np.rint(3 * quadratic)
+    return Qubo(linear, quadratic, float(rng.normal()))
 
 
 def two_machine_problem(**fields) -> problem_pb2.AllocationProblem:

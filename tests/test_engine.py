@@ -5,22 +5,21 @@ import pytest
 from qiskit import transpile
 from qiskit_aer import AerSimulator
 
-from qsched.solvers.circuit import qaoa_circuit
-from qsched.solvers.engine import QaoaEngine, Qubo, cost_diagonal
+from builders import random_qubo
+from qsched.solvers.circuit import bind, qaoa_circuit
+from qsched.solvers.engine import QaoaEngine, Qubo, cost_diagonal, ring_edges
 
 
-def random_qubo(n: int, seed: int) -> Qubo:
-    rng = np.random.default_rng(seed)
-    quadratic = np.triu(rng.normal(size=(n, n)) * (rng.random((n, n)) < 0.5), 1)
-    return Qubo(rng.normal(size=n), quadratic, float(rng.normal()))
-
-
-def aer_probabilities(circuit, gammas, betas) -> np.ndarray:
+def aer_state(circuit, gammas, betas) -> np.ndarray:
     simulator = AerSimulator(method="statevector")
-    bound = circuit.assign_parameters({**dict(zip(circuit.parameters[: len(betas)], betas)), **dict(zip(circuit.parameters[len(betas) :], gammas))})
+    bound = bind(circuit, gammas, betas)
     bound.save_statevector()
-    state = np.asarray(simulator.run(transpile(bound, simulator)).result().get_statevector())
-    return np.abs(state) ** 2
+    return np.asarray(simulator.run(transpile(bound, simulator)).result().get_statevector())
+
+
+def random_angles(depth: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-np.pi, np.pi, depth), rng.uniform(-np.pi, np.pi, depth)
 
 
 def test_cost_diagonal_is_the_qubo_value_of_every_basis_state():
@@ -33,29 +32,49 @@ def test_cost_diagonal_is_the_qubo_value_of_every_basis_state():
 
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("depth", [1, 2, 3])
-def test_x_mixer_probabilities_match_aer(seed, depth):
+def test_x_mixer_state_matches_aer(seed, depth):
     qubo = random_qubo(6, seed)
-    rng = np.random.default_rng(100 + seed)
-    gammas, betas = rng.uniform(-np.pi, np.pi, depth), rng.uniform(-np.pi, np.pi, depth)
-    engine = QaoaEngine(qubo)
-    expected = aer_probabilities(qaoa_circuit(qubo, depth), gammas, betas)
-    assert np.max(np.abs(engine.probabilities(gammas, betas) - expected)) < 1e-8
+    gammas, betas = random_angles(depth, 100 + seed)
+    expected = aer_state(qaoa_circuit(qubo, depth), gammas, betas)
+    assert np.max(np.abs(QaoaEngine(qubo).state(gammas, betas) - expected)) < 1e-8
+
+
+@pytest.mark.parametrize("n", [13, 14, 15])
+def test_high_qubit_passes_match_aer(n):
+    """Above the 12 cache-blocked qubits: one, two and three high qubits (pairs plus a single)."""
+    qubo = random_qubo(n, seed=n, density=0.2, integer=n == 14)
+    gammas, betas = random_angles(2, n)
+    expected = aer_state(qaoa_circuit(qubo, 2), gammas, betas)
+    assert np.max(np.abs(QaoaEngine(qubo).state(gammas, betas) - expected)) < 1e-8
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_xy_mixer_probabilities_match_aer_and_keep_one_hot(seed):
+def test_xy_mixer_state_matches_aer_and_keeps_one_hot(seed):
     groups = [[0, 1, 2], [3, 4, 5], [6, 7]]
     initial = np.array([1, 0, 0, 0, 1, 0, 0, 1])
     qubo = random_qubo(8, seed)
-    rng = np.random.default_rng(200 + seed)
-    gammas, betas = rng.uniform(-np.pi, np.pi, 2), rng.uniform(-np.pi, np.pi, 2)
-    engine = QaoaEngine(qubo, groups, initial)
-    probabilities = engine.probabilities(gammas, betas)
-    expected = aer_probabilities(qaoa_circuit(qubo, 2, groups, initial), gammas, betas)
-    assert np.max(np.abs(probabilities - expected)) < 1e-8
-    states = np.flatnonzero(probabilities > 1e-12)
+    gammas, betas = random_angles(2, 200 + seed)
+    state = QaoaEngine(qubo, groups, initial).state(gammas, betas)
+    assert np.max(np.abs(state - aer_state(qaoa_circuit(qubo, 2, groups, initial), gammas, betas))) < 1e-8
+    states = np.flatnonzero(np.abs(state) > 1e-6)
     bits = (states[:, None] >> np.arange(8)) & 1
     assert all(np.all(bits[:, group].sum(axis=1) == 1) for group in groups)
+
+
+def test_ring_edges_cover_each_group_as_a_ring():
+    assert ring_edges([[7]]) == []
+    assert ring_edges([[0, 1]]) == [(0, 1)]
+    assert ring_edges([[0, 1, 2]]) == [(0, 1), (1, 2), (2, 0)]
+    assert ring_edges([[0, 1, 2, 3]]) == [(0, 1), (2, 3), (1, 2), (3, 0)]
+    assert ring_edges([[4, 5, 6, 7, 8], [0, 2]]) == [(4, 5), (6, 7), (5, 6), (7, 8), (8, 4), (0, 2)]
+
+
+def test_integer_weights_use_the_phase_table_and_match_aer():
+    qubo = random_qubo(6, seed=7, integer=True)
+    engine = QaoaEngine(qubo)
+    assert engine._phase_table is not None
+    gammas, betas = [0.3, -1.1], [0.8, 0.25]
+    assert np.max(np.abs(engine.state(gammas, betas) - aer_state(qaoa_circuit(qubo, 2), gammas, betas))) < 1e-8
 
 
 def test_expectation_and_samples_follow_the_state():
@@ -71,11 +90,15 @@ def test_expectation_and_samples_follow_the_state():
     assert engine.sample(gammas, betas, 100, np.random.default_rng(5)) == engine.sample(gammas, betas, 100, np.random.default_rng(5))
 
 
-def test_integer_weights_use_the_phase_table_and_match_aer():
-    rng = np.random.default_rng(7)
-    qubo = Qubo(np.round(rng.normal(size=6) * 3), np.triu(np.round(rng.normal(size=(6, 6)) * 3), 1), 2.0)
-    engine = QaoaEngine(qubo)
-    assert engine._phase_table is not None
-    gammas, betas = [0.3, -1.1], [0.8, 0.25]
-    expected = aer_probabilities(qaoa_circuit(qubo, 2), gammas, betas)
-    assert np.max(np.abs(engine.probabilities(gammas, betas) - expected)) < 1e-8
+def test_bad_inputs_are_refused():
+    with pytest.raises(ValueError, match="upper-triangular"):
+        Qubo(np.zeros(2), np.array([[5.0, 0.0], [3.0, 0.0]]))
+    qubo = random_qubo(4, seed=1)
+    with pytest.raises(ValueError, match="exactly one 1"):
+        QaoaEngine(qubo, [[0, 1], [2, 3]], np.array([1, 1, 0, 0]))
+    with pytest.raises(ValueError, match="disjoint"):
+        QaoaEngine(qubo, [[0, 1], [1, 2]], np.array([1, 0, 1, 0]))
+    with pytest.raises(ValueError, match="X mixer"):
+        QaoaEngine(qubo, None, np.array([1, 0, 0, 0]))
+    with pytest.raises(ValueError, match="same length"):
+        QaoaEngine(qubo).expectation([0.1, 0.2], [0.3])

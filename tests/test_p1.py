@@ -3,14 +3,9 @@
 import numpy as np
 import pytest
 
+from builders import random_qubo
 from qsched.solvers.engine import QaoaEngine, Qubo, cost_diagonal
 from qsched.solvers.p1 import p1_expectation, to_ising
-
-
-def random_qubo(n: int, seed: int, density: float = 0.6) -> Qubo:
-    rng = np.random.default_rng(seed)
-    quadratic = np.triu(rng.normal(size=(n, n)) * (rng.random((n, n)) < density), 1)
-    return Qubo(rng.normal(size=n), quadratic, float(rng.normal()))
 
 
 def test_ising_form_gives_the_same_cost_for_every_state():
