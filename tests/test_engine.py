@@ -102,3 +102,15 @@ def test_bad_inputs_are_refused():
         QaoaEngine(qubo, None, np.array([1, 0, 0, 0]))
     with pytest.raises(ValueError, match="same length"):
         QaoaEngine(qubo).expectation([0.1, 0.2], [0.3])
+
+
+@pytest.mark.parametrize("mixer", ["x", "xy"])
+def test_single_precision_agrees_with_double(mixer):
+    groups, initial = ([[0, 1, 2], [3, 4, 5], [6, 7, 8]], np.array([1, 0, 0, 0, 1, 0, 0, 0, 1])) if mixer == "xy" else (None, None)
+    qubo = random_qubo(9, seed=11, integer=True)
+    gammas, betas = random_angles(3, 5)
+    double = QaoaEngine(qubo, groups, initial)
+    single = QaoaEngine(qubo, groups, initial, single_precision=True)
+    assert single.state(gammas, betas).dtype == np.complex64
+    assert np.max(np.abs(single.probabilities(gammas, betas) - double.probabilities(gammas, betas))) < 1e-5
+    assert single.expectation(gammas, betas) == pytest.approx(double.expectation(gammas, betas), rel=1e-5, abs=1e-5)
