@@ -27,7 +27,7 @@ from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 #: Solvers the demo compares.
-DEMO_SOLVERS = ("min-min", "max-min", "sufferage", "local-search")
+DEMO_SOLVERS = ("min-min", "max-min", "sufferage", "local-search", "ga", "pso", "aco")
 
 
 def _stub(address: str) -> scheduler_pb2_grpc.SchedulerServiceStub:
