@@ -278,6 +278,17 @@ def _positive(kind: type):
     return parse
 
 
+def _add_solve_arguments(parser: argparse.ArgumentParser, server_help: str, response: str) -> None:
+    """The problem file, budget, seed, options, server and output flags of `solve` and `compare`."""
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--seconds", type=_positive(float), help="wall-time budget (per solver)")
+    parser.add_argument("--evaluations", type=_positive(int), help="evaluation budget (per solver)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="solver option (repeatable)")
+    parser.add_argument("--server", metavar="ADDR", help=server_help)
+    parser.add_argument("--json", action="store_true", help=f"print the {response} as protobuf JSON")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qsched", description="Quantum-assisted scheduling of tasks onto heterogeneous machines.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -301,26 +312,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=cmd_serve)
 
     solve = commands.add_parser("solve", help="solve a problem file (protobuf JSON or Braun ETC)")
-    solve.add_argument("file", type=Path)
     solve.add_argument("--solver", default="min-min")
-    solve.add_argument("--seconds", type=_positive(float), help="wall-time budget")
-    solve.add_argument("--evaluations", type=_positive(int), help="evaluation budget")
-    solve.add_argument("--seed", type=int, default=0)
-    solve.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="solver option (repeatable)")
-    solve.add_argument("--server", metavar="ADDR", help="solve through a qsched server instead of locally")
-    solve.add_argument("--json", action="store_true", help="print the SolveResponse as protobuf JSON")
+    _add_solve_arguments(solve, "solve through a qsched server instead of locally", "SolveResponse")
     solve.add_argument("--schedule", action="store_true", help="also print the per-machine plan")
     solve.set_defaults(run=cmd_solve)
 
     compare = commands.add_parser("compare", help="several solvers on one problem at one budget, side by side")
-    compare.add_argument("file", type=Path)
     compare.add_argument("--solvers", default="min-min,ga,pso,aco,milp", help="comma-separated solver names")
-    compare.add_argument("--seconds", type=_positive(float), help="wall-time budget per solver")
-    compare.add_argument("--evaluations", type=_positive(int), help="evaluation budget per solver")
-    compare.add_argument("--seed", type=int, default=0)
-    compare.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="option for every solver")
-    compare.add_argument("--server", metavar="ADDR", help="compare on a qsched server (the Compare RPC)")
-    compare.add_argument("--json", action="store_true", help="print the CompareResponse as protobuf JSON")
+    _add_solve_arguments(compare, "compare on a qsched server (the Compare RPC)", "CompareResponse")
     compare.set_defaults(run=cmd_compare)
 
     gen = commands.add_parser("gen", help="generate an energy-aware instance as protobuf JSON")
