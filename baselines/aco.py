@@ -25,7 +25,7 @@ import numpy as np
 
 from qsched.baselines.greedy import greedy_start
 from qsched.baselines.operators import hill_climb, repair, levels_by_power
-from qsched.evaluate import TOLERANCE, Evaluation
+from qsched.evaluate import TOLERANCE, Evaluation, over_capacity
 from qsched.problem import Problem
 from qsched.registry import SolverKind, register
 from qsched.solver import Budget, ProgressCallback, Result, Search
@@ -57,7 +57,7 @@ class Colony:
         machines = np.arange(problem.num_machines)
         frequency = problem.frequency[machines, levels]  # (ants, M)
         ready = np.zeros((ants, problem.num_machines))
-        remaining = np.broadcast_to(problem.capacity, (ants, *problem.capacity.shape)).copy()
+        load = np.zeros((ants, *problem.capacity.shape))
         orders = np.argsort(self.rng.random((ants, problem.num_tasks)), axis=1)
         assignment = np.empty((ants, problem.num_tasks), dtype=np.int64)
         rows = np.arange(ants)
@@ -66,13 +66,13 @@ class Colony:
             runtime = problem.etc[tasks] / frequency
             watts = problem.task_watts(tasks[:, None], machines[None, :], levels)
             cost = problem.makespan_weight * (ready + runtime) + problem.energy_weight * runtime * watts
-            fits = np.all(problem.demand[tasks][:, None, :] <= remaining + TOLERANCE, axis=2)
+            fits = ~over_capacity(load + problem.demand[tasks][:, None, :], problem.capacity).any(axis=2)
             fits |= ~fits.any(axis=1, keepdims=True)
             weights = self.task_pheromone[tasks] ** self.alpha * (1.0 / np.maximum(cost, TOLERANCE)) ** self.beta
             chosen = self._draw(np.where(fits, weights, 0.0))
             assignment[rows, tasks] = chosen
             ready[rows, chosen] += runtime[rows, chosen]
-            remaining[rows, chosen] -= problem.demand[tasks]
+            load[rows, chosen] += problem.demand[tasks]
         return assignment
 
     def _draw(self, weights: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from qsched.evaluate import TOLERANCE, Evaluation
+from qsched.evaluate import Evaluation, over_capacity
 from qsched.problem import FieldViolation, Problem, ProblemError
 from qsched.registry import SolverKind, register
 from qsched.solver import Budget, ProgressCallback, Result, Search
@@ -29,12 +29,12 @@ def list_schedule(problem: Problem, select: Selector) -> np.ndarray:
     """Build an assignment task by task; ``select`` picks which unassigned task goes next."""
     runtime = problem.etc / problem.frequency[np.arange(problem.num_machines), problem.fastest_levels]
     ready = np.zeros(problem.num_machines)
-    remaining = problem.capacity.copy()
+    load = np.zeros_like(problem.capacity)
     unassigned = np.arange(problem.num_tasks)
     assignment = np.empty(problem.num_tasks, dtype=np.int64)
     while unassigned.size:
         completion = ready + runtime[unassigned]
-        fits = np.all(problem.demand[unassigned, None, :] <= remaining[None, :, :] + TOLERANCE, axis=2)
+        fits = ~over_capacity(load[None, :, :] + problem.demand[unassigned, None, :], problem.capacity).any(axis=2)
         fits |= ~fits.any(axis=1, keepdims=True)
         completion = np.where(fits, completion, np.inf)
         best_machine = np.argmin(completion, axis=1)
@@ -44,7 +44,7 @@ def list_schedule(problem: Problem, select: Selector) -> np.ndarray:
         task, machine = unassigned[chosen], best_machine[chosen]
         assignment[task] = machine
         ready[machine] = completion[chosen, machine]
-        remaining[machine] -= problem.demand[task]
+        load[machine] += problem.demand[task]
         unassigned = np.delete(unassigned, chosen)
     return assignment
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qsched.evaluate import TOLERANCE, Evaluation
+from qsched.evaluate import TOLERANCE, Evaluation, machine_loads, over_capacity
 from qsched.problem import Problem
 from qsched.solver import Search
 
@@ -71,11 +71,6 @@ def levels_by_power(problem: Problem) -> list[np.ndarray]:
     return [np.argsort(-problem.dynamic_scale[m, : problem.level_count[m]], kind="stable") for m in range(problem.num_machines)]
 
 
-def _over_capacity(load: np.ndarray, capacity: np.ndarray) -> np.ndarray:
-    """Where a load breaks its capacity, with the evaluator's tolerance."""
-    return load > capacity * (1 + TOLERANCE) + TOLERANCE
-
-
 def repair_capacity(problem: Problem, assignment: np.ndarray) -> np.ndarray:
     """Move tasks off over-capacity machines onto the least-loaded machines they fit on.
 
@@ -86,20 +81,19 @@ def repair_capacity(problem: Problem, assignment: np.ndarray) -> np.ndarray:
     if not problem.resources:
         return assignment
     assignment = assignment.copy()
-    load = np.zeros((problem.num_machines, len(problem.resources)))
-    np.add.at(load, assignment, problem.demand)
-    over = np.flatnonzero(_over_capacity(load, problem.capacity).any(axis=1))
+    load = machine_loads(problem, assignment)
+    over = np.flatnonzero(over_capacity(load, problem.capacity).any(axis=1))
     if not over.size:
         return assignment
     busy = np.bincount(assignment, weights=problem.etc[np.arange(problem.num_tasks), assignment], minlength=problem.num_machines)
     for machine in over:
-        violated = _over_capacity(load[machine], problem.capacity[machine])
+        violated = over_capacity(load[machine], problem.capacity[machine])
         tasks = np.flatnonzero(assignment == machine)
         share = problem.demand[np.ix_(tasks, np.flatnonzero(violated))] / np.maximum(problem.capacity[machine, violated], TOLERANCE)
         for task in tasks[np.argsort(-share.sum(axis=1), kind="stable")]:
-            if not _over_capacity(load[machine], problem.capacity[machine]).any():
+            if not over_capacity(load[machine], problem.capacity[machine]).any():
                 break
-            fits = ~_over_capacity(load + problem.demand[task], problem.capacity).any(axis=1)
+            fits = ~over_capacity(load + problem.demand[task], problem.capacity).any(axis=1)
             fits[machine] = False
             if not fits.any():
                 continue

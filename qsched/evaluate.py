@@ -135,16 +135,22 @@ def evaluate(problem: Problem, assignment, levels=None) -> Evaluation:
     )
 
 
+def machine_loads(problem: Problem, tasks: np.ndarray) -> np.ndarray:
+    """(M, R) summed demand of the tasks on each machine."""
+    load = np.zeros((problem.num_machines, len(problem.resources)))
+    np.add.at(load, tasks, problem.demand)
+    return load
+
+
+def over_capacity(load: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """Where a load breaks its capacity: the one rule, with its float tolerance, for everyone."""
+    return load > capacity * (1 + TOLERANCE) + TOLERANCE
+
+
 def _capacity_excess(problem: Problem, tasks: np.ndarray) -> np.ndarray:
     """(M, R) summed demand above capacity, 0 where within it."""
-    if not problem.resources:
-        return np.zeros((problem.num_machines, 0))
-    load = np.stack(
-        [np.bincount(tasks, weights=problem.demand[:, k], minlength=problem.num_machines) for k in range(len(problem.resources))],
-        axis=1,
-    )
-    over = load > problem.capacity * (1 + TOLERANCE) + TOLERANCE
-    return np.where(over, load - problem.capacity, 0.0)
+    load = machine_loads(problem, tasks)
+    return np.where(over_capacity(load, problem.capacity), load - problem.capacity, 0.0)
 
 
 def _peak_power(problem, tasks, order, counts, sorted_start, busy, sorted_watts, powered_on) -> float:
