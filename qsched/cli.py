@@ -90,13 +90,13 @@ def solve_locally(request: scheduler_pb2.SolveRequest, show_progress: bool | Non
         bar.close()
     if "error" in outcome:
         raise outcome["error"]
-    return response_message(job.problem, outcome["result"], request.backend)
+    return response_message(job.problem, outcome["result"], job.backend)
 
 
 def solve_remotely(stub, request: scheduler_pb2.SolveRequest, show_progress: bool | None = None) -> scheduler_pb2.SolveResponse:
     """Submit a job and watch it; Ctrl-C cancels it and keeps its best so far."""
     job = stub.SubmitJob(scheduler_pb2.SubmitJobRequest(request=request))
-    bar = SolveProgress(request.solver or "min-min", request.budget.wall_seconds or None, show_progress)
+    bar = SolveProgress(job.solver, request.budget.wall_seconds or None, show_progress)
     try:
         for event in stub.WatchJob(scheduler_pb2.WatchJobRequest(job_id=job.id)):
             if event.HasField("progress"):

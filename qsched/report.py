@@ -50,11 +50,11 @@ def _row(response: scheduler_pb2.SolveResponse, bound: float | None) -> tuple[st
     )
 
 
-def results_table(responses: Sequence[scheduler_pb2.SolveResponse], bound: float | None = None) -> str:
+def results_table(responses: Sequence[scheduler_pb2.SolveResponse]) -> str:
     """One row per result, columns aligned. ``gap %`` is a feasible result's
-    `optimality_gap` to ``bound`` (default: the results' own best bound);
-    ``t@1% s`` the time it took to get within 1% of its final objective."""
-    bound = best_bound(responses) if bound is None else bound
+    `optimality_gap` to the best bound among the results; ``t@1% s`` the time
+    it took to get within 1% of its final objective."""
+    bound = best_bound(responses)
     rows = [COLUMNS, *(_row(r, bound) for r in responses)]
     widths = [max(len(row[k]) for row in rows) for k in range(len(COLUMNS))]
 

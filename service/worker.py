@@ -68,18 +68,19 @@ def _worker_main(connection, job: SolveJob) -> None:
             os._exit(1)  # the parent is gone: nobody wants this answer
 
     threading.Thread(target=listen, daemon=True).start()
-    pending: list[ProgressEvent] = []
+    pending: ProgressEvent | None = None  # the latest improvement not sent yet
     last_sent = 0.0
 
     def flush() -> None:
-        nonlocal last_sent
-        if pending:
-            connection.send(("progress", pending[-1]))
-            pending.clear()
+        nonlocal pending, last_sent
+        if pending is not None:
+            connection.send(("progress", pending))
+            pending = None
             last_sent = time.monotonic()
 
     def progress(event: ProgressEvent) -> None:
-        pending.append(event)
+        nonlocal pending
+        pending = event
         if time.monotonic() - last_sent >= PROGRESS_INTERVAL:
             flush()
 
