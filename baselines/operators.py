@@ -54,11 +54,11 @@ def can_move(problem: Problem) -> bool:
     return problem.num_machines > 1 or bool(problem.level_count.max() > 1)
 
 
-def hill_climb(search: Search, current: Evaluation, rng: np.random.Generator, steps: int | None = None) -> Evaluation:
+def hill_climb(search: Search, current: Evaluation, rng: np.random.Generator, steps: int | None = None, stage: str = "search") -> Evaluation:
     """Accept-if-not-worse neighbours of ``current`` for ``steps`` steps (or until the budget ends)."""
     taken = 0
     while can_move(search.problem) and not search.exhausted and (steps is None or taken < steps):
-        candidate = search.evaluate(*propose(rng, search.problem, current))
+        candidate = search.evaluate(*propose(rng, search.problem, current), stage=stage)
         if candidate.key <= current.key:
             current = candidate
         taken += 1

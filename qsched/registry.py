@@ -19,7 +19,7 @@ from qsched.problem import FieldViolation, Problem, ProblemError
 from qsched.solver import Budget, ProgressCallback, Result
 
 #: Modules whose import registers the built-in solvers.
-BUILTIN_MODULES = ("qsched.baselines",)
+BUILTIN_MODULES = ("qsched.baselines", "qsched.solvers")
 
 
 class SolverKind(enum.Enum):
@@ -30,6 +30,9 @@ class SolverKind(enum.Enum):
 
 
 SolveFunction = Callable[..., Result]
+#: A solver's own input check beyond sizes and option types (e.g. a qubit budget):
+#: the violations for a problem and typed options, empty when it can run.
+CheckFunction = Callable[[Problem, dict[str, Any]], list[FieldViolation]]
 
 
 class UnknownSolverError(KeyError):
@@ -53,6 +56,7 @@ class SolverSpec:
     max_tasks: int = 0  # 0: no limit of its own
     max_machines: int = 0
     backends: tuple[str, ...] = ()  # execution backends it accepts; () for classical solvers
+    extra_check: CheckFunction | None = None
 
     @property
     def options(self) -> dict[str, inspect.Parameter]:
@@ -83,8 +87,18 @@ class SolverSpec:
             elif not _same_kind(value, known[option].default):
                 kind = type(known[option].default).__name__
                 violations.append(FieldViolation(f"options.{option}", f"must be a {kind}, like its default {known[option].default!r}"))
+        if not violations and self.extra_check is not None:
+            violations = self.extra_check(problem, self.typed(options))
         if violations:
             raise ProblemError(violations)
+
+    def accepts(self, backend: str) -> bool:
+        """Whether ``backend`` is one of `backends`, where ``<device>`` stands for any device name."""
+        for name in self.backends:
+            prefix, marker, _ = name.partition("<device>")
+            if backend == name or (marker and backend.startswith(prefix) and len(backend) > len(prefix)):
+                return True
+        return False
 
 
 def _same_kind(value: Any, default: Any) -> bool:
@@ -111,6 +125,7 @@ def register(
     max_tasks: int = 0,
     max_machines: int = 0,
     backends: tuple[str, ...] = (),
+    check: CheckFunction | None = None,
 ):
     """Decorator: register ``function`` under ``name``; its docstring's first line describes it."""
 
@@ -118,7 +133,7 @@ def register(
         if name in _SOLVERS:
             raise ValueError(f"solver {name!r} is already registered")
         description = (inspect.getdoc(function) or name).splitlines()[0]
-        _SOLVERS[name] = SolverSpec(name, kind, description, function, finite, max_tasks, max_machines, backends)
+        _SOLVERS[name] = SolverSpec(name, kind, description, function, finite, max_tasks, max_machines, backends, check)
         return function
 
     return decorate

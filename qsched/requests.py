@@ -64,18 +64,23 @@ def budget_from(budget: scheduler_pb2.Budget, policy: BudgetPolicy = BudgetPolic
     return min(wall, policy.max_wall_seconds), evaluations
 
 
-def solve_job(message, solver: str, problem: Problem, policy: BudgetPolicy = BudgetPolicy(), path: str = "solver") -> SolveJob:
-    """A `SolveJob` for one solver of a `SolveRequest` or `CompareRequest`."""
+def solve_job(
+    message, solver: str, problem: Problem, policy: BudgetPolicy = BudgetPolicy(), path: str = "solver", *, comparing: bool = False
+) -> SolveJob:
+    """A `SolveJob` for one solver of a `SolveRequest` or (``comparing``) a `CompareRequest`,
+    where the backend goes to the solvers that take one and classical solvers ignore it."""
     name = solver or DEFAULT_SOLVER
     try:
         spec = registry.get(name)
     except registry.UnknownSolverError as error:
         raise ProblemError([FieldViolation(path, str(error))]) from None
     violations = []
-    if message.backend and message.backend not in spec.backends:
+    options = json_format.MessageToDict(message.options)
+    if message.backend and not spec.accepts(message.backend) and not (comparing and not spec.backends):
         takes = f"takes one of {', '.join(spec.backends)}" if spec.backends else "runs classically and takes no backend"
         violations.append(FieldViolation("backend", f"{message.backend!r} is not available: {name} {takes}"))
-    options = json_format.MessageToDict(message.options)
+    elif message.backend and spec.backends:
+        options["backend"] = message.backend
     try:
         spec.check(problem, options)
     except ProblemError as error:
@@ -83,4 +88,5 @@ def solve_job(message, solver: str, problem: Problem, policy: BudgetPolicy = Bud
     if violations:
         raise ProblemError(violations)
     wall, evaluations = budget_from(message.budget, policy)
-    return SolveJob(problem, name, wall, evaluations, message.seed, options, message.backend)
+    backend = options.get("backend") or (spec.backends[0] if spec.backends else "")
+    return SolveJob(problem, name, wall, evaluations, message.seed, options, backend)

@@ -143,7 +143,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         try:
             problem = problem_from(request, self.config.limits)
             policy = self.config.budget_policy
-            jobs = [solve_job(request, name, problem, policy, f"solvers[{i}]") for i, name in enumerate(request.solvers)]
+            jobs = [solve_job(request, name, problem, policy, f"solvers[{i}]", comparing=True) for i, name in enumerate(request.solvers)]
         except ProblemError as error:
             abort_invalid(context, error.violations)
         end, kill_end = call_window(context)

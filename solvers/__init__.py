@@ -1,7 +1,15 @@
-"""Quantum solvers: QUBO encoding, QAOA, VQE refinement and decomposition.
+"""Quantum solvers, registered in `qsched.registry` on import.
 
-So far: `engine` (a statevector QAOA engine for diagonal costs, Numba
-kernels), `circuit` (the same ansatz as a parameterized qiskit circuit),
-`p1` (depth-1 expectation values in closed form) and `parameters` (linear
-ramp, INTERP warm starts, and a COBYLA optimizer loop).
+`qaoa` (QUBO encoding, QAOA on the built-in engine or a qiskit backend,
+decode / repair / polish, VQE refinement of the DVFS levels) and
+`qaoa-reference` (the stock qiskit-algorithms QAOA with
+MinimumEigenOptimizer, for side-by-side comparisons). The pieces:
+`allocation` and `levels` (the quadratic programs), `qubo` (calibrated
+penalties), `engine` (the statevector QAOA engine), `p1` (depth-1 closed
+form), `parameters` (angle strategies), `circuit` and `backends` (the same
+ansatz on real qiskit backends), `vqe` (level refinement).
 """
+
+from qsched.solvers import qaoa, reference
+
+__all__ = ["qaoa", "reference"]

@@ -4,9 +4,10 @@ Same conventions as the engine (see its module docstring): the cost layer is
 ``exp(-i gamma C(z))`` written exactly as phase gates, P(-gamma q_i) for
 every linear term and CP(-gamma Q_ij) for every coupling (the constant is a
 global phase); the X mixer is RX(2 beta) on every qubit from |+>^n; the XY
-mixer is XXPlusYY(2 beta) on the engine's ring edges from a one-hot basis state.
+mixer is XXPlusYY(2 beta) on the engine's ring edges from a one-hot basis state,
+then RX(2 beta) on the qubits in no group (which start in |+>).
 The circuit keeps `Parameter`s, so a backend transpiles it once and binds
-new angles every iteration.
+new angles every iteration (`TranspiledQaoa`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import ParameterVector
 from qiskit.circuit.library import XXPlusYYGate
 
-from qsched.solvers.engine import Qubo, check_initial, ring_edges
+from qsched.solvers.backends import Device
+from qsched.solvers.engine import Qubo, check_initial, free_qubits, ring_edges
 
 
 def qaoa_circuit(qubo: Qubo, depth: int, groups: list[list[int]] | None = None, initial: np.ndarray | None = None) -> QuantumCircuit:
@@ -30,6 +32,9 @@ def qaoa_circuit(qubo: Qubo, depth: int, groups: list[list[int]] | None = None, 
     else:
         for qubit in np.flatnonzero(initial):
             circuit.x(int(qubit))
+        free = [int(q) for q in free_qubits(n, groups)]
+        if free:
+            circuit.h(free)
     edges = ring_edges(groups) if groups is not None else None
     pair_i, pair_j, pair_w = qubo.pairs()
     for layer in range(depth):
@@ -42,10 +47,48 @@ def qaoa_circuit(qubo: Qubo, depth: int, groups: list[list[int]] | None = None, 
         else:
             for a, b in edges:
                 circuit.append(XXPlusYYGate(2 * betas[layer]), [a, b])
+            if free:
+                circuit.rx(2 * betas[layer], free)
     return circuit
 
 
-def bind(circuit: QuantumCircuit, gammas, betas) -> QuantumCircuit:
-    """``circuit`` with its ``gamma[k]`` and ``beta[k]`` parameters set (by name, not position)."""
+def parameter_values(circuit: QuantumCircuit, gammas, betas) -> list[float]:
+    """The angles in the order of ``circuit.parameters``, matched by name (``gamma[k]``, ``beta[k]``)."""
     angles = {"gamma": list(gammas), "beta": list(betas)}
-    return circuit.assign_parameters({p: float(angles[p.vector.name][p.index]) for p in circuit.parameters})
+    return [float(angles[p.vector.name][p.index]) for p in circuit.parameters]
+
+
+def bind(circuit: QuantumCircuit, gammas, betas) -> QuantumCircuit:
+    """``circuit`` with its ``gamma[k]`` and ``beta[k]`` parameters set."""
+    return circuit.assign_parameters(parameter_values(circuit, gammas, betas))
+
+
+class TranspiledQaoa:
+    """The ansatz, measured and transpiled once for a backend; every run only binds angles.
+
+    Facts after transpilation (`facts`): logical and physical qubits, depth,
+    two-qubit gates, shots.
+    """
+
+    def __init__(self, qubo: Qubo, depth: int, device: Device, shots: int, groups=None, initial=None):
+        circuit = qaoa_circuit(qubo, depth, groups, initial)
+        circuit.measure_all()
+        self.num_qubits = qubo.num_qubits
+        self.shots = shots
+        self.circuit = device.pass_manager().run(circuit)
+        self._sampler = device.sampler(shots)
+
+    def sample(self, gammas, betas) -> dict[int, int]:
+        """Measured basis states (integers, qubit i = bit i) and their counts."""
+        pub = (self.circuit, parameter_values(self.circuit, gammas, betas))
+        return self._sampler.run([pub]).result()[0].data.meas.get_int_counts()
+
+    def facts(self) -> dict[str, int]:
+        two_qubit = sum(1 for instruction in self.circuit.data if instruction.operation.num_qubits == 2)
+        return {
+            "qubits": self.num_qubits,
+            "physical_qubits": self.circuit.num_qubits,
+            "circuit_depth": self.circuit.depth(),
+            "two_qubit_gates": two_qubit,
+            "shots": self.shots,
+        }

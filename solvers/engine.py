@@ -19,6 +19,9 @@ a layer is ``exp(-i gamma C)`` (without the constant, a global phase) then the m
   ring over each one-hot group (even edges, then odd edges, then the closing
   edge), which keeps the number of ones in each group: started from a state
   with exactly one 1 per group, every sample is a valid one-hot assignment.
+  Qubits in no group (the slack bits of inequality constraints) get RX(2 beta)
+  after the XY edges and start in |+>; numbered first, they take one
+  cache-blocked pass (`reorder_free_first`).
 """
 
 from __future__ import annotations
@@ -209,7 +212,8 @@ def _integer_phase_table(qubo: Qubo, diagonal: np.ndarray) -> tuple[np.ndarray, 
 
 
 def check_initial(num_qubits: int, groups: list[list[int]] | None, initial: np.ndarray | None) -> None:
-    """The XY mixer needs disjoint groups and a start with exactly one 1 in each; the X mixer starts from |+>."""
+    """The XY mixer needs disjoint groups and a start with exactly one 1 in each (and 0 on the
+    qubits in no group, which start in |+>); the X mixer starts from |+>^n."""
     if groups is None:
         if initial is not None:
             raise ValueError("an initial basis state goes with the XY mixer (groups); the X mixer starts from |+>^n")
@@ -221,6 +225,28 @@ def check_initial(num_qubits: int, groups: list[list[int]] | None, initial: np.n
         raise ValueError(f"the XY mixer needs an initial basis state of {num_qubits} bits")
     if any(int(np.sum(np.asarray(initial)[group])) != 1 for group in groups):
         raise ValueError("the initial state must have exactly one 1 in every one-hot group")
+    if np.any(np.asarray(initial)[free_qubits(num_qubits, groups)]):
+        raise ValueError("qubits in no one-hot group start in |+>: their initial bits must be 0")
+
+
+def free_qubits(num_qubits: int, groups: list[list[int]]) -> np.ndarray:
+    """The qubits in no one-hot group, in increasing order."""
+    grouped = np.zeros(num_qubits, dtype=bool)
+    grouped[[q for group in groups for q in group]] = True
+    return np.flatnonzero(~grouped)
+
+
+def reorder_free_first(qubo: Qubo, groups: list[list[int]], initial: np.ndarray) -> tuple[Qubo, list[list[int]], np.ndarray, np.ndarray]:
+    """The same problem with the qubits in no group renumbered first (so their mixer is one
+    blocked pass): (qubo, groups, initial, order) where new qubit k is old qubit ``order[k]``."""
+    free = free_qubits(qubo.num_qubits, groups)
+    order = np.concatenate([free, [q for group in groups for q in group]]).astype(np.int64)
+    position = np.empty_like(order)
+    position[order] = np.arange(order.size)
+    square = qubo.quadratic + qubo.quadratic.T
+    permuted = square[np.ix_(order, order)]
+    reordered = Qubo(qubo.linear[order], np.triu(permuted, 1), qubo.constant)
+    return reordered, [[int(position[q]) for q in group] for group in groups], np.asarray(initial)[order], order
 
 
 def ring_edges(groups: list[list[int]]) -> list[tuple[int, int]]:
@@ -257,9 +283,14 @@ class QaoaEngine:
         self.num_qubits = qubo.num_qubits
         self.diagonal = cost_diagonal(qubo)
         self._phase_table = _integer_phase_table(qubo, self.diagonal)
-        self.edges = ring_edges(groups) if groups is not None else None
         check_initial(self.num_qubits, groups, initial)
-        self.initial = None if initial is None else int(np.dot(np.asarray(initial, dtype=np.int64), 1 << np.arange(self.num_qubits)))
+        self.edges = ring_edges(groups) if groups is not None else None
+        self.free = free_qubits(self.num_qubits, groups) if groups is not None else np.arange(self.num_qubits)
+        if initial is not None:
+            # The start: the one-hot basis state, times |+> on every free qubit.
+            base = int(np.dot(np.asarray(initial, dtype=np.int64), 1 << np.arange(self.num_qubits)))
+            subsets = np.arange(1 << self.free.size)
+            self.initial = base + ((subsets[:, None] >> np.arange(self.free.size)) & 1) @ (1 << self.free)
         self._buffer = np.empty(1 << self.num_qubits, dtype=np.complex64 if single_precision else np.complex128)
 
     def _apply_phase(self, state: np.ndarray, gamma: float) -> None:
@@ -278,7 +309,7 @@ class QaoaEngine:
             state.fill(2 ** (-self.num_qubits / 2))
         else:
             state.fill(0.0)
-            state[self.initial] = 1.0
+            state[self.initial] = 2 ** (-self.free.size / 2)
         for gamma, beta in zip(gammas, betas):
             self._apply_phase(state, float(gamma))
             if self.edges is None:
@@ -286,7 +317,17 @@ class QaoaEngine:
             else:
                 for a, b in self.edges:
                     _apply_xy(state, a, b, float(beta))
+                self._free_mixer(state, float(beta))
         return state
+
+    def _free_mixer(self, state: np.ndarray, beta: float) -> None:
+        """RX on the qubits in no group: one cache-blocked pass when they are the lowest qubits."""
+        count = self.free.size
+        if count and count <= BLOCK_QUBITS and self.free[-1] == count - 1:
+            _rx_low_qubits(state, count, beta)
+            return
+        for qubit in self.free:
+            _rx_one_qubit(state, int(qubit), beta)
 
     def state(self, gammas, betas) -> np.ndarray:
         """The state after ``len(gammas)`` layers with these angles (a new array)."""

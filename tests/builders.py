@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
+from qsched.evaluate import Evaluation, evaluate
+from qsched.generate import generate
+from qsched.problem import Problem
 from qsched.solvers.engine import Qubo
 from qsched.v1 import problem_pb2
 
@@ -53,3 +58,25 @@ def two_machine_problem(**fields) -> problem_pb2.AllocationProblem:
     for name, value in fields.items():
         setattr(message, name, value)
     return message
+
+
+def generated(num_tasks: int, num_machines: int, seed: int, uniform_load: bool = False) -> Problem:
+    """A `qsched gen` instance as a Problem; ``uniform_load`` runs every task at full load
+    (so a machine draws the same power whichever of its tasks runs)."""
+    message = generate(num_tasks, num_machines, seed)
+    if uniform_load:
+        for task in message.tasks:
+            task.ClearField("load")
+    return Problem.from_message(message)
+
+
+def exhaustive_optimum(problem: Problem) -> Evaluation:
+    """The best schedule over every assignment and every level choice (tiny problems only)."""
+    level_choices = [np.array(levels) for levels in itertools.product(*(range(k) for k in problem.level_count))]
+    best = None
+    for assignment in itertools.product(range(problem.num_machines), repeat=problem.num_tasks):
+        for levels in level_choices:
+            evaluation = evaluate(problem, np.array(assignment), levels)
+            if best is None or evaluation.key < best.key:
+                best = evaluation
+    return best

@@ -7,7 +7,7 @@ from qiskit_aer import AerSimulator
 
 from builders import random_qubo
 from qsched.solvers.circuit import bind, qaoa_circuit
-from qsched.solvers.engine import QaoaEngine, Qubo, cost_diagonal, ring_edges
+from qsched.solvers.engine import QaoaEngine, Qubo, cost_diagonal, ring_edges, reorder_free_first
 
 
 def aer_state(circuit, gammas, betas) -> np.ndarray:
@@ -59,6 +59,24 @@ def test_xy_mixer_state_matches_aer_and_keeps_one_hot(seed):
     states = np.flatnonzero(np.abs(state) > 1e-6)
     bits = (states[:, None] >> np.arange(8)) & 1
     assert all(np.all(bits[:, group].sum(axis=1) == 1) for group in groups)
+
+
+def test_xy_mixer_with_free_slack_qubits_matches_aer():
+    """Qubits outside the one-hot groups (slack bits) start in |+> and get the X mixer."""
+    groups = [[0, 1, 2], [4, 5, 6]]
+    initial = np.array([0, 1, 0, 0, 0, 0, 1, 0, 0])
+    qubo = random_qubo(9, seed=11)
+    gammas, betas = random_angles(2, 12)
+    state = QaoaEngine(qubo, groups, initial).state(gammas, betas)
+    assert np.max(np.abs(state - aer_state(qaoa_circuit(qubo, 2, groups, initial), gammas, betas))) < 1e-8
+    bits = (np.flatnonzero(np.abs(state) > 1e-6)[:, None] >> np.arange(9)) & 1
+    assert all(np.all(bits[:, group].sum(axis=1) == 1) for group in groups)
+    assert {tuple(row) for row in bits[:, [3, 7, 8]]} == {tuple(b) for b in np.ndindex(2, 2, 2)}
+
+
+def test_free_qubits_must_start_at_zero():
+    with pytest.raises(ValueError, match="no one-hot group"):
+        QaoaEngine(random_qubo(4, seed=1), [[0, 1]], np.array([1, 0, 1, 0]))
 
 
 def test_ring_edges_cover_each_group_as_a_ring():
@@ -114,3 +132,18 @@ def test_single_precision_agrees_with_double(mixer):
     assert single.state(gammas, betas).dtype == np.complex64
     assert np.max(np.abs(single.probabilities(gammas, betas) - double.probabilities(gammas, betas))) < 1e-5
     assert single.expectation(gammas, betas) == pytest.approx(double.expectation(gammas, betas), rel=1e-5, abs=1e-5)
+
+
+def test_free_qubits_first_gives_the_same_distribution():
+    """Renumbering the slack qubits first (one blocked mixer pass) changes nothing but the labels."""
+    groups = [[0, 1, 2], [4, 5, 6]]
+    initial = np.array([0, 1, 0, 0, 0, 0, 1, 0, 0])
+    qubo = random_qubo(9, seed=5)
+    gammas, betas = random_angles(2, 6)
+    reordered, new_groups, new_initial, order = reorder_free_first(qubo, groups, initial)
+    assert list(order[:3]) == [3, 7, 8]
+    original = QaoaEngine(qubo, groups, initial).probabilities(gammas, betas)
+    renamed = QaoaEngine(reordered, new_groups, new_initial).probabilities(gammas, betas)
+    states = np.arange(1 << 9)
+    old_index = (((states[:, None] >> np.arange(9)) & 1) << order).sum(axis=1)
+    assert np.max(np.abs(renamed - original[old_index])) < 1e-12

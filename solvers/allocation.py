@@ -1,0 +1,230 @@
+"""Task allocation as a quadratic program and a QUBO (qiskit-optimization application style).
+
+`TaskAllocation(problem, levels).to_quadratic_program()` builds, for DVFS
+levels held fixed (the VQE stage chooses them afterwards):
+
+- binary ``x{t}_{m}``: task t runs on machine m, with one-hot rows
+  ``sum_m x{t}_{m} = 1`` (constraint ``task{t}``);
+- capacity ``sum_t demand[t, r] x{t}_{m} <= capacity[m, r]`` for every machine
+  and resource the tasks could overfill, in whole units of capacity / s
+  (demands rounded up, so an assignment that meets the integer row fits);
+- the power cap, where running every machine at its highest draw would
+  break it: binary ``on{m}`` with ``x{t}_{m} <= on{m}`` and
+  ``sum_m on{m} watts[m] <= cap`` (machines kept on while idle counted as
+  always drawing idle power), ``watts[m]`` the highest draw of any task on m,
+  in units of the cap's headroom / s (rounded up). With every task at the
+  same load this is the evaluator's peak exactly; otherwise it is conservative.
+
+Each row takes the coarsest s in `CONSTRAINT_STEPS` (7, 15, 31, 63: a 3- to
+6-bit slack) at which the reference schedule still meets it, so the
+reference is a feasible point of the program. Where rounding up breaks
+the reference even at 63 steps (demands that add up to exactly the
+capacity), the capacity row's bound is raised to the reference's own
+rounded load, which is known to fit; a power row the reference breaks even
+at 63 steps (mixed loads make it conservative) is left out, and the cap is
+left to the repair and VQE stages.
+
+The objective, in units of ``scale`` (the reference schedule's cost, so a
+value below 1 beats it), is
+
+    energy_weight * sum_{t,m} x{t}_{m} e[t, m]  +  alpha * sum_m L_m(x)^2 / W
+
+where e[t, m] is the task's energy above the machine's idle draw,
+``L_m = sum_t runtime[t, m] x{t}_{m}`` is machine m's busy time, W the total
+runtime of the tasks on their average machine, and ``alpha = energy_weight *
+(idle watts of all machines) + makespan_weight``. The first term is the
+energy of the work exactly; the second stands for the makespan, which is a
+maximum and not quadratic. It is a load-balancing term: it equals the
+makespan when the loads are equal and W is the total work, and it falls as
+loads even out, as the makespan does. It is a surrogate, not the makespan:
+decoded schedules are scored by the one evaluator, and the local-search
+polish works on the true objective. Idle power is charged as if every
+machine is on for the whole makespan (exact when the problem keeps idle
+machines on or every machine gets work). Deadlines depend on the order
+within machines and are left to the decode, polish and VQE stages.
+
+`to_qubo()` converts with a penalty calibrated on the reference schedule
+(`qsched.solvers.qubo`), and `interpret(x)` maps a solution back to an
+assignment.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+from qiskit_optimization import QuadraticProgram
+
+from qsched.evaluate import over_capacity
+from qsched.problem import Problem
+from qsched.solvers.qubo import QuboForm, integer_row, to_qubo
+
+#: Integer units per capacity or power-cap row, coarsest first: 2^b - 1 fits a b-bit slack.
+CONSTRAINT_STEPS = (7, 15, 31, 63)
+
+
+def reference_row(coefficients: np.ndarray, limit: float, chosen: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """``coefficients @ x <= limit`` as an integer row (`integer_row`) at the coarsest scale in
+    `CONSTRAINT_STEPS` that the reference point (1 where ``chosen``) meets; None if it meets none."""
+    for steps in CONSTRAINT_STEPS:
+        row, rhs = integer_row(coefficients, limit, steps)
+        if row[chosen].sum() <= rhs:
+            return row, rhs
+    return None
+
+
+class TaskAllocation:
+    """The assignment of ``problem``'s tasks to machines at fixed DVFS ``levels``.
+
+    ``reference``: a schedule (machine per task) whose objective sets the
+    scale and, when it meets the program's constraints, the penalty's upper
+    bound; by default every task on its fastest machine.
+    """
+
+    def __init__(self, problem: Problem, levels: np.ndarray | None = None, reference: np.ndarray | None = None):
+        self.problem = problem
+        self.levels = problem.fastest_levels if levels is None else np.asarray(levels, dtype=np.int64)
+        tasks, machines = np.arange(problem.num_tasks), np.arange(problem.num_machines)
+        frequency = problem.frequency[machines, self.levels]
+        self.runtime = problem.etc / frequency
+        watts = problem.task_watts(tasks[:, None], machines[None, :], self.levels[None, :])
+        self.watts = watts
+        self.dynamic_energy = self.runtime * (watts - problem.idle_watts)
+        self.reference = np.argmin(self.runtime, axis=1) if reference is None else np.asarray(reference, dtype=np.int64)
+
+    @property
+    def num_tasks(self) -> int:
+        return self.problem.num_tasks
+
+    @property
+    def num_machines(self) -> int:
+        return self.problem.num_machines
+
+    def variable(self, task: int, machine: int) -> str:
+        return f"x{task}_{machine}"
+
+    @cached_property
+    def scale(self) -> float:
+        """The reference schedule's unscaled objective (1 if that is 0)."""
+        value = self._unscaled(self.reference)
+        return value if value > 0 else 1.0
+
+    def _unscaled(self, assignment: np.ndarray) -> float:
+        problem = self.problem
+        tasks = np.arange(self.num_tasks)
+        loads = np.bincount(assignment, weights=self.runtime[tasks, assignment], minlength=self.num_machines)
+        energy = self.dynamic_energy[tasks, assignment].sum()
+        return float(problem.energy_weight * energy + self._alpha * (loads @ loads) / self._work)
+
+    @cached_property
+    def _alpha(self) -> float:
+        return float(self.problem.energy_weight * self.problem.idle_watts.sum() + self.problem.makespan_weight)
+
+    @cached_property
+    def _work(self) -> float:
+        return float(self.runtime.mean(axis=1).sum())
+
+    def capped_resources(self) -> list[tuple[int, int]]:
+        """(machine, resource) pairs that the tasks could overfill (the rows worth slack qubits)."""
+        problem = self.problem
+        if not problem.resources:
+            return []
+        total = problem.demand.sum(axis=0)
+        return [(m, r) for m in range(self.num_machines) for r in range(len(problem.resources)) if over_capacity(total[r], problem.capacity[m, r])]
+
+    @cached_property
+    def power_row(self) -> tuple[np.ndarray, int] | None:
+        """(integer draw per machine, integer headroom) when the cap can bind, else None.
+
+        None as well when the cap cannot be met even with only the always-on
+        machines (no assignment helps at these levels), and when the reference breaks the row.
+        """
+        problem = self.problem
+        if not np.isfinite(problem.power_cap) or not problem.models_power:
+            return None
+        always = problem.idle_watts * problem.idle_machines_on
+        peak = np.maximum(self.watts.max(axis=0), always)
+        headroom = problem.power_cap - always.sum()
+        if peak.sum() <= problem.power_cap or headroom <= 0:
+            return None
+        on = np.bincount(self.reference, minlength=self.num_machines) > 0
+        return reference_row(peak - always, float(headroom), on)
+
+    def to_quadratic_program(self) -> QuadraticProgram:
+        problem = self.problem
+        program = QuadraticProgram(problem.name or "task-allocation")
+        for t in range(self.num_tasks):
+            for m in range(self.num_machines):
+                program.binary_var(self.variable(t, m))
+        power = self.power_row
+        if power is not None:
+            for m in range(self.num_machines):
+                program.binary_var(f"on{m}")
+
+        linear: dict[str, float] = {}
+        quadratic: dict[tuple[str, str], float] = {}
+        weight = self._alpha / self._work / self.scale
+        for m in range(self.num_machines):
+            runtime = self.runtime[:, m]
+            for t in range(self.num_tasks):
+                linear[self.variable(t, m)] = (problem.energy_weight * self.dynamic_energy[t, m] / self.scale) + weight * runtime[t] ** 2
+                for u in range(t + 1, self.num_tasks):
+                    quadratic[(self.variable(t, m), self.variable(u, m))] = 2 * weight * runtime[t] * runtime[u]
+        program.minimize(linear=linear, quadratic=quadratic)
+
+        for t in range(self.num_tasks):
+            program.linear_constraint({self.variable(t, m): 1 for m in range(self.num_machines)}, "==", 1, name=f"task{t}")
+        for m, r in self.capped_resources():
+            self._capacity_row(program, m, r)
+        if power is not None:
+            coefficients, rhs = power
+            for t in range(self.num_tasks):
+                for m in range(self.num_machines):
+                    program.linear_constraint({self.variable(t, m): 1, f"on{m}": -1}, "<=", 0, name=f"on{t}_{m}")
+            program.linear_constraint({f"on{m}": int(c) for m, c in enumerate(coefficients) if c}, "<=", rhs, name="power_cap")
+        return program
+
+    def _capacity_row(self, program: QuadraticProgram, machine: int, resource: int) -> None:
+        demand = self.problem.demand[:, resource]
+        capacity = self.problem.capacity[machine, resource]
+        name = f"capacity{machine}_{self.problem.resources[resource]}"
+        users = np.flatnonzero(demand > 0)
+        if capacity <= 0:
+            program.linear_constraint({self.variable(t, machine): 1 for t in users}, "<=", 0, name=name)
+            return
+        chosen = self.reference[users] == machine
+        row = reference_row(demand[users], capacity, chosen)
+        if row is None:  # the reference fits for real but not after rounding: let its own load through
+            coefficients, rhs = integer_row(demand[users], capacity, CONSTRAINT_STEPS[-1])
+            row = coefficients, max(rhs, int(coefficients[chosen].sum()))
+        coefficients, rhs = row
+        program.linear_constraint({self.variable(t, machine): int(c) for t, c in zip(users, coefficients)}, "<=", rhs, name=name)
+
+    def solution(self, assignment: np.ndarray) -> np.ndarray:
+        """The program's variable vector for an assignment (machines on where they have tasks)."""
+        x = np.zeros((self.num_tasks, self.num_machines))
+        x[np.arange(self.num_tasks), assignment] = 1
+        parts = [x.ravel()]
+        if self.power_row is not None:
+            parts.append(np.bincount(assignment, minlength=self.num_machines) > 0)
+        return np.concatenate(parts).astype(float)
+
+    def objective(self, assignment: np.ndarray) -> float:
+        """The program's objective at an assignment, in units of `scale`."""
+        return self._unscaled(np.asarray(assignment, dtype=np.int64)) / self.scale
+
+    def to_qubo(self) -> QuboForm:
+        """The QUBO, with the penalty calibrated on the reference schedule when it meets the
+        constraints (always, unless the reference overfills a machine)."""
+        program = self.to_quadratic_program()
+        fits = program.is_feasible(self.solution(self.reference))
+        return to_qubo(program, upper=self.objective(self.reference) if fits else None)
+
+    def interpret(self, x: np.ndarray) -> np.ndarray:
+        """Machine per task from the program's variables; -1 where a row is not one-hot."""
+        rows = np.asarray(x)[: self.num_tasks * self.num_machines].reshape(self.num_tasks, self.num_machines).round()
+        return np.where(rows.sum(axis=1) == 1, rows.argmax(axis=1), -1)
+
+    def one_hot_groups(self) -> list[list[int]]:
+        """The qubits of each task's row (the first T*M variables of the QUBO), for the XY mixer."""
+        return [[t * self.num_machines + m for m in range(self.num_machines)] for t in range(self.num_tasks)]
