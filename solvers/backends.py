@@ -29,7 +29,7 @@ from functools import cached_property
 from typing import Any
 
 #: Logical qubits each kind of backend takes (QAOA state vectors, noisy simulations).
-QUBIT_BUDGET = {"engine": 24, "aer": 22, "aer-noisy": 12, "fake": 12, "ibm": 100}
+QUBIT_BUDGET = {"engine": 22, "aer": 22, "aer-noisy": 12, "fake": 12, "ibm": 100}
 #: The names `SolverSpec.backends` advertises; ``<device>`` stands for any device name.
 BACKEND_NAMES = ("engine", "aer", "aer-noisy", "fake_torino", "fake_fez", "fake_brisbane", "fake_<device>", "ibm:<device>")
 #: Depolarizing error per one- and two-qubit gate, and readout error, of ``aer-noisy``.

@@ -1,10 +1,15 @@
 """The QAOA ansatz of `engine.QaoaEngine` as a parameterized qiskit circuit, for real backends.
 
 Same conventions as the engine (see its module docstring): the cost layer is
-``exp(-i gamma C(z))`` written exactly as phase gates, P(-gamma q_i) for
-every linear term and CP(-gamma Q_ij) for every coupling (the constant is a
-global phase); the X mixer is RX(2 beta) on every qubit from |+>^n; the XY
-mixer is XXPlusYY(2 beta) on the engine's ring edges from a one-hot basis state,
+``exp(-i gamma C(z))`` written in Ising form (`p1.to_ising`: C = offset +
+sum h_i Z_i + sum J_ij Z_i Z_j) as RZ(2 gamma h_i) on every qubit and
+RZZ(2 gamma J_ij) on every coupling, with the global phase the engine
+leaves out (the offset, less the QUBO's constant) put back, so the states
+agree amplitude for amplitude. RZZ rather than CP: it is native on current
+IBM devices, and qiskit's basis translator stalls on parameterized CP
+gates for heavy-hex targets beyond ~10 qubits. The X mixer is RX(2 beta) on
+every qubit from |+>^n; the XY mixer is XXPlusYY(2 beta) on the engine's
+ring edges from a one-hot basis state,
 then RX(2 beta) on the qubits in no group (which start in |+>).
 The circuit keeps `Parameter`s, so a backend transpiles it once and binds
 new angles every iteration (`TranspiledQaoa`).
@@ -19,6 +24,7 @@ from qiskit.circuit.library import XXPlusYYGate
 
 from qsched.solvers.backends import Device
 from qsched.solvers.engine import Qubo, check_initial, free_qubits, ring_edges
+from qsched.solvers.p1 import to_ising
 
 
 def qaoa_circuit(qubo: Qubo, depth: int, groups: list[list[int]] | None = None, initial: np.ndarray | None = None) -> QuantumCircuit:
@@ -36,12 +42,14 @@ def qaoa_circuit(qubo: Qubo, depth: int, groups: list[list[int]] | None = None, 
         if free:
             circuit.h(free)
     edges = ring_edges(groups) if groups is not None else None
-    pair_i, pair_j, pair_w = qubo.pairs()
+    h, coupling, offset = to_ising(qubo)
+    pair_i, pair_j = np.nonzero(np.triu(coupling, 1))
     for layer in range(depth):
-        for qubit in np.flatnonzero(qubo.linear):
-            circuit.p(-gammas[layer] * float(qubo.linear[qubit]), int(qubit))
-        for i, j, weight in zip(pair_i, pair_j, pair_w):
-            circuit.cp(-gammas[layer] * float(weight), int(i), int(j))
+        circuit.global_phase -= gammas[layer] * (offset - qubo.constant)
+        for qubit in np.flatnonzero(h):
+            circuit.rz(2 * gammas[layer] * float(h[qubit]), int(qubit))
+        for i, j in zip(pair_i, pair_j):
+            circuit.rzz(2 * gammas[layer] * float(coupling[i, j]), int(i), int(j))
         if edges is None:
             circuit.rx(2 * betas[layer], range(n))
         else:

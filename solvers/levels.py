@@ -21,7 +21,8 @@ binary variables:
 - the power cap: ``sum_m y{m}_{l} watts[m, l] <= cap`` where it can bind and
   can be met, ``watts`` a machine's highest task draw at that level (the
   evaluator's peak when tasks share a load; conservative otherwise), in
-  whole units of the headroom / 7 rounded up.
+  whole units of the headroom / s rounded up, s the coarsest scale at
+  which the rounded row accepts exactly the choices the cap accepts.
 
 Machines without tasks that are off, machines with one level, and machines
 outside ``machines`` keep their levels and enter as constants. The objective
@@ -30,6 +31,7 @@ is in units of the current levels' cost.
 
 from __future__ import annotations
 
+import itertools
 from functools import cached_property
 
 import numpy as np
@@ -39,6 +41,9 @@ from qsched.evaluate import TOLERANCE
 from qsched.problem import Problem
 from qsched.solvers.allocation import CONSTRAINT_STEPS
 from qsched.solvers.qubo import PENALTY_MARGIN, QuboForm, integer_row, to_qubo
+
+#: Most level choices on which the power row's rounding is checked to be exact.
+EXACT_CHECK_LIMIT = 4096
 
 
 class LevelSelection:
@@ -119,18 +124,34 @@ class LevelSelection:
         return value if value > 0 else 1.0
 
     @cached_property
-    def power_row(self) -> tuple[np.ndarray, float] | None:
-        """(draw per chosen (machine, level) as an (M, L) array, headroom) when the cap can bind and be met."""
+    def power_row(self) -> tuple[dict[str, int], int] | None:
+        """The cap as an integer row over the level variables, when it can bind and be met.
+
+        The scale is the coarsest in `CONSTRAINT_STEPS` at which the rounded row
+        accepts exactly the level choices the real cap accepts (checked on every
+        choice when there are at most `EXACT_CHECK_LIMIT`; else the finest).
+        """
         problem = self.problem
         if not np.isfinite(problem.power_cap) or not problem.models_power or not self.chosen.size:
             return None
-        fixed = self.watts[self.fixed, self.levels[self.fixed]].sum()
-        headroom = problem.power_cap - fixed
-        highest = sum(max(self.watts[m, level] for level in self._options(m)) for m in self.chosen)
-        lowest = sum(min(self.watts[m, level] for level in self._options(m)) for m in self.chosen)
-        if highest <= headroom or lowest > headroom:
+        headroom = problem.power_cap - self.watts[self.fixed, self.levels[self.fixed]].sum()
+        options = [self.watts[m, : problem.level_count[m]] for m in self.chosen]
+        if sum(w.max() for w in options) <= headroom or sum(w.min() for w in options) > headroom:
             return None
-        return self.watts, float(headroom)
+        pairs = [(m, level) for m in self.chosen for level in self._options(m)]
+        watts = np.array([self.watts[m, level] for m, level in pairs])
+        choices = list(itertools.product(*options)) if np.prod([w.size for w in options]) <= EXACT_CHECK_LIMIT else []
+        real = np.array([sum(c) for c in choices]) <= headroom * (1 + TOLERANCE)
+        for steps in CONSTRAINT_STEPS:
+            row, rhs = integer_row(watts, headroom, steps)
+            rounded = [row[self._pair_indices(pairs, c)].sum() <= rhs for c in itertools.product(*(range(w.size) for w in options))] if choices else []
+            if np.array_equal(rounded, real) or steps == CONSTRAINT_STEPS[-1]:
+                return {self.variable(m, level): int(c) for (m, level), c in zip(pairs, row) if c}, rhs
+        return None
+
+    def _pair_indices(self, pairs, levels) -> list[int]:
+        """Positions in ``pairs`` of one level per chosen machine."""
+        return [pairs.index((int(m), int(level))) for m, level in zip(self.chosen, levels)]
 
     def to_quadratic_program(self) -> QuadraticProgram:
         program = QuadraticProgram("dvfs-levels")
@@ -164,10 +185,8 @@ class LevelSelection:
         for k in range(1, self.thresholds.size):
             program.linear_constraint({f"z{k}": 1, f"z{k - 1}": -1}, "<=", 0, name=f"order{k}")
         if self.power_row is not None:
-            watts, headroom = self.power_row
-            pairs = [(m, level) for m in self.chosen for level in self._options(m)]
-            coefficients, rhs = integer_row(np.array([watts[m, level] for m, level in pairs]), headroom, CONSTRAINT_STEPS[0])
-            program.linear_constraint({self.variable(m, level): int(c) for (m, level), c in zip(pairs, coefficients) if c}, "<=", rhs, name="power_cap")
+            row, rhs = self.power_row
+            program.linear_constraint(row, "<=", rhs, name="power_cap")
         return program
 
     def _lateness_weight(self, linear: dict[str, float]) -> float:

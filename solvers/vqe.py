@@ -91,7 +91,7 @@ def refine_levels(
     device: Device,
     report: VqeReport,
     *,
-    max_qubits: int = 12,
+    max_qubits: int = 14,
     iterations: int = 100,
     shots: int = 1024,
 ) -> Evaluation:

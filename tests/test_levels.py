@@ -1,0 +1,79 @@
+"""DVFS level selection: the program's ground state and the VQE answer against brute force."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from builders import generated
+from qsched.baselines.greedy import HEURISTICS, list_schedule
+from qsched.evaluate import evaluate
+from qsched.solver import Budget, Search
+from qsched.solvers.backends import device
+from qsched.solvers.engine import cost_diagonal
+from qsched.solvers.levels import LevelSelection
+from qsched.solvers.vqe import VqeReport, refine_levels, warm_start
+
+# (tasks, machines, seed): every task at full load, so the power row is the evaluator's peak.
+INSTANCES = [(6, 2, 1), (8, 2, 2), (6, 3, 3), (8, 3, 6)]
+
+
+def best_levels(problem, assignment):
+    choices = itertools.product(*(range(k) for k in problem.level_count))
+    return min((evaluate(problem, assignment, np.array(levels)) for levels in choices), key=lambda e: e.key)
+
+
+def min_min(problem):
+    return list_schedule(problem, HEURISTICS["min-min"])
+
+
+@pytest.mark.parametrize("shape", INSTANCES)
+def test_level_program_ground_state_is_the_best_level_choice(shape):
+    problem = generated(*shape, uniform_load=True)
+    assignment = min_min(problem)
+    selection = LevelSelection(problem, assignment)
+    form = selection.to_qubo()
+    ground = int(np.argmin(cost_diagonal(form.arrays)))
+    levels = selection.interpret(form.original((ground >> np.arange(form.num_qubits)) & 1))
+    assert evaluate(problem, assignment, levels).key == best_levels(problem, assignment).key
+
+
+def test_makespan_thermometer_prices_the_largest_busy_time_exactly():
+    problem = generated(6, 3, 3, uniform_load=True)
+    assignment = min_min(problem)
+    selection = LevelSelection(problem, assignment)
+    program = selection.to_quadratic_program()
+    for levels in itertools.product(*(range(k) for k in problem.level_count)):
+        levels = np.array(levels)
+        x = selection.solution(levels)
+        evaluation = evaluate(problem, assignment, levels)
+        if program.is_feasible(x) and evaluation.feasible:
+            assert program.objective.evaluate(x) * selection.scale == pytest.approx(evaluation.objective, rel=1e-9)
+
+
+def test_warm_start_angles_prepare_the_current_levels_most_likely():
+    angles = warm_start(np.array([1, 0, 1]))
+    flip = np.sin(angles[:3] / 2) ** 2  # probability of reading 1 after RY(theta) on |0>
+    assert np.all(flip[[0, 2]] > 0.75) and flip[1] < 0.25 and np.all(angles[3:] == 0)
+
+
+@pytest.mark.parametrize("shape", [(6, 2, 1), (8, 2, 2), (6, 3, 3)])
+def test_vqe_finds_the_brute_force_level_choice(shape):
+    problem = generated(*shape, uniform_load=True)
+    assignment = min_min(problem)
+    search = Search(problem, Budget())
+    start = search.evaluate(assignment)
+    refined = refine_levels(search, start, device("engine", seed=0), VqeReport())
+    assert refined.key == best_levels(problem, assignment).key
+
+
+def test_vqe_never_returns_worse_than_its_start():
+    problem = generated(8, 3, 6, uniform_load=True)
+    search = Search(problem, Budget())
+    start = search.evaluate(min_min(problem), problem.level_count - 1)
+    report = VqeReport()
+    refined = refine_levels(search, start, device("engine", seed=0), report, iterations=20)
+    assert refined.key <= start.key
+    assert report.blocks >= 1 and report.qubits <= 14

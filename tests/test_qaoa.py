@@ -1,0 +1,101 @@
+"""The `qaoa` and `qaoa-reference` solvers: quality, determinism, backends, refusals, service."""
+
+from __future__ import annotations
+
+import pytest
+
+from builders import exhaustive_optimum, generated
+from qsched import registry
+from qsched.generate import generate
+from qsched.problem import ProblemError
+from qsched.solver import Budget
+from service_helpers import assert_invalid, rpc_error, solve
+
+
+def run(problem, solver="qaoa", seed=0, progress=None, **options):
+    return registry.solve(problem, solver, Budget(), seed, progress, options)
+
+
+@pytest.mark.parametrize("shape", [(4, 2, 5), (3, 3, 2), (5, 2, 7)])
+def test_qaoa_is_feasible_and_within_one_percent_of_the_exhaustive_optimum(shape):
+    problem = generated(*shape)
+    result = run(problem)
+    best = exhaustive_optimum(problem)
+    assert result.evaluation.feasible
+    assert result.evaluation.objective <= best.objective * 1.01
+    assert result.facts["qubits"] > problem.num_tasks * problem.num_machines - 1
+
+
+def test_qaoa_is_deterministic_for_a_seed():
+    problem = generated(4, 2, 2)
+    first, second = run(problem, seed=3), run(problem, seed=3)
+    assert first.evaluation.assignment.tolist() == second.evaluation.assignment.tolist()
+    assert first.evaluation.levels.tolist() == second.evaluation.levels.tolist()
+    assert first.evaluations == second.evaluations
+
+
+def test_qaoa_reports_progress_per_stage_and_facts():
+    events = []
+    result = run(generated(4, 2, 5), progress=events.append)
+    stages = {event.point.stage for event in events}
+    assert {"construct", "qaoa"} <= stages
+    for fact in ("qubits", "depth", "penalty", "shots", "expectation", "feasible_sample_share", "seconds_qaoa", "seconds_vqe", "vqe_blocks"):
+        assert fact in result.facts
+    assert result.facts["best_sample_objective"] < result.facts["start_objective"]  # the samples beat the warm start
+
+
+def test_x_mixer_also_gives_feasible_schedules():
+    result = run(generated(4, 2, 5), mixer="x", vqe=False)
+    assert result.evaluation.feasible and result.facts["mixer"] == "x"
+
+
+def test_aer_backend_samples_the_transpiled_circuit():
+    result = run(generated(3, 2, 1), backend="aer", backend_iterations=2, vqe=False)
+    assert result.evaluation.feasible
+    facts = result.facts
+    assert facts["backend"] == "aer" and facts["two_qubit_gates"] > 0 and facts["circuit_depth"] > 0 and facts["shots"] == 1024
+
+
+def test_fake_device_runs_through_the_runtime_sampler_with_device_noise():
+    problem = generated(3, 2, 1)
+    result = run(problem, backend="fake_torino", backend_iterations=0, vqe=False, shots=256)
+    assert result.evaluation.feasible
+    assert result.facts["physical_qubits"] == 133  # laid out on the 133-qubit Heron device
+    assert result.facts["two_qubit_gates"] > 0
+
+
+def test_problems_beyond_the_qubit_budget_are_refused_by_field():
+    with pytest.raises(ProblemError) as error:
+        run(generated(8, 4, 1))
+    assert error.value.violations[0].field == "problem.tasks"
+    assert "qubits" in error.value.violations[0].description
+    with pytest.raises(ProblemError, match="takes at most 6"):
+        run(generated(4, 2, 5), max_qubits=6)
+
+
+@pytest.mark.parametrize("backend", ["nope", "fake_nowhere", "ibm:"])
+def test_unknown_backends_are_refused_by_field(backend):
+    with pytest.raises(ProblemError) as error:
+        run(generated(3, 2, 1), backend=backend)
+    assert error.value.violations[0].field == "backend"
+
+
+def test_reference_runs_the_stock_stack_on_the_same_program():
+    problem = generated(3, 2, 1)
+    reference = run(problem, "qaoa-reference", maxiter=20)
+    ours = run(problem, vqe=False)
+    assert reference.facts["qubits"] == ours.facts["qubits"]
+    assert reference.facts["status"] in {"SUCCESS", "INFEASIBLE"}
+    assert reference.evaluations == 1  # its answer, scored as returned
+
+
+def test_service_runs_qaoa_on_a_named_backend(stub):
+    response = solve(stub, generate(3, 2, 1), "qaoa", backend="aer", options={"vqe": False, "backend_iterations": 0})
+    assert response.backend == "aer" and response.schedule.metrics.feasible
+    assert response.facts["two_qubit_gates"] > 0
+
+
+def test_service_refuses_a_bad_backend_and_an_oversized_problem(stub):
+    assert_invalid(rpc_error(solve, stub, generate(3, 2, 1), "qaoa", backend="nope"), "backend")
+    assert_invalid(rpc_error(solve, stub, generate(3, 2, 1), "min-min", backend="aer"), "backend")
+    assert_invalid(rpc_error(solve, stub, generate(8, 4, 1), "qaoa"), "problem.tasks")
