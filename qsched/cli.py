@@ -57,12 +57,14 @@ def _request(args: argparse.Namespace, solver: str) -> scheduler_pb2.SolveReques
         budget=scheduler_pb2.Budget(wall_seconds=args.seconds or 0.0, evaluations=args.evaluations or 0),
         seed=args.seed,
         options=_options(args.option),
+        backend=args.backend,
     )
 
 
-def solve_locally(request: scheduler_pb2.SolveRequest, show_progress: bool | None = None) -> scheduler_pb2.SolveResponse:
-    """Solve in this process, with the service's validation and default budget; Ctrl-C stops with the best so far."""
-    job = solve_job(request, request.solver, problem_from(request))
+def solve_locally(request: scheduler_pb2.SolveRequest, show_progress: bool | None = None, comparing: bool = False) -> scheduler_pb2.SolveResponse:
+    """Solve in this process, with the service's validation and default budget; Ctrl-C stops with the best so far.
+    ``comparing``: the request is one solver of a comparison (classical solvers ignore its backend)."""
+    job = solve_job(request, request.solver, problem_from(request), comparing=comparing)
     stop = threading.Event()
     latest: list[ProgressEvent] = []
     outcome: dict = {}
@@ -137,14 +139,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     request = _request(args, "")
     if args.server:
         compare = scheduler_pb2.CompareRequest(
-            problem=request.problem, solvers=solvers, budget=request.budget, seed=request.seed, options=request.options
+            problem=request.problem, solvers=solvers, budget=request.budget, seed=request.seed, options=request.options, backend=request.backend
         )
         comparison = _stub(args.server).Compare(compare)
     else:
         comparison = scheduler_pb2.CompareResponse()
         for solver in solvers:
             request.solver = solver
-            comparison.results.append(solve_locally(request, False if args.json else None))
+            comparison.results.append(solve_locally(request, False if args.json else None, comparing=True))
         if (bound := best_bound(comparison.results)) is not None:
             comparison.best_bound = bound
     if args.json:
@@ -191,12 +193,14 @@ def cmd_gen(args: argparse.Namespace) -> int:
 def cmd_solvers(args: argparse.Namespace) -> int:
     if args.server:
         listing = _stub(args.server).ListSolvers(scheduler_pb2.ListSolversRequest())
-        rows = [(s.name, scheduler_pb2.SolverKind.Name(s.kind).removeprefix("SOLVER_KIND_").lower(), s.description) for s in listing.solvers]
+        rows = [(s.name, scheduler_pb2.SolverKind.Name(s.kind).removeprefix("SOLVER_KIND_").lower(), s.description, s.backends) for s in listing.solvers]
     else:
-        rows = [(s.name, s.kind.value, s.description) for s in registry.available()]
-    width = max(len(name) for name, _, _ in rows)
-    for name, kind, description in rows:
+        rows = [(s.name, s.kind.value, s.description, s.backends) for s in registry.available()]
+    width = max(len(row[0]) for row in rows)
+    for name, kind, description, backends in rows:
         print(f"{name:<{width}}  {kind:<13}  {description}")
+        if backends:
+            print(f"{'':<{width}}  {'':<13}  backends: {', '.join(backends)}")
     return 0
 
 
@@ -285,6 +289,7 @@ def _add_solve_arguments(parser: argparse.ArgumentParser, server_help: str, resp
     parser.add_argument("--evaluations", type=_positive(int), help="evaluation budget (per solver)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="solver option (repeatable)")
+    parser.add_argument("--backend", default="", help="quantum backend: engine, aer, aer-noisy, fake_<device>, ibm:<device>")
     parser.add_argument("--server", metavar="ADDR", help=server_help)
     parser.add_argument("--json", action="store_true", help=f"print the {response} as protobuf JSON")
 

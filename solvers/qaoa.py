@@ -18,8 +18,8 @@
 6. The best schedule the evaluator saw is the answer.
 
 Problems whose QUBO needs more qubits than the backend takes are refused
-with a field violation before anything runs (``problem.tasks``); the hybrid
-decomposition for large problems is a separate solver.
+with a field violation before anything runs (``problem.tasks``):
+decomposing large problems into sub-QUBOs is not part of this solver.
 """
 
 from __future__ import annotations
@@ -65,11 +65,17 @@ def check_qaoa(problem: Problem, options: dict[str, Any]) -> list[FieldViolation
         return [FieldViolation("backend", str(error))]
     if options.get("mixer", "xy") not in MIXERS:
         return [FieldViolation("options.mixer", f"must be one of {', '.join(MIXERS)}")]
+    return qubit_violations(problem, budget, f"backend {backend!r}")
+
+
+def qubit_violations(problem: Problem, budget: int, taker: str) -> list[FieldViolation]:
+    """A violation of ``problem.tasks`` when the QUBO needs more than ``budget`` qubits (it has at
+    least one per task and machine, so larger problems are refused without building it)."""
     cells = problem.num_tasks * problem.num_machines
     qubits = cells if cells > budget else encode(problem)[1].num_qubits
-    if qubits > budget:
-        return [FieldViolation("problem.tasks", f"{problem.num_tasks} tasks x {problem.num_machines} machines need {qubits} qubits; backend {backend!r} takes at most {budget} (use the hybrid solver for large problems)")]
-    return []
+    if qubits <= budget:
+        return []
+    return [FieldViolation("problem.tasks", f"{problem.num_tasks} tasks x {problem.num_machines} machines need {qubits} qubits; {taker} takes at most {budget}; classical solvers (local-search, milp, ...) take any size")]
 
 
 def encode(problem: Problem, search: Search | None = None) -> tuple[TaskAllocation, QuboForm, Evaluation]:
@@ -90,7 +96,7 @@ def qaoa(
     depth: int = 2,
     mixer: str = "xy",
     shots: int = 1024,
-    candidates: int = 2,
+    candidates: int = 8,
     optimizer_evaluations: int = 60,
     backend_iterations: int = 10,
     polish_steps: int = 300,

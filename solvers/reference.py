@@ -28,16 +28,11 @@ from qsched.problem import FieldViolation, Problem
 from qsched.registry import SolverKind, register
 from qsched.solver import Budget, ProgressCallback, Result, Search
 from qsched.solvers.backends import QUBIT_BUDGET
-from qsched.solvers.qaoa import encode
+from qsched.solvers.qaoa import encode, qubit_violations
 
 
 def check_reference(problem: Problem, options: dict[str, Any]) -> list[FieldViolation]:
-    budget = QUBIT_BUDGET["aer"]
-    cells = problem.num_tasks * problem.num_machines
-    qubits = cells if cells > budget else encode(problem)[1].num_qubits
-    if qubits > budget:
-        return [FieldViolation("problem.tasks", f"{problem.num_tasks} tasks x {problem.num_machines} machines need {qubits} qubits; qaoa-reference takes at most {budget}")]
-    return []
+    return qubit_violations(problem, QUBIT_BUDGET["aer"], "qaoa-reference")
 
 
 @register("qaoa-reference", kind=SolverKind.QUANTUM, finite=True, backends=("aer",), check=check_reference)

@@ -92,8 +92,8 @@ def refine_levels(
     report: VqeReport,
     *,
     max_qubits: int = 14,
-    iterations: int = 100,
-    shots: int = 1024,
+    iterations: int = 60,
+    shots: int = 512,
 ) -> Evaluation:
     """The candidate's assignment with VQE-chosen levels (never worse than the candidate)."""
     best = candidate

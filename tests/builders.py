@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
-from qsched.evaluate import Evaluation, evaluate
+from qsched import registry
+from qsched.evaluate import Evaluation
 from qsched.generate import generate
 from qsched.problem import Problem
 from qsched.solvers.engine import Qubo
@@ -72,11 +71,4 @@ def generated(num_tasks: int, num_machines: int, seed: int, uniform_load: bool =
 
 def exhaustive_optimum(problem: Problem) -> Evaluation:
     """The best schedule over every assignment and every level choice (tiny problems only)."""
-    level_choices = [np.array(levels) for levels in itertools.product(*(range(k) for k in problem.level_count))]
-    best = None
-    for assignment in itertools.product(range(problem.num_machines), repeat=problem.num_tasks):
-        for levels in level_choices:
-            evaluation = evaluate(problem, np.array(assignment), levels)
-            if best is None or evaluation.key < best.key:
-                best = evaluation
-    return best
+    return registry.solve(problem, "exhaustive").evaluation

@@ -1,6 +1,5 @@
 """The exact MILP against brute-force enumeration, and its bound against known optima."""
 
-import itertools
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +9,7 @@ from qsched import hcsp, io, registry
 from qsched.baselines.milp import power_cap_is_exact
 from qsched.evaluate import evaluate
 from qsched.generate import generate
-from qsched.problem import Problem
+from qsched.problem import Problem, ProblemError
 from qsched.solver import Budget
 
 DATA = Path(__file__).resolve().parent.parent / "datasets" / "hcsp" / "512x16"
@@ -18,13 +17,17 @@ DATA = Path(__file__).resolve().parent.parent / "datasets" / "hcsp" / "512x16"
 
 def brute_force(problem: Problem):
     """The best schedule by the evaluator's key over every assignment and level choice."""
-    best = None
-    for assignment in itertools.product(range(problem.num_machines), repeat=problem.num_tasks):
-        for levels in itertools.product(*(range(c) for c in problem.level_count)):
-            candidate = evaluate(problem, np.array(assignment), np.array(levels))
-            if best is None or candidate.key < best.key:
-                best = candidate
-    return best
+    return registry.solve(problem, "exhaustive").evaluation
+
+
+def test_exhaustive_search_refuses_more_than_a_million_schedules():
+    with pytest.raises(ProblemError, match="exhaustive search is for tiny problems"):
+        registry.solve(Problem.from_message(generate(12, 4, seed=1)), "exhaustive")
+
+
+def test_exhaustive_search_stops_at_its_budget():
+    result = registry.solve(Problem.from_message(generate(6, 3, seed=2)), "exhaustive", Budget(evaluations=50))
+    assert result.evaluations == 50 and result.stop_reason.value == "budget"
 
 
 def uniform_load(message):

@@ -1,0 +1,46 @@
+"""Exhaustive search: every assignment with every DVFS level choice, for tiny problems.
+
+The exact reference where brute force is cheaper than a model: M^T
+assignments times the product of the machines' level counts, each scored by
+the evaluator, so its answer is optimal by the evaluator's own order
+(feasible first, then least violation, then objective). Problems with more
+than `MAX_SCHEDULES` schedules are refused.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+
+from qsched.problem import FieldViolation, Problem
+from qsched.registry import SolverKind, register
+from qsched.solver import Budget, ProgressCallback, Result, Search
+
+#: Most schedules the exhaustive search takes on (about a minute of evaluations).
+MAX_SCHEDULES = 1_000_000
+
+
+def schedule_count(problem: Problem) -> int:
+    return problem.num_machines**problem.num_tasks * math.prod(int(k) for k in problem.level_count)
+
+
+def check_exhaustive(problem: Problem, options: dict[str, Any]) -> list[FieldViolation]:
+    if problem.num_tasks * math.log10(problem.num_machines) + sum(math.log10(k) for k in problem.level_count) > math.log10(MAX_SCHEDULES):
+        return [FieldViolation("problem.tasks", f"has more than {MAX_SCHEDULES:,} schedules (machines^tasks x level choices); exhaustive search is for tiny problems")]
+    return []
+
+
+@register("exhaustive", kind=SolverKind.EXACT, finite=True, check=check_exhaustive)
+def exhaustive(problem: Problem, budget: Budget, seed: int, progress: ProgressCallback | None = None) -> Result:
+    """Exhaustive search over every assignment and level choice (tiny problems only)."""
+    search = Search(problem, budget, progress)
+    level_choices = [np.array(levels) for levels in itertools.product(*(range(k) for k in problem.level_count))]
+    for assignment in itertools.product(range(problem.num_machines), repeat=problem.num_tasks):
+        for levels in level_choices:
+            if search.exhausted:
+                return search.result("exhaustive", completed=False)
+            search.evaluate(np.array(assignment), levels)
+    return search.result("exhaustive", completed=True, facts={"schedules": schedule_count(problem)})

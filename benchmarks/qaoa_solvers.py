@@ -1,0 +1,116 @@
+"""`qaoa` against the stock qiskit stack (`qaoa-reference`) on small generated instances, side by side.
+
+    python benchmarks/qaoa_solvers.py --out benchmarks/results/qaoa-solvers.jsonl
+
+For each generated instance (``--shapes``, ``--seeds``) whose QUBO fits the
+qubit budget, runs in this one process, one after another: `qaoa` (engine
+backend, default options), `qaoa-reference` (Aer, COBYLA ``--maxiter``) and
+the exhaustive search (the exact optimum). Appends one JSON record per
+instance to ``--out`` and prints a Markdown table: wall time and objective
+of both, their gap to the optimum, feasibility, and the time ratio; also the
+time of `qaoa`'s QAOA stage alone (angle optimization and sampling), which
+is what the reference does. Objectives are the shared evaluator's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from qsched import registry
+from qsched.generate import generate
+from qsched.problem import Problem, ProblemError
+from qsched.solver import Budget
+
+SHAPES = ("3x2", "4x2", "5x2", "3x3", "6x2")
+
+
+def run(problem: Problem, solver: str, options: dict) -> tuple[dict, float]:
+    started = time.perf_counter()
+    result = registry.solve(problem, solver, Budget(), seed=0, options=options)
+    seconds = time.perf_counter() - started
+    evaluation = result.evaluation
+    record = {"objective": evaluation.objective, "feasible": evaluation.feasible, "seconds": seconds}
+    record["facts"] = {k: v for k, v in result.facts.items() if isinstance(v, (int, float, str, bool))}
+    return record, seconds
+
+
+def benchmark(name: str, problem: Problem, maxiter: int) -> dict | None:
+    try:
+        registry.get("qaoa").check(problem, {})
+        registry.get("qaoa-reference").check(problem, {})
+    except ProblemError:
+        return None
+    ours, _ = run(problem, "qaoa", {})
+    reference, _ = run(problem, "qaoa-reference", {"maxiter": maxiter})
+    optimum, _ = run(problem, "exhaustive", {})
+    return {"instance": name, "qubits": ours["facts"]["qubits"], "qaoa": ours, "reference": reference, "optimum": optimum}
+
+
+def gap(record: dict, optimum: float) -> str:
+    return f"{100 * (record['objective'] - optimum) / optimum:.2f}"
+
+
+def table(records: list[dict]) -> str:
+    lines = [
+        "| instance | qubits | optimum | qaoa gap % | feasible | qaoa s | (QAOA stage s) | reference gap % | feasible | reference s | reference / qaoa time |",
+        "|---|---:|---:|---:|:-:|---:|---:|---:|:-:|---:|---:|",
+    ]
+    for r in records:
+        best, ours, ref = r["optimum"]["objective"], r["qaoa"], r["reference"]
+        lines.append(
+            f"| {r['instance']} | {r['qubits']} | {best:.4g} | {gap(ours, best)} | {'yes' if ours['feasible'] else 'NO'} "
+            f"| {ours['seconds']:.2f} | {ours['facts']['seconds_qaoa']:.2f} | {gap(ref, best)} | {'yes' if ref['feasible'] else 'NO'} "
+            f"| {ref['seconds']:.2f} | {ref['seconds'] / ours['seconds']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def summary(records: list[dict]) -> str:
+    within = sum(100 * (r["qaoa"]["objective"] - r["optimum"]["objective"]) / r["optimum"]["objective"] <= 1 for r in records)
+    feasible = sum(r["qaoa"]["feasible"] for r in records)
+    ref_feasible = sum(r["reference"]["feasible"] for r in records)
+    better = sum(r["qaoa"]["objective"] <= r["reference"]["objective"] for r in records)
+    qaoa_time = sum(r["qaoa"]["seconds"] for r in records)
+    ref_time = sum(r["reference"]["seconds"] for r in records)
+    stage_time = sum(r["qaoa"]["facts"]["seconds_qaoa"] for r in records)
+    return (
+        f"{len(records)} instances: qaoa feasible on {feasible}, within 1% of the optimum on {within}, "
+        f"objective <= reference on {better}; reference feasible on {ref_feasible}. "
+        f"Total time qaoa {qaoa_time:.1f} s (QAOA stage {stage_time:.1f} s), reference {ref_time:.1f} s "
+        f"(reference / qaoa {ref_time / qaoa_time:.2f}x, reference / QAOA stage {ref_time / stage_time:.2f}x)."
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shapes", default=",".join(SHAPES), help="TASKSxMACHINES,...")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--maxiter", type=int, default=100, help="COBYLA iterations of the reference")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/qaoa-solvers.jsonl"))
+    args = parser.parse_args()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("")
+    records = []
+    for shape in args.shapes.split(","):
+        tasks, machines = (int(part) for part in shape.split("x"))
+        for seed in args.seeds:
+            message = generate(tasks, machines, seed)
+            record = benchmark(message.name, Problem.from_message(message), args.maxiter)
+            if record is None:
+                print(f"{message.name}: beyond the qubit budget, skipped", flush=True)
+                continue
+            records.append(record)
+            with args.out.open("a") as out:
+                out.write(json.dumps(record) + "\n")
+            print(f"{message.name}: {record['qubits']} qubits, qaoa {record['qaoa']['seconds']:.1f} s, reference {record['reference']['seconds']:.1f} s", flush=True)
+    print()
+    print(table(records))
+    print()
+    print(summary(records))
+
+
+if __name__ == "__main__":
+    main()
