@@ -28,6 +28,9 @@ from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 #: Solvers the demo compares.
 DEMO_SOLVERS = ("min-min", "max-min", "sufferage", "local-search", "ga", "pso", "aco")
+#: The demo's quantum part: a problem small enough for a simulated QUBO, and who solves it.
+DEMO_QUANTUM_SHAPE = (5, 2)
+DEMO_QUANTUM_SOLVERS = ("min-min", "qaoa", "qaoa-reference", "exhaustive")
 
 
 def _stub(address: str) -> scheduler_pb2_grpc.SchedulerServiceStub:
@@ -263,6 +266,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         best = min(comparison.results, key=lambda r: (not r.schedule.metrics.feasible, r.schedule.metrics.objective))
         print(f"\nbest: {best.solver}\n")
         print(schedule_summary(best))
+
+        small = generate(*DEMO_QUANTUM_SHAPE, args.seed)
+        print(f"\nquantum: problem {small.name}, {len(small.tasks)} tasks, {len(small.machines)} machines "
+              "(qaoa on the built-in engine, qaoa-reference on qiskit-aer, exhaustive = the optimum)")
+        quantum = scheduler_pb2.CompareRequest(
+            problem=small, solvers=list(DEMO_QUANTUM_SOLVERS), seed=args.seed, budget=scheduler_pb2.Budget(wall_seconds=120)
+        )
+        print(results_table(stub.Compare(quantum, timeout=600).results))
     return 0
 
 

@@ -92,3 +92,10 @@ def test_same_problem_same_optimal_schedule():
     runs = [registry.solve(problem, "milp", Budget(wall_seconds=60)) for _ in range(2)]
     assert np.array_equal(runs[0].evaluation.assignment, runs[1].evaluation.assignment)
     assert np.array_equal(runs[0].evaluation.levels, runs[1].evaluation.levels)
+
+
+def test_exhaustive_search_proves_its_optimum_as_the_bound():
+    problem = Problem.from_message(uniform_load(generate(5, 2, seed=1)))
+    result = registry.solve(problem, "exhaustive")
+    assert result.facts["bound"] == result.evaluation.objective
+    assert result.facts["schedules"] == 2**5 * 9 == result.evaluations
