@@ -101,6 +101,7 @@ def qaoa(
     backend_iterations: int = 10,
     polish_steps: int = 300,
     vqe: bool = True,
+    vqe_iterations: int = 60,
     max_qubits: int = 0,
 ) -> Result:
     """QAOA on the task-allocation QUBO, decoded, repaired and polished, then VQE on the DVFS levels."""
@@ -122,7 +123,7 @@ def qaoa(
     if vqe and not search.exhausted:
         report = VqeReport()
         with timer("vqe"):
-            refine_levels(search, min(finalists, key=lambda e: e.key), device, report)
+            refine_levels(search, min(finalists, key=lambda e: e.key), device, report, iterations=vqe_iterations)
         facts.update({f"vqe_{name}": value for name, value in vars(report).items()})
     facts["start_objective"] = start.objective
     return search.result("qaoa", completed=not search.exhausted, facts=facts)

@@ -77,3 +77,13 @@ def test_vqe_never_returns_worse_than_its_start():
     refined = refine_levels(search, start, device("engine", seed=0), report, iterations=20)
     assert refined.key <= start.key
     assert report.blocks >= 1 and report.qubits <= 14
+
+
+def test_vqe_runs_on_a_noisy_backend_and_keeps_the_best_it_reads():
+    problem = generated(3, 1, 4, uniform_load=True)
+    search = Search(problem, Budget())
+    start = search.evaluate(np.zeros(3, dtype=np.int64), problem.level_count - 1)
+    report = VqeReport()
+    refined = refine_levels(search, start, device("aer-noisy", seed=0), report, iterations=10)
+    assert report.blocks >= 1 and refined.key <= start.key
+    assert refined.key == best_levels(problem, refined.assignment).key

@@ -56,6 +56,12 @@ def test_aer_backend_samples_the_transpiled_circuit():
     assert facts["backend"] == "aer" and facts["two_qubit_gates"] > 0 and facts["circuit_depth"] > 0 and facts["shots"] == 1024
 
 
+def test_noisy_aer_spreads_samples_off_the_one_hot_rows():
+    result = run(generated(3, 2, 1), backend="aer-noisy", backend_iterations=1, vqe=False)
+    assert result.evaluation.feasible and result.facts["backend"] == "aer-noisy"
+    assert 0 < result.facts["feasible_sample_share"] < 1
+
+
 def test_fake_device_runs_through_the_runtime_sampler_with_device_noise():
     problem = generated(3, 2, 1)
     result = run(problem, backend="fake_torino", backend_iterations=0, vqe=False, shots=256)
