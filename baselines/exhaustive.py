@@ -30,7 +30,7 @@ def schedule_count(problem: Problem) -> int:
 
 
 def check_exhaustive(problem: Problem, options: dict[str, Any]) -> list[FieldViolation]:
-    if problem.num_tasks * math.log10(problem.num_machines) + sum(math.log10(k) for k in problem.level_count) > math.log10(MAX_SCHEDULES):
+    if schedule_count(problem) > MAX_SCHEDULES:
         return [FieldViolation("problem.tasks", f"has more than {MAX_SCHEDULES:,} schedules (machines^tasks x level choices); exhaustive search is for tiny problems")]
     return []
 

@@ -73,7 +73,8 @@ class SolverSpec:
         }
 
     def check(self, problem: Problem, options: Mapping[str, Any]) -> None:
-        """Raise `ProblemError` if the problem is too large or an option is unknown."""
+        """Raise `ProblemError` if the problem is too large, an option is unknown or of the wrong
+        type, or the solver's own check (`extra_check`) finds a violation."""
         violations = []
         if self.max_tasks and problem.num_tasks > self.max_tasks:
             violations.append(FieldViolation("problem.tasks", f"has {problem.num_tasks} tasks; {self.name} takes at most {self.max_tasks}"))

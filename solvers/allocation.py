@@ -194,10 +194,11 @@ class TaskAllocation:
             return
         chosen = self.reference[users] == machine
         row = reference_row(demand[users], capacity, chosen)
-        if row is None:  # the reference fits for real but not after rounding: let its own load through
+        if row is None and not over_capacity(demand[users][chosen].sum(), capacity):
+            # The reference fits for real but not after rounding: let its own rounded load through.
             coefficients, rhs = integer_row(demand[users], capacity, CONSTRAINT_STEPS[-1])
             row = coefficients, max(rhs, int(coefficients[chosen].sum()))
-        coefficients, rhs = row
+        coefficients, rhs = row or integer_row(demand[users], capacity, CONSTRAINT_STEPS[-1])
         program.linear_constraint({self.variable(t, machine): int(c) for t, c in zip(users, coefficients)}, "<=", rhs, name=name)
 
     def solution(self, assignment: np.ndarray) -> np.ndarray:

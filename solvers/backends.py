@@ -1,7 +1,7 @@
 """Where the quantum stages run, chosen by name.
 
 - ``engine`` (default): the built-in statevector engine (`engine.QaoaEngine`)
-  for QAOA; VQE runs on qiskit-aer's exact estimator.
+  for QAOA; VQE samples on noiseless qiskit-aer.
 - ``aer``: qiskit-aer, noiseless, sampled with shots.
 - ``aer-noisy``: qiskit-aer with a depolarizing noise model (`NOISE`) on a
   generic CX / RZ / SX / X gate set, plus readout error.
@@ -24,12 +24,15 @@ binds new angles. qiskit-ibm-runtime is imported only when a device needs it
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-#: Logical qubits each kind of backend takes (QAOA state vectors, noisy simulations).
-QUBIT_BUDGET = {"engine": 22, "aer": 22, "aer-noisy": 12, "fake": 12, "ibm": 100}
+#: Logical qubits each kind of backend takes: the engine's limit is set by the time an
+#: angle optimization takes, the noisy ones by their simulation cost. IBM hardware could
+#: take more, but the angles are optimized on the engine first, so it shares its limit.
+QUBIT_BUDGET = {"engine": 22, "aer": 22, "aer-noisy": 12, "fake": 12, "ibm": 22}
 #: The names `SolverSpec.backends` advertises; ``<device>`` stands for any device name.
 BACKEND_NAMES = ("engine", "aer", "aer-noisy", "fake_torino", "fake_fez", "fake_brisbane", "fake_<device>", "ibm:<device>")
 #: Depolarizing error per one- and two-qubit gate, and readout error, of ``aer-noisy``.
@@ -62,18 +65,17 @@ class Device:
 
     @cached_property
     def target(self):
-        """The qiskit backend circuits are transpiled for and run on."""
+        """The qiskit backend circuits are transpiled for and run on (``aer-noisy`` has none:
+        its circuits go to a generic gate set and run on Aer's primitives with the noise model)."""
         if self.kind in ("engine", "aer"):
             from qiskit_aer import AerSimulator
 
             return AerSimulator(method="statevector", seed_simulator=self.seed)
-        if self.kind == "aer-noisy":
-            from qiskit_aer import AerSimulator
-
-            return AerSimulator(method="statevector", noise_model=noise_model(), basis_gates=NOISY_BASIS, seed_simulator=self.seed)
         if self.kind == "fake":
             return fake_device(self.name)
-        return ibm_device(self.name.removeprefix("ibm:"))
+        if self.kind == "ibm":
+            return ibm_device(self.name.removeprefix("ibm:"))
+        raise BackendError(f"{self.name} has no device target")
 
     def pass_manager(self):
         from qiskit.transpiler import generate_preset_pass_manager
@@ -90,20 +92,11 @@ class Device:
             return SamplerV2(default_shots=shots, seed=self.seed, options={"backend_options": self._aer_options()})
         from qiskit_ibm_runtime import SamplerV2
 
-        return SamplerV2(mode=self.target, options=self._runtime_options(default_shots=shots))
-
-    def estimator(self):
-        """An EstimatorV2: exact on the noiseless simulators, with shot noise and device noise elsewhere."""
-        if self.kind in ("engine", "aer", "aer-noisy"):
-            from qiskit_aer.primitives import EstimatorV2
-
-            options: dict[str, Any] = {"backend_options": self._aer_options(), "run_options": {"seed": self.seed}}
-            if self.kind == "aer-noisy":
-                options["default_precision"] = 0.01
-            return EstimatorV2(options=options)
-        from qiskit_ibm_runtime import EstimatorV2
-
-        return EstimatorV2(mode=self.target, options=self._runtime_options(default_precision=0.01))
+        options: dict[str, Any] = {"default_shots": shots}
+        if self.kind == "fake":
+            # Local mode ignores a simulator seed of 0, so seeds are shifted by one.
+            options["simulator"] = {"seed_simulator": self.seed + 1}
+        return SamplerV2(mode=self.target, options=options)
 
     def _aer_options(self) -> dict[str, Any]:
         # Statevector with sampled noise (trajectories), not Aer's automatic density matrix,
@@ -113,34 +106,35 @@ class Device:
             options["noise_model"] = noise_model()
         return options
 
-    def _runtime_options(self, **options: Any) -> dict[str, Any]:
-        if self.kind == "fake":
-            # Local mode ignores a simulator seed of 0, so seeds are shifted by one.
-            options["simulator"] = {"seed_simulator": self.seed + 1}
-        return options
-
 
 def device(name: str, seed: int = 0) -> Device:
-    """The backend called ``name``; raises `BackendError` if it does not exist here."""
+    """The backend called ``name``; raises `BackendError` if it does not exist here (for IBM
+    hardware: if the device cannot be reached with the configured credentials)."""
     resolved = Device(name or "engine", seed)
     if resolved.kind not in QUBIT_BUDGET:
         raise BackendError(f"unknown backend {name!r}; known: {', '.join(BACKEND_NAMES)}")
-    if resolved.kind == "fake":
-        fake_device(name)
     if resolved.kind == "ibm" and not name.removeprefix("ibm:"):
         raise BackendError("name the IBM device: ibm:<device>, e.g. ibm:ibm_torino")
+    if resolved.kind in ("fake", "ibm"):
+        resolved.target  # noqa: B018 - resolve the device now, so a bad name fails before the solve
     return resolved
 
 
 def fake_device(name: str):
-    """``fake_torino`` -> `qiskit_ibm_runtime.fake_provider.FakeTorino()`."""
+    """``fake_torino`` -> `qiskit_ibm_runtime.fake_provider.FakeTorino()` (or its ``V2`` class)."""
     from qiskit_ibm_runtime import fake_provider
 
-    class_name = "Fake" + "".join(part.capitalize() for part in name.removeprefix("fake_").split("_"))
-    if not name.startswith("fake_") or not hasattr(fake_provider, class_name):
-        devices = sorted(n for n in dir(fake_provider) if n.startswith("Fake") and not n.endswith("V2"))
-        raise BackendError(f"unknown fake device {name!r}; qiskit-ibm-runtime has {', '.join(devices)}")
-    return getattr(fake_provider, class_name)()
+    stem = "Fake" + "".join(part.capitalize() for part in name.removeprefix("fake_").split("_"))
+    for class_name in (stem, stem + "V2"):
+        if name.startswith("fake_") and hasattr(fake_provider, class_name):
+            return getattr(fake_provider, class_name)()
+    devices = sorted({_snake(n) for n in dir(fake_provider) if n.startswith("Fake") and n != "FakeProviderForBackendV2"})
+    raise BackendError(f"unknown fake device {name!r}; qiskit-ibm-runtime has {', '.join(devices)}")
+
+
+def _snake(class_name: str) -> str:
+    """``FakeAthensV2`` -> ``fake_athens``."""
+    return "fake_" + re.sub(r"(?<!^)(?=[A-Z])", "_", class_name.removeprefix("Fake").removesuffix("V2")).lower()
 
 
 def ibm_device(device_name: str):

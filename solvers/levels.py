@@ -140,12 +140,13 @@ class LevelSelection:
             return None
         pairs = [(m, level) for m in self.chosen for level in self._options(m)]
         watts = np.array([self.watts[m, level] for m, level in pairs])
-        choices = list(itertools.product(*options)) if np.prod([w.size for w in options]) <= EXACT_CHECK_LIMIT else []
-        real = np.array([sum(c) for c in choices]) <= headroom * (1 + TOLERANCE)
-        for steps in CONSTRAINT_STEPS:
+        checked = CONSTRAINT_STEPS if np.prod([w.size for w in options]) <= EXACT_CHECK_LIMIT else CONSTRAINT_STEPS[-1:]
+        choices = list(itertools.product(*(range(w.size) for w in options))) if len(checked) > 1 else []
+        real = [sum(w[level] for w, level in zip(options, choice)) <= headroom * (1 + TOLERANCE) for choice in choices]
+        for steps in checked:
             row, rhs = integer_row(watts, headroom, steps)
-            rounded = [row[self._pair_indices(pairs, c)].sum() <= rhs for c in itertools.product(*(range(w.size) for w in options))] if choices else []
-            if np.array_equal(rounded, real) or steps == CONSTRAINT_STEPS[-1]:
+            rounded = [row[self._pair_indices(pairs, choice)].sum() <= rhs for choice in choices]
+            if rounded == real or steps == checked[-1]:
                 return {self.variable(m, level): int(c) for (m, level), c in zip(pairs, row) if c}, rhs
         return None
 

@@ -44,6 +44,8 @@ from qsched.solvers.qubo import QuboForm
 from qsched.solvers.vqe import VqeReport, refine_levels
 
 MIXERS = ("xy", "x")
+#: Widest block of the VQE level program (machines are refined in blocks that fit).
+VQE_QUBITS = 14
 
 
 def start_schedule(search: Search) -> Evaluation:
@@ -52,19 +54,33 @@ def start_schedule(search: Search) -> Evaluation:
     return repair(search, start.assignment, start.levels, levels_by_power(search.problem), stage="start")
 
 
+#: Smallest allowed value of the solver's counting options (``options.<name>``).
+OPTION_MINIMUMS = {"depth": 1, "shots": 1, "candidates": 1, "optimizer_evaluations": 1, "backend_iterations": 0, "polish_steps": 0, "vqe_iterations": 1, "max_qubits": 0}
+
+
 def qubit_budget(backend: str, max_qubits: int) -> int:
-    return max_qubits or backends.device(backend).max_qubits
+    """The backend's qubit limit, or ``max_qubits`` when that is lower (0: the backend's)."""
+    limit = backends.device(backend).max_qubits
+    return min(max_qubits, limit) if max_qubits else limit
+
+
+def range_violations(options: dict[str, Any], minimums: dict[str, int]) -> list[FieldViolation]:
+    """``options.<name>`` below its minimum (the registry has checked the types)."""
+    return [FieldViolation(f"options.{name}", f"must be >= {low}") for name, low in minimums.items() if options.get(name, low) < low]
 
 
 def check_qaoa(problem: Problem, options: dict[str, Any]) -> list[FieldViolation]:
-    """Refuse an unknown backend or mixer, and problems whose QUBO exceeds the qubit budget."""
+    """Refuse an unknown backend or mixer, out-of-range counts, and problems whose QUBO exceeds the qubit budget."""
+    violations = range_violations(options, OPTION_MINIMUMS)
+    if options.get("mixer", "xy") not in MIXERS:
+        violations.append(FieldViolation("options.mixer", f"must be one of {', '.join(MIXERS)}"))
     backend = options.get("backend", "engine")
     try:
         budget = qubit_budget(backend, options.get("max_qubits", 0))
     except backends.BackendError as error:
-        return [FieldViolation("backend", str(error))]
-    if options.get("mixer", "xy") not in MIXERS:
-        return [FieldViolation("options.mixer", f"must be one of {', '.join(MIXERS)}")]
+        violations.append(FieldViolation("backend", str(error)))
+    if violations:
+        return violations
     return qubit_violations(problem, budget, f"backend {backend!r}")
 
 
@@ -123,7 +139,8 @@ def qaoa(
     if vqe and not search.exhausted:
         report = VqeReport()
         with timer("vqe"):
-            refine_levels(search, min(finalists, key=lambda e: e.key), device, report, iterations=vqe_iterations)
+            best = min(finalists, key=lambda e: e.key)
+            refine_levels(search, best, device, report, max_qubits=min(VQE_QUBITS, qubit_budget(backend, max_qubits)), iterations=vqe_iterations)
         facts.update({f"vqe_{name}": value for name, value in vars(report).items()})
     facts["start_objective"] = start.objective
     return search.result("qaoa", completed=not search.exhausted, facts=facts)

@@ -28,11 +28,14 @@ from qsched.problem import FieldViolation, Problem
 from qsched.registry import SolverKind, register
 from qsched.solver import Budget, ProgressCallback, Result, Search
 from qsched.solvers.backends import QUBIT_BUDGET
-from qsched.solvers.qaoa import encode, qubit_violations
+from qsched.solvers.qaoa import encode, qubit_violations, range_violations
 
 
 def check_reference(problem: Problem, options: dict[str, Any]) -> list[FieldViolation]:
-    return qubit_violations(problem, QUBIT_BUDGET["aer"], "qaoa-reference")
+    violations = range_violations(options, {"depth": 1, "maxiter": 1})
+    if options.get("backend", "aer") != "aer":
+        violations.append(FieldViolation("backend", "qaoa-reference runs on aer only"))
+    return violations or qubit_violations(problem, QUBIT_BUDGET["aer"], "qaoa-reference")
 
 
 @register("qaoa-reference", kind=SolverKind.QUANTUM, finite=True, backends=("aer",), check=check_reference)

@@ -1,18 +1,20 @@
 """VQE refinement of the machines' DVFS levels for a fixed assignment.
 
 The Hamiltonian is the Ising form of `levels.LevelSelection`'s QUBO (energy
-of every level choice, lateness penalties, the power cap). qiskit-algorithms'
-`VQE` minimizes it on the chosen backend's Estimator with COBYLA, over an
-RY / CZ / RY ansatz warm-started near the current levels: the first RY layer
-is tilted towards the current bits (each flipped with probability
-sin^2(`TILT` / 2)), so the search starts at the incumbent and the result is
-never worse than it. The optimized circuit is then sampled on the backend's
-Sampler, and the best-scoring sampled level choices are evaluated by the
-evaluator.
+of every level choice, lateness penalties, the power cap). It is diagonal,
+so qiskit-algorithms' `SamplingVQE` minimizes it on the chosen backend's
+Sampler with the CVaR objective (the mean of the best `CVAR_ALPHA` of the
+shots, Barkoutsos et al. 2020), with COBYLA, over an RY / CZ / RY ansatz
+transpiled once for the backend and warm-started near the current levels:
+the first RY layer is tilted towards the current bits (each flipped with
+probability sin^2(`TILT` / 2)), so the search starts at the incumbent. The
+distinct level choices in the final sample are scored by the evaluator, and
+the result is never worse than the incumbent.
 
 A machine's levels take one qubit each, plus one per distinct makespan
 value, so machines are refined in blocks that fit ``max_qubits``, one block
-after another, each from the previous block's answer.
+after another, each from the previous block's answer, for up to `SWEEPS`
+passes.
 """
 
 from __future__ import annotations
@@ -122,10 +124,11 @@ def _sweep(search: Search, best: Evaluation, device: Device, report: VqeReport, 
             initial_point=warm_start(start_bits), aggregation=CVAR_ALPHA,
         )
         found = vqe.compute_minimum_eigenvalue(operator.apply_layout(circuit.layout))
+        positions = circuit.layout.final_index_layout() if circuit.layout else list(range(form.num_qubits))
         report.blocks += 1
         report.qubits = max(report.qubits, form.num_qubits)
         report.iterations += int(found.cost_function_evals or 0)
-        for levels in _readout(found, form, selection):
+        for levels in _readout(found, form, selection, positions):
             evaluation = search.evaluate(best.assignment, levels, stage="vqe")
             if evaluation.key < best.key:
                 best = evaluation
@@ -140,15 +143,17 @@ def _qubo_bits(form, program_values: np.ndarray) -> np.ndarray:
     return bits
 
 
-def _readout(found, form, selection: LevelSelection) -> list[np.ndarray]:
+def _readout(found, form, selection: LevelSelection, positions: list[int]) -> list[np.ndarray]:
     """Distinct level choices in the final sample, best QUBO value first, at most `READOUTS`.
 
-    Decoding reads only the level bits: a state whose makespan or slack bits
-    disagree with its levels still names a level choice, which the evaluator scores.
+    A measured integer covers the physical qubits of the transpiled circuit;
+    ``positions[i]`` is where program qubit i landed. Decoding reads only the
+    level bits: a state whose makespan or slack bits disagree with its levels
+    still names a level choice, which the evaluator scores.
     """
     best: dict[tuple[int, ...], float] = {}
     for z in sorted(int(z) for z in found.eigenstate):
-        bits = (z >> np.arange(form.num_qubits)) & 1
+        bits = np.array([(z >> position) & 1 for position in positions])
         levels = tuple(selection.interpret(form.original(bits)).tolist())
         best[levels] = min(best.get(levels, np.inf), form.arrays.value(bits))
     ranked = sorted(best, key=lambda levels: (best[levels], levels))

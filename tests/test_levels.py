@@ -87,3 +87,24 @@ def test_vqe_runs_on_a_noisy_backend_and_keeps_the_best_it_reads():
     refined = refine_levels(search, start, device("aer-noisy", seed=0), report, iterations=10)
     assert report.blocks >= 1 and refined.key <= start.key
     assert refined.key == best_levels(problem, refined.assignment).key
+
+
+def test_vqe_reads_program_qubits_from_where_the_device_layout_put_them():
+    """On a device the transpiled ansatz spans all its physical qubits; readout follows the layout."""
+    from qsched.solvers import vqe
+
+    problem = generated(3, 1, 4, uniform_load=True)
+    selection = LevelSelection(problem, np.zeros(3, dtype=np.int64))
+    form = selection.to_qubo()
+    circuit = device("fake_torino").pass_manager().run(vqe.ansatz(form.num_qubits))
+    positions = circuit.layout.final_index_layout()
+    assert circuit.num_qubits == 133 and len(positions) == form.num_qubits
+    wanted = selection.solution(np.array([1]))
+    bits = np.zeros(form.num_qubits, dtype=np.int64)
+    bits[: wanted.size] = wanted
+    measured = sum(int(b) << p for b, p in zip(bits, positions)) | (1 << 132)  # noise on an idle qubit
+
+    class Found:
+        eigenstate = {measured: 1.0}
+
+    assert vqe._readout(Found, form, selection, positions)[0].tolist() == [1]

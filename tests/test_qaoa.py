@@ -79,11 +79,23 @@ def test_problems_beyond_the_qubit_budget_are_refused_by_field():
         run(generated(4, 2, 5), max_qubits=6)
 
 
-@pytest.mark.parametrize("backend", ["nope", "fake_nowhere", "ibm:"])
+@pytest.mark.parametrize("backend", ["nope", "fake_nowhere", "ibm:", "ibm:ibm_torino"])  # no IBM credentials here
 def test_unknown_backends_are_refused_by_field(backend):
     with pytest.raises(ProblemError) as error:
         run(generated(3, 2, 1), backend=backend)
     assert error.value.violations[0].field == "backend"
+
+
+@pytest.mark.parametrize("option", [{"depth": 0}, {"shots": 0}, {"candidates": 0}, {"vqe_iterations": 0}, {"max_qubits": -1}, {"mixer": "xz"}])
+def test_out_of_range_options_are_refused_by_field(option):
+    with pytest.raises(ProblemError) as error:
+        run(generated(3, 2, 1), **option)
+    assert [v.field for v in error.value.violations] == [f"options.{next(iter(option))}"]
+
+
+def test_max_qubits_lowers_the_budget_but_never_raises_it():
+    with pytest.raises(ProblemError, match="takes at most 22"):
+        run(generated(6, 3, 5), max_qubits=40)
 
 
 def test_reference_runs_the_stock_stack_on_the_same_program():
