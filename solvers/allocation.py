@@ -78,10 +78,18 @@ class TaskAllocation:
 
     ``reference``: a schedule (machine per task) whose objective sets the
     scale and, when it meets the program's constraints, the penalty's upper
-    bound; by default every task on its fastest machine.
+    bound; by default every task on its fastest machine. ``base_load``:
+    seconds of work each machine already has from tasks outside the program
+    (a subproblem of a larger schedule); it enters the load-balancing term.
     """
 
-    def __init__(self, problem: Problem, levels: np.ndarray | None = None, reference: np.ndarray | None = None):
+    def __init__(
+        self,
+        problem: Problem,
+        levels: np.ndarray | None = None,
+        reference: np.ndarray | None = None,
+        base_load: np.ndarray | None = None,
+    ):
         self.problem = problem
         self.levels = problem.fastest_levels if levels is None else np.asarray(levels, dtype=np.int64)
         tasks, machines = np.arange(problem.num_tasks), np.arange(problem.num_machines)
@@ -91,6 +99,7 @@ class TaskAllocation:
         self.watts = watts
         self.dynamic_energy = self.runtime * (watts - problem.idle_watts)
         self.reference = np.argmin(self.runtime, axis=1) if reference is None else np.asarray(reference, dtype=np.int64)
+        self.base_load = np.zeros(problem.num_machines) if base_load is None else np.asarray(base_load, dtype=float)
 
     @property
     def num_tasks(self) -> int:
@@ -112,7 +121,7 @@ class TaskAllocation:
     def _unscaled(self, assignment: np.ndarray) -> float:
         problem = self.problem
         tasks = np.arange(self.num_tasks)
-        loads = np.bincount(assignment, weights=self.runtime[tasks, assignment], minlength=self.num_machines)
+        loads = self.base_load + np.bincount(assignment, weights=self.runtime[tasks, assignment], minlength=self.num_machines)
         energy = self.dynamic_energy[tasks, assignment].sum()
         return float(problem.energy_weight * energy + self._alpha * (loads @ loads) / self._work)
 
@@ -122,7 +131,7 @@ class TaskAllocation:
 
     @cached_property
     def _work(self) -> float:
-        return float(self.runtime.mean(axis=1).sum())
+        return float(self.runtime.mean(axis=1).sum() + self.base_load.sum())
 
     def capped_resources(self) -> list[tuple[int, int]]:
         """(machine, resource) pairs that the tasks could overfill (the rows worth slack qubits)."""
@@ -167,10 +176,10 @@ class TaskAllocation:
         for m in range(self.num_machines):
             runtime = self.runtime[:, m]
             for t in range(self.num_tasks):
-                linear[self.variable(t, m)] = (problem.energy_weight * self.dynamic_energy[t, m] / self.scale) + weight * runtime[t] ** 2
+                linear[self.variable(t, m)] = (problem.energy_weight * self.dynamic_energy[t, m] / self.scale) + weight * runtime[t] * (runtime[t] + 2 * self.base_load[m])
                 for u in range(t + 1, self.num_tasks):
                     quadratic[(self.variable(t, m), self.variable(u, m))] = 2 * weight * runtime[t] * runtime[u]
-        program.minimize(linear=linear, quadratic=quadratic)
+        program.minimize(constant=weight * float(self.base_load @ self.base_load), linear=linear, quadratic=quadratic)
 
         for t in range(self.num_tasks):
             program.linear_constraint({self.variable(t, m): 1 for m in range(self.num_machines)}, "==", 1, name=f"task{t}")

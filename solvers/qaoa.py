@@ -39,7 +39,7 @@ from qsched.solvers import backends
 from qsched.solvers.allocation import TaskAllocation
 from qsched.solvers.circuit import TranspiledQaoa
 from qsched.solvers.engine import QaoaEngine, reorder_free_first
-from qsched.solvers.parameters import optimize
+from qsched.solvers.parameters import Optimized, optimize
 from qsched.solvers.qubo import QuboForm
 from qsched.solvers.vqe import VqeReport, refine_levels
 
@@ -169,18 +169,32 @@ def _start_bits(allocation: TaskAllocation, form: QuboForm, assignment: np.ndarr
     return bits
 
 
+class EngineQaoa:
+    """QAOA on the built-in engine for one QUBO, with samples in the QUBO's own qubit order
+    (with the XY mixer the engine numbers the slack qubits first, `reorder_free_first`)."""
+
+    def __init__(self, form: QuboForm, groups: list[list[int]] | None = None, initial: np.ndarray | None = None):
+        if groups is None:
+            self.engine, self.order = QaoaEngine(form.arrays), np.arange(form.num_qubits)
+        else:
+            reordered, engine_groups, engine_initial, self.order = reorder_free_first(form.arrays, groups, initial)
+            self.engine = QaoaEngine(reordered, engine_groups, engine_initial)
+
+    def optimize(self, depth: int, evaluations: int) -> Optimized:
+        return optimize(self.engine.expectation, depth, evaluations)
+
+    def sample(self, gammas, betas, shots: int, rng: np.random.Generator) -> dict[int, int]:
+        counts = self.engine.sample(gammas, betas, shots, rng)
+        return {int(_bits(z, self.order.size) @ (1 << self.order)): c for z, c in counts.items()}
+
+
 def _run_qaoa(form: QuboForm, groups, initial, device, depth, shots, evaluations, backend_iterations, seed, facts) -> dict[int, int]:
     """Optimize the angles and sample the final state on the device."""
-    if groups is None:
-        engine, order = QaoaEngine(form.arrays), np.arange(form.num_qubits)
-    else:
-        reordered, engine_groups, engine_initial, order = reorder_free_first(form.arrays, groups, initial)
-        engine = QaoaEngine(reordered, engine_groups, engine_initial)
-    found = optimize(engine.expectation, depth, evaluations)
+    engine = EngineQaoa(form, groups, initial)
+    found = engine.optimize(depth, evaluations)
     facts.update(expectation=found.value, optimizer_evaluations=found.evaluations, gammas=found.gammas.tolist(), betas=found.betas.tolist())
     if device.kind == "engine":
-        counts = engine.sample(found.gammas, found.betas, shots, np.random.default_rng(seed))
-        return {int(_bits(z, order.size) @ (1 << order)): c for z, c in counts.items()}
+        return engine.sample(found.gammas, found.betas, shots, np.random.default_rng(seed))
     circuit = TranspiledQaoa(form.arrays, depth, device, shots, groups, initial)
     facts.update(circuit.facts())
     gammas, betas = _refine_on_device(circuit, form, found.gammas, found.betas, backend_iterations)
