@@ -23,9 +23,10 @@ of it:
      classical solver of the same subproblem.
    Both hand over their ``candidates`` best distinct window assignments by
    the program's objective (meeting its rows first).
-5. Accept: each candidate, put back into the full schedule and repaired, is
-   scored by the evaluator; the best replaces the incumbent when it is
-   better. A short polish follows every window.
+5. Accept: each candidate, put back into the full schedule, repaired and
+   polished by ``window_polish`` local-search steps (the window moves many
+   tasks at once; the polish settles the rest around them), replaces the
+   incumbent when the evaluator finds it better.
 
 It runs until its budget ends. Facts report windows tried and accepted, and
 where the accepted improvements came from, so the benchmark can say what the
@@ -50,7 +51,7 @@ from qsched.solvers.backends import QUBIT_BUDGET
 from qsched.solvers.qaoa import EngineQaoa, range_violations, start_schedule
 
 SUB_SOLVERS = ("qaoa", "exhaustive")
-OPTION_MINIMUMS = {"window_qubits": 2, "window_machines": 2, "depth": 1, "shots": 1, "candidates": 1, "polish_steps": 0, "optimizer_evaluations": 1}
+OPTION_MINIMUMS = {"window_qubits": 2, "window_machines": 2, "depth": 1, "shots": 1, "candidates": 1, "polish_steps": 0, "window_polish": 0, "optimizer_evaluations": 1}
 
 
 def check_hybrid(problem: Problem, options: dict[str, Any]) -> list[FieldViolation]:
@@ -85,6 +86,7 @@ def hybrid(
     candidates: int = 4,
     optimizer_evaluations: int = 30,
     polish_steps: int = 200,
+    window_polish: int = 20,
 ) -> Result:
     """QAOA on windows of a classical schedule (large-neighbourhood search); runs until its budget ends."""
     search = Search(problem, budget, progress)
@@ -101,10 +103,10 @@ def hybrid(
             if search.exhausted:
                 break
             candidate = repair(search, assignment, current.levels, order, stage="window")
+            candidate = hill_climb(search, candidate, rng, window_polish, stage="window")
             if candidate.key < current.key:
                 current = candidate
                 stats.accepted += 1
-        current = hill_climb(search, current, rng, polish_steps // 4, stage="polish")
     facts = {"sub_solver": sub_solver, "windows": stats.tried, "accepted_windows": stats.accepted, "max_window_qubits": stats.qubits}
     return search.result("hybrid", completed=False, facts=facts)
 
