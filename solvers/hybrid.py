@@ -16,8 +16,9 @@ of it:
    is left out of the window (the repair and the evaluator keep it).
 4. Sub-solver (``sub_solver``):
    - ``qaoa``: the engine, XY mixer started from the incumbent's window
-     assignment, angles by COBYLA with INTERP (depth ``depth``), ``shots``
-     samples;
+     assignment, ``shots`` samples; angles by COBYLA with INTERP (depth
+     ``depth``) on one window in ``reoptimize_every``, reused in between
+     (`AngleCache`);
    - ``exhaustive`` (the ablation): every assignment of the window's tasks
      to its machines, so the quantum step is measured against an exact
      classical solver of the same subproblem.
@@ -51,7 +52,7 @@ from qsched.solvers.backends import QUBIT_BUDGET
 from qsched.solvers.qaoa import EngineQaoa, range_violations, start_schedule
 
 SUB_SOLVERS = ("qaoa", "exhaustive")
-OPTION_MINIMUMS = {"window_qubits": 2, "window_machines": 2, "depth": 1, "shots": 1, "candidates": 1, "polish_steps": 0, "window_polish": 0, "optimizer_evaluations": 1}
+OPTION_MINIMUMS = {"window_qubits": 2, "window_machines": 2, "depth": 1, "shots": 1, "candidates": 1, "polish_steps": 0, "window_polish": 0, "optimizer_evaluations": 1, "reoptimize_every": 1}
 
 
 def check_hybrid(problem: Problem, options: dict[str, Any]) -> list[FieldViolation]:
@@ -61,6 +62,25 @@ def check_hybrid(problem: Problem, options: dict[str, Any]) -> list[FieldViolati
     if options.get("window_qubits", 0) > QUBIT_BUDGET["engine"]:
         violations.append(FieldViolation("options.window_qubits", f"must be <= {QUBIT_BUDGET['engine']} (the engine's qubit budget)"))
     return violations
+
+
+class AngleCache:
+    """QAOA angles shared across windows: optimized on one window, reused on the next
+    ``every - 1`` (windows are QUBOs of one size and one scale, and good angles transfer
+    between such instances: parameter concentration, Brandao et al. 2018), so most
+    windows cost one state evolution instead of an optimizer loop."""
+
+    def __init__(self, depth: int, evaluations: int, every: int):
+        self.depth, self.evaluations, self.every = depth, evaluations, every
+        self.uses = 0
+        self.angles: tuple[np.ndarray, np.ndarray] | None = None
+
+    def for_window(self, engine: EngineQaoa) -> tuple[np.ndarray, np.ndarray]:
+        if self.angles is None or self.uses % self.every == 0:
+            found = engine.optimize(self.depth, self.evaluations)
+            self.angles = found.gammas, found.betas
+        self.uses += 1
+        return self.angles
 
 
 @dataclasses.dataclass
@@ -87,6 +107,7 @@ def hybrid(
     optimizer_evaluations: int = 30,
     polish_steps: int = 200,
     window_polish: int = 20,
+    reoptimize_every: int = 10,
 ) -> Result:
     """QAOA on windows of a classical schedule (large-neighbourhood search); runs until its budget ends."""
     search = Search(problem, budget, progress)
@@ -94,11 +115,12 @@ def hybrid(
     order = levels_by_power(problem)
     current = hill_climb(search, start_schedule(search), rng, polish_steps, stage="polish")
     stats = WindowStats()
+    angles = AngleCache(depth, optimizer_evaluations, reoptimize_every)
     while not search.exhausted and problem.num_machines > 1:
         window = fitting_window(problem, current, rng, window_qubits, window_machines)
         stats.tried += 1
         stats.qubits = max(stats.qubits, window.form.num_qubits)
-        found = window.qaoa(depth, optimizer_evaluations, shots, rng) if sub_solver == "qaoa" else window.exhaustive()
+        found = window.qaoa(angles, shots, rng) if sub_solver == "qaoa" else window.exhaustive()
         for assignment in window.best(found, candidates):
             if search.exhausted:
                 break
@@ -153,14 +175,14 @@ class Window:
         self.allocation = TaskAllocation(self.sub, levels=current.levels[machines], reference=self.start, base_load=base)
         self.form = self.allocation.to_qubo()
 
-    def qaoa(self, depth: int, evaluations: int, shots: int, rng: np.random.Generator) -> list[np.ndarray]:
+    def qaoa(self, angles: AngleCache, shots: int, rng: np.random.Generator) -> list[np.ndarray]:
         """Window assignments sampled from QAOA (XY mixer from the incumbent's window assignment)."""
         initial = np.zeros(self.form.num_qubits, dtype=np.int64)
         initial[np.arange(self.tasks.size) * self.machines.size + self.start] = 1
         engine = EngineQaoa(self.form, self.allocation.one_hot_groups(), initial)
-        found = engine.optimize(depth, evaluations)
+        gammas, betas = angles.for_window(engine)
         cells = self.tasks.size * self.machines.size
-        states = engine.sample(found.gammas, found.betas, shots, rng)
+        states = engine.sample(gammas, betas, shots, rng)
         return [self.allocation.interpret((z >> np.arange(cells)) & 1) for z in sorted(states)]
 
     def exhaustive(self) -> list[np.ndarray]:
