@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import logging
 import signal
 import sys
@@ -183,6 +184,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Solvers x instances x seeds of a suite; appends records to --out, prints (and writes) the report."""
+    from qsched import bench
+
+    if args.seconds is None and args.evaluations is None:
+        raise ValueError("give a budget per run: --seconds and/or --evaluations")
+    solvers = [name.strip() for name in args.solvers.split(",") if name.strip()]
+    out = args.out or Path("benchmarks/results") / f"{args.suite}.jsonl"
+    records = bench.bench(
+        args.suite, solvers, args.seeds, out, wall_seconds=args.seconds, evaluations=args.evaluations, jobs=args.jobs, data=args.data
+    )
+    text = bench.report(args.suite, [r for r in records if r["solver"] in solvers], args.data)
+    if args.report:
+        args.report.write_text(text + "\n")
+    print(text)
+    return 0
+
+
 def cmd_gen(args: argparse.Namespace) -> int:
     message = generate(args.tasks, args.machines, args.seed, args.name)
     if args.output:
@@ -337,6 +356,18 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--solvers", default="min-min,ga,pso,aco,milp", help="comma-separated solver names")
     _add_solve_arguments(compare, "compare on a qsched server (the Compare RPC)", "CompareResponse")
     compare.set_defaults(run=cmd_compare)
+
+    bench = commands.add_parser("bench", help="solvers x instances x seeds of a suite, resumable, with a report")
+    bench.add_argument("suite", choices=("hcsp", "energy"))
+    bench.add_argument("--solvers", default="min-min,local-search,ga,pso,aco,milp", help="comma-separated solver names")
+    bench.add_argument("--seeds", type=int, nargs="+", default=[0])
+    bench.add_argument("--seconds", type=_positive(float), help="wall-time budget per run")
+    bench.add_argument("--evaluations", type=_positive(int), help="evaluation budget per run")
+    bench.add_argument("--jobs", type=_positive(int), default=os.cpu_count() or 1, help="runs at once (one thread each)")
+    bench.add_argument("--out", type=Path, help="JSON-lines records, appended; runs already there are skipped")
+    bench.add_argument("--report", type=Path, help="also write the Markdown report here")
+    bench.add_argument("--data", type=Path, default=Path("datasets"), help="datasets directory")
+    bench.set_defaults(run=cmd_bench)
 
     gen = commands.add_parser("gen", help="generate an energy-aware instance as protobuf JSON")
     gen.add_argument("--tasks", type=_positive(int), required=True)

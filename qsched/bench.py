@@ -1,0 +1,210 @@
+"""Batch benchmarks (`qsched bench`): solvers x instances x seeds at one budget, resumable.
+
+Suites:
+
+- ``hcsp``: the 12 Braun et al. 512x16 instances in ``DATA/hcsp/512x16``
+  (makespan objective), reported as the gap to the best known solutions;
+- ``energy``: generated energy-aware instances (`ENERGY_INSTANCES`: DVFS,
+  SPECpower curves, deadlines, power cap), reported as energy, makespan,
+  utilization and time to within 1 % of the final value per solver, mean
+  and spread over seeds, and the gap to the best proven bound where an
+  exact solver gave one.
+
+Each run is one process (``jobs`` at a time, one thread each) and appends
+one JSON record to the output file as soon as it ends: the metrics, the
+solver's facts, its convergence trace and the schedule. Runs already in the
+file are not run again, so an interrupted benchmark resumes. The report
+re-checks every record's objective with the shared evaluator.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import os
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from qsched import hcsp, io, registry
+from qsched.evaluate import evaluate
+from qsched.generate import generate
+from qsched.problem import Problem
+from qsched.solver import Budget
+
+SUITES = ("hcsp", "energy")
+#: The energy suite's generated instances: name -> (tasks, machines, generator seed).
+ENERGY_INSTANCES = {f"gen-{t}x{m}-s{s}": (t, m, s) for t, m, s in ((40, 6, 1), (40, 6, 2), (60, 8, 1), (60, 8, 2), (80, 10, 1))}
+HCSP_DIRECTORY = Path("hcsp") / "512x16"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One solver on one instance with one seed and budget."""
+
+    suite: str
+    instance: str
+    solver: str
+    seed: int
+    wall_seconds: float | None
+    budget_evaluations: int | None
+
+    @property
+    def key(self) -> tuple:
+        return (self.instance, self.solver, self.seed, self.wall_seconds, self.budget_evaluations)
+
+
+def record_key(record: dict) -> tuple:
+    return (record["instance"], record["solver"], record["seed"], record.get("wall_seconds"), record.get("budget_evaluations"))
+
+
+def instances(suite: str, data: Path) -> list[str]:
+    if suite == "hcsp":
+        return sorted(p.name for p in (data / HCSP_DIRECTORY).iterdir() if hcsp.is_etc_file(p))
+    if suite == "energy":
+        return list(ENERGY_INSTANCES)
+    raise ValueError(f"unknown suite {suite!r}; known: {', '.join(SUITES)}")
+
+
+def load(suite: str, instance: str, data: Path) -> Problem:
+    if suite == "hcsp":
+        return io.read_problem(data / HCSP_DIRECTORY / instance)
+    return Problem.from_message(generate(*ENERGY_INSTANCES[instance]))
+
+
+def run(spec: Run, data: Path) -> dict:
+    """Solve once and describe it as a JSON-ready record."""
+    problem = load(spec.suite, spec.instance, data)
+    budget = Budget(wall_seconds=spec.wall_seconds, evaluations=spec.budget_evaluations)
+    result = registry.solve(problem, spec.solver, budget, seed=spec.seed)
+    evaluation = result.evaluation
+    return {
+        **asdict(spec),
+        "objective": evaluation.objective,
+        "energy": evaluation.energy,
+        "makespan": evaluation.makespan,
+        "utilization": evaluation.utilization,
+        "feasible": evaluation.feasible,
+        "evaluations": result.evaluations,
+        "elapsed": result.elapsed,
+        "stop_reason": result.stop_reason.value,
+        "facts": {k: v for k, v in result.facts.items() if isinstance(v, (bool, int, float, str))},
+        "trace": [[p.elapsed, p.evaluations, p.objective, p.feasible] for p in result.trace],
+        "assignment": evaluation.assignment.tolist(),
+        "levels": evaluation.levels.tolist(),
+    }
+
+
+def read_records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def bench(
+    suite: str,
+    solvers: Iterable[str],
+    seeds: Iterable[int],
+    out: Path,
+    *,
+    wall_seconds: float | None = None,
+    evaluations: int | None = None,
+    jobs: int = 1,
+    data: Path = Path("datasets"),
+    show_progress: bool | None = None,
+) -> list[dict]:
+    """Run what ``out`` does not hold yet and return all of this suite's records in it."""
+    for solver in solvers:
+        registry.get(solver)  # unknown names fail before anything runs
+    done = {record_key(r) for r in read_records(out)}
+    todo = [
+        Run(suite, instance, solver, seed, wall_seconds, evaluations)
+        for instance in instances(suite, data)
+        for solver in solvers
+        for seed in seeds
+    ]
+    todo = [spec for spec in todo if spec.key not in done]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # One thread per run: runs share the cores, not each other's threads.
+    os.environ.update(OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool, out.open("a") as sink:
+        futures = [pool.submit(run, spec, data) for spec in todo]
+        for future in tqdm(futures, desc=f"bench {suite}", unit="run", disable=None if show_progress is None else not show_progress):
+            sink.write(json.dumps(future.result()) + "\n")
+            sink.flush()
+    return [r for r in read_records(out) if r.get("suite", "hcsp") == suite]
+
+
+def verify(records: list[dict], suite: str, data: Path) -> None:
+    """Every record's objective is the shared evaluator's for its stored schedule."""
+    for record in records:
+        problem = load(suite, record["instance"], data)
+        levels = record.get("levels")
+        value = evaluate(problem, np.array(record["assignment"]), None if levels is None else np.array(levels))
+        if not math.isclose(value.makespan, record["makespan"], rel_tol=1e-9):
+            raise ValueError(f"{record['instance']} / {record['solver']}: stored makespan {record['makespan']} is not the evaluator's {value.makespan}")
+
+
+def time_to_within(trace: list[list], final: float, share: float = 0.01) -> float:
+    """Seconds until the best-so-far objective was within ``share`` of ``final``."""
+    for point in trace:
+        if point[2] <= final + share * abs(final):
+            return point[0]
+    return trace[-1][0] if trace else 0.0
+
+
+def report(suite: str, records: list[dict], data: Path = Path("datasets")) -> str:
+    verify(records, suite, data)
+    return hcsp_report(records, data) if suite == "hcsp" else energy_report(records)
+
+
+def _solvers_in(records: list[dict]) -> list[str]:
+    return list(dict.fromkeys(r["solver"] for r in records))
+
+
+def hcsp_report(records: list[dict], data: Path) -> str:
+    """Mean makespan over seeds per instance and solver, with the gap to the best known."""
+    best = hcsp.best_known_makespans(data / HCSP_DIRECTORY)
+    solvers = _solvers_in(records)
+    header = ["instance", *solvers, "best known", *(f"{s} gap" for s in solvers)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    gaps: dict[str, list[float]] = {s: [] for s in solvers}
+    for instance in sorted({r["instance"] for r in records}):
+        means = [float(np.mean([r["makespan"] for r in records if r["instance"] == instance and r["solver"] == s] or [np.nan])) for s in solvers]
+        for solver, value in zip(solvers, means):
+            gaps[solver].append(100 * (value / best[instance] - 1))
+        cells = [f"{v:.1f}" for v in means] + [f"{best[instance]:.1f}"] + [f"{100 * (v / best[instance] - 1):.2f}%" for v in means]
+        lines.append(f"| {instance} | " + " | ".join(cells) + " |")
+    lines.append("| **mean gap** | " + " | ".join([""] * (len(solvers) + 1) + [f"**{np.nanmean(gaps[s]):.2f}%**" for s in solvers]) + " |")
+    return "\n".join(lines)
+
+
+def energy_report(records: list[dict]) -> str:
+    """Per instance and solver: mean (and standard deviation over seeds) of the objective, energy,
+    makespan, utilization, time to within 1 %, feasible runs, and the gap to the best proven bound."""
+    solvers = _solvers_in(records)
+    lines = [
+        "| instance | solver | objective | sd | energy kJ | makespan s | util % | t@1% s | feasible | gap to bound % |",
+        "|---|---|---:|---:|---:|---:|---:|---:|:-:|---:|",
+    ]
+    for instance in sorted({r["instance"] for r in records}):
+        runs = [r for r in records if r["instance"] == instance]
+        bounds = [r["facts"]["bound"] for r in runs if "bound" in r["facts"]]
+        bound = max(bounds) if bounds else None
+        for solver in solvers:
+            mine = [r for r in runs if r["solver"] == solver]
+            if not mine:
+                continue
+            objective = np.array([r["objective"] for r in mine])
+            reach = np.mean([time_to_within(r["trace"], r["objective"]) for r in mine])
+            gap = f"{100 * (objective.mean() - bound) / objective.mean():.2f}" if bound is not None else ""
+            lines.append(
+                f"| {instance} | {solver} | {objective.mean():.6g} | {objective.std():.3g} | {np.mean([r['energy'] for r in mine]) / 1e3:.1f} "
+                f"| {np.mean([r['makespan'] for r in mine]):.1f} | {100 * np.mean([r['utilization'] for r in mine]):.1f} | {reach:.2f} "
+                f"| {sum(r['feasible'] for r in mine)}/{len(mine)} | {gap} |"
+            )
+    return "\n".join(lines)

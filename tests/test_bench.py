@@ -1,0 +1,52 @@
+"""`qsched bench`: resumable batch runs, records checked by the evaluator, reports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qsched import bench
+from qsched.cli import main
+
+DATA = Path(__file__).resolve().parent.parent / "datasets"
+
+
+def lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_hcsp_suite_reproduces_min_min_and_resumes_without_rerunning(tmp_path):
+    out = tmp_path / "hcsp.jsonl"
+    records = bench.bench("hcsp", ["min-min"], [0], out, evaluations=1, jobs=2, data=DATA, show_progress=False)
+    assert len(records) == 12 and len(lines(out)) == 12
+    assert "**13.71%**" in bench.report("hcsp", records, DATA)  # Braun et al.'s Min-min, 13.71 % above the best known
+    again = bench.bench("hcsp", ["min-min"], [0], out, evaluations=1, jobs=2, data=DATA, show_progress=False)
+    assert len(again) == 12 and len(lines(out)) == 12  # nothing ran twice
+
+
+def test_energy_suite_reports_spread_over_seeds_and_feasible_runs(tmp_path):
+    out = tmp_path / "energy.jsonl"
+    records = bench.bench("energy", ["min-min", "local-search"], [0, 1], out, evaluations=200, jobs=2, data=DATA, show_progress=False)
+    assert len(records) == len(bench.ENERGY_INSTANCES) * 2 * 2
+    assert all(r["trace"] and r["assignment"] and r["levels"] for r in records)
+    text = bench.report("energy", records, DATA)
+    assert text.count("| local-search |") == len(bench.ENERGY_INSTANCES)
+    assert "2/2" in text  # feasible runs out of seeds
+
+
+def test_a_record_that_disagrees_with_the_evaluator_is_refused(tmp_path):
+    out = tmp_path / "hcsp.jsonl"
+    records = bench.bench("hcsp", ["min-min"], [0], out, evaluations=1, jobs=2, data=DATA, show_progress=False)
+    records[3]["makespan"] *= 0.9
+    with pytest.raises(ValueError, match="is not the evaluator's"):
+        bench.report("hcsp", records, DATA)
+
+
+def test_cli_bench_needs_a_budget_and_prints_the_report(tmp_path, capsys):
+    assert main(["bench", "energy", "--solvers", "min-min", "--out", str(tmp_path / "e.jsonl")]) == 2
+    assert "give a budget" in capsys.readouterr().err
+    report = tmp_path / "report.md"
+    assert main(["bench", "energy", "--solvers", "min-min", "--evaluations", "1", "--jobs", "1", "--out", str(tmp_path / "e.jsonl"), "--report", str(report), "--data", str(DATA)]) == 0
+    assert "| min-min |" in capsys.readouterr().out and "| min-min |" in report.read_text()
