@@ -10,11 +10,17 @@ Suites:
   and spread over seeds, and the gap to the best proven bound where an
   exact solver gave one.
 
-Each run is one process (``jobs`` at a time, one thread each) and appends
-one JSON record to the output file as soon as it ends: the metrics, the
+A solver is named as in the registry, or ``name@key=value,...`` to run it
+with options under its own label (``hybrid@sub_solver=exhaustive``, the
+hybrid's classical ablation).
+
+Each run is one process of a local pool (``jobs`` at a time, one thread
+each) or one task on a Ray cluster (``executor="ray"``), and appends one
+JSON record to the output file as soon as it ends: the metrics, the
 solver's facts, its convergence trace and the schedule. Runs already in the
 file are not run again, so an interrupted benchmark resumes. The report
-re-checks every record's objective with the shared evaluator.
+re-checks every record's objective with the shared evaluator, and
+`qsched.plots` draws it.
 """
 
 from __future__ import annotations
@@ -23,8 +29,8 @@ import json
 import math
 import multiprocessing
 import os
-from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -77,11 +83,26 @@ def load(suite: str, instance: str, data: Path) -> Problem:
     return Problem.from_message(generate(*ENERGY_INSTANCES[instance]))
 
 
+def solver_options(label: str) -> tuple[str, dict]:
+    """``hybrid@sub_solver=exhaustive,shots=128`` -> ("hybrid", {"sub_solver": "exhaustive", "shots": 128}):
+    a solver with options under its own label, e.g. an ablation next to the original."""
+    name, _, text = label.partition("@")
+    options = {}
+    for pair in filter(None, text.split(",")):
+        key, _, value = pair.partition("=")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return name, options
+
+
 def run(spec: Run, data: Path) -> dict:
     """Solve once and describe it as a JSON-ready record."""
     problem = load(spec.suite, spec.instance, data)
     budget = Budget(wall_seconds=spec.wall_seconds, evaluations=spec.budget_evaluations)
-    result = registry.solve(problem, spec.solver, budget, seed=spec.seed)
+    name, options = solver_options(spec.solver)
+    result = registry.solve(problem, name, budget, seed=spec.seed, options=options)
     evaluation = result.evaluation
     return {
         **asdict(spec),
@@ -114,11 +135,20 @@ def bench(
     evaluations: int | None = None,
     jobs: int = 1,
     data: Path = Path("datasets"),
+    executor: str = "local",
+    address: str | None = None,
     show_progress: bool | None = None,
 ) -> list[dict]:
-    """Run what ``out`` does not hold yet and return all of this suite's records in it."""
+    """Run what ``out`` does not hold yet and return all of this suite's records in it.
+
+    ``executor``: ``local`` (a pool of ``jobs`` processes) or ``ray`` (a Ray
+    cluster at ``address``, or a local Ray instance with ``jobs`` CPUs);
+    both run the same `run` and write the same records.
+    """
     for solver in solvers:
-        registry.get(solver)  # unknown names fail before anything runs
+        registry.get(solver_options(solver)[0])  # unknown names fail before anything runs
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; known: {', '.join(EXECUTORS)}")
     done = {record_key(r) for r in read_records(out)}
     todo = [
         Run(suite, instance, solver, seed, wall_seconds, evaluations)
@@ -128,15 +158,55 @@ def bench(
     ]
     todo = [spec for spec in todo if spec.key not in done]
     out.parent.mkdir(parents=True, exist_ok=True)
-    # One thread per run: runs share the cores, not each other's threads.
-    os.environ.update(OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool, out.open("a") as sink:
-        futures = [pool.submit(run, spec, data) for spec in todo]
-        for future in tqdm(futures, desc=f"bench {suite}", unit="run", disable=None if show_progress is None else not show_progress):
-            sink.write(json.dumps(future.result()) + "\n")
+    results = _run_local(todo, data.resolve(), jobs) if executor == "local" else _run_ray(todo, data.resolve(), jobs, address)
+    with out.open("a") as sink:
+        for record in tqdm(results, total=len(todo), desc=f"bench {suite}", unit="run", disable=None if show_progress is None else not show_progress):
+            sink.write(json.dumps(record) + "\n")
             sink.flush()
     return [r for r in read_records(out) if r.get("suite", "hcsp") == suite]
+
+
+EXECUTORS = ("local", "ray")
+#: Each run on one thread: runs share the cores, not each other's threads.
+SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+
+
+def _single_thread() -> None:
+    """Process-pool initializer: runs before the worker imports the solvers (and so Numba)."""
+    os.environ.update(SINGLE_THREAD)
+
+
+def _run_local(todo: list[Run], data: Path, jobs: int) -> Iterator[dict]:
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_single_thread) as pool:
+        for future in as_completed([pool.submit(run, spec, data) for spec in todo]):
+            yield future.result()
+
+
+def _run_ray(todo: list[Run], data: Path, jobs: int, address: str | None) -> Iterator[dict]:
+    """The same runs as Ray tasks (one CPU each); records come back as tasks finish.
+    On a cluster, ``data`` must exist at the same path on every node (the hcsp suite reads files)."""
+    import ray
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(
+            address=address,
+            num_cpus=None if address else jobs,
+            runtime_env={"env_vars": SINGLE_THREAD},
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+        )
+    try:
+        remote = ray.remote(num_cpus=1)(run)
+        pending = [remote.remote(spec, data) for spec in todo]
+        while pending:
+            finished, pending = ray.wait(pending, num_returns=1)
+            yield ray.get(finished[0])
+    finally:
+        if started_here:
+            ray.shutdown()
 
 
 def verify(records: list[dict], suite: str, data: Path) -> None:

@@ -193,11 +193,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     solvers = [name.strip() for name in args.solvers.split(",") if name.strip()]
     out = args.out or Path("benchmarks/results") / f"{args.suite}.jsonl"
     records = bench.bench(
-        args.suite, solvers, args.seeds, out, wall_seconds=args.seconds, evaluations=args.evaluations, jobs=args.jobs, data=args.data
+        args.suite, solvers, args.seeds, out, wall_seconds=args.seconds, evaluations=args.evaluations,
+        jobs=args.jobs, data=args.data, executor=args.executor, address=args.address,
     )
-    text = bench.report(args.suite, [r for r in records if r["solver"] in solvers], args.data)
+    chosen = [r for r in records if r["solver"] in solvers]
+    text = bench.report(args.suite, chosen, args.data)
     if args.report:
+        from qsched import plots
+
         args.report.write_text(text + "\n")
+        figures = [plots.convergence(chosen, args.report.with_suffix(".convergence.png")), plots.metrics(chosen, args.report.with_suffix(".metrics.png"))]
+        print(f"report: {args.report}; figures: {', '.join(str(f) for f in figures)}", file=sys.stderr)
     print(text)
     return 0
 
@@ -365,8 +371,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--evaluations", type=_positive(int), help="evaluation budget per run")
     bench.add_argument("--jobs", type=_positive(int), default=os.cpu_count() or 1, help="runs at once (one thread each)")
     bench.add_argument("--out", type=Path, help="JSON-lines records, appended; runs already there are skipped")
-    bench.add_argument("--report", type=Path, help="also write the Markdown report here")
+    bench.add_argument("--report", type=Path, help="also write the Markdown report here, and PNG figures next to it")
     bench.add_argument("--data", type=Path, default=Path("datasets"), help="datasets directory")
+    bench.add_argument("--executor", choices=("local", "ray"), default="local", help="a local process pool, or Ray")
+    bench.add_argument("--address", help="Ray cluster address (default: start a local Ray instance)")
     bench.set_defaults(run=cmd_bench)
 
     gen = commands.add_parser("gen", help="generate an energy-aware instance as protobuf JSON")

@@ -50,3 +50,20 @@ def test_cli_bench_needs_a_budget_and_prints_the_report(tmp_path, capsys):
     report = tmp_path / "report.md"
     assert main(["bench", "energy", "--solvers", "min-min", "--evaluations", "1", "--jobs", "1", "--out", str(tmp_path / "e.jsonl"), "--report", str(report), "--data", str(DATA)]) == 0
     assert "| min-min |" in capsys.readouterr().out and "| min-min |" in report.read_text()
+    for figure in ("report.convergence.png", "report.metrics.png"):
+        assert (tmp_path / figure).read_bytes().startswith(b"\x89PNG")
+
+
+def test_ray_executor_gives_the_local_executor_s_records(tmp_path):
+    local = bench.bench("hcsp", ["min-min", "local-search"], [0], tmp_path / "local.jsonl", evaluations=50, jobs=2, data=DATA, show_progress=False)
+    on_ray = bench.bench("hcsp", ["min-min", "local-search"], [0], tmp_path / "ray.jsonl", evaluations=50, jobs=2, data=DATA, executor="ray", show_progress=False)
+
+    def schedules(records):
+        return {bench.record_key(r): (r["makespan"], tuple(r["assignment"])) for r in records}
+
+    assert len(on_ray) == 24 and schedules(on_ray) == schedules(local)
+
+
+def test_solver_labels_carry_options_for_ablations():
+    assert bench.solver_options("hybrid@sub_solver=exhaustive,shots=128") == ("hybrid", {"sub_solver": "exhaustive", "shots": 128})
+    assert bench.solver_options("ga") == ("ga", {})

@@ -1,0 +1,71 @@
+"""PNG figures of `qsched bench` records (matplotlib, headless).
+
+- `convergence`: best-so-far objective against seconds, one panel per
+  instance, one line per solver and seed;
+- `metrics`: energy, makespan and utilization per solver, mean over
+  instances of each run's value relative to the instance's best, with the
+  spread over seeds as error bars (relative values, so instances of
+  different sizes can share an axis).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen first)
+import numpy as np  # noqa: E402
+
+
+def _solvers(records: list[dict]) -> list[str]:
+    return list(dict.fromkeys(r["solver"] for r in records))
+
+
+def convergence(records: list[dict], path: Path) -> Path:
+    """Best-so-far objective over time per instance (log time axis)."""
+    names = sorted({r["instance"] for r in records})
+    columns = min(3, len(names))
+    rows = math.ceil(len(names) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3.5 * rows), squeeze=False)
+    colours = {solver: f"C{k}" for k, solver in enumerate(_solvers(records))}
+    for axis, name in zip(axes.flat, names):
+        for record in (r for r in records if r["instance"] == name and r["trace"]):
+            times = [max(point[0], 1e-4) for point in record["trace"]] + [max(record["elapsed"], 1e-4)]
+            values = [point[2] for point in record["trace"]] + [record["trace"][-1][2]]
+            axis.step(times, values, where="post", color=colours[record["solver"]], alpha=0.8, label=record["solver"])
+        axis.set_xscale("log")
+        axis.set_title(name, fontsize=9)
+        axis.set_xlabel("seconds")
+        axis.set_ylabel("objective")
+    for axis in axes.flat[len(names):]:
+        axis.set_visible(False)
+    handles = {line.get_label(): line for axis in axes.flat for line in axis.get_lines()}
+    figure.legend(handles.values(), handles.keys(), loc="upper center", ncol=len(handles), fontsize=8)
+    figure.tight_layout(rect=(0, 0, 1, 0.95))
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def metrics(records: list[dict], path: Path) -> Path:
+    """Energy, makespan and utilization per solver relative to each instance's best, with spread over seeds."""
+    solvers = _solvers(records)
+    figure, axes = plt.subplots(1, 3, figsize=(14, 4))
+    for axis, (field, label, best) in zip(axes, (("energy", "energy / best", min), ("makespan", "makespan / best", min), ("utilization", "utilization / best", max))):
+        reference = {name: best(r[field] for r in records if r["instance"] == name) for name in {r["instance"] for r in records}}
+        means, spreads = [], []
+        for solver in solvers:
+            ratios = [r[field] / reference[r["instance"]] for r in records if r["solver"] == solver and reference[r["instance"]]]
+            means.append(np.mean(ratios) if ratios else np.nan)
+            spreads.append(np.std(ratios) if ratios else 0.0)
+        axis.bar(solvers, means, yerr=spreads, color=[f"C{k}" for k in range(len(solvers))], capsize=3)
+        axis.set_ylabel(label)
+        axis.set_ylim(bottom=min(0.9, np.nanmin(means) - 0.05) if np.isfinite(np.nanmin(means)) else 0)
+        axis.tick_params(axis="x", rotation=45, labelsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
