@@ -253,6 +253,34 @@ def hcsp_report(records: list[dict], data: Path) -> str:
     return "\n".join(lines)
 
 
+#: Whose figures the energy report states relative to the others (the seed paper's format).
+SUBJECT = "hybrid"
+
+
+def relative_summary(records: list[dict], subject: str = SUBJECT) -> str:
+    """``subject`` against every other solver, run by run (same instance and seed): mean change
+    in objective, energy, makespan and utilization, in percent of the other's value, and the
+    ratio of the times to within 1 %."""
+    mine = {(r["instance"], r["seed"]): r for r in records if r["solver"] == subject}
+    if not mine:
+        return ""
+    lines = [
+        f"| {subject} vs | objective % | energy % | makespan % | utilization % | t@1% ratio | runs |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for other in (s for s in _solvers_in(records) if s != subject):
+        pairs = [(mine[(r["instance"], r["seed"])], r) for r in records if r["solver"] == other and (r["instance"], r["seed"]) in mine]
+        if not pairs:
+            continue
+
+        def change(field: str) -> str:
+            return f"{np.mean([100 * (a[field] - b[field]) / b[field] for a, b in pairs]):+.2f}"
+
+        speed = np.mean([time_to_within(a["trace"], a["objective"]) / max(time_to_within(b["trace"], b["objective"]), 1e-3) for a, b in pairs])
+        lines.append(f"| {other} | {change('objective')} | {change('energy')} | {change('makespan')} | {change('utilization')} | {speed:.2f} | {len(pairs)} |")
+    return "\n".join(lines)
+
+
 def energy_report(records: list[dict]) -> str:
     """Per instance and solver: mean (and standard deviation over seeds) of the objective, energy,
     makespan, utilization, time to within 1 %, feasible runs, and the gap to the best proven bound."""
@@ -277,4 +305,5 @@ def energy_report(records: list[dict]) -> str:
                 f"| {np.mean([r['makespan'] for r in mine]):.1f} | {100 * np.mean([r['utilization'] for r in mine]):.1f} | {reach:.2f} "
                 f"| {sum(r['feasible'] for r in mine)}/{len(mine)} | {gap} |"
             )
-    return "\n".join(lines)
+    summary = relative_summary(records)
+    return "\n".join(lines) + (f"\n\n{summary}" if summary else "")

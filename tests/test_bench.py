@@ -67,3 +67,13 @@ def test_ray_executor_gives_the_local_executor_s_records(tmp_path):
 def test_solver_labels_carry_options_for_ablations():
     assert bench.solver_options("hybrid@sub_solver=exhaustive,shots=128") == ("hybrid", {"sub_solver": "exhaustive", "shots": 128})
     assert bench.solver_options("ga") == ("ga", {})
+
+
+def test_relative_summary_compares_runs_on_the_same_instance_and_seed():
+    def record(solver, seed, objective, energy):
+        return {"instance": "i", "solver": solver, "seed": seed, "objective": objective, "energy": energy, "makespan": 10.0,
+                "utilization": 0.5, "trace": [[0.1, 1, objective * 2, True], [1.0, 9, objective, True]]}
+
+    records = [record("hybrid", 0, 90.0, 45.0), record("ga", 0, 100.0, 50.0), record("ga", 1, 1.0, 1.0)]
+    summary = bench.relative_summary(records)
+    assert "| ga | -10.00 | -10.00 | +0.00 | +0.00 | 1.00 | 1 |" in summary  # seed 1 has no hybrid run to pair with
