@@ -4,7 +4,9 @@ A simulator holds tens of qubits; a cluster's problem has hundreds of tasks.
 The hybrid solver keeps a full schedule and lets QAOA re-solve small windows
 of it:
 
-1. Start: Min-min, repaired, polished by ``polish_steps`` local-search steps.
+1. Start: Min-min, repaired, or (``start="milp"``) the exact MILP's
+   incumbent after ``start_share`` of the wall budget; then polished by
+   ``polish_steps`` local-search steps.
 2. Window: the machine that finishes last plus ``window_machines - 1``
    others (drawn with weights favouring the least busy), and up to
    ``window_qubits / window_machines`` of the tasks on them (drawn at random,
@@ -44,7 +46,8 @@ import numpy as np
 
 from qsched.baselines.operators import hill_climb, levels_by_power, repair
 from qsched.evaluate import Evaluation
-from qsched.problem import FieldViolation, Problem
+from qsched.problem import FieldViolation, Problem, ProblemError
+from qsched import registry
 from qsched.registry import SolverKind, register
 from qsched.solver import Budget, ProgressCallback, Result, Search
 from qsched.solvers.allocation import TaskAllocation
@@ -52,6 +55,7 @@ from qsched.solvers.backends import QUBIT_BUDGET
 from qsched.solvers.qaoa import EngineQaoa, range_violations, start_schedule
 
 SUB_SOLVERS = ("qaoa", "exhaustive")
+STARTS = ("min-min", "milp")
 OPTION_MINIMUMS = {"window_qubits": 2, "window_machines": 2, "depth": 1, "shots": 1, "candidates": 1, "polish_steps": 0, "window_polish": 0, "optimizer_evaluations": 1, "reoptimize_every": 1}
 
 
@@ -59,6 +63,10 @@ def check_hybrid(problem: Problem, options: dict[str, Any]) -> list[FieldViolati
     violations = range_violations(options, OPTION_MINIMUMS)
     if options.get("sub_solver", "qaoa") not in SUB_SOLVERS:
         violations.append(FieldViolation("options.sub_solver", f"must be one of {', '.join(SUB_SOLVERS)}"))
+    if options.get("start", "min-min") not in STARTS:
+        violations.append(FieldViolation("options.start", f"must be one of {', '.join(STARTS)}"))
+    if options.get("start") == "milp" and not 0 < options.get("start_share", 0.5) < 1:
+        violations.append(FieldViolation("options.start_share", "must be between 0 and 1"))
     if options.get("window_qubits", 0) > QUBIT_BUDGET["engine"]:
         violations.append(FieldViolation("options.window_qubits", f"must be <= {QUBIT_BUDGET['engine']} (the engine's qubit budget)"))
     return violations
@@ -108,12 +116,14 @@ def hybrid(
     polish_steps: int = 200,
     window_polish: int = 20,
     reoptimize_every: int = 10,
+    start: str = "min-min",
+    start_share: float = 0.5,
 ) -> Result:
     """QAOA on windows of a classical schedule (large-neighbourhood search); runs until its budget ends."""
     search = Search(problem, budget, progress)
     rng = np.random.default_rng(seed)
     order = levels_by_power(problem)
-    current = hill_climb(search, start_schedule(search), rng, polish_steps, stage="polish")
+    current = hill_climb(search, _start(search, start, start_share), rng, polish_steps, stage="polish")
     stats = WindowStats()
     angles = AngleCache(depth, optimizer_evaluations, reoptimize_every)
     while not search.exhausted and problem.num_machines > 1:
@@ -131,6 +141,17 @@ def hybrid(
                 stats.accepted += 1
     facts = {"sub_solver": sub_solver, "windows": stats.tried, "accepted_windows": stats.accepted, "max_window_qubits": stats.qubits}
     return search.result("hybrid", completed=False, facts=facts)
+
+
+def _start(search: Search, start: str, share: float) -> Evaluation:
+    """Min-min repaired, or (``start="milp"``) the MILP's incumbent after ``share`` of the wall budget."""
+    if start == "min-min":
+        return start_schedule(search)
+    budget = search.budget
+    if budget.wall_seconds is None:
+        raise ProblemError([FieldViolation("options.start", "the milp start takes a share of the wall-time budget: give one")])
+    result = registry.solve(search.problem, "milp", Budget(wall_seconds=share * budget.wall_seconds, stop=budget.stop))
+    return search.evaluate(result.evaluation.assignment, result.evaluation.levels, stage="start")
 
 
 def choose_window(problem: Problem, current: Evaluation, rng: np.random.Generator, qubits: int, machines: int) -> tuple[np.ndarray, np.ndarray]:

@@ -52,3 +52,12 @@ def test_hybrid_refuses_an_unknown_sub_solver_and_oversized_windows():
     with pytest.raises(ProblemError) as error:
         run(generated(6, 3, 1), sub_solver="annealing", window_qubits=40)
     assert {v.field for v in error.value.violations} == {"options.sub_solver", "options.window_qubits"}
+
+
+def test_milp_start_takes_its_share_of_the_wall_budget_and_needs_one():
+    problem = generated(12, 3, 2)
+    result = registry.solve(problem, "hybrid", Budget(wall_seconds=2.0), 0, None, {"start": "milp"})
+    assert result.evaluation.feasible and result.trace[0].stage == "start"
+    assert result.elapsed < 3.0
+    with pytest.raises(ProblemError, match="wall-time budget"):
+        run(problem, start="milp")
