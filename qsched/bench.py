@@ -10,7 +10,7 @@ Suites:
   and spread over seeds, and the gap to the best proven bound where an
   exact solver gave one.
 
-A solver is named as in the registry, or ``name@key=value,...`` to run it
+A solver is named as in the registry, or ``name@key=value+...`` to run it
 with options under its own label (``hybrid@sub_solver=exhaustive``, the
 hybrid's classical ablation).
 
@@ -84,11 +84,12 @@ def load(suite: str, instance: str, data: Path) -> Problem:
 
 
 def solver_options(label: str) -> tuple[str, dict]:
-    """``hybrid@sub_solver=exhaustive,shots=128`` -> ("hybrid", {"sub_solver": "exhaustive", "shots": 128}):
-    a solver with options under its own label, e.g. an ablation next to the original."""
+    """``hybrid@sub_solver=exhaustive+shots=128`` -> ("hybrid", {"sub_solver": "exhaustive", "shots": 128}):
+    a solver with options under its own label, e.g. an ablation next to the original
+    (``+`` between options, as commas separate solvers on the command line)."""
     name, _, text = label.partition("@")
     options = {}
-    for pair in filter(None, text.split(",")):
+    for pair in filter(None, text.split("+")):
         key, _, value = pair.partition("=")
         try:
             options[key] = json.loads(value)

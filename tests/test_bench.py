@@ -65,7 +65,7 @@ def test_ray_executor_gives_the_local_executor_s_records(tmp_path):
 
 
 def test_solver_labels_carry_options_for_ablations():
-    assert bench.solver_options("hybrid@sub_solver=exhaustive,shots=128") == ("hybrid", {"sub_solver": "exhaustive", "shots": 128})
+    assert bench.solver_options("hybrid@sub_solver=exhaustive+shots=128") == ("hybrid", {"sub_solver": "exhaustive", "shots": 128})
     assert bench.solver_options("ga") == ("ga", {})
 
 
