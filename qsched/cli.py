@@ -203,6 +203,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         args.report.write_text(text + "\n")
         figures = [plots.convergence(chosen, args.report.with_suffix(".convergence.png")), plots.metrics(chosen, args.report.with_suffix(".metrics.png"))]
+        reference, label = bench.references(args.suite, chosen, args.data)
+        if reference:
+            figures.append(plots.gaps(chosen, reference, args.report.with_suffix(".gaps.png"), label))
         print(f"report: {args.report}; figures: {', '.join(str(f) for f in figures)}", file=sys.stderr)
     print(text)
     return 0

@@ -5,7 +5,9 @@
 - `metrics`: energy, makespan and utilization per solver, mean over
   instances of each run's value relative to the instance's best, with the
   spread over seeds as error bars (relative values, so instances of
-  different sizes can share an axis).
+  different sizes can share an axis);
+- `gaps`: per solver, the mean gap to the best known solutions (or to the
+  best proven bound), with its spread.
 """
 
 from __future__ import annotations
@@ -65,6 +67,21 @@ def metrics(records: list[dict], path: Path) -> Path:
         axis.set_ylabel(label)
         axis.set_ylim(bottom=min(0.9, np.nanmin(means) - 0.05) if np.isfinite(np.nanmin(means)) else 0)
         axis.tick_params(axis="x", rotation=45, labelsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def gaps(records: list[dict], reference: dict[str, float], path: Path, label: str = "gap to best known %") -> Path:
+    """Per solver, the mean over instances of the objective's gap to ``reference`` (best known or
+    proven bound, by instance), with the spread over runs as error bars."""
+    solvers = _solvers(records)
+    values = [[100 * (r["objective"] / reference[r["instance"]] - 1) for r in records if r["solver"] == s and r["instance"] in reference] for s in solvers]
+    figure, axis = plt.subplots(figsize=(max(5, 1.2 * len(solvers)), 4))
+    axis.bar(solvers, [np.mean(v) if v else np.nan for v in values], yerr=[np.std(v) if v else 0 for v in values], color=[f"C{k}" for k in range(len(solvers))], capsize=3)
+    axis.set_ylabel(label)
+    axis.tick_params(axis="x", rotation=45, labelsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qsched import bench
+from qsched import bench, plots
 from qsched.cli import main
 
 DATA = Path(__file__).resolve().parent.parent / "datasets"
@@ -24,6 +24,9 @@ def test_hcsp_suite_reproduces_min_min_and_resumes_without_rerunning(tmp_path):
     assert "**13.71%**" in bench.report("hcsp", records, DATA)  # Braun et al.'s Min-min, 13.71 % above the best known
     again = bench.bench("hcsp", ["min-min"], [0], out, evaluations=1, jobs=2, data=DATA, show_progress=False)
     assert len(again) == 12 and len(lines(out)) == 12  # nothing ran twice
+    reference, label = bench.references("hcsp", records, DATA)
+    figure = plots.gaps(records, reference, tmp_path / "gaps.png", label)
+    assert len(reference) == 12 and figure.read_bytes().startswith(b"\x89PNG")
 
 
 def test_energy_suite_reports_spread_over_seeds_and_feasible_runs(tmp_path):
