@@ -235,6 +235,13 @@ class TaskAllocation:
         rows = np.asarray(x)[: self.num_tasks * self.num_machines].reshape(self.num_tasks, self.num_machines).round()
         return np.where(rows.sum(axis=1) == 1, rows.argmax(axis=1), -1)
 
+    def start_state(self, assignment: np.ndarray, num_qubits: int) -> np.ndarray:
+        """An assignment as the XY mixer's initial QUBO bits: its one-hot rows, every other
+        qubit (slack, machine-on) 0, as those start in |+>."""
+        bits = np.zeros(num_qubits, dtype=np.int64)
+        bits[np.arange(self.num_tasks) * self.num_machines + np.asarray(assignment)] = 1
+        return bits
+
     def one_hot_groups(self) -> list[list[int]]:
         """The qubits of each task's row (the first T*M variables of the QUBO), for the XY mixer."""
         return [[t * self.num_machines + m for m in range(self.num_machines)] for t in range(self.num_tasks)]

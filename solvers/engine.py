@@ -74,6 +74,11 @@ def _cost_diagonal(n, linear, pair_i, pair_j, pair_w, constant, out):
         out[z] = total
 
 
+def basis_bits(state: int, num_qubits: int) -> np.ndarray:
+    """The bits of basis state ``state``: qubit i is bit i (the engine's and qiskit's order)."""
+    return (state >> np.arange(num_qubits)) & 1
+
+
 def cost_diagonal(qubo: Qubo) -> np.ndarray:
     """C(z) for every basis state z, computed once in a compiled loop."""
     out = np.empty(1 << qubo.num_qubits)

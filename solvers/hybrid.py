@@ -52,6 +52,7 @@ from qsched.registry import SolverKind, register
 from qsched.solver import Budget, ProgressCallback, Result, Search
 from qsched.solvers.allocation import TaskAllocation
 from qsched.solvers.backends import QUBIT_BUDGET
+from qsched.solvers.engine import basis_bits
 from qsched.solvers.qaoa import EngineQaoa, range_violations, start_schedule
 
 SUB_SOLVERS = ("qaoa", "exhaustive")
@@ -198,13 +199,12 @@ class Window:
 
     def qaoa(self, angles: AngleCache, shots: int, rng: np.random.Generator) -> list[np.ndarray]:
         """Window assignments sampled from QAOA (XY mixer from the incumbent's window assignment)."""
-        initial = np.zeros(self.form.num_qubits, dtype=np.int64)
-        initial[np.arange(self.tasks.size) * self.machines.size + self.start] = 1
+        initial = self.allocation.start_state(self.start, self.form.num_qubits)
         engine = EngineQaoa(self.form, self.allocation.one_hot_groups(), initial)
         gammas, betas = angles.for_window(engine)
         cells = self.tasks.size * self.machines.size
         states = engine.sample(gammas, betas, shots, rng)
-        return [self.allocation.interpret((z >> np.arange(cells)) & 1) for z in sorted(states)]
+        return [self.allocation.interpret(basis_bits(z, cells)) for z in sorted(states)]
 
     def exhaustive(self) -> list[np.ndarray]:
         """Every assignment of the window's tasks to its machines (the classical ablation)."""

@@ -38,7 +38,7 @@ from qsched.solver import Budget, ProgressCallback, Result, Search
 from qsched.solvers import backends
 from qsched.solvers.allocation import TaskAllocation
 from qsched.solvers.circuit import TranspiledQaoa
-from qsched.solvers.engine import QaoaEngine, reorder_free_first
+from qsched.solvers.engine import QaoaEngine, basis_bits, reorder_free_first
 from qsched.solvers.parameters import Optimized, optimize
 from qsched.solvers.qubo import QuboForm
 from qsched.solvers.vqe import VqeReport, refine_levels
@@ -125,7 +125,7 @@ def qaoa(
     device = backends.device(backend, seed)
     allocation, form, start = encode(problem, search)
     groups = allocation.one_hot_groups() if mixer == "xy" else None
-    initial = _start_bits(allocation, form, start.assignment) if groups else None
+    initial = allocation.start_state(start.assignment, form.num_qubits) if groups else None
     facts: dict[str, Any] = {"backend": device.name, "qubits": form.num_qubits, "depth": depth, "mixer": mixer, "penalty": form.penalty, "shots": shots}
 
     timer = _StageTimer(search, facts)
@@ -162,13 +162,6 @@ class _StageTimer:
             self.facts[f"seconds_{stage}"] = round(self.search.elapsed - started, 4)
 
 
-def _start_bits(allocation: TaskAllocation, form: QuboForm, assignment: np.ndarray) -> np.ndarray:
-    """The start assignment as QUBO bits: its one-hot rows, every other qubit 0 (they start in |+>)."""
-    bits = np.zeros(form.num_qubits, dtype=np.int64)
-    bits[np.arange(allocation.num_tasks) * allocation.num_machines + assignment] = 1
-    return bits
-
-
 class EngineQaoa:
     """QAOA on the built-in engine for one QUBO, with samples in the QUBO's own qubit order
     (with the XY mixer the engine numbers the slack qubits first, `reorder_free_first`)."""
@@ -185,7 +178,7 @@ class EngineQaoa:
 
     def sample(self, gammas, betas, shots: int, rng: np.random.Generator) -> dict[int, int]:
         counts = self.engine.sample(gammas, betas, shots, rng)
-        return {int(_bits(z, self.order.size) @ (1 << self.order)): c for z, c in counts.items()}
+        return {int(basis_bits(z, self.order.size) @ (1 << self.order)): c for z, c in counts.items()}
 
 
 def _run_qaoa(form: QuboForm, groups, initial, device, depth, shots, evaluations, backend_iterations, seed, facts) -> dict[int, int]:
@@ -211,14 +204,10 @@ def _refine_on_device(circuit: TranspiledQaoa, form: QuboForm, gammas, betas, it
 
     def sampled_cost(angles: np.ndarray) -> float:
         counts = circuit.sample(angles[:depth], angles[depth:])
-        return sum(form.arrays.value(_bits(z, form.num_qubits)) * c for z, c in counts.items()) / circuit.shots
+        return sum(form.arrays.value(basis_bits(z, form.num_qubits)) * c for z, c in counts.items()) / circuit.shots
 
     found = minimize(sampled_cost, np.concatenate([gammas, betas]), method="COBYLA", options={"maxiter": iterations, "rhobeg": 0.1})
     return found.x[:depth], found.x[depth:]
-
-
-def _bits(state: int, num_qubits: int) -> np.ndarray:
-    return (state >> np.arange(num_qubits)) & 1
 
 
 def _decode(search: Search, allocation: TaskAllocation, form: QuboForm, counts: dict[int, int], start: Evaluation, facts) -> list[Evaluation]:
@@ -231,7 +220,7 @@ def _decode(search: Search, allocation: TaskAllocation, form: QuboForm, counts: 
     cells = allocation.num_tasks * allocation.num_machines
     assignments: dict[bytes, list] = {}
     for state, count in counts.items():
-        assignment = allocation.interpret(_bits(state, cells))
+        assignment = allocation.interpret(basis_bits(state, cells))
         entry = assignments.setdefault(assignment.tobytes(), [assignment, 0])
         entry[1] += count
     decoded, valid = [], 0

@@ -51,7 +51,7 @@ def qaoa_reference(
 ) -> Result:
     """Stock qiskit-algorithms QAOA + MinimumEigenOptimizer on Aer (the reference to beat)."""
     search = Search(problem, budget, progress)
-    allocation, form, start = encode(problem, Search(problem, Budget()))
+    allocation, form, start = encode(problem)
     algorithm_globals.random_seed = seed
     sampler = SamplerV2(seed=seed)
     transpiler = generate_preset_pass_manager(optimization_level=1, backend=AerSimulator(), seed_transpiler=seed)
