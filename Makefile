@@ -1,11 +1,17 @@
 # Two commands on a fresh machine (Python >= 3.11 with venv):
 #   make demo   install into .venv, start a local server, solve a generated problem through it
 #   make test   install into .venv, run the test suite
+# The install takes the exact versions in requirements.lock (hash-checked);
+# `make lock` refreshes that file from pyproject.toml's ranges and re-runs the suite.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+LOCK := requirements.lock
+# The lock tool, in a venv of its own (only `make lock` needs it).
+UV_VERSION := 0.13.8
+LOCK_VENV := .lock-venv
 
-.PHONY: demo test install proto
+.PHONY: demo test install proto lock
 
 demo: install
 	$(BIN)/qsched demo
@@ -15,11 +21,25 @@ test: install
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml $(LOCK)
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --editable .
+	$(BIN)/python -m pip check
 	touch $@
+
+# Newest versions pyproject.toml allows, for every platform, one version each,
+# with hashes (setuptools: the build backend, for the offline editable install);
+# then a fresh .venv from it and the suite.
+lock:
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+	printf 'setuptools>=77\n' | $(LOCK_VENV)/bin/uv pip compile pyproject.toml - --extra test \
+		--universal --fork-strategy fewest --python-version 3.11 --generate-hashes --upgrade \
+		--custom-compile-command 'make lock' --output-file $(LOCK)
+	rm -rf $(VENV)
+	$(MAKE) test
 
 # Regenerate qsched/v1 after editing proto/ (tests fail on drift).
 proto: install
