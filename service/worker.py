@@ -42,6 +42,8 @@ PROGRESS_INTERVAL = 0.1
 POLL_SECONDS = 0.02
 #: Time past its wall budget after which a solve is told to stop.
 WALL_SLACK = 0.5
+#: How long a worker that answered gets to exit by itself before it is killed.
+EXIT_SECONDS = 2.0
 
 
 @dataclass
@@ -56,8 +58,15 @@ class Outcome:
 
 
 def _worker_main(connection, job: SolveJob) -> None:
-    """Entry point of a worker process."""
+    """Entry point of a worker process.
+
+    Once it answers it exits like any Python process, through
+    `multiprocessing`'s finalizers, which unlink the named semaphores its
+    libraries made (numba's threading layer makes one); only a worker whose
+    parent went away mid-solve leaves at once, with `os._exit`.
+    """
     stop = threading.Event()
+    answering = threading.Event()
 
     def listen() -> None:
         try:
@@ -65,7 +74,8 @@ def _worker_main(connection, job: SolveJob) -> None:
                 if connection.recv() == "stop":
                     stop.set()
         except (EOFError, OSError):
-            os._exit(1)  # the parent is gone: nobody wants this answer
+            if not answering.is_set():
+                os._exit(1)  # the parent is gone: nobody wants this answer
 
     threading.Thread(target=listen, daemon=True).start()
     pending: ProgressEvent | None = None  # the latest improvement not sent yet
@@ -86,14 +96,14 @@ def _worker_main(connection, job: SolveJob) -> None:
 
     budget = Budget(job.wall_seconds, job.evaluations, stop)
     try:
-        result = registry.solve(job.problem, job.solver, budget, job.seed, progress, job.options)
-        flush()
-        connection.send(("result", result))
+        answer = ("result", registry.solve(job.problem, job.solver, budget, job.seed, progress, job.options))
     except ProblemError as error:
-        connection.send(("invalid", error.violations))
+        answer = ("invalid", error.violations)
     except Exception as error:  # report, never crash silently: the parent turns it into INTERNAL
-        flush()
-        connection.send(("error", f"{type(error).__name__}: {error}"))
+        answer = ("error", f"{type(error).__name__}: {error}")
+    flush()
+    answering.set()  # from here on the parent closing the pipe is expected
+    connection.send(answer)
     connection.close()
 
 
@@ -195,6 +205,7 @@ class WorkerPool:
             return Outcome(error=f"solver process died (exit code {process.exitcode})")
         finally:
             parent.close()
+            process.join(timeout=EXIT_SECONDS)  # one that answered exits by itself, cleaning up
             if process.is_alive():
                 process.kill()
             process.join(timeout=5)
