@@ -11,17 +11,19 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import grpc
 from google.protobuf import struct_pb2
+from google.rpc import code_pb2, status_pb2
 
 from qsched import io, registry
 from qsched.generate import generate
-from qsched.messages import response_message
+from qsched.messages import failed_response, invalid_status, response_message
 from qsched.problem import Limits, ProblemError
 from qsched.progress import SolveProgress
-from qsched.requests import DEFAULT_WALL_SECONDS, MAX_WALL_SECONDS, problem_from, solve_job
+from qsched.requests import DEFAULT_WALL_SECONDS, MAX_WALL_SECONDS, SolveJob, problem_from, solve_job
 from qsched.report import best_bound, results_table, schedule_summary
 from qsched.solver import Budget, ProgressEvent
 from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
@@ -31,7 +33,8 @@ DEFAULT_ADDRESS = "127.0.0.1:50051"
 DEMO_SOLVERS = ("min-min", "max-min", "sufferage", "local-search", "ga", "pso", "aco")
 #: The demo's quantum part: a problem small enough for a simulated QUBO, and who solves it.
 DEMO_QUANTUM_SHAPE = (5, 2)
-DEMO_QUANTUM_SOLVERS = ("min-min", "qaoa", "qaoa-reference", "exhaustive")
+STOCK_STACK = "qaoa-reference"
+DEMO_QUANTUM_SOLVERS = ("min-min", "qaoa", STOCK_STACK, "exhaustive")
 
 
 def _stub(address: str) -> scheduler_pb2_grpc.SchedulerServiceStub:
@@ -65,10 +68,8 @@ def _request(args: argparse.Namespace, solver: str) -> scheduler_pb2.SolveReques
     )
 
 
-def solve_locally(request: scheduler_pb2.SolveRequest, show_progress: bool | None = None, comparing: bool = False) -> scheduler_pb2.SolveResponse:
-    """Solve in this process, with the service's validation and default budget; Ctrl-C stops with the best so far.
-    ``comparing``: the request is one solver of a comparison (classical solvers ignore its backend)."""
-    job = solve_job(request, request.solver, problem_from(request), comparing=comparing)
+def solve_locally(job: SolveJob, show_progress: bool | None = None) -> scheduler_pb2.SolveResponse:
+    """Solve a validated job in this process; Ctrl-C stops it with the best so far."""
     stop = threading.Event()
     latest: list[ProgressEvent] = []
     outcome: dict = {}
@@ -80,7 +81,7 @@ def solve_locally(request: scheduler_pb2.SolveRequest, show_progress: bool | Non
         except Exception as error:  # re-raised in the main thread
             outcome["error"] = error
 
-    bar = SolveProgress(job.solver, request.budget.wall_seconds or None, show_progress)
+    bar = SolveProgress(job.solver, job.wall_seconds if job.evaluations is None else None, show_progress)
     worker = threading.Thread(target=run, daemon=True)
     worker.start()
     started = time.monotonic()
@@ -97,6 +98,24 @@ def solve_locally(request: scheduler_pb2.SolveRequest, show_progress: bool | Non
     if "error" in outcome:
         raise outcome["error"]
     return response_message(job.problem, outcome["result"], job.backend)
+
+
+def compare_locally(jobs: list[SolveJob], show_progress: bool | None = None) -> scheduler_pb2.CompareResponse:
+    """The jobs one after another, as the Compare RPC runs them: a solver that raises
+    becomes an entry with its error, and the others still run."""
+    comparison = scheduler_pb2.CompareResponse()
+    for job in jobs:
+        started = time.monotonic()
+        try:
+            comparison.results.append(solve_locally(job, show_progress))
+        except ProblemError as error:
+            comparison.results.append(failed_response(job.solver, job.backend, invalid_status(error.violations), time.monotonic() - started))
+        except Exception as error:
+            status = status_pb2.Status(code=code_pb2.INTERNAL, message=f"{job.solver} failed: {type(error).__name__}: {error}")
+            comparison.results.append(failed_response(job.solver, job.backend, status, time.monotonic() - started))
+    if (bound := best_bound(comparison.results)) is not None:
+        comparison.best_bound = bound
+    return comparison
 
 
 def solve_remotely(stub, request: scheduler_pb2.SolveRequest, show_progress: bool | None = None) -> scheduler_pb2.SolveResponse:
@@ -132,7 +151,10 @@ def _print_response(response: scheduler_pb2.SolveResponse, args: argparse.Namesp
 def cmd_solve(args: argparse.Namespace) -> int:
     request = _request(args, args.solver)
     show = False if args.json else None
-    response = solve_remotely(_stub(args.server), request, show) if args.server else solve_locally(request, show)
+    if args.server:
+        response = solve_remotely(_stub(args.server), request, show)
+    else:
+        response = solve_locally(solve_job(request, request.solver, problem_from(request)), show)
     _print_response(response, args)
     return 0
 
@@ -147,12 +169,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         )
         comparison = _stub(args.server).Compare(compare)
     else:
-        comparison = scheduler_pb2.CompareResponse()
-        for solver in solvers:
-            request.solver = solver
-            comparison.results.append(solve_locally(request, False if args.json else None, comparing=True))
-        if (bound := best_bound(comparison.results)) is not None:
-            comparison.best_bound = bound
+        problem = problem_from(request)
+        jobs = [solve_job(request, name, problem, path=f"solvers[{i}]", comparing=True) for i, name in enumerate(solvers)]
+        comparison = compare_locally(jobs, False if args.json else None)
     if args.json:
         print(io.to_json(comparison, with_defaults=True))
     else:
@@ -275,7 +294,8 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Start a server on a free loopback port, send it a generated problem, compare solvers."""
+    """Start a server on a free loopback port, send it a generated problem, compare solvers;
+    the exit code is `demo_verdict`'s."""
     from qsched.service.server import Server
 
     problem = generate(args.tasks, args.machines, args.seed)
@@ -289,20 +309,38 @@ def cmd_demo(args: argparse.Namespace) -> int:
             budget=scheduler_pb2.Budget(evaluations=args.evaluations),
             seed=args.seed,
         )
-        comparison = stub.Compare(request, timeout=600)
-        print(results_table(comparison.results))
-        best = min(comparison.results, key=lambda r: (not r.schedule.metrics.feasible, r.schedule.metrics.objective))
-        print(f"\nbest: {best.solver}\n")
-        print(schedule_summary(best))
+        classical = stub.Compare(request, timeout=600).results
+        print(results_table(classical))
+        solved = [r for r in classical if not r.HasField("error")]
+        if solved:
+            best = min(solved, key=lambda r: (not r.schedule.metrics.feasible, r.schedule.metrics.objective))
+            print(f"\nbest: {best.solver}\n")
+            print(schedule_summary(best))
 
         small = generate(*DEMO_QUANTUM_SHAPE, args.seed)
         print(f"\nquantum: problem {small.name}, {len(small.tasks)} tasks, {len(small.machines)} machines "
-              "(qaoa on the built-in engine, qaoa-reference on qiskit-aer, exhaustive = the optimum)")
+              f"(qaoa on the built-in engine, {STOCK_STACK} on qiskit-aer, exhaustive = the optimum)")
         quantum = scheduler_pb2.CompareRequest(
             problem=small, solvers=list(DEMO_QUANTUM_SOLVERS), seed=args.seed, budget=scheduler_pb2.Budget(wall_seconds=120)
         )
-        print(results_table(stub.Compare(quantum, timeout=600).results))
-    return 0
+        quantum_results = stub.Compare(quantum, timeout=600).results
+        print(results_table(quantum_results))
+    code, verdict = demo_verdict([*classical, *quantum_results])
+    if verdict:
+        print(f"\n{verdict}", file=sys.stderr if code else sys.stdout)
+    return code
+
+
+def demo_verdict(results: Sequence[scheduler_pb2.SolveResponse]) -> tuple[int, str]:
+    """The demo's exit code and what it says about failed solvers: a failure of one of
+    qsched's own solvers fails the demo; the stock qiskit stack's is reported, not an error."""
+    failed = [r.solver for r in results if r.HasField("error")]
+    own = [solver for solver in failed if solver != STOCK_STACK]
+    if own:
+        return 1, f"qsched: {', '.join(own)} failed (see the table)"
+    if failed:
+        return 0, f"The stock qiskit stack ({STOCK_STACK}) failed on this problem (see the table); qsched's own solvers did not."
+    return 0, ""
 
 
 def _positive(kind: type):

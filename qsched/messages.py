@@ -1,12 +1,14 @@
-"""Results as wire messages: `Evaluation` -> `Schedule`, `Result` -> `SolveResponse`."""
+"""Results as wire messages: `Evaluation` -> `Schedule`, `Result` -> `SolveResponse`,
+and a failure -> a `google.rpc.Status` (in a response, or as the call's status)."""
 
 from __future__ import annotations
 
 import numpy as np
 from google.protobuf import struct_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from qsched.evaluate import Evaluation
-from qsched.problem import Problem
+from qsched.problem import FieldViolation, Problem, ProblemError
 from qsched.solver import Result, StopReason, TracePoint
 from qsched.v1 import schedule_pb2, scheduler_pb2
 
@@ -87,3 +89,20 @@ def response_message(problem: Problem, result: Result, backend: str = "") -> sch
         evaluations=result.evaluations,
         stop_reason=STOP_REASONS[result.stop_reason],
     )
+
+
+def invalid_status(violations: list[FieldViolation]) -> status_pb2.Status:
+    """INVALID_ARGUMENT with a `google.rpc.BadRequest` listing every bad field."""
+    bad_request = error_details_pb2.BadRequest(
+        field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description) for v in violations
+        ]
+    )
+    status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=str(ProblemError(violations)))
+    status.details.add().Pack(bad_request)
+    return status
+
+
+def failed_response(solver: str, backend: str, error: status_pb2.Status, elapsed: float) -> scheduler_pb2.SolveResponse:
+    """A Compare entry for a solver that ended without a schedule (see `SolveResponse.error`)."""
+    return scheduler_pb2.SolveResponse(solver=solver, backend=backend, elapsed_seconds=elapsed, error=error)

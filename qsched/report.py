@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from google.rpc import code_pb2
+
 from qsched.solver import optimality_gap
 from qsched.v1 import scheduler_pb2
 
@@ -29,7 +31,15 @@ def best_bound(responses: Sequence[scheduler_pb2.SolveResponse]) -> float | None
     return max(bounds) if bounds else None
 
 
+def failure(response: scheduler_pb2.SolveResponse) -> str:
+    """Why a Compare entry has no schedule, e.g. ``INTERNAL: qaoa-reference failed: ...``."""
+    return f"{code_pb2.Code.Name(response.error.code)}: {response.error.message}"
+
+
 def _row(response: scheduler_pb2.SolveResponse, bound: float | None) -> tuple[str, ...]:
+    if response.HasField("error"):
+        metrics_cells = ("-",) * (COLUMNS.index("time s") - 1)
+        return (response.solver, *metrics_cells, f"{response.elapsed_seconds:.2f}", "-", "", "FAILED")
     metrics = response.schedule.metrics
     gap = f"{100 * optimality_gap(metrics.objective, bound):.2f}" if bound is not None and metrics.feasible else ""
     stop = scheduler_pb2.StopReason.Name(response.stop_reason).removeprefix("STOP_REASON_").lower()
@@ -51,9 +61,9 @@ def _row(response: scheduler_pb2.SolveResponse, bound: float | None) -> tuple[st
 
 
 def results_table(responses: Sequence[scheduler_pb2.SolveResponse]) -> str:
-    """One row per result, columns aligned. ``gap %`` is a feasible result's
-    `optimality_gap` to the best bound among the results; ``t@1% s`` the time
-    it took to get within 1% of its final objective."""
+    """One row per result, columns aligned, then a line per failed solver saying why.
+    ``gap %`` is a feasible result's `optimality_gap` to the best bound among
+    the results; ``t@1% s`` the time it took to get within 1% of its final objective."""
     bound = best_bound(responses)
     rows = [COLUMNS, *(_row(r, bound) for r in responses)]
     widths = [max(len(row[k]) for row in rows) for k in range(len(COLUMNS))]
@@ -62,7 +72,8 @@ def results_table(responses: Sequence[scheduler_pb2.SolveResponse]) -> str:
         cells = [cell.ljust(width) if k == 0 else cell.rjust(width) for k, (cell, width) in enumerate(zip(row, widths))]
         return "  ".join(cells).rstrip()
 
-    return "\n".join([line(rows[0]), line(["-" * w for w in widths]), *(line(row) for row in rows[1:])])
+    failures = [f"{r.solver} FAILED: {failure(r)}" for r in responses if r.HasField("error")]
+    return "\n".join([line(rows[0]), line(["-" * w for w in widths]), *(line(row) for row in rows[1:]), *failures])
 
 
 def schedule_summary(response: scheduler_pb2.SolveResponse) -> str:

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import grpc
-from google.rpc import code_pb2, error_details_pb2, status_pb2
+from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from qsched.problem import FieldViolation, ProblemError
+from qsched.messages import invalid_status
+from qsched.problem import FieldViolation
+
+
+def abort_with(context: grpc.ServicerContext, status: status_pb2.Status) -> None:
+    """End the call with ``status``, its details in the trailers (`grpc_status.rpc_status`)."""
+    context.abort_with_status(rpc_status.to_status(status))
 
 
 def abort_invalid(context: grpc.ServicerContext, violations: list[FieldViolation]) -> None:
     """INVALID_ARGUMENT with a `google.rpc.BadRequest` listing every bad field."""
-    bad_request = error_details_pb2.BadRequest(
-        field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description) for v in violations
-        ]
-    )
-    status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=str(ProblemError(violations)))
-    status.details.add().Pack(bad_request)
-    context.abort_with_status(rpc_status.to_status(status))
+    abort_with(context, invalid_status(violations))
 
 
 def field_violations(error: grpc.RpcError) -> list[FieldViolation]:

@@ -18,15 +18,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import grpc
+from google.rpc import code_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from qsched import registry
-from qsched.messages import response_message
+from qsched.messages import failed_response, invalid_status, response_message
 from qsched.problem import FieldViolation, ProblemError
 from qsched.report import best_bound
 from qsched.service.config import ServiceConfig
-from qsched.service.errors import abort_invalid
+from qsched.service.errors import abort_invalid, abort_with
 from qsched.service.jobs import JobAlreadyEndedError, JobManager, JobNotFoundError, QueueFullError
 from qsched.service.store import JobStore
 from qsched.requests import SolveJob, problem_from, solve_job
@@ -59,6 +60,17 @@ def call_window(context: grpc.ServicerContext) -> tuple[float | None, float | No
     margin = min(1.0, 0.1 + 0.1 * remaining)
     now = time.monotonic()
     return now + max(0.0, remaining - margin), now + max(0.0, remaining - margin / 3)
+
+
+def _failure_status(job: SolveJob, outcome: Outcome, stop: threading.Event, deadline: float | None) -> status_pb2.Status:
+    """The status a solve that ended without a schedule answers with."""
+    if outcome.violations is not None:
+        return invalid_status(outcome.violations)
+    if deadline is not None and time.monotonic() >= deadline:
+        return status_pb2.Status(code=code_pb2.DEADLINE_EXCEEDED, message=f"{job.solver} found no schedule before the deadline")
+    if stop.is_set():
+        return status_pb2.Status(code=code_pb2.CANCELLED, message="the call was cancelled")
+    return status_pb2.Status(code=code_pb2.INTERNAL, message=f"{job.solver} failed: {outcome.error}")
 
 
 def _internal_errors(method):
@@ -106,26 +118,24 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
                 stop.set()
 
     def _run(self, job: SolveJob, context, deadline: float | None, kill_at: float | None) -> scheduler_pb2.SolveResponse:
-        """One solve for a unary call: stops at ``deadline``, on shutdown, or when the client leaves."""
+        """One solve for a unary call: stops at ``deadline``, on shutdown, or when the client leaves.
+        A solve that ends without a schedule gives a response with only its ``error`` status."""
         stop = threading.Event()
         context.add_callback(stop.set)
         with self._lock:
             self._calls.add(stop)
+        started = time.monotonic()
         try:
             outcome: Outcome = self.pool.run(job, stop=stop, deadline=deadline, kill_at=kill_at)
         finally:
             with self._lock:
                 self._calls.discard(stop)
-        if outcome.violations is not None:
-            abort_invalid(context, outcome.violations)
-        if outcome.result is None:
-            if deadline is not None and time.monotonic() >= deadline:
-                context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"{job.solver} found no schedule before the deadline")
-            if stop.is_set():
-                context.abort(grpc.StatusCode.CANCELLED, "the call was cancelled")
+        if outcome.result is not None:
+            return response_message(job.problem, outcome.result, job.backend)
+        error = _failure_status(job, outcome, stop, deadline)
+        if error.code == code_pb2.INTERNAL:
             log.error("solve with %s failed: %s", job.solver, outcome.error)
-            context.abort(grpc.StatusCode.INTERNAL, f"{job.solver} failed: {outcome.error}")
-        return response_message(job.problem, outcome.result, job.backend)
+        return failed_response(job.solver, job.backend, error, time.monotonic() - started)
 
     @_internal_errors
     def Solve(self, request, context):
@@ -133,7 +143,10 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
             job = solve_job(request, request.solver, problem_from(request, self.config.limits), self.config.budget_policy)
         except ProblemError as error:
             abort_invalid(context, error.violations)
-        return self._run(job, context, *call_window(context))
+        response = self._run(job, context, *call_window(context))
+        if response.HasField("error"):
+            abort_with(context, response.error)
+        return response
 
     @_internal_errors
     def Compare(self, request, context):
@@ -154,6 +167,8 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
                 deadline = time.monotonic() + max(0.0, end - time.monotonic()) / (len(jobs) - i)
                 kill_at = min(deadline + self.config.grace_seconds, kill_end)
             results.append(self._run(job, context, deadline, kill_at))
+            if not context.is_active():
+                context.abort(grpc.StatusCode.CANCELLED, "the call was cancelled")
         return scheduler_pb2.CompareResponse(results=results, best_bound=best_bound(results))
 
     @_internal_errors

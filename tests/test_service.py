@@ -10,6 +10,7 @@ import time
 import grpc
 import numpy as np
 import pytest
+from google.rpc import code_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
@@ -594,6 +595,21 @@ def test_killed_worker_fails_the_solve_with_internal(server, stub, braun_problem
     assert error is not None and error.code() == grpc.StatusCode.INTERNAL
     assert "process" in error.details()
     assert solve(stub, small_problem).schedule.metrics.feasible
+
+
+def test_compare_reports_a_killed_solver_as_failed_and_still_runs_the_others(server, stub, braun_problem):
+    request = scheduler_pb2.CompareRequest(
+        problem=braun_problem, solvers=["local-search", "min-min"], budget=scheduler_pb2.Budget(wall_seconds=60.0)
+    )
+    call = stub.Compare.future(request, timeout=RPC_TIMEOUT)
+
+    os.kill(wait_for_worker(server), signal.SIGKILL)
+
+    killed, solved = call.result(timeout=RPC_TIMEOUT).results
+    assert (killed.solver, killed.error.code) == ("local-search", code_pb2.INTERNAL)
+    assert "process died" in killed.error.message and not killed.HasField("schedule")
+    assert not solved.HasField("error")
+    assert solved.schedule.metrics.makespan_seconds == pytest.approx(BRAUN_MIN_MIN_MAKESPAN, abs=0.1)
 
 
 def test_client_leaving_stops_its_solve(server, stub, braun_problem):

@@ -10,6 +10,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from google.rpc import status_pb2
 from grpc_tools import protoc
 
 REPO = Path(__file__).resolve().parent.parent
@@ -20,11 +21,13 @@ def generate(output_root: Path) -> list[Path]:
     """Compile every ``proto/qsched/v1/*.proto`` into ``output_root/qsched/v1``."""
     sources = sorted((PROTO_ROOT / "qsched" / "v1").glob("*.proto"))
     well_known = resources.files("grpc_tools") / "_proto"
+    googleapis = Path(status_pb2.__file__).resolve().parents[2]  # google/rpc/*.proto of googleapis-common-protos
     (output_root / "qsched" / "v1").mkdir(parents=True, exist_ok=True)
     args = [
         "protoc",
         f"-I{PROTO_ROOT}",
         f"-I{well_known}",
+        f"-I{googleapis}",
         f"--python_out={output_root}",
         f"--pyi_out={output_root}",
         f"--grpc_python_out={output_root}",

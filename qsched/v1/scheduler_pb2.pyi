@@ -2,6 +2,7 @@ import datetime
 
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.rpc import status_pb2 as _status_pb2
 from qsched.v1 import problem_pb2 as _problem_pb2
 from qsched.v1 import schedule_pb2 as _schedule_pb2
 from google.protobuf.internal import containers as _containers
@@ -95,7 +96,7 @@ class ConvergencePoint(_message.Message):
     def __init__(self, elapsed_seconds: _Optional[float] = ..., evaluations: _Optional[int] = ..., objective: _Optional[float] = ..., feasible: _Optional[bool] = ..., stage: _Optional[str] = ...) -> None: ...
 
 class SolveResponse(_message.Message):
-    __slots__ = ("schedule", "solver", "backend", "facts", "convergence", "elapsed_seconds", "evaluations", "stop_reason")
+    __slots__ = ("schedule", "solver", "backend", "facts", "convergence", "elapsed_seconds", "evaluations", "stop_reason", "error")
     SCHEDULE_FIELD_NUMBER: _ClassVar[int]
     SOLVER_FIELD_NUMBER: _ClassVar[int]
     BACKEND_FIELD_NUMBER: _ClassVar[int]
@@ -104,6 +105,7 @@ class SolveResponse(_message.Message):
     ELAPSED_SECONDS_FIELD_NUMBER: _ClassVar[int]
     EVALUATIONS_FIELD_NUMBER: _ClassVar[int]
     STOP_REASON_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
     schedule: _schedule_pb2.Schedule
     solver: str
     backend: str
@@ -112,7 +114,8 @@ class SolveResponse(_message.Message):
     elapsed_seconds: float
     evaluations: int
     stop_reason: StopReason
-    def __init__(self, schedule: _Optional[_Union[_schedule_pb2.Schedule, _Mapping]] = ..., solver: _Optional[str] = ..., backend: _Optional[str] = ..., facts: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., convergence: _Optional[_Iterable[_Union[ConvergencePoint, _Mapping]]] = ..., elapsed_seconds: _Optional[float] = ..., evaluations: _Optional[int] = ..., stop_reason: _Optional[_Union[StopReason, str]] = ...) -> None: ...
+    error: _status_pb2.Status
+    def __init__(self, schedule: _Optional[_Union[_schedule_pb2.Schedule, _Mapping]] = ..., solver: _Optional[str] = ..., backend: _Optional[str] = ..., facts: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., convergence: _Optional[_Iterable[_Union[ConvergencePoint, _Mapping]]] = ..., elapsed_seconds: _Optional[float] = ..., evaluations: _Optional[int] = ..., stop_reason: _Optional[_Union[StopReason, str]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
 
 class Job(_message.Message):
     __slots__ = ("id", "state", "solver", "problem_name", "created_time", "start_time", "end_time", "progress", "result", "error", "request")
