@@ -80,7 +80,8 @@ def test_bound_on_a_braun_instance_never_exceeds_the_best_known():
     best = min(
         evaluate(problem, hcsp.read_solution(s.path)).makespan for s in hcsp.solution_files(DATA) if s.instance == "u_c_lolo.0"
     )
-    result = registry.solve(problem, "milp", Budget(wall_seconds=3))
+    # A 10% gap ends the solve once it has the root bound, however busy the machine (about 1 s idle).
+    result = registry.solve(problem, "milp", Budget(wall_seconds=120), options={"relative_gap": 0.1})
     assert result.facts["bound"] <= best
     assert result.evaluation.makespan >= best
     objective = result.evaluation.objective
