@@ -108,10 +108,11 @@ def compare_locally(jobs: list[SolveJob], show_progress: bool | None = None) -> 
         started = time.monotonic()
         try:
             comparison.results.append(solve_locally(job, show_progress))
-        except ProblemError as error:
-            comparison.results.append(failed_response(job.solver, job.backend, invalid_status(error.violations), time.monotonic() - started))
         except Exception as error:
-            status = status_pb2.Status(code=code_pb2.INTERNAL, message=f"{job.solver} failed: {type(error).__name__}: {error}")
+            if isinstance(error, ProblemError):
+                status = invalid_status(error.violations)
+            else:
+                status = status_pb2.Status(code=code_pb2.INTERNAL, message=f"{job.solver} failed: {type(error).__name__}: {error}")
             comparison.results.append(failed_response(job.solver, job.backend, status, time.monotonic() - started))
     if (bound := best_bound(comparison.results)) is not None:
         comparison.best_bound = bound

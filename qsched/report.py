@@ -31,7 +31,7 @@ def best_bound(responses: Sequence[scheduler_pb2.SolveResponse]) -> float | None
     return max(bounds) if bounds else None
 
 
-def failure(response: scheduler_pb2.SolveResponse) -> str:
+def _failure(response: scheduler_pb2.SolveResponse) -> str:
     """Why a Compare entry has no schedule, e.g. ``INTERNAL: qaoa-reference failed: ...``."""
     return f"{code_pb2.Code.Name(response.error.code)}: {response.error.message}"
 
@@ -72,7 +72,7 @@ def results_table(responses: Sequence[scheduler_pb2.SolveResponse]) -> str:
         cells = [cell.ljust(width) if k == 0 else cell.rjust(width) for k, (cell, width) in enumerate(zip(row, widths))]
         return "  ".join(cells).rstrip()
 
-    failures = [f"{r.solver} FAILED: {failure(r)}" for r in responses if r.HasField("error")]
+    failures = [f"{r.solver} FAILED: {_failure(r)}" for r in responses if r.HasField("error")]
     return "\n".join([line(rows[0]), line(["-" * w for w in widths]), *(line(row) for row in rows[1:]), *failures])
 
 
