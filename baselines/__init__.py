@@ -1,10 +1,8 @@
-"""Classical baselines, registered in `qsched.registry` on import.
-
-Greedy heuristics (Min-min, Max-min, Sufferage), a local search, the
-metaheuristics GA and PSO (on DEAP) and ACO, the exact MILP, and an
+"""Classical baselines: greedy heuristics (Min-min, Max-min, Sufferage), a local search,
+the metaheuristics GA and PSO (on DEAP) and ACO, the exact MILP (Pyomo + HiGHS), and an
 exhaustive search for tiny problems.
+
+Each module registers its solvers in `qsched.registry` when imported, and the
+registry imports a module only when one of its solvers is asked for, so
+nothing is imported here.
 """
-
-from qsched.baselines import aco, exhaustive, ga, greedy, local_search, milp, pso
-
-__all__ = ["aco", "exhaustive", "ga", "greedy", "local_search", "milp", "pso"]

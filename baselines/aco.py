@@ -21,14 +21,18 @@ best so far starts as the greedy schedule (option ``start``).
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
 
-from qsched.baselines.greedy import greedy_start
-from qsched.baselines.operators import hill_climb, repair, levels_by_power
+from qsched.construct import START, heuristic_start
+from qsched.neighbourhood import hill_climb
+from qsched.repair import levels_by_power, repair
 from qsched.evaluate import TOLERANCE, Evaluation, over_capacity
+from qsched.options import Option
 from qsched.problem import Problem
 from qsched.registry import SolverKind, register
-from qsched.solver import Budget, ProgressCallback, Result, Search
+from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
 
 TAU_MAX = 1.0
 
@@ -99,31 +103,31 @@ def ant_colony(
     seed: int,
     progress: ProgressCallback | None = None,
     *,
-    ants: int = 10,
-    alpha: float = 1.0,
-    beta: float = 2.0,
-    evaporation: float = 0.1,
-    start: str = "min-min",
-    polish_steps: int = 100,
+    ants: Annotated[int, Option("ants per iteration", minimum=1, maximum=10_000)] = 10,
+    alpha: Annotated[float, Option("weight of the pheromone in an ant's choice", minimum=0, maximum=10)] = 1.0,
+    beta: Annotated[float, Option("weight of the greedy cost in an ant's choice", minimum=0, maximum=10)] = 2.0,
+    evaporation: Annotated[float, Option("share of the pheromone that evaporates per iteration", minimum=0, maximum=1, exclusive_minimum=True)] = 0.1,
+    start: Annotated[str, START] = "min-min",
+    polish_steps: Annotated[int, Option("hill-climbing steps on each iteration's best", minimum=0, maximum=1_000_000)] = 100,
 ) -> Result:
     """Ant colony (MAX-MIN ant system): pheromone on task-machine and machine-level pairs."""
     rng = np.random.default_rng(seed)
-    search = Search(problem, budget, progress)
+    tracker = SolveTracker(problem, budget, progress)
     order = levels_by_power(problem)
     colony = Colony(problem, rng, alpha, beta, evaporation)
-    best = greedy_start(search, start)
+    best = heuristic_start(tracker, start)
     colony.reinforce(best)
     iterations = 0
-    while not search.exhausted:
+    while not tracker.exhausted:
         levels = colony.levels(ants)
         built = []
         for assignment, machine_levels in zip(colony.assignments(levels), levels):
-            if search.exhausted:
+            if tracker.exhausted:
                 break
-            built.append(repair(search, assignment, machine_levels, order))
+            built.append(repair(tracker, assignment, machine_levels, order))
         if not built:
             break
-        best = hill_climb(search, min([*built, best], key=lambda e: e.key), rng, polish_steps)
+        best = hill_climb(tracker, min([*built, best], key=lambda e: e.key), rng, polish_steps)
         colony.reinforce(best)
         iterations += 1
-    return search.result("aco", completed=False, facts={"iterations": iterations, "ants": ants})
+    return tracker.result("aco", completed=False, facts={"iterations": iterations, "ants": ants})

@@ -1,6 +1,6 @@
 """The DEAP types of the GA and PSO, created once in `deap.creator`.
 
-Fitness values are `operators.fitness` (infeasible, violation, objective),
+Fitness values are `encoding.fitness` (infeasible, violation, objective),
 all minimized, so DEAP compares individuals exactly as `Evaluation.key` does.
 """
 

@@ -1,6 +1,6 @@
 """Exhaustive search: every assignment with every DVFS level choice, for tiny problems.
 
-The exact reference where brute force is cheaper than a model: M^T
+The exact answer where brute force is cheaper than a model: M^T
 assignments times the product of the machines' level counts, each scored by
 the evaluator, so its answer is optimal by the evaluator's own order
 (feasible first, then least violation, then objective); when the best is
@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from qsched.problem import FieldViolation, Problem
 from qsched.registry import SolverKind, register
-from qsched.solver import Budget, ProgressCallback, Result, Search
+from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
 
 #: Most schedules the exhaustive search takes on (about a minute of evaluations).
 MAX_SCHEDULES = 1_000_000
@@ -29,7 +30,7 @@ def schedule_count(problem: Problem) -> int:
     return problem.num_machines**problem.num_tasks * math.prod(int(k) for k in problem.level_count)
 
 
-def check_exhaustive(problem: Problem, options: dict[str, Any]) -> list[FieldViolation]:
+def check_exhaustive(problem: Problem, options: Mapping[str, Any]) -> list[FieldViolation]:
     if schedule_count(problem) > MAX_SCHEDULES:
         return [FieldViolation("problem.tasks", f"has more than {MAX_SCHEDULES:,} schedules (machines^tasks x level choices); exhaustive search is for tiny problems")]
     return []
@@ -38,14 +39,13 @@ def check_exhaustive(problem: Problem, options: dict[str, Any]) -> list[FieldVio
 @register("exhaustive", kind=SolverKind.EXACT, finite=True, check=check_exhaustive)
 def exhaustive(problem: Problem, budget: Budget, seed: int, progress: ProgressCallback | None = None) -> Result:
     """Exhaustive search over every assignment and level choice (tiny problems only)."""
-    search = Search(problem, budget, progress)
+    tracker = SolveTracker(problem, budget, progress)
     level_choices = [np.array(levels) for levels in itertools.product(*(range(k) for k in problem.level_count))]
     for assignment in itertools.product(range(problem.num_machines), repeat=problem.num_tasks):
         for levels in level_choices:
-            if search.exhausted:
-                return search.result("exhaustive", completed=False)
-            search.evaluate(np.array(assignment), levels)
-    facts: dict[str, Any] = {"schedules": schedule_count(problem)}
-    if search.best is not None and search.best.feasible:
-        facts["bound"] = search.best.objective  # every schedule seen: the optimum is proven
-    return search.result("exhaustive", completed=True, facts=facts)
+            if tracker.exhausted:
+                return tracker.result("exhaustive", completed=False)
+            tracker.evaluate(np.array(assignment), levels)
+    # Every schedule seen: a feasible best is the proven optimum.
+    bound = tracker.best.objective if tracker.best is not None and tracker.best.feasible else None
+    return tracker.result("exhaustive", completed=True, bound=bound, facts={"schedules": schedule_count(problem)})

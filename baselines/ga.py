@@ -17,16 +17,21 @@ runs in a process at a time (the service gives every solve its own process).
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 import numpy as np
 from deap import base, tools
 
 from qsched.baselines.deap_types import Individual
-from qsched.baselines.greedy import greedy_start
-from qsched.baselines.operators import fitness, flatten, hill_climb, repair, levels_by_power, unflatten, upper_bounds
-from qsched.problem import Problem
+from qsched.construct import START, heuristic_start
+from qsched.neighbourhood import hill_climb
+from qsched.repair import levels_by_power, repair
+from qsched.baselines.encoding import fitness, flatten, unflatten, upper_bounds
+from qsched.options import Option
+from qsched.problem import FieldViolation, Problem
 from qsched.registry import SolverKind, register
-from qsched.solver import Budget, ProgressCallback, Result, Search
+from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
 
 
 def _clone(parent: Individual) -> Individual:
@@ -37,20 +42,26 @@ def _clone(parent: Individual) -> Individual:
     return child
 
 
-@register("ga", kind=SolverKind.METAHEURISTIC, finite=False)
+def check_ga(problem: Problem, options: Mapping[str, Any]) -> list[FieldViolation]:
+    if options["elite"] >= options["population"]:
+        return [FieldViolation("options.elite", "must be less than options.population, or no child is ever made")]
+    return []
+
+
+@register("ga", kind=SolverKind.METAHEURISTIC, finite=False, check=check_ga)
 def genetic_algorithm(
     problem: Problem,
     budget: Budget,
     seed: int,
     progress: ProgressCallback | None = None,
     *,
-    population: int = 60,
-    crossover: float = 0.8,
-    mutation: float = 0.4,
-    tournament: int = 3,
-    elite: int = 2,
-    start: str = "min-min",
-    polish_steps: int = 100,
+    population: Annotated[int, Option("individuals per generation", minimum=2, maximum=10_000)] = 60,
+    crossover: Annotated[float, Option("chance that a pair of parents is crossed over", minimum=0, maximum=1)] = 0.8,
+    mutation: Annotated[float, Option("chance that a child is mutated", minimum=0, maximum=1)] = 0.4,
+    tournament: Annotated[int, Option("individuals per selection tournament", minimum=1, maximum=10_000)] = 3,
+    elite: Annotated[int, Option("best individuals kept unchanged (fewer than the population)", minimum=0, maximum=1_000)] = 2,
+    start: Annotated[str, START] = "min-min",
+    polish_steps: Annotated[int, Option("hill-climbing steps on each generation's best", minimum=0, maximum=1_000_000)] = 100,
 ) -> Result:
     """Genetic algorithm (DEAP): tournament, two-point crossover, repair, elitism, greedy seed."""
     caller_state = random.getstate()
@@ -63,7 +74,7 @@ def genetic_algorithm(
 
 def _evolve(problem, budget, seed, progress, population, crossover, mutation, tournament, elite, start, polish_steps) -> Result:
     rng = np.random.default_rng(seed)
-    search = Search(problem, budget, progress)
+    tracker = SolveTracker(problem, budget, progress)
     order = levels_by_power(problem)
     upper = upper_bounds(problem)
     toolbox = base.Toolbox()
@@ -79,13 +90,13 @@ def _evolve(problem, budget, seed, progress, population, crossover, mutation, to
         return child
 
     def evaluated(genes) -> Individual:
-        return individual(repair(search, *unflatten(problem, genes), order))
+        return individual(repair(tracker, *unflatten(problem, genes), order))
 
-    people = [individual(greedy_start(search, start))]
-    while len(people) < population and not search.exhausted:
+    people = [individual(heuristic_start(tracker, start))]
+    while len(people) < population and not tracker.exhausted:
         people.append(evaluated(rng.integers(0, upper + 1)))
     generations = 0
-    while not search.exhausted:
+    while not tracker.exhausted:
         elites = tools.selBest(people, min(elite, len(people)))
         offspring = [toolbox.clone(p) for p in toolbox.select(people, len(people) - len(elites))]
         for first, second in zip(offspring[::2], offspring[1::2]):
@@ -98,11 +109,11 @@ def _evolve(problem, budget, seed, progress, population, crossover, mutation, to
                 del child.fitness.values
         children = []
         for child in offspring:
-            if search.exhausted:
+            if tracker.exhausted:
                 break
             children.append(child if child.fitness.valid else evaluated(child))
         best = tools.selBest(elites + children, 1)[0]
-        polished = individual(hill_climb(search, best.evaluation, rng, polish_steps))
+        polished = individual(hill_climb(tracker, best.evaluation, rng, polish_steps))
         people = [polished, *(p for p in elites + children if p is not best)]
         generations += 1
-    return search.result("ga", completed=False, facts={"generations": generations, "population": population})
+    return tracker.result("ga", completed=False, facts={"generations": generations, "population": population})

@@ -1,4 +1,4 @@
-"""The exact reference: a mixed-integer program in Pyomo, solved by HiGHS.
+"""The exact solver: a mixed-integer program in Pyomo, solved by HiGHS.
 
 Variables (T tasks, M machines, L_m DVFS levels of machine m):
 
@@ -42,16 +42,18 @@ and "proven optimal" are reported only when the evaluator agrees with HiGHS
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.contrib.solver.common.results import TerminationCondition
 from pyomo.contrib.solver.solvers.highs import Highs
 
-from qsched.baselines.greedy import greedy_start
+from qsched.construct import heuristic_start
+from qsched.options import Option
 from qsched.problem import Problem
 from qsched.registry import SolverKind, register
-from qsched.solver import Budget, ProgressCallback, Result, Search, optimality_gap
+from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
 
 #: HiGHS's integrality and constraint tolerance where deadline rows carry big-M
 #: terms (without them HiGHS's default serves and is faster).
@@ -155,17 +157,17 @@ def exact_milp(
     seed: int,
     progress: ProgressCallback | None = None,
     *,
-    relative_gap: float = 1e-6,
+    relative_gap: Annotated[float, Option("HiGHS stops once its gap to the bound is this small", minimum=0, maximum=1, exclusive_maximum=True)] = 1e-6,
 ) -> Result:
     """Exact MILP (Pyomo + HiGHS): time-limited, reports incumbent, bound and gap."""
-    search = Search(problem, budget, progress)
-    greedy_start(search, "min-min")
+    tracker = SolveTracker(problem, budget, progress)
+    heuristic_start(tracker, "min-min")
     model = build_model(problem)
     exact = not math.isfinite(problem.power_cap) or power_cap_is_exact(problem)
     facts: dict = {"model": "exact" if exact else "conservative power cap", "variables": model.nvariables(), "constraints": model.nconstraints()}
-    if search.exhausted:  # building took the whole budget
-        return search.result("milp", completed=False, facts={**facts, "status": "not started"})
-    time_limit = None if budget.wall_seconds is None else budget.wall_seconds - search.elapsed
+    if tracker.exhausted:  # building took the whole budget
+        return tracker.result("milp", completed=False, facts={**facts, "status": "not started"})
+    time_limit = None if budget.wall_seconds is None else budget.wall_seconds - tracker.elapsed
     results = Highs().solve(
         model,
         time_limit=time_limit,
@@ -179,7 +181,7 @@ def exact_milp(
     incumbent = None
     if results.incumbent_objective is not None:
         results.solution_loader.load_vars()
-        incumbent = search.evaluate(*read_schedule(model, problem), stage="milp")
+        incumbent = tracker.evaluate(*read_schedule(model, problem), stage="milp")
         facts["incumbent"] = results.incumbent_objective
     # The solver's answer counts only if the evaluator agrees with it.
     agreed = (
@@ -188,9 +190,7 @@ def exact_milp(
         and math.isclose(incumbent.objective, results.incumbent_objective, rel_tol=1e-6, abs_tol=1e-6)
     )
     bound = results.objective_bound
-    if exact and agreed and bound is not None and math.isfinite(bound):
-        facts["bound"] = bound
-        facts["gap"] = optimality_gap(search.best.objective, bound)  # of the answer: Min-min may beat an early incumbent
+    proven = bound if exact and agreed and bound is not None and math.isfinite(bound) else None
     optimal = results.termination_condition == TerminationCondition.convergenceCriteriaSatisfied
     facts["proven_optimal"] = optimal and exact and agreed
-    return search.result("milp", completed=optimal, facts=facts)
+    return tracker.result("milp", completed=optimal, bound=proven, facts=facts)

@@ -17,15 +17,20 @@ swarm keeps searching around an improving schedule.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
 
 from qsched.baselines.deap_types import Particle
-from qsched.baselines.greedy import greedy_start
-from qsched.baselines.operators import fitness, hill_climb, repair, levels_by_power, unflatten, upper_bounds
+from qsched.construct import START, heuristic_start
+from qsched.neighbourhood import hill_climb
+from qsched.repair import levels_by_power, repair
+from qsched.baselines.encoding import fitness, unflatten, upper_bounds
 from qsched.evaluate import Evaluation
+from qsched.options import Option
 from qsched.problem import Problem
 from qsched.registry import SolverKind, register
-from qsched.solver import Budget, ProgressCallback, Result, Search
+from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
 
 
 def _centre(evaluation: Evaluation) -> list[float]:
@@ -40,17 +45,17 @@ def particle_swarm(
     seed: int,
     progress: ProgressCallback | None = None,
     *,
-    particles: int = 30,
-    inertia: float = 0.72,
-    cognitive: float = 1.49,
-    social: float = 1.49,
-    max_speed: float = 0.25,
-    start: str = "min-min",
-    polish_steps: int = 100,
+    particles: Annotated[int, Option("particles in the swarm", minimum=1, maximum=10_000)] = 30,
+    inertia: Annotated[float, Option("share of a particle's speed it keeps each step", minimum=0, maximum=2)] = 0.72,
+    cognitive: Annotated[float, Option("pull towards the particle's own best", minimum=0, maximum=10)] = 1.49,
+    social: Annotated[float, Option("pull towards the swarm's best", minimum=0, maximum=10)] = 1.49,
+    max_speed: Annotated[float, Option("largest step per coordinate, as a share of its range", minimum=0, maximum=1, exclusive_minimum=True)] = 0.25,
+    start: Annotated[str, START] = "min-min",
+    polish_steps: Annotated[int, Option("hill-climbing steps on each sweep's best", minimum=0, maximum=1_000_000)] = 100,
 ) -> Result:
     """Particle swarm (DEAP particles, rounding-discretized), inertia weight, greedy seed."""
     rng = np.random.default_rng(seed)
-    search = Search(problem, budget, progress)
+    tracker = SolveTracker(problem, budget, progress)
     order = levels_by_power(problem)
     width = upper_bounds(problem) + 1.0
     speed_limit = max_speed * width
@@ -68,14 +73,14 @@ def particle_swarm(
             particle.best_evaluation = evaluation
 
     def evaluate(particle: Particle) -> Evaluation:
-        evaluation = repair(search, *unflatten(problem, np.floor(particle)), order)
+        evaluation = repair(tracker, *unflatten(problem, np.floor(particle)), order)
         land(particle, evaluation)
         return evaluation
 
-    seeded = greedy_start(search, start)
+    seeded = heuristic_start(tracker, start)
     swarm = [Particle(_centre(seeded))]
     land(swarm[0], seeded)
-    while len(swarm) < particles and not search.exhausted:
+    while len(swarm) < particles and not tracker.exhausted:
         swarm.append(Particle((rng.random(width.size) * width).tolist()))
         evaluate(swarm[-1])
     for particle in swarm:
@@ -83,9 +88,9 @@ def particle_swarm(
     leader = max(swarm, key=lambda p: p.best.fitness)
     best, best_evaluation = leader.best, leader.best_evaluation
     sweeps = 0
-    while not search.exhausted:
+    while not tracker.exhausted:
         for particle in swarm:
-            if search.exhausted:
+            if tracker.exhausted:
                 break
             position = np.asarray(particle)
             pull_own = cognitive * rng.random(width.size) * (np.asarray(particle.best) - position)
@@ -95,10 +100,10 @@ def particle_swarm(
             evaluation = evaluate(particle)
             if evaluation.key < best_evaluation.key:
                 best, best_evaluation = particle.best, evaluation
-        polished = hill_climb(search, best_evaluation, rng, polish_steps)
+        polished = hill_climb(tracker, best_evaluation, rng, polish_steps)
         if polished.key < best_evaluation.key:
             best_evaluation = polished
             best = Particle(_centre(polished))
             best.fitness.values = fitness(polished)
         sweeps += 1
-    return search.result("pso", completed=False, facts={"sweeps": sweeps, "particles": particles})
+    return tracker.result("pso", completed=False, facts={"sweeps": sweeps, "particles": particles})

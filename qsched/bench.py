@@ -12,46 +12,51 @@ Suites:
 
 A solver is named as in the registry, or ``name@key=value+...`` to run it
 with options under its own label (``hybrid@sub_solver=exhaustive``, the
-hybrid's classical ablation).
+hybrid's classical ablation; `qsched.options.parse_label`).
 
 Each run is one process of a local pool (``jobs`` at a time, one thread
-each) or one task on a Ray cluster (``executor="ray"``), and appends one
-JSON record to the output file as soon as it ends: the metrics, the
-solver's facts, its convergence trace and the schedule. Runs already in the
-file are not run again, so an interrupted benchmark resumes. The report
-re-checks every record's objective with the shared evaluator, and
-`qsched.plots` draws it.
+each) or one task on a Ray cluster (``executor="ray"``), and appends its
+`Record` to the output file as a JSON line as soon as it ends: the metrics,
+the proven bound, the solver's facts, its convergence trace and the
+schedule. Runs already in the file are not run again, so an interrupted
+benchmark resumes. `qsched.bench_report` checks the records with the shared
+evaluator and writes the reports; `qsched.plots` draws them.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import multiprocessing
 import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 from tqdm import tqdm
 
-from qsched import hcsp, io, registry
-from qsched.evaluate import evaluate
+from qsched import files, hcsp, registry
 from qsched.generate import generate
+from qsched.options import parse_label
 from qsched.problem import Problem
-from qsched.solver import Budget
+from qsched.solver import Budget, TracePoint
 
 SUITES = ("hcsp", "energy")
 #: The energy suite's generated instances: name -> (tasks, machines, generator seed).
 ENERGY_INSTANCES = {f"gen-{t}x{m}-s{s}": (t, m, s) for t, m, s in ((40, 6, 1), (40, 6, 2), (60, 8, 1), (60, 8, 2), (80, 10, 1))}
 HCSP_DIRECTORY = Path("hcsp") / "512x16"
+EXECUTORS = ("local", "ray")
+#: Each run on one thread: runs share the cores, not each other's threads.
+SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+
+#: What identifies a run: (instance, solver label, seed, wall seconds, evaluations).
+RunKey = tuple[str, str, int, float | None, int | None]
 
 
 @dataclass(frozen=True)
 class Run:
-    """One solver on one instance with one seed and budget."""
+    """One solver (label) on one instance with one seed and budget."""
 
     suite: str
     instance: str
@@ -61,12 +66,46 @@ class Run:
     budget_evaluations: int | None
 
     @property
-    def key(self) -> tuple:
+    def key(self) -> RunKey:
         return (self.instance, self.solver, self.seed, self.wall_seconds, self.budget_evaluations)
 
 
-def record_key(record: dict) -> tuple:
-    return (record["instance"], record["solver"], record["seed"], record.get("wall_seconds"), record.get("budget_evaluations"))
+@dataclass(frozen=True)
+class Record(Run):
+    """A finished run as stored: one JSON line of the output file."""
+
+    objective: float
+    energy: float
+    makespan: float
+    utilization: float
+    feasible: bool
+    evaluations: int
+    elapsed: float
+    #: `StopReason` value; None in records made before it was recorded.
+    stop_reason: str | None
+    #: A proven lower bound on the objective, when the solver proved one.
+    bound: float | None
+    #: The solver's facts with JSON-ready values.
+    facts: dict[str, Any]
+    #: Best-so-far points; stored as [elapsed, evaluations, objective, feasible].
+    trace: tuple[TracePoint, ...]
+    assignment: tuple[int, ...]
+    levels: tuple[int, ...]
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["trace"] = [[p.elapsed, p.evaluations, p.objective, p.feasible] for p in self.trace]
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, line: str) -> Record:
+        data = json.loads(line)
+        if set(data) != {f.name for f in fields(cls)}:
+            raise ValueError(f"not a bench record: fields {sorted(data)}")
+        data["trace"] = tuple(TracePoint(e, n, o, f, "") for e, n, o, f in data["trace"])
+        data["assignment"] = tuple(data["assignment"])
+        data["levels"] = tuple(data["levels"])
+        return cls(**data)
 
 
 def instances(suite: str, data: Path) -> list[str]:
@@ -79,51 +118,37 @@ def instances(suite: str, data: Path) -> list[str]:
 
 def load(suite: str, instance: str, data: Path) -> Problem:
     if suite == "hcsp":
-        return io.read_problem(data / HCSP_DIRECTORY / instance)
+        return files.read_problem(data / HCSP_DIRECTORY / instance)
     return Problem.from_message(generate(*ENERGY_INSTANCES[instance]))
 
 
-def solver_options(label: str) -> tuple[str, dict]:
-    """``hybrid@sub_solver=exhaustive+shots=128`` -> ("hybrid", {"sub_solver": "exhaustive", "shots": 128}):
-    a solver with options under its own label, e.g. an ablation next to the original
-    (``+`` between options, as commas separate solvers on the command line)."""
-    name, _, text = label.partition("@")
-    options = {}
-    for pair in filter(None, text.split("+")):
-        key, _, value = pair.partition("=")
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
-    return name, options
-
-
-def run(spec: Run, data: Path) -> dict:
-    """Solve once and describe it as a JSON-ready record."""
+def run(spec: Run, data: Path) -> Record:
+    """Solve once and describe it as a record."""
     problem = load(spec.suite, spec.instance, data)
     budget = Budget(wall_seconds=spec.wall_seconds, evaluations=spec.budget_evaluations)
-    name, options = solver_options(spec.solver)
+    name, options = parse_label(spec.solver)
     result = registry.solve(problem, name, budget, seed=spec.seed, options=options)
     evaluation = result.evaluation
-    return {
+    return Record(
         **asdict(spec),
-        "objective": evaluation.objective,
-        "energy": evaluation.energy,
-        "makespan": evaluation.makespan,
-        "utilization": evaluation.utilization,
-        "feasible": evaluation.feasible,
-        "evaluations": result.evaluations,
-        "elapsed": result.elapsed,
-        "stop_reason": result.stop_reason.value,
-        "facts": {k: v for k, v in result.facts.items() if isinstance(v, (bool, int, float, str))},
-        "trace": [[p.elapsed, p.evaluations, p.objective, p.feasible] for p in result.trace],
-        "assignment": evaluation.assignment.tolist(),
-        "levels": evaluation.levels.tolist(),
-    }
+        objective=evaluation.objective,
+        energy=evaluation.energy,
+        makespan=evaluation.makespan,
+        utilization=evaluation.utilization,
+        feasible=evaluation.feasible,
+        evaluations=result.evaluations,
+        elapsed=result.elapsed,
+        stop_reason=result.stop_reason.value,
+        bound=result.bound,
+        facts={k: v for k, v in result.facts.items() if isinstance(v, (bool, int, float, str))},
+        trace=result.trace,
+        assignment=tuple(evaluation.assignment.tolist()),
+        levels=tuple(evaluation.levels.tolist()),
+    )
 
 
-def read_records(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+def read_records(path: Path) -> list[Record]:
+    return [Record.from_json(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
 
 def bench(
@@ -139,18 +164,19 @@ def bench(
     executor: str = "local",
     address: str | None = None,
     show_progress: bool | None = None,
-) -> list[dict]:
+) -> list[Record]:
     """Run what ``out`` does not hold yet and return all of this suite's records in it.
 
     ``executor``: ``local`` (a pool of ``jobs`` processes) or ``ray`` (a Ray
     cluster at ``address``, or a local Ray instance with ``jobs`` CPUs);
     both run the same `run` and write the same records.
     """
+    solvers = list(solvers)
     for solver in solvers:
-        registry.get(solver_options(solver)[0])  # unknown names fail before anything runs
+        registry.get(parse_label(solver)[0])  # unknown names fail before anything runs
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; known: {', '.join(EXECUTORS)}")
-    done = {record_key(r) for r in read_records(out)}
+    done = {record.key for record in read_records(out)}
     todo = [
         Run(suite, instance, solver, seed, wall_seconds, evaluations)
         for instance in instances(suite, data)
@@ -162,14 +188,9 @@ def bench(
     results = _run_local(todo, data.resolve(), jobs) if executor == "local" else _run_ray(todo, data.resolve(), jobs, address)
     with out.open("a") as sink:
         for record in tqdm(results, total=len(todo), desc=f"bench {suite}", unit="run", disable=None if show_progress is None else not show_progress):
-            sink.write(json.dumps(record) + "\n")
+            sink.write(record.to_json() + "\n")
             sink.flush()
-    return [r for r in read_records(out) if r.get("suite", "hcsp") == suite]
-
-
-EXECUTORS = ("local", "ray")
-#: Each run on one thread: runs share the cores, not each other's threads.
-SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+    return [record for record in read_records(out) if record.suite == suite]
 
 
 def _single_thread() -> None:
@@ -177,14 +198,14 @@ def _single_thread() -> None:
     os.environ.update(SINGLE_THREAD)
 
 
-def _run_local(todo: list[Run], data: Path, jobs: int) -> Iterator[dict]:
+def _run_local(todo: list[Run], data: Path, jobs: int) -> Iterator[Record]:
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_single_thread) as pool:
         for future in as_completed([pool.submit(run, spec, data) for spec in todo]):
             yield future.result()
 
 
-def _run_ray(todo: list[Run], data: Path, jobs: int, address: str | None) -> Iterator[dict]:
+def _run_ray(todo: list[Run], data: Path, jobs: int, address: str | None) -> Iterator[Record]:
     """The same runs as Ray tasks (one CPU each); records come back as tasks finish.
     On a cluster, ``data`` must exist at the same path on every node (the hcsp suite reads files)."""
     import ray
@@ -208,115 +229,3 @@ def _run_ray(todo: list[Run], data: Path, jobs: int, address: str | None) -> Ite
     finally:
         if started_here:
             ray.shutdown()
-
-
-def verify(records: list[dict], suite: str, data: Path) -> None:
-    """Every record's objective is the shared evaluator's for its stored schedule."""
-    for record in records:
-        problem = load(suite, record["instance"], data)
-        levels = record.get("levels")
-        value = evaluate(problem, np.array(record["assignment"]), None if levels is None else np.array(levels))
-        if not math.isclose(value.makespan, record["makespan"], rel_tol=1e-9):
-            raise ValueError(f"{record['instance']} / {record['solver']}: stored makespan {record['makespan']} is not the evaluator's {value.makespan}")
-
-
-def references(suite: str, records: list[dict], data: Path) -> tuple[dict[str, float], str]:
-    """What gaps are measured against, per instance: the best known makespans (hcsp), or the
-    best proven bound of any run (energy, only where an exact solver proved one)."""
-    if suite == "hcsp":
-        return hcsp.best_known_makespans(data / HCSP_DIRECTORY), "gap to best known %"
-    bounds: dict[str, float] = {}
-    for record in records:
-        if "bound" in record["facts"]:
-            bounds[record["instance"]] = max(record["facts"]["bound"], bounds.get(record["instance"], -math.inf))
-    return bounds, "gap to proven bound %"
-
-
-def time_to_within(trace: list[list], final: float, share: float = 0.01) -> float:
-    """Seconds until the best-so-far objective was within ``share`` of ``final``."""
-    for point in trace:
-        if point[2] <= final + share * abs(final):
-            return point[0]
-    return trace[-1][0] if trace else 0.0
-
-
-def report(suite: str, records: list[dict], data: Path = Path("datasets")) -> str:
-    verify(records, suite, data)
-    return hcsp_report(records, data) if suite == "hcsp" else energy_report(records)
-
-
-def _solvers_in(records: list[dict]) -> list[str]:
-    return list(dict.fromkeys(r["solver"] for r in records))
-
-
-def hcsp_report(records: list[dict], data: Path) -> str:
-    """Mean makespan over seeds per instance and solver, with the gap to the best known."""
-    best, _ = references("hcsp", records, data)
-    solvers = _solvers_in(records)
-    header = ["instance", *solvers, "best known", *(f"{s} gap" for s in solvers)]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    gaps: dict[str, list[float]] = {s: [] for s in solvers}
-    for instance in sorted({r["instance"] for r in records}):
-        means = [float(np.mean([r["makespan"] for r in records if r["instance"] == instance and r["solver"] == s] or [np.nan])) for s in solvers]
-        for solver, value in zip(solvers, means):
-            gaps[solver].append(100 * (value / best[instance] - 1))
-        cells = [f"{v:.1f}" for v in means] + [f"{best[instance]:.1f}"] + [f"{100 * (v / best[instance] - 1):.2f}%" for v in means]
-        lines.append(f"| {instance} | " + " | ".join(cells) + " |")
-    lines.append("| **mean gap** | " + " | ".join([""] * (len(solvers) + 1) + [f"**{np.nanmean(gaps[s]):.2f}%**" for s in solvers]) + " |")
-    return "\n".join(lines)
-
-
-#: Whose figures the energy report states relative to the others (the seed paper's format).
-SUBJECT = "hybrid"
-
-
-def relative_summary(records: list[dict], subject: str = SUBJECT) -> str:
-    """``subject`` against every other solver, run by run (same instance and seed): mean change
-    in objective, energy, makespan and utilization, in percent of the other's value, and the
-    ratio of the times to within 1 %."""
-    mine = {(r["instance"], r["seed"]): r for r in records if r["solver"] == subject}
-    if not mine:
-        return ""
-    lines = [
-        f"| {subject} vs | objective % | energy % | makespan % | utilization % | t@1% ratio | runs |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for other in (s for s in _solvers_in(records) if s != subject):
-        pairs = [(mine[(r["instance"], r["seed"])], r) for r in records if r["solver"] == other and (r["instance"], r["seed"]) in mine]
-        if not pairs:
-            continue
-
-        def change(field: str) -> str:
-            return f"{np.mean([100 * (a[field] - b[field]) / b[field] for a, b in pairs]):+.2f}"
-
-        speed = np.mean([time_to_within(a["trace"], a["objective"]) / max(time_to_within(b["trace"], b["objective"]), 1e-3) for a, b in pairs])
-        lines.append(f"| {other} | {change('objective')} | {change('energy')} | {change('makespan')} | {change('utilization')} | {speed:.2f} | {len(pairs)} |")
-    return "\n".join(lines)
-
-
-def energy_report(records: list[dict]) -> str:
-    """Per instance and solver: mean (and standard deviation over seeds) of the objective, energy,
-    makespan, utilization, time to within 1 %, feasible runs, and the gap to the best proven bound."""
-    solvers = _solvers_in(records)
-    lines = [
-        "| instance | solver | objective | sd | energy kJ | makespan s | util % | t@1% s | feasible | gap to bound % |",
-        "|---|---|---:|---:|---:|---:|---:|---:|:-:|---:|",
-    ]
-    for instance in sorted({r["instance"] for r in records}):
-        runs = [r for r in records if r["instance"] == instance]
-        bounds = [r["facts"]["bound"] for r in runs if "bound" in r["facts"]]
-        bound = max(bounds) if bounds else None
-        for solver in solvers:
-            mine = [r for r in runs if r["solver"] == solver]
-            if not mine:
-                continue
-            objective = np.array([r["objective"] for r in mine])
-            reach = np.mean([time_to_within(r["trace"], r["objective"]) for r in mine])
-            gap = f"{100 * (objective.mean() - bound) / objective.mean():.2f}" if bound is not None else ""
-            lines.append(
-                f"| {instance} | {solver} | {objective.mean():.6g} | {objective.std():.3g} | {np.mean([r['energy'] for r in mine]) / 1e3:.1f} "
-                f"| {np.mean([r['makespan'] for r in mine]):.1f} | {100 * np.mean([r['utilization'] for r in mine]):.1f} | {reach:.2f} "
-                f"| {sum(r['feasible'] for r in mine)}/{len(mine)} | {gap} |"
-            )
-    summary = relative_summary(records)
-    return "\n".join(lines) + (f"\n\n{summary}" if summary else "")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import logging
 import signal
@@ -18,13 +17,14 @@ import grpc
 from google.protobuf import struct_pb2
 from google.rpc import code_pb2, status_pb2
 
-from qsched import io, registry
+from qsched import files, registry
 from qsched.generate import generate
-from qsched.messages import failed_response, invalid_status, response_message
+from qsched.messages import failed_response, invalid_status, response_message, solver_info
+from qsched.options import parse_pair
 from qsched.problem import Limits, ProblemError
 from qsched.progress import SolveProgress
-from qsched.requests import DEFAULT_WALL_SECONDS, MAX_WALL_SECONDS, SolveJob, problem_from, solve_job
-from qsched.report import best_bound, results_table, schedule_summary
+from qsched.validation import DEFAULT_WALL_SECONDS, MAX_WALL_SECONDS, SolveJob, problem_from, solve_job
+from qsched.report import best_bound, results_table, schedule_summary, solver_details, solvers_table
 from qsched.solver import Budget, ProgressEvent
 from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
 
@@ -44,22 +44,15 @@ def _stub(address: str) -> scheduler_pb2_grpc.SchedulerServiceStub:
 
 
 def _options(pairs: list[str]) -> struct_pb2.Struct:
-    """``key=value`` pairs; values are read as JSON where they parse, else as strings."""
+    """``--option key=value`` pairs (`qsched.options.parse_pair`) as the request's Struct."""
     options = struct_pb2.Struct()
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--option expects key=value, got {pair!r}")
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
+    options.update(dict(parse_pair(pair) for pair in pairs))
     return options
 
 
 def _request(args: argparse.Namespace, solver: str) -> scheduler_pb2.SolveRequest:
     return scheduler_pb2.SolveRequest(
-        problem=io.read_message(args.file),
+        problem=files.read_message(args.file),
         solver=solver,
         budget=scheduler_pb2.Budget(wall_seconds=args.seconds or 0.0, evaluations=args.evaluations or 0),
         seed=args.seed,
@@ -76,8 +69,7 @@ def solve_locally(job: SolveJob, show_progress: bool | None = None) -> scheduler
 
     def run() -> None:
         try:
-            budget = Budget(job.wall_seconds, job.evaluations, stop)
-            outcome["result"] = registry.solve(job.problem, job.solver, budget, job.seed, latest.append, job.options)
+            outcome["result"] = job.run(stop, latest.append)
         except Exception as error:  # re-raised in the main thread
             outcome["error"] = error
 
@@ -141,7 +133,7 @@ def solve_remotely(stub, request: scheduler_pb2.SolveRequest, show_progress: boo
 
 def _print_response(response: scheduler_pb2.SolveResponse, args: argparse.Namespace) -> None:
     if args.json:
-        print(io.to_json(response, with_defaults=True))
+        print(files.to_json(response, with_defaults=True))
         return
     print(results_table([response]))
     if args.schedule:
@@ -174,7 +166,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         jobs = [solve_job(request, name, problem, path=f"solvers[{i}]", comparing=True) for i, name in enumerate(solvers)]
         comparison = compare_locally(jobs, False if args.json else None)
     if args.json:
-        print(io.to_json(comparison, with_defaults=True))
+        print(files.to_json(comparison, with_defaults=True))
     else:
         print(results_table(comparison.results))
     return 0
@@ -206,7 +198,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """Solvers x instances x seeds of a suite; appends records to --out, prints (and writes) the report."""
-    from qsched import bench
+    from qsched import bench, bench_report
 
     if args.seconds is None and args.evaluations is None:
         raise ValueError("give a budget per run: --seconds and/or --evaluations")
@@ -216,16 +208,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
         args.suite, solvers, args.seeds, out, wall_seconds=args.seconds, evaluations=args.evaluations,
         jobs=args.jobs, data=args.data, executor=args.executor, address=args.address,
     )
-    chosen = [r for r in records if r["solver"] in solvers]
-    text = bench.report(args.suite, chosen, args.data)
+    chosen = [r for r in records if r.solver in solvers]
+    text = bench_report.report(args.suite, chosen, args.data)
     if args.report:
         from qsched import plots
 
         args.report.write_text(text + "\n")
         figures = [plots.convergence(chosen, args.report.with_suffix(".convergence.png")), plots.metrics(chosen, args.report.with_suffix(".metrics.png"))]
-        reference, label = bench.references(args.suite, chosen, args.data)
-        if reference:
-            figures.append(plots.gaps(chosen, reference, args.report.with_suffix(".gaps.png"), label))
+        targets, label = bench_report.gap_targets(args.suite, chosen, args.data)
+        if targets:
+            figures.append(plots.gaps(chosen, targets, args.report.with_suffix(".gaps.png"), label))
         print(f"report: {args.report}; figures: {', '.join(str(f) for f in figures)}", file=sys.stderr)
     print(text)
     return 0
@@ -234,24 +226,28 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_gen(args: argparse.Namespace) -> int:
     message = generate(args.tasks, args.machines, args.seed, args.name)
     if args.output:
-        io.write_message(message, args.output)
+        files.write_message(message, args.output)
         print(f"wrote {args.output}: {args.tasks} tasks, {args.machines} machines, seed {args.seed}", file=sys.stderr)
     else:
-        print(io.to_json(message))
+        print(files.to_json(message))
     return 0
 
 
 def cmd_solvers(args: argparse.Namespace) -> int:
+    """The solvers, or one solver with its options: this installation's, or a server's (`ListSolvers`)."""
     if args.server:
-        listing = _stub(args.server).ListSolvers(scheduler_pb2.ListSolversRequest())
-        rows = [(s.name, scheduler_pb2.SolverKind.Name(s.kind).removeprefix("SOLVER_KIND_").lower(), s.description, s.backends) for s in listing.solvers]
+        infos = list(_stub(args.server).ListSolvers(scheduler_pb2.ListSolversRequest()).solvers)
+    elif args.name:
+        infos = [solver_info(registry.get(args.name))]
     else:
-        rows = [(s.name, s.kind.value, s.description, s.backends) for s in registry.available()]
-    width = max(len(row[0]) for row in rows)
-    for name, kind, description, backends in rows:
-        print(f"{name:<{width}}  {kind:<13}  {description}")
-        if backends:
-            print(f"{'':<{width}}  {'':<13}  backends: {', '.join(backends)}")
+        infos = [solver_info(spec) for spec in registry.available()]
+    if args.name:
+        chosen = [info for info in infos if info.name == args.name]
+        if not chosen:
+            raise registry.UnknownSolverError(args.name)
+        print(solver_details(chosen[0]))
+    else:
+        print(solvers_table(infos))
     return 0
 
 
@@ -268,7 +264,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         state = scheduler_pb2.JobState.Value(f"JOB_STATE_{args.state.upper()}") if args.state else 0
         listing = stub.ListJobs(scheduler_pb2.ListJobsRequest(state=state, page_size=args.limit))
         for job in listing.jobs:
-            print(io.to_json(job, with_defaults=True) if args.json else _job_line(job))
+            print(files.to_json(job, with_defaults=True) if args.json else _job_line(job))
         return 0
     if not args.job_id:
         raise ValueError(f"jobs {args.action} needs a job id")
@@ -284,7 +280,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     request = scheduler_pb2.GetJobRequest(job_id=args.job_id) if args.action == "get" else scheduler_pb2.CancelJobRequest(job_id=args.job_id)
     job = call(request)
     if args.json:
-        print(io.to_json(job, with_defaults=True))
+        print(files.to_json(job, with_defaults=True))
     else:
         print(_job_line(job))
         if job.error:
@@ -436,7 +432,8 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.add_argument("--json", action="store_true")
     jobs.set_defaults(run=cmd_jobs)
 
-    solvers = commands.add_parser("solvers", help="list the registered solvers")
+    solvers = commands.add_parser("solvers", help="list the solvers, or one solver's options")
+    solvers.add_argument("name", nargs="?", help="a solver: print its options with types, defaults and ranges")
     solvers.add_argument("--server", metavar="ADDR", help="ask a server instead of this installation")
     solvers.set_defaults(run=cmd_solvers)
     return parser
@@ -456,6 +453,9 @@ def main(argv: list[str] | None = None) -> int:
     except grpc.FutureTimeoutError:
         print("qsched: no server answered within 10 s", file=sys.stderr)
         return 1
+    except registry.UnknownSolverError as error:
+        print(f"qsched: {error}", file=sys.stderr)
+        return 2
     except (OSError, ValueError, RuntimeError) as error:
         print(f"qsched: {error}", file=sys.stderr)
         return 2

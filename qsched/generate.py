@@ -5,19 +5,19 @@ results (``qsched/data/specpower_curves.json``); each gets a relative speed
 for its CPU generation, DVFS levels at 100/80/60% frequency and a memory
 capacity. Tasks get a log-normal amount of work, a CPU load and a memory
 demand. Constraints are made binding but satisfiable, checked on a
-reference schedule (Min-min at 80% frequency):
+calibration schedule (Min-min at 80% frequency):
 
 - memory capacities leave ~30% headroom over the total demand, and are
-  raised wherever the reference would not fit;
-- half the tasks get a deadline 1.3-2x their finish time in the reference
-  schedule at full speed, which the reference at 80% frequency still meets
+  raised wherever the calibration schedule would not fit;
+- half the tasks get a deadline 1.3-2x their finish time in the calibration
+  schedule at full speed, which the calibration schedule at 80% frequency still meets
   (EDF on each machine keeps any order that meets deadlines feasible);
-- the power cap is 85% of the reference's peak draw at full speed, but never
-  below what the reference draws at 80% frequency, so running everything
+- the power cap is 85% of the calibration schedule's peak draw at full speed, but never
+  below what the calibration schedule draws at 80% frequency, so running everything
   flat out breaks the cap and DVFS matters.
 
 The objective weighs energy (J) and makespan (s) so that both terms are of
-the same size on the reference schedule.
+the same size on the calibration schedule.
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ SERVERS: dict[str, tuple[float, int]] = {
     "IBM x3550 (Xeon X5675)": (4.8, 64),
 }
 DVFS_FREQUENCIES = (1.0, 0.8, 0.6)
-#: The DVFS level the reference schedule runs at when setting deadlines and the cap.
-REFERENCE_LEVEL = 1
+#: The DVFS level the calibration schedule runs at when setting deadlines and the cap.
+CALIBRATION_LEVEL = 1
 MEMORY_HEADROOM = 1.3
 DEADLINE_FRACTION = 0.5
 DEADLINE_SLACK = (1.3, 2.0)
@@ -53,7 +53,7 @@ CAP_FRACTION = 0.85
 
 
 @dataclass(frozen=True)
-class Reference:
+class Calibration:
     """The schedule the constraints were calibrated on."""
 
     assignment: np.ndarray
@@ -74,7 +74,7 @@ def generate(num_tasks: int, num_machines: int, seed: int, name: str | None = No
     return message
 
 
-def _generate(num_tasks: int, num_machines: int, seed: int, name: str) -> tuple[problem_pb2.AllocationProblem, Reference]:
+def _generate(num_tasks: int, num_machines: int, seed: int, name: str) -> tuple[problem_pb2.AllocationProblem, Calibration]:
     rng = np.random.default_rng(seed)
     curves = specpower_curves()
     servers = rng.choice(sorted(curves), size=num_machines)
@@ -98,22 +98,22 @@ def _generate(num_tasks: int, num_machines: int, seed: int, name: str) -> tuple[
 
     _fit_memory(message, memory.sum())
     min_min = registry.solve(Problem.from_message(message), "min-min").evaluation.assignment
-    reference = Reference(min_min, np.full(num_machines, REFERENCE_LEVEL))
-    _raise_capacity_to(message, reference)
+    calibration = Calibration(min_min, np.full(num_machines, CALIBRATION_LEVEL))
+    _raise_capacity_to(message, calibration)
 
-    fast = evaluate(Problem.from_message(message), reference.assignment)
+    fast = evaluate(Problem.from_message(message), calibration.assignment)
     with_deadline = rng.random(num_tasks) < DEADLINE_FRACTION
     slack = rng.uniform(*DEADLINE_SLACK, size=num_tasks)
     for i in np.flatnonzero(with_deadline):
         message.tasks[i].deadline = float(np.ceil(fast.finish[i] * slack[i]))
 
     problem = Problem.from_message(message)
-    fast = evaluate(problem, reference.assignment)
-    slow = evaluate(problem, reference.assignment, reference.levels)
+    fast = evaluate(problem, calibration.assignment)
+    slow = evaluate(problem, calibration.assignment, calibration.levels)
     message.power_cap_watts = float(np.ceil(max(CAP_FRACTION * fast.peak_power, slow.peak_power * 1.001)))
     message.objective.energy_weight = 1.0
     message.objective.makespan_weight = float(f"{slow.energy / slow.makespan:.3g}")
-    return message, reference
+    return message, calibration
 
 
 def _fit_memory(message: problem_pb2.AllocationProblem, total_demand: float) -> None:
@@ -124,9 +124,9 @@ def _fit_memory(message: problem_pb2.AllocationProblem, total_demand: float) -> 
         machine.capacity["memory"] = float(capacity)
 
 
-def _raise_capacity_to(message: problem_pb2.AllocationProblem, reference: Reference) -> None:
-    """Make sure the reference assignment fits: raise any capacity it exceeds."""
+def _raise_capacity_to(message: problem_pb2.AllocationProblem, calibration: Calibration) -> None:
+    """Make sure the calibration schedule assignment fits: raise any capacity it exceeds."""
     demand = np.array([t.demand["memory"] for t in message.tasks])
-    used = np.bincount(reference.assignment, weights=demand, minlength=len(message.machines))
+    used = np.bincount(calibration.assignment, weights=demand, minlength=len(message.machines))
     for machine, load in zip(message.machines, used):
         machine.capacity["memory"] = max(machine.capacity["memory"], float(np.ceil(load)))

@@ -4,14 +4,22 @@ and a failure -> a `google.rpc.Status` (in a response, or as the call's status).
 from __future__ import annotations
 
 import numpy as np
-from google.protobuf import struct_pb2
+from google.protobuf import json_format, struct_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from qsched.evaluate import Evaluation
+from qsched.options import TYPE_NAMES, Option, OptionSpec
 from qsched.problem import FieldViolation, Problem, ProblemError
+from qsched.registry import SolverKind, SolverSpec
 from qsched.solver import Result, StopReason, TracePoint
 from qsched.v1 import schedule_pb2, scheduler_pb2
 
+SOLVER_KINDS = {
+    SolverKind.HEURISTIC: scheduler_pb2.SOLVER_KIND_HEURISTIC,
+    SolverKind.METAHEURISTIC: scheduler_pb2.SOLVER_KIND_METAHEURISTIC,
+    SolverKind.EXACT: scheduler_pb2.SOLVER_KIND_EXACT,
+    SolverKind.QUANTUM: scheduler_pb2.SOLVER_KIND_QUANTUM,
+}
 STOP_REASONS = {
     StopReason.COMPLETED: scheduler_pb2.STOP_REASON_COMPLETED,
     StopReason.BUDGET: scheduler_pb2.STOP_REASON_BUDGET,
@@ -66,6 +74,11 @@ def schedule_message(problem: Problem, evaluation: Evaluation) -> schedule_pb2.S
     return schedule
 
 
+def trace_points(response: scheduler_pb2.SolveResponse) -> list[TracePoint]:
+    """A response's convergence trace back as `TracePoint`s."""
+    return [TracePoint(p.elapsed_seconds, p.evaluations, p.objective, p.feasible, p.stage) for p in response.convergence]
+
+
 def point_message(point: TracePoint) -> scheduler_pb2.ConvergencePoint:
     return scheduler_pb2.ConvergencePoint(
         elapsed_seconds=point.elapsed,
@@ -88,6 +101,52 @@ def response_message(problem: Problem, result: Result, backend: str = "") -> sch
         elapsed_seconds=result.elapsed,
         evaluations=result.evaluations,
         stop_reason=STOP_REASONS[result.stop_reason],
+        bound=result.bound,
+        stage_seconds=result.stage_seconds,
+    )
+
+
+def option_message(spec: OptionSpec) -> scheduler_pb2.SolverOption:
+    option = spec.option
+    message = scheduler_pb2.SolverOption(
+        name=spec.name,
+        type=spec.type_name,
+        description=option.doc,
+        minimum=option.minimum,
+        maximum=option.maximum,
+        exclusive_minimum=option.exclusive_minimum,
+        exclusive_maximum=option.exclusive_maximum,
+        choices=option.choices,
+    )
+    json_format.ParseDict(spec.default, message.default_value)
+    return message
+
+
+def option_spec(message: scheduler_pb2.SolverOption) -> OptionSpec:
+    """An option as `ListSolvers` describes it, back as an `OptionSpec`."""
+    option = Option(
+        doc=message.description,
+        minimum=message.minimum if message.HasField("minimum") else None,
+        maximum=message.maximum if message.HasField("maximum") else None,
+        exclusive_minimum=message.exclusive_minimum,
+        exclusive_maximum=message.exclusive_maximum,
+        choices=tuple(message.choices),
+    )
+    kind = next(kind for kind, name in TYPE_NAMES.items() if name == message.type)
+    return OptionSpec(message.name, kind, kind(json_format.MessageToDict(message.default_value)), option)
+
+
+def solver_info(spec: SolverSpec) -> scheduler_pb2.SolverInfo:
+    """What `ListSolvers` says about a solver, options included."""
+    return scheduler_pb2.SolverInfo(
+        name=spec.name,
+        kind=SOLVER_KINDS[spec.kind],
+        description=spec.description,
+        max_tasks=spec.max_tasks,
+        max_machines=spec.max_machines,
+        finite=spec.finite,
+        backends=spec.backends,
+        options=[option_message(option) for option in spec.options.values()],
     )
 
 

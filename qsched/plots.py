@@ -21,23 +21,23 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen first)
 import numpy as np  # noqa: E402
 
+from qsched.bench import Record  # noqa: E402
+from qsched.bench_report import solvers_in  # noqa: E402
+from qsched.solver import gap  # noqa: E402
 
-def _solvers(records: list[dict]) -> list[str]:
-    return list(dict.fromkeys(r["solver"] for r in records))
 
-
-def convergence(records: list[dict], path: Path) -> Path:
+def convergence(records: list[Record], path: Path) -> Path:
     """Best-so-far objective over time per instance (log time axis)."""
-    names = sorted({r["instance"] for r in records})
+    names = sorted({r.instance for r in records})
     columns = min(3, len(names))
     rows = math.ceil(len(names) / columns)
     figure, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3.5 * rows), squeeze=False)
-    colours = {solver: f"C{k}" for k, solver in enumerate(_solvers(records))}
+    colours = {solver: f"C{k}" for k, solver in enumerate(solvers_in(records))}
     for axis, name in zip(axes.flat, names):
-        for record in (r for r in records if r["instance"] == name and r["trace"]):
-            times = [max(point[0], 1e-4) for point in record["trace"]] + [max(record["elapsed"], 1e-4)]
-            values = [point[2] for point in record["trace"]] + [record["trace"][-1][2]]
-            axis.step(times, values, where="post", color=colours[record["solver"]], alpha=0.8, label=record["solver"])
+        for record in (r for r in records if r.instance == name and r.trace):
+            times = [max(point.elapsed, 1e-4) for point in record.trace] + [max(record.elapsed, 1e-4)]
+            values = [point.objective for point in record.trace] + [record.trace[-1].objective]
+            axis.step(times, values, where="post", color=colours[record.solver], alpha=0.8, label=record.solver)
         axis.set_xscale("log")
         axis.set_title(name, fontsize=9)
         axis.set_xlabel("seconds")
@@ -52,15 +52,15 @@ def convergence(records: list[dict], path: Path) -> Path:
     return path
 
 
-def metrics(records: list[dict], path: Path) -> Path:
+def metrics(records: list[Record], path: Path) -> Path:
     """Energy, makespan and utilization per solver relative to each instance's best, with spread over seeds."""
-    solvers = _solvers(records)
+    solvers = solvers_in(records)
     figure, axes = plt.subplots(1, 3, figsize=(14, 4))
     for axis, (field, label, best) in zip(axes, (("energy", "energy / best", min), ("makespan", "makespan / best", min), ("utilization", "utilization / best", max))):
-        reference = {name: best(r[field] for r in records if r["instance"] == name) for name in {r["instance"] for r in records}}
+        bests = {name: best(getattr(r, field) for r in records if r.instance == name) for name in {r.instance for r in records}}
         means, spreads = [], []
         for solver in solvers:
-            ratios = [r[field] / reference[r["instance"]] for r in records if r["solver"] == solver and reference[r["instance"]]]
+            ratios = [getattr(r, field) / bests[r.instance] for r in records if r.solver == solver and bests[r.instance]]
             means.append(np.mean(ratios) if ratios else np.nan)
             spreads.append(np.std(ratios) if ratios else 0.0)
         axis.bar(solvers, means, yerr=spreads, color=[f"C{k}" for k in range(len(solvers))], capsize=3)
@@ -73,11 +73,11 @@ def metrics(records: list[dict], path: Path) -> Path:
     return path
 
 
-def gaps(records: list[dict], reference: dict[str, float], path: Path, label: str = "gap to best known %") -> Path:
-    """Per solver, the mean over instances of the objective's gap to ``reference`` (best known or
+def gaps(records: list[Record], targets: dict[str, float], path: Path, label: str = "gap to best known %") -> Path:
+    """Per solver, the mean over instances of the objective's gap to ``targets`` (best known or
     proven bound, by instance), with the spread over runs as error bars."""
-    solvers = _solvers(records)
-    values = [[100 * (r["objective"] / reference[r["instance"]] - 1) for r in records if r["solver"] == s and r["instance"] in reference] for s in solvers]
+    solvers = solvers_in(records)
+    values = [[100 * gap(r.objective, targets[r.instance]) for r in records if r.solver == s and r.instance in targets] for s in solvers]
     figure, axis = plt.subplots(figsize=(max(5, 1.2 * len(solvers)), 4))
     axis.bar(solvers, [np.mean(v) if v else np.nan for v in values], yerr=[np.std(v) if v else 0 for v in values], color=[f"C{k}" for k in range(len(solvers))], capsize=3)
     axis.set_ylabel(label)

@@ -1,25 +1,51 @@
 """Solvers by name: the one table the CLI, the service and the benchmarks read.
 
-A solver registers itself with `register`; `solve` looks it up, checks the
-options against the solver's keyword-only parameters and runs it. Built-in
-solvers live in `qsched.baselines` and `qsched.solvers` and are imported on
-first use, so importing this module stays cheap and cycle-free.
+A solver module registers its solvers with `register`. Built-in solvers are
+listed here by module (`BUILTIN_SOLVERS`), and a module is imported only
+when one of its solvers is asked for: running Min-min imports neither
+qiskit nor numba nor pyomo. Other packages add solvers through the
+entry-point group ``qsched.solvers``: an entry point named after the solver
+and pointing at the module that registers it, e.g. in its pyproject.toml::
+
+    [project.entry-points."qsched.solvers"]
+    my-solver = "my_package.my_solver"
+
+`solve` looks a solver up, checks the options against its declarations
+(`qsched.options`) and its own check, and runs it.
 """
 
 from __future__ import annotations
 
 import enum
 import importlib
-import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from typing import Any
 
+from qsched.options import OptionSpec, option_specs
 from qsched.problem import FieldViolation, Problem, ProblemError
 from qsched.solver import Budget, ProgressCallback, Result
 
-#: Modules whose import registers the built-in solvers.
-BUILTIN_MODULES = ("qsched.baselines", "qsched.solvers")
+#: Built-in solver name -> the module that registers it.
+BUILTIN_SOLVERS = {
+    "min-min": "qsched.baselines.greedy",
+    "max-min": "qsched.baselines.greedy",
+    "sufferage": "qsched.baselines.greedy",
+    "local-search": "qsched.baselines.local_search",
+    "ga": "qsched.baselines.ga",
+    "pso": "qsched.baselines.pso",
+    "aco": "qsched.baselines.aco",
+    "milp": "qsched.baselines.milp",
+    "exhaustive": "qsched.baselines.exhaustive",
+    "qaoa": "qsched.solvers.qaoa",
+    "qaoa-reference": "qsched.solvers.reference",
+    "hybrid": "qsched.solvers.hybrid",
+}
+#: The modules of the built-in solvers (the service preloads them into its workers).
+BUILTIN_MODULES = tuple(dict.fromkeys(BUILTIN_SOLVERS.values()))
+#: Where installed packages list their solvers.
+ENTRY_POINT_GROUP = "qsched.solvers"
 
 
 class SolverKind(enum.Enum):
@@ -30,9 +56,9 @@ class SolverKind(enum.Enum):
 
 
 SolveFunction = Callable[..., Result]
-#: A solver's own input check beyond sizes and option types (e.g. a qubit budget):
-#: the violations for a problem and typed options, empty when it can run.
-CheckFunction = Callable[[Problem, dict[str, Any]], list[FieldViolation]]
+#: A solver's own input check beyond sizes and declared options (a qubit budget, a rule
+#: between two options): the violations for a problem and its checked options.
+CheckFunction = Callable[[Problem, Mapping[str, Any]], list[FieldViolation]]
 
 
 class UnknownSolverError(KeyError):
@@ -53,45 +79,43 @@ class SolverSpec:
     description: str
     function: SolveFunction
     finite: bool  # stops by itself without a budget
+    options: Mapping[str, OptionSpec] = field(default_factory=dict)
     max_tasks: int = 0  # 0: no limit of its own
     max_machines: int = 0
     backends: tuple[str, ...] = ()  # execution backends it accepts; () for classical solvers
     extra_check: CheckFunction | None = None
 
-    @property
-    def options(self) -> dict[str, inspect.Parameter]:
-        parameters = inspect.signature(self.function).parameters.values()
-        return {p.name: p for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
-
-    def typed(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        """Checked options with whole numbers as ``int`` where the default is one
-        (JSON, and so protobuf Struct, has only floats)."""
-        known = self.options
-        return {
-            name: int(value) if isinstance(known[name].default, int) and not isinstance(value, bool) else value
-            for name, value in options.items()
-        }
-
-    def check(self, problem: Problem, options: Mapping[str, Any]) -> None:
-        """Raise `ProblemError` if the problem is too large, an option is unknown or of the wrong
-        type, or the solver's own check (`extra_check`) finds a violation."""
+    def check(self, problem: Problem, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Every option, the given ones checked and in their declared types, the others at
+        their defaults. Raises `ProblemError` if the problem is too large for the solver, an
+        option is unknown or breaks its declaration, or the solver's own check objects."""
         violations = []
         if self.max_tasks and problem.num_tasks > self.max_tasks:
             violations.append(FieldViolation("problem.tasks", f"has {problem.num_tasks} tasks; {self.name} takes at most {self.max_tasks}"))
         if self.max_machines and problem.num_machines > self.max_machines:
             violations.append(FieldViolation("problem.machines", f"has {problem.num_machines} machines; {self.name} takes at most {self.max_machines}"))
-        known = self.options
-        for option, value in options.items():
-            if option not in known:
-                accepted = ", ".join(known) or "none"
-                violations.append(FieldViolation(f"options.{option}", f"is not an option of {self.name} (accepted: {accepted})"))
-            elif not _same_kind(value, known[option].default):
-                kind = type(known[option].default).__name__
-                violations.append(FieldViolation(f"options.{option}", f"must be a {kind}, like its default {known[option].default!r}"))
+        checked = {name: spec.default for name, spec in self.options.items()}
+        for name, value in options.items():
+            spec = self.options.get(name)
+            if spec is None:
+                accepted = ", ".join(self.options) or "none"
+                violations.append(FieldViolation(f"options.{name}", f"is not an option of {self.name} (accepted: {accepted})"))
+            elif (problem_with_value := spec.violation(value)) is not None:
+                violations.append(FieldViolation(f"options.{name}", problem_with_value))
+            else:
+                checked[name] = spec.coerce(value)
         if not violations and self.extra_check is not None:
-            violations = self.extra_check(problem, self.typed(options))
+            violations = self.extra_check(problem, checked)
         if violations:
             raise ProblemError(violations)
+        return checked
+
+    def run(self, problem: Problem, budget: Budget, seed: int, progress: ProgressCallback | None, options: Mapping[str, Any]) -> Result:
+        """Run with options that `check` returned (the service checks them where a request
+        arrives, the worker runs them)."""
+        if not self.finite and budget.wall_seconds is None and budget.evaluations is None:
+            raise ValueError(f"{self.name} runs until its budget ends: give wall_seconds or evaluations")
+        return self.function(problem, budget, seed, progress, **options)
 
     def accepts(self, backend: str) -> bool:
         """Whether ``backend`` is one of `backends`, where ``<device>`` stands for any device name."""
@@ -100,19 +124,6 @@ class SolverSpec:
             if backend == name or (marker and backend.startswith(prefix) and len(backend) > len(prefix)):
                 return True
         return False
-
-
-def _same_kind(value: Any, default: Any) -> bool:
-    """Whether an option value fits the type of the option's default (JSON numbers are floats)."""
-    if default is inspect.Parameter.empty or default is None:
-        return True
-    if isinstance(default, bool) or isinstance(value, bool):
-        return isinstance(value, bool) and isinstance(default, bool)
-    if isinstance(default, int):
-        return isinstance(value, (int, float)) and float(value).is_integer()
-    if isinstance(default, float):
-        return isinstance(value, (int, float))
-    return isinstance(value, type(default))
 
 
 _SOLVERS: dict[str, SolverSpec] = {}
@@ -127,39 +138,50 @@ def register(
     max_machines: int = 0,
     backends: tuple[str, ...] = (),
     check: CheckFunction | None = None,
-):
-    """Decorator: register ``function`` under ``name``; its docstring's first line describes it."""
+) -> Callable[[SolveFunction], SolveFunction]:
+    """Decorator: register ``function`` under ``name``; its docstring's first line describes
+    it and its keyword-only parameters are its options (see `qsched.options`)."""
 
     def decorate(function: SolveFunction) -> SolveFunction:
         if name in _SOLVERS:
             raise ValueError(f"solver {name!r} is already registered")
-        description = (inspect.getdoc(function) or name).splitlines()[0]
-        _SOLVERS[name] = SolverSpec(name, kind, description, function, finite, max_tasks, max_machines, backends, check)
+        description = (function.__doc__ or name).strip().splitlines()[0]
+        options = option_specs(function)
+        _SOLVERS[name] = SolverSpec(name, kind, description, function, finite, options, max_tasks, max_machines, backends, check)
         return function
 
     return decorate
 
 
-def _load_builtins() -> None:
-    for module in BUILTIN_MODULES:
-        importlib.import_module(module)
+def _plugins() -> dict[str, str]:
+    """Solver name -> module, from the installed packages' ``qsched.solvers`` entry points."""
+    return {entry.name: entry.module for entry in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def _module_of(name: str) -> str | None:
+    """The module that registers ``name``: a built-in's, else an installed plugin's."""
+    return BUILTIN_SOLVERS.get(name) or _plugins().get(name)
 
 
 def get(name: str) -> SolverSpec:
-    _load_builtins()
+    """The solver registered as ``name``, importing its module (and only that) if needed."""
+    if name not in _SOLVERS and (module := _module_of(name)) is not None:
+        importlib.import_module(module)
     try:
         return _SOLVERS[name]
     except KeyError:
         raise UnknownSolverError(name) from None
 
 
-def available() -> list[SolverSpec]:
-    _load_builtins()
-    return sorted(_SOLVERS.values(), key=lambda spec: (spec.kind.value, spec.name))
-
-
 def names() -> list[str]:
-    return [spec.name for spec in available()]
+    """Every solver name there is: registered, built-in or installed, without importing any."""
+    return sorted({*_SOLVERS, *BUILTIN_SOLVERS, *_plugins()})
+
+
+def available() -> list[SolverSpec]:
+    """Every solver, by kind then name (imports them all)."""
+    specs = [get(name) for name in names()]
+    return sorted(specs, key=lambda spec: (spec.kind.value, spec.name))
 
 
 def solve(
@@ -170,13 +192,9 @@ def solve(
     progress: ProgressCallback | None = None,
     options: Mapping[str, Any] | None = None,
 ) -> Result:
-    """Run the named solver; same problem, budget and seed give the same result.
+    """Check the options and run the named solver; same problem, budget and seed give the same result.
 
     A solver that does not stop by itself needs a wall-time or evaluation budget.
     """
     spec = get(solver)
-    if not spec.finite and budget.wall_seconds is None and budget.evaluations is None:
-        raise ValueError(f"{solver} runs until its budget ends: give wall_seconds or evaluations")
-    options = dict(options or {})
-    spec.check(problem, options)
-    return spec.function(problem, budget, seed, progress, **spec.typed(options))
+    return spec.run(problem, budget, seed, progress, spec.check(problem, options or {}))

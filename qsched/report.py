@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from google.rpc import code_pb2
 
-from qsched.solver import optimality_gap
+from qsched.messages import option_spec, trace_points
+from qsched.solver import gap, time_to_within
 from qsched.v1 import scheduler_pb2
 
 COLUMNS = (
@@ -15,19 +17,9 @@ COLUMNS = (
 )
 
 
-def time_to_within(response: scheduler_pb2.SolveResponse, fraction: float = 0.01) -> float:
-    """Seconds until the solver's best was within ``fraction`` of its final objective
-    (and as feasible as its final schedule)."""
-    final = response.schedule.metrics
-    for point in response.convergence:
-        if point.feasible == final.feasible and point.objective <= final.objective + fraction * abs(final.objective):
-            return point.elapsed_seconds
-    return response.elapsed_seconds
-
-
 def best_bound(responses: Sequence[scheduler_pb2.SolveResponse]) -> float | None:
-    """The highest proven lower bound among the results (exact solvers report fact "bound")."""
-    bounds = [r.facts["bound"] for r in responses if "bound" in r.facts]
+    """The highest proven lower bound on the objective among the results."""
+    bounds = [r.bound for r in responses if r.HasField("bound")]
     return max(bounds) if bounds else None
 
 
@@ -41,7 +33,7 @@ def _row(response: scheduler_pb2.SolveResponse, bound: float | None) -> tuple[st
         metrics_cells = ("-",) * (COLUMNS.index("time s") - 1)
         return (response.solver, *metrics_cells, f"{response.elapsed_seconds:.2f}", "-", "", "FAILED")
     metrics = response.schedule.metrics
-    gap = f"{100 * optimality_gap(metrics.objective, bound):.2f}" if bound is not None and metrics.feasible else ""
+    gap_to_bound = f"{100 * gap(metrics.objective, bound):.2f}" if bound is not None and metrics.feasible else ""
     stop = scheduler_pb2.StopReason.Name(response.stop_reason).removeprefix("STOP_REASON_").lower()
     return (
         response.solver,
@@ -54,16 +46,16 @@ def _row(response: scheduler_pb2.SolveResponse, bound: float | None) -> tuple[st
         f"{metrics.peak_power_watts:.0f}",
         str(response.evaluations),
         f"{response.elapsed_seconds:.2f}",
-        f"{time_to_within(response):.2f}",
-        gap,
+        f"{time_to_within(trace_points(response)):.2f}",
+        gap_to_bound,
         stop,
     )
 
 
 def results_table(responses: Sequence[scheduler_pb2.SolveResponse]) -> str:
     """One row per result, columns aligned, then a line per failed solver saying why.
-    ``gap %`` is a feasible result's `optimality_gap` to the best bound among
-    the results; ``t@1% s`` the time it took to get within 1% of its final objective."""
+    ``gap %`` is a feasible result's `gap` to the best bound among the results;
+    ``t@1% s`` its `time_to_within` 1 % of its final objective."""
     bound = best_bound(responses)
     rows = [COLUMNS, *(_row(r, bound) for r in responses)]
     widths = [max(len(row[k]) for row in rows) for k in range(len(COLUMNS))]
@@ -74,6 +66,37 @@ def results_table(responses: Sequence[scheduler_pb2.SolveResponse]) -> str:
 
     failures = [f"{r.solver} FAILED: {_failure(r)}" for r in responses if r.HasField("error")]
     return "\n".join([line(rows[0]), line(["-" * w for w in widths]), *(line(row) for row in rows[1:]), *failures])
+
+
+def _kind(info: scheduler_pb2.SolverInfo) -> str:
+    return scheduler_pb2.SolverKind.Name(info.kind).removeprefix("SOLVER_KIND_").lower()
+
+
+def solvers_table(infos: Sequence[scheduler_pb2.SolverInfo]) -> str:
+    """One line per solver: name, kind, description, and the backends it takes."""
+    width = max(len(info.name) for info in infos)
+    lines = []
+    for info in infos:
+        lines.append(f"{info.name:<{width}}  {_kind(info):<13}  {info.description}")
+        if info.backends:
+            lines.append(f"{'':<{width}}  {'':<13}  backends: {', '.join(info.backends)}")
+    return "\n".join(lines)
+
+
+def solver_details(info: scheduler_pb2.SolverInfo) -> str:
+    """A solver's description, then its options: name, type, default, allowed values, what it does."""
+    lines = [f"{info.name} ({_kind(info)}): {info.description}"]
+    if info.backends:
+        lines.append(f"backends: {', '.join(info.backends)}")
+    if not info.options:
+        return "\n".join([*lines, "options: none"])
+    rows = [("option", "type", "default", "allowed", "description")]
+    for spec in map(option_spec, info.options):
+        rows.append((spec.name, spec.type_name, json.dumps(spec.default), spec.allowed, spec.doc))
+    widths = [max(len(row[k]) for row in rows) for k in range(4)]
+    lines.append("")
+    lines.extend("  ".join([*(cell.ljust(width) for cell, width in zip(row, widths)), row[4]]) for row in rows)
+    return "\n".join(lines)
 
 
 def schedule_summary(response: scheduler_pb2.SolveResponse) -> str:

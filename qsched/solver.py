@@ -1,7 +1,7 @@
 """The solver contract: ``solve(problem, budget, seed, progress, **options) -> Result``.
 
 Every solver (greedy, metaheuristic, exact or quantum) has this shape. A
-solver scores candidates only through `Search.evaluate` (which calls the one
+solver scores candidates only through `SolveTracker.evaluate` (which calls the one
 evaluator), so the budget's evaluation count, the best-so-far schedule, the
 convergence trace and the progress events are kept the same way for all of
 them, and comparisons at equal budget are honest.
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -82,16 +83,33 @@ class Result:
     elapsed: float
     evaluations: int
     stop_reason: StopReason
+    #: A proven lower bound on the objective (exact solvers), else None.
+    bound: float | None = None
+    #: Wall seconds of each pipeline stage, by stage name (multi-stage solvers).
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    #: Solver-specific extras (qubits, iterations, ...), JSON-ready values.
     facts: dict[str, Any] = field(default_factory=dict)
 
 
-def optimality_gap(objective: float, bound: float) -> float:
-    """How far an objective is above a proven lower bound, relative to the objective
-    (the MIP convention: 0 means proven optimal)."""
-    return 0.0 if objective == bound else (objective - bound) / abs(objective)
+def gap(value: float, target: float) -> float:
+    """How far ``value`` is above ``target`` (a proven bound, a best known value, an
+    optimum), relative to the target: 0.05 is 5 % above it."""
+    return 0.0 if value == target else (value - target) / abs(target)
 
 
-class Search:
+def time_to_within(trace: Sequence[TracePoint], fraction: float = 0.01) -> float:
+    """Seconds until the best so far was within ``fraction`` of the final best objective
+    and as feasible as it (the trace's last point is the final best); 0 for no trace."""
+    if not trace:
+        return 0.0
+    final = trace[-1]
+    for point in trace:
+        if point.feasible == final.feasible and point.objective <= final.objective + fraction * abs(final.objective):
+            return point.elapsed
+    return final.elapsed
+
+
+class SolveTracker:
     """Budget keeper and best-so-far tracker that every solver evaluates through."""
 
     def __init__(self, problem: Problem, budget: Budget, progress: ProgressCallback | None = None):
@@ -101,6 +119,7 @@ class Search:
         self.evaluations = 0
         self.best: Evaluation | None = None
         self.trace: list[TracePoint] = []
+        self.stage_seconds: dict[str, float] = {}
         self._started = time.perf_counter()
 
     @property
@@ -121,6 +140,15 @@ class Search:
             return True
         return self.cancelled
 
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time a stage of the solver's pipeline into the result's ``stage_seconds``."""
+        started = self.elapsed
+        try:
+            yield
+        finally:
+            self.stage_seconds[name] = self.stage_seconds.get(name, 0.0) + self.elapsed - started
+
     def evaluate(self, assignment, levels=None, stage: str = "search") -> Evaluation:
         """Evaluate one candidate, count it, and keep it if it is the best so far."""
         evaluation = evaluate(self.problem, assignment, levels)
@@ -133,7 +161,14 @@ class Search:
                 self.progress(ProgressEvent(point, evaluation.assignment, evaluation.levels))
         return evaluation
 
-    def result(self, solver: str, *, completed: bool, facts: dict[str, Any] | None = None) -> Result:
+    def result(
+        self,
+        solver: str,
+        *,
+        completed: bool,
+        bound: float | None = None,
+        facts: dict[str, Any] | None = None,
+    ) -> Result:
         """Package the best schedule; ``completed`` says the solver ended its search by itself."""
         if self.best is None:
             raise RuntimeError(f"{solver} stopped before evaluating any schedule")
@@ -150,5 +185,7 @@ class Search:
             elapsed=self.elapsed,
             evaluations=self.evaluations,
             stop_reason=reason,
+            bound=bound,
+            stage_seconds=dict(self.stage_seconds),
             facts=dict(facts or {}),
         )

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 from qsched.problem import Limits
-from qsched.requests import DEFAULT_WALL_SECONDS, MAX_WALL_SECONDS, BudgetPolicy
+from qsched.validation import DEFAULT_WALL_SECONDS, MAX_WALL_SECONDS, BudgetPolicy
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 
 from qsched.messages import point_message, response_message
 from qsched.problem import ProblemError
-from qsched.requests import SolveJob, problem_from, solve_job
+from qsched.validation import SolveJob, problem_from, solve_job
 from qsched.service.config import ServiceConfig
 from qsched.service.store import INTERRUPTED_MESSAGE, TERMINAL_STATES, JobStore
 from qsched.service.worker import Outcome, WorkerPool

@@ -23,26 +23,20 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from qsched import registry
-from qsched.messages import failed_response, invalid_status, response_message
+from qsched.messages import failed_response, invalid_status, response_message, solver_info
 from qsched.problem import FieldViolation, ProblemError
 from qsched.report import best_bound
 from qsched.service.config import ServiceConfig
 from qsched.service.errors import abort_invalid, abort_with
 from qsched.service.jobs import JobAlreadyEndedError, JobManager, JobNotFoundError, QueueFullError
 from qsched.service.store import JobStore
-from qsched.requests import SolveJob, problem_from, solve_job
+from qsched.validation import SolveJob, problem_from, solve_job
 from qsched.service.worker import Outcome, WorkerPool
 from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = scheduler_pb2.DESCRIPTOR.services_by_name["SchedulerService"].full_name
-KINDS = {
-    registry.SolverKind.HEURISTIC: scheduler_pb2.SOLVER_KIND_HEURISTIC,
-    registry.SolverKind.METAHEURISTIC: scheduler_pb2.SOLVER_KIND_METAHEURISTIC,
-    registry.SolverKind.EXACT: scheduler_pb2.SOLVER_KIND_EXACT,
-    registry.SolverKind.QUANTUM: scheduler_pb2.SOLVER_KIND_QUANTUM,
-}
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
 
@@ -223,18 +217,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
     def ListSolvers(self, request, context):
         limits = self.config.limits
         return scheduler_pb2.ListSolversResponse(
-            solvers=[
-                scheduler_pb2.SolverInfo(
-                    name=spec.name,
-                    kind=KINDS[spec.kind],
-                    description=spec.description,
-                    max_tasks=spec.max_tasks,
-                    max_machines=spec.max_machines,
-                    finite=spec.finite,
-                    backends=spec.backends,
-                )
-                for spec in registry.available()
-            ],
+            solvers=[solver_info(spec) for spec in registry.available()],
             max_tasks=limits.max_tasks,
             max_machines=limits.max_machines,
             max_wall_seconds=self.config.max_wall_seconds,
@@ -246,6 +229,7 @@ class Server:
 
     def __init__(self, address: str, db_path: Path | str, config: ServiceConfig = ServiceConfig()):
         self.config = config
+        registry.available()  # import every solver now, not in the first request that names it
         self.store = JobStore(db_path)
         self.pool = WorkerPool(config.workers, config.grace_seconds)
         self.jobs = JobManager(self.store, self.pool, config)

@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from qsched import registry
 from qsched.evaluate import evaluate
 from qsched.problem import FieldViolation, ProblemError
-from qsched.requests import SolveJob
+from qsched.validation import SolveJob
 from qsched.solver import Budget, ProgressEvent, Result, StopReason, TracePoint
 
 log = logging.getLogger(__name__)
@@ -94,9 +94,8 @@ def _worker_main(connection, job: SolveJob) -> None:
         if time.monotonic() - last_sent >= PROGRESS_INTERVAL:
             flush()
 
-    budget = Budget(job.wall_seconds, job.evaluations, stop)
     try:
-        answer = ("result", registry.solve(job.problem, job.solver, budget, job.seed, progress, job.options))
+        answer = ("result", job.run(stop, progress))
     except ProblemError as error:
         answer = ("invalid", error.violations)
     except Exception as error:  # report, never crash silently: the parent turns it into INTERNAL

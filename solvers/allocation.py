@@ -16,15 +16,15 @@ levels held fixed (the VQE stage chooses them afterwards):
   same load this is the evaluator's peak exactly; otherwise it is conservative.
 
 Each row takes the coarsest s in `CONSTRAINT_STEPS` (7, 15, 31, 63: a 3- to
-6-bit slack) at which the reference schedule still meets it, so the
-reference is a feasible point of the program. Where rounding up breaks
-the reference even at 63 steps (demands that add up to exactly the
-capacity), the capacity row's bound is raised to the reference's own
-rounded load, which is known to fit; a power row the reference breaks even
+6-bit slack) at which the incumbent still meets it, so the
+incumbent is a feasible point of the program. Where rounding up breaks
+the incumbent even at 63 steps (demands that add up to exactly the
+capacity), the capacity row's bound is raised to the incumbent's own
+rounded load, which is known to fit; a power row the incumbent breaks even
 at 63 steps (mixed loads make it conservative) is left out, and the cap is
 left to the repair and VQE stages.
 
-The objective, in units of ``scale`` (the reference schedule's cost, so a
+The objective, in units of ``scale`` (the incumbent's cost, so a
 value below 1 beats it), is
 
     energy_weight * sum_{t,m} x{t}_{m} e[t, m]  +  alpha * sum_m L_m(x)^2 / W
@@ -43,7 +43,7 @@ machine is on for the whole makespan (exact when the problem keeps idle
 machines on or every machine gets work). Deadlines depend on the order
 within machines and are left to the decode, polish and VQE stages.
 
-`to_qubo()` converts with a penalty calibrated on the reference schedule
+`to_qubo()` converts with a penalty calibrated on the incumbent
 (`qsched.solvers.qubo`), and `interpret(x)` maps a solution back to an
 assignment.
 """
@@ -63,9 +63,9 @@ from qsched.solvers.qubo import QuboForm, integer_row, to_qubo
 CONSTRAINT_STEPS = (7, 15, 31, 63)
 
 
-def reference_row(coefficients: np.ndarray, limit: float, chosen: np.ndarray) -> tuple[np.ndarray, int] | None:
+def incumbent_row(coefficients: np.ndarray, limit: float, chosen: np.ndarray) -> tuple[np.ndarray, int] | None:
     """``coefficients @ x <= limit`` as an integer row (`integer_row`) at the coarsest scale in
-    `CONSTRAINT_STEPS` that the reference point (1 where ``chosen``) meets; None if it meets none."""
+    `CONSTRAINT_STEPS` that the incumbent (1 where ``chosen``) meets; None if it meets none."""
     for steps in CONSTRAINT_STEPS:
         row, rhs = integer_row(coefficients, limit, steps)
         if row[chosen].sum() <= rhs:
@@ -76,7 +76,7 @@ def reference_row(coefficients: np.ndarray, limit: float, chosen: np.ndarray) ->
 class TaskAllocation:
     """The assignment of ``problem``'s tasks to machines at fixed DVFS ``levels``.
 
-    ``reference``: a schedule (machine per task) whose objective sets the
+    ``incumbent``: a schedule (machine per task) whose objective sets the
     scale and, when it meets the program's constraints, the penalty's upper
     bound; by default every task on its fastest machine. ``base_load``:
     seconds of work each machine already has from tasks outside the program
@@ -87,7 +87,7 @@ class TaskAllocation:
         self,
         problem: Problem,
         levels: np.ndarray | None = None,
-        reference: np.ndarray | None = None,
+        incumbent: np.ndarray | None = None,
         base_load: np.ndarray | None = None,
     ):
         self.problem = problem
@@ -98,7 +98,7 @@ class TaskAllocation:
         watts = problem.task_watts(tasks[:, None], machines[None, :], self.levels[None, :])
         self.watts = watts
         self.dynamic_energy = self.runtime * (watts - problem.idle_watts)
-        self.reference = np.argmin(self.runtime, axis=1) if reference is None else np.asarray(reference, dtype=np.int64)
+        self.incumbent = np.argmin(self.runtime, axis=1) if incumbent is None else np.asarray(incumbent, dtype=np.int64)
         self.base_load = np.zeros(problem.num_machines) if base_load is None else np.asarray(base_load, dtype=float)
 
     @property
@@ -114,8 +114,8 @@ class TaskAllocation:
 
     @cached_property
     def scale(self) -> float:
-        """The reference schedule's unscaled objective (1 if that is 0)."""
-        value = self._unscaled(self.reference)
+        """The incumbent's unscaled objective (1 if that is 0)."""
+        value = self._unscaled(self.incumbent)
         return value if value > 0 else 1.0
 
     def _unscaled(self, assignment: np.ndarray) -> float:
@@ -146,7 +146,7 @@ class TaskAllocation:
         """(integer draw per machine, integer headroom) when the cap can bind, else None.
 
         None as well when the cap cannot be met even with only the always-on
-        machines (no assignment helps at these levels), and when the reference breaks the row.
+        machines (no assignment helps at these levels), and when the incumbent breaks the row.
         """
         problem = self.problem
         if not np.isfinite(problem.power_cap) or not problem.models_power:
@@ -156,8 +156,8 @@ class TaskAllocation:
         headroom = problem.power_cap - always.sum()
         if peak.sum() <= problem.power_cap or headroom <= 0:
             return None
-        on = np.bincount(self.reference, minlength=self.num_machines) > 0
-        return reference_row(peak - always, float(headroom), on)
+        on = np.bincount(self.incumbent, minlength=self.num_machines) > 0
+        return incumbent_row(peak - always, float(headroom), on)
 
     def to_quadratic_program(self) -> QuadraticProgram:
         problem = self.problem
@@ -201,10 +201,10 @@ class TaskAllocation:
         if capacity <= 0:
             program.linear_constraint({self.variable(t, machine): 1 for t in users}, "<=", 0, name=name)
             return
-        chosen = self.reference[users] == machine
-        row = reference_row(demand[users], capacity, chosen)
+        chosen = self.incumbent[users] == machine
+        row = incumbent_row(demand[users], capacity, chosen)
         if row is None and not over_capacity(demand[users][chosen].sum(), capacity):
-            # The reference fits for real but not after rounding: let its own rounded load through.
+            # The incumbent fits for real but not after rounding: let its own rounded load through.
             coefficients, rhs = integer_row(demand[users], capacity, CONSTRAINT_STEPS[-1])
             row = coefficients, max(rhs, int(coefficients[chosen].sum()))
         coefficients, rhs = row or integer_row(demand[users], capacity, CONSTRAINT_STEPS[-1])
@@ -224,11 +224,11 @@ class TaskAllocation:
         return self._unscaled(np.asarray(assignment, dtype=np.int64)) / self.scale
 
     def to_qubo(self) -> QuboForm:
-        """The QUBO, with the penalty calibrated on the reference schedule when it meets the
-        constraints (always, unless the reference overfills a machine)."""
+        """The QUBO, with the penalty calibrated on the incumbent when it meets the
+        constraints (always, unless the incumbent overfills a machine)."""
         program = self.to_quadratic_program()
-        fits = program.is_feasible(self.solution(self.reference))
-        return to_qubo(program, upper=self.objective(self.reference) if fits else None)
+        fits = program.is_feasible(self.solution(self.incumbent))
+        return to_qubo(program, upper=self.objective(self.incumbent) if fits else None)
 
     def interpret(self, x: np.ndarray) -> np.ndarray:
         """Machine per task from the program's variables; -1 where a row is not one-hot."""

@@ -1,7 +1,7 @@
 """The QAOA ansatz of `engine.QaoaEngine` as a parameterized qiskit circuit, for real backends.
 
 Same conventions as the engine (see its module docstring): the cost layer is
-``exp(-i gamma C(z))`` written in Ising form (`p1.to_ising`: C = offset +
+``exp(-i gamma C(z))`` written in Ising form (`depth_one.to_ising`: C = offset +
 sum h_i Z_i + sum J_ij Z_i Z_j) as RZ(2 gamma h_i) on every qubit and
 RZZ(2 gamma J_ij) on every coupling, with the global phase the engine
 leaves out (the offset, less the QUBO's constant) put back, so the states
@@ -24,7 +24,7 @@ from qiskit.circuit.library import XXPlusYYGate
 
 from qsched.solvers.backends import Device
 from qsched.solvers.engine import Qubo, check_initial, free_qubits, ring_edges
-from qsched.solvers.p1 import to_ising
+from qsched.solvers.depth_one import to_ising
 
 
 def qaoa_circuit(qubo: Qubo, depth: int, groups: list[list[int]] | None = None, initial: np.ndarray | None = None) -> QuantumCircuit:

@@ -40,37 +40,26 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from typing import Any
+from typing import Annotated
 
 import numpy as np
 
-from qsched.baselines.operators import hill_climb, levels_by_power, repair
+from qsched.construct import repaired_start
+from qsched.neighbourhood import hill_climb
+from qsched.repair import levels_by_power, repair
 from qsched.evaluate import Evaluation
+from qsched.options import Option
 from qsched.problem import FieldViolation, Problem, ProblemError
 from qsched import registry
 from qsched.registry import SolverKind, register
-from qsched.solver import Budget, ProgressCallback, Result, Search
+from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
 from qsched.solvers.allocation import TaskAllocation
 from qsched.solvers.backends import QUBIT_BUDGET
 from qsched.solvers.engine import basis_bits
-from qsched.solvers.qaoa import EngineQaoa, range_violations, start_schedule
+from qsched.solvers.qaoa import EngineQaoa
 
 SUB_SOLVERS = ("qaoa", "exhaustive")
 STARTS = ("min-min", "milp")
-OPTION_MINIMUMS = {"window_qubits": 2, "window_machines": 2, "depth": 1, "shots": 1, "candidates": 1, "polish_steps": 0, "window_polish": 0, "optimizer_evaluations": 1, "reoptimize_every": 1}
-
-
-def check_hybrid(problem: Problem, options: dict[str, Any]) -> list[FieldViolation]:
-    violations = range_violations(options, OPTION_MINIMUMS)
-    if options.get("sub_solver", "qaoa") not in SUB_SOLVERS:
-        violations.append(FieldViolation("options.sub_solver", f"must be one of {', '.join(SUB_SOLVERS)}"))
-    if options.get("start", "min-min") not in STARTS:
-        violations.append(FieldViolation("options.start", f"must be one of {', '.join(STARTS)}"))
-    if options.get("start") == "milp" and not 0 < options.get("start_share", 0.5) < 1:
-        violations.append(FieldViolation("options.start_share", "must be between 0 and 1"))
-    if options.get("window_qubits", 0) > QUBIT_BUDGET["engine"]:
-        violations.append(FieldViolation("options.window_qubits", f"must be <= {QUBIT_BUDGET['engine']} (the engine's qubit budget)"))
-    return violations
 
 
 class AngleCache:
@@ -99,60 +88,60 @@ class WindowStats:
     qubits: int = 0
 
 
-@register("hybrid", kind=SolverKind.QUANTUM, finite=False, backends=("engine",), check=check_hybrid)
+@register("hybrid", kind=SolverKind.QUANTUM, finite=False, backends=("engine",))
 def hybrid(
     problem: Problem,
     budget: Budget,
     seed: int,
     progress: ProgressCallback | None = None,
     *,
-    backend: str = "engine",
-    sub_solver: str = "qaoa",
-    window_qubits: int = 16,
-    window_machines: int = 2,
-    depth: int = 2,
-    shots: int = 256,
-    candidates: int = 4,
-    optimizer_evaluations: int = 30,
-    polish_steps: int = 200,
-    window_polish: int = 20,
-    reoptimize_every: int = 10,
-    start: str = "min-min",
-    start_share: float = 0.5,
+    backend: Annotated[str, Option("where the windows' QAOA runs", choices=("engine",))] = "engine",
+    sub_solver: Annotated[str, Option("what solves a window: qaoa, or exhaustive (the classical ablation)", choices=SUB_SOLVERS)] = "qaoa",
+    window_qubits: Annotated[int, Option("most qubits of a window's QUBO", minimum=2, maximum=QUBIT_BUDGET["engine"])] = 16,
+    window_machines: Annotated[int, Option("machines per window", minimum=2, maximum=QUBIT_BUDGET["engine"])] = 2,
+    depth: Annotated[int, Option("QAOA layers", minimum=1, maximum=100)] = 2,
+    shots: Annotated[int, Option("samples per window", minimum=1, maximum=1_000_000)] = 256,
+    candidates: Annotated[int, Option("best window assignments tried in the full schedule", minimum=1, maximum=1_000)] = 4,
+    optimizer_evaluations: Annotated[int, Option("expectation values per depth when angles are optimized", minimum=1, maximum=100_000)] = 30,
+    polish_steps: Annotated[int, Option("hill-climbing steps on the start", minimum=0, maximum=1_000_000)] = 200,
+    window_polish: Annotated[int, Option("hill-climbing steps on each window candidate", minimum=0, maximum=1_000_000)] = 20,
+    reoptimize_every: Annotated[int, Option("windows per angle optimization (the others reuse its angles)", minimum=1, maximum=1_000_000)] = 10,
+    start: Annotated[str, Option("min-min (repaired), or milp: the MILP's incumbent after start_share of the wall budget", choices=STARTS)] = "min-min",
+    start_share: Annotated[float, Option("share of the wall budget the milp start takes", minimum=0, maximum=1, exclusive_minimum=True, exclusive_maximum=True)] = 0.5,
 ) -> Result:
     """QAOA on windows of a classical schedule (large-neighbourhood search); runs until its budget ends."""
-    search = Search(problem, budget, progress)
+    tracker = SolveTracker(problem, budget, progress)
     rng = np.random.default_rng(seed)
     order = levels_by_power(problem)
-    current = hill_climb(search, _start(search, start, start_share), rng, polish_steps, stage="polish")
+    current = hill_climb(tracker, _start(tracker, start, start_share), rng, polish_steps, stage="polish")
     stats = WindowStats()
     angles = AngleCache(depth, optimizer_evaluations, reoptimize_every)
-    while not search.exhausted and problem.num_machines > 1:
+    while not tracker.exhausted and problem.num_machines > 1:
         window = fitting_window(problem, current, rng, window_qubits, window_machines)
         stats.tried += 1
         stats.qubits = max(stats.qubits, window.form.num_qubits)
         found = window.qaoa(angles, shots, rng) if sub_solver == "qaoa" else window.exhaustive()
         for assignment in window.best(found, candidates):
-            if search.exhausted:
+            if tracker.exhausted:
                 break
-            candidate = repair(search, assignment, current.levels, order, stage="window")
-            candidate = hill_climb(search, candidate, rng, window_polish, stage="window")
+            candidate = repair(tracker, assignment, current.levels, order, stage="window")
+            candidate = hill_climb(tracker, candidate, rng, window_polish, stage="window")
             if candidate.key < current.key:
                 current = candidate
                 stats.accepted += 1
     facts = {"sub_solver": sub_solver, "windows": stats.tried, "accepted_windows": stats.accepted, "max_window_qubits": stats.qubits}
-    return search.result("hybrid", completed=False, facts=facts)
+    return tracker.result("hybrid", completed=False, facts=facts)
 
 
-def _start(search: Search, start: str, share: float) -> Evaluation:
+def _start(tracker: SolveTracker, start: str, share: float) -> Evaluation:
     """Min-min repaired, or (``start="milp"``) the MILP's incumbent after ``share`` of the wall budget."""
     if start == "min-min":
-        return start_schedule(search)
-    budget = search.budget
+        return repaired_start(tracker)
+    budget = tracker.budget
     if budget.wall_seconds is None:
         raise ProblemError([FieldViolation("options.start", "the milp start takes a share of the wall-time budget: give one")])
-    result = registry.solve(search.problem, "milp", Budget(wall_seconds=share * budget.wall_seconds, stop=budget.stop))
-    return search.evaluate(result.evaluation.assignment, result.evaluation.levels, stage="start")
+    result = registry.solve(tracker.problem, "milp", Budget(wall_seconds=share * budget.wall_seconds, stop=budget.stop))
+    return tracker.evaluate(result.evaluation.assignment, result.evaluation.levels, stage="start")
 
 
 def choose_window(problem: Problem, current: Evaluation, rng: np.random.Generator, qubits: int, machines: int) -> tuple[np.ndarray, np.ndarray]:
@@ -194,7 +183,7 @@ class Window:
         self.sub = sub_problem(problem, tasks, machines, np.maximum(problem.capacity[machines] - fixed_demand[machines], 0.0))
         position = {int(m): k for k, m in enumerate(machines)}
         self.start = np.array([position[int(m)] for m in current.assignment[tasks]], dtype=np.int64)
-        self.allocation = TaskAllocation(self.sub, levels=current.levels[machines], reference=self.start, base_load=base)
+        self.allocation = TaskAllocation(self.sub, levels=current.levels[machines], incumbent=self.start, base_load=base)
         self.form = self.allocation.to_qubo()
 
     def qaoa(self, angles: AngleCache, shots: int, rng: np.random.Generator) -> list[np.ndarray]:

@@ -24,17 +24,19 @@ decomposing large problems into sub-QUBOs is not part of this solver.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 import numpy as np
 
-from qsched.baselines.greedy import greedy_start
-from qsched.baselines.operators import hill_climb, levels_by_power, repair
+from qsched.construct import repaired_start
+from qsched.neighbourhood import hill_climb
+from qsched.repair import levels_by_power, repair
 from qsched.evaluate import Evaluation
+from qsched.options import Option
 from qsched.problem import FieldViolation, Problem
 from qsched.registry import SolverKind, register
-from qsched.solver import Budget, ProgressCallback, Result, Search
+from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
 from qsched.solvers import backends
 from qsched.solvers.allocation import TaskAllocation
 from qsched.solvers.circuit import TranspiledQaoa
@@ -48,39 +50,19 @@ MIXERS = ("xy", "x")
 VQE_QUBITS = 14
 
 
-def start_schedule(search: Search) -> Evaluation:
-    """Min-min, repaired: the warm start and the QUBO's reference schedule."""
-    start = greedy_start(search, "min-min")
-    return repair(search, start.assignment, start.levels, levels_by_power(search.problem), stage="start")
-
-
-#: Smallest allowed value of the solver's counting options (``options.<name>``).
-OPTION_MINIMUMS = {"depth": 1, "shots": 1, "candidates": 1, "optimizer_evaluations": 1, "backend_iterations": 0, "polish_steps": 0, "vqe_iterations": 1, "max_qubits": 0}
-
-
 def qubit_budget(backend: str, max_qubits: int) -> int:
     """The backend's qubit limit, or ``max_qubits`` when that is lower (0: the backend's)."""
     limit = backends.device(backend).max_qubits
     return min(max_qubits, limit) if max_qubits else limit
 
 
-def range_violations(options: dict[str, Any], minimums: dict[str, int]) -> list[FieldViolation]:
-    """``options.<name>`` below its minimum (the registry has checked the types)."""
-    return [FieldViolation(f"options.{name}", f"must be >= {low}") for name, low in minimums.items() if options.get(name, low) < low]
-
-
-def check_qaoa(problem: Problem, options: dict[str, Any]) -> list[FieldViolation]:
-    """Refuse an unknown backend or mixer, out-of-range counts, and problems whose QUBO exceeds the qubit budget."""
-    violations = range_violations(options, OPTION_MINIMUMS)
-    if options.get("mixer", "xy") not in MIXERS:
-        violations.append(FieldViolation("options.mixer", f"must be one of {', '.join(MIXERS)}"))
-    backend = options.get("backend", "engine")
+def check_qaoa(problem: Problem, options: Mapping[str, Any]) -> list[FieldViolation]:
+    """Refuse a backend that does not resolve, and problems whose QUBO exceeds the qubit budget."""
+    backend = options["backend"]
     try:
-        budget = qubit_budget(backend, options.get("max_qubits", 0))
+        budget = qubit_budget(backend, options["max_qubits"])
     except backends.BackendError as error:
-        violations.append(FieldViolation("backend", str(error)))
-    if violations:
-        return violations
+        return [FieldViolation("backend", str(error))]
     return qubit_violations(problem, budget, f"backend {backend!r}")
 
 
@@ -94,10 +76,10 @@ def qubit_violations(problem: Problem, budget: int, taker: str) -> list[FieldVio
     return [FieldViolation("problem.tasks", f"{problem.num_tasks} tasks x {problem.num_machines} machines need {qubits} qubits; {taker} takes at most {budget}; classical solvers (local-search, milp, ...) take any size")]
 
 
-def encode(problem: Problem, search: Search | None = None) -> tuple[TaskAllocation, QuboForm, Evaluation]:
+def encode(problem: Problem, tracker: SolveTracker | None = None) -> tuple[TaskAllocation, QuboForm, Evaluation]:
     """The allocation program at the start schedule's levels, its QUBO, and the start."""
-    start = start_schedule(search or Search(problem, Budget()))
-    allocation = TaskAllocation(problem, levels=start.levels, reference=start.assignment)
+    start = repaired_start(tracker or SolveTracker(problem, Budget()))
+    allocation = TaskAllocation(problem, levels=start.levels, incumbent=start.assignment)
     return allocation, allocation.to_qubo(), start
 
 
@@ -108,58 +90,41 @@ def qaoa(
     seed: int,
     progress: ProgressCallback | None = None,
     *,
-    backend: str = "engine",
-    depth: int = 2,
-    mixer: str = "xy",
-    shots: int = 1024,
-    candidates: int = 8,
-    optimizer_evaluations: int = 60,
-    backend_iterations: int = 10,
-    polish_steps: int = 300,
-    vqe: bool = True,
-    vqe_iterations: int = 60,
-    max_qubits: int = 0,
+    backend: Annotated[str, Option("where QAOA runs (SolveRequest.backend): engine, aer, aer-noisy, fake_<device>, ibm:<device>")] = "engine",
+    depth: Annotated[int, Option("QAOA layers", minimum=1, maximum=100)] = 2,
+    mixer: Annotated[str, Option("xy: one-hot rows from the start's assignment; x: transverse field from |+>", choices=MIXERS)] = "xy",
+    shots: Annotated[int, Option("samples of the final state", minimum=1, maximum=1_000_000)] = 1024,
+    candidates: Annotated[int, Option("best distinct decoded schedules that are polished", minimum=1, maximum=1_000)] = 8,
+    optimizer_evaluations: Annotated[int, Option("expectation values per depth for the angle optimizer", minimum=1, maximum=100_000)] = 60,
+    backend_iterations: Annotated[int, Option("COBYLA steps on a circuit backend's sampled cost", minimum=0, maximum=10_000)] = 10,
+    polish_steps: Annotated[int, Option("hill-climbing steps per candidate", minimum=0, maximum=1_000_000)] = 300,
+    vqe: Annotated[bool, Option("refine the best schedule's DVFS levels with VQE")] = True,
+    vqe_iterations: Annotated[int, Option("COBYLA iterations per VQE block", minimum=1, maximum=100_000)] = 60,
+    max_qubits: Annotated[int, Option("lower qubit limit than the backend's (0: the backend's)", minimum=0, maximum=1_000)] = 0,
 ) -> Result:
     """QAOA on the task-allocation QUBO, decoded, repaired and polished, then VQE on the DVFS levels."""
-    search = Search(problem, budget, progress)
+    tracker = SolveTracker(problem, budget, progress)
     device = backends.device(backend, seed)
-    allocation, form, start = encode(problem, search)
+    allocation, form, start = encode(problem, tracker)
     groups = allocation.one_hot_groups() if mixer == "xy" else None
     initial = allocation.start_state(start.assignment, form.num_qubits) if groups else None
     facts: dict[str, Any] = {"backend": device.name, "qubits": form.num_qubits, "depth": depth, "mixer": mixer, "penalty": form.penalty, "shots": shots}
 
-    timer = _StageTimer(search, facts)
-    with timer("qaoa"):
+    with tracker.stage("qaoa"):
         counts = _run_qaoa(form, groups, initial, device, depth, shots, optimizer_evaluations, backend_iterations, seed, facts)
-    with timer("decode"):
-        decoded = _decode(search, allocation, form, counts, start, facts)
+    with tracker.stage("decode"):
+        decoded = _decode(tracker, allocation, form, counts, start, facts)
     rng = np.random.default_rng(seed)
-    with timer("polish"):
-        finalists = [hill_climb(search, c, rng, polish_steps, stage="polish") for c in _best_distinct(decoded, candidates)]
-    if vqe and not search.exhausted:
+    with tracker.stage("polish"):
+        finalists = [hill_climb(tracker, c, rng, polish_steps, stage="polish") for c in _best_distinct(decoded, candidates)]
+    if vqe and not tracker.exhausted:
         report = VqeReport()
-        with timer("vqe"):
+        with tracker.stage("vqe"):
             best = min(finalists, key=lambda e: e.key)
-            refine_levels(search, best, device, report, max_qubits=min(VQE_QUBITS, qubit_budget(backend, max_qubits)), iterations=vqe_iterations)
+            refine_levels(tracker, best, device, report, max_qubits=min(VQE_QUBITS, qubit_budget(backend, max_qubits)), iterations=vqe_iterations)
         facts.update({f"vqe_{name}": value for name, value in vars(report).items()})
     facts["start_objective"] = start.objective
-    return search.result("qaoa", completed=not search.exhausted, facts=facts)
-
-
-class _StageTimer:
-    """Records each stage's wall time in the facts as ``seconds_<stage>``."""
-
-    def __init__(self, search: Search, facts: dict[str, Any]):
-        self.search = search
-        self.facts = facts
-
-    @contextmanager
-    def __call__(self, stage: str):
-        started = self.search.elapsed
-        try:
-            yield
-        finally:
-            self.facts[f"seconds_{stage}"] = round(self.search.elapsed - started, 4)
+    return tracker.result("qaoa", completed=not tracker.exhausted, facts=facts)
 
 
 class EngineQaoa:
@@ -210,13 +175,13 @@ def _refine_on_device(circuit: TranspiledQaoa, form: QuboForm, gammas, betas, it
     return found.x[:depth], found.x[depth:]
 
 
-def _decode(search: Search, allocation: TaskAllocation, form: QuboForm, counts: dict[int, int], start: Evaluation, facts) -> list[Evaluation]:
+def _decode(tracker: SolveTracker, allocation: TaskAllocation, form: QuboForm, counts: dict[int, int], start: Evaluation, facts) -> list[Evaluation]:
     """Every distinct assignment among the samples (most frequent first), repaired and evaluated.
 
     The first T*M QUBO bits are the program's x variables, so samples that
     differ only in slack bits name the same assignment and are scored once.
     """
-    order = levels_by_power(search.problem)
+    order = levels_by_power(tracker.problem)
     cells = allocation.num_tasks * allocation.num_machines
     assignments: dict[bytes, list] = {}
     for state, count in counts.items():
@@ -225,12 +190,12 @@ def _decode(search: Search, allocation: TaskAllocation, form: QuboForm, counts: 
         entry[1] += count
     decoded, valid = [], 0
     for assignment, count in sorted(assignments.values(), key=lambda entry: (-entry[1], entry[0].tolist())):
-        if search.exhausted:
+        if tracker.exhausted:
             break
         if np.all(assignment >= 0) and form.program.is_feasible(allocation.solution(assignment)):
             valid += count
         complete = np.where(assignment < 0, start.assignment, assignment)
-        decoded.append(repair(search, complete, start.levels, order, stage="qaoa"))
+        decoded.append(repair(tracker, complete, start.levels, order, stage="qaoa"))
     shots = sum(counts.values())
     facts.update(distinct_samples=len(counts), distinct_assignments=len(assignments), feasible_sample_share=valid / shots if shots else 0.0)
     if decoded:

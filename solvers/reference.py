@@ -24,7 +24,8 @@ objective) to every measured bitstring, and says so in its facts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 import numpy as np
 from qiskit.transpiler import generate_preset_pass_manager
@@ -38,11 +39,12 @@ from qiskit_optimization import QuadraticProgram
 from qiskit_optimization.algorithms import MinimumEigenOptimizer, OptimizationResultStatus
 from qiskit_optimization.converters import QuadraticProgramToQubo
 
+from qsched.options import Option
 from qsched.problem import FieldViolation, Problem
 from qsched.registry import SolverKind, register
-from qsched.solver import Budget, ProgressCallback, Result, Search
+from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
 from qsched.solvers.backends import QUBIT_BUDGET
-from qsched.solvers.qaoa import encode, qubit_violations, range_violations
+from qsched.solvers.qaoa import encode, qubit_violations
 
 
 @dataclass(frozen=True)
@@ -108,11 +110,8 @@ def _best_measured(program: QuadraticProgram, converter: QuadraticProgramToQubo,
     return StockAnswer(np.asarray(best_x), status.name, int(result.cost_function_evals or 0), samples_kept=False)
 
 
-def check_reference(problem: Problem, options: dict[str, Any]) -> list[FieldViolation]:
-    violations = range_violations(options, {"depth": 1, "maxiter": 1})
-    if options.get("backend", "aer") != "aer":
-        violations.append(FieldViolation("backend", "qaoa-reference runs on aer only"))
-    return violations or qubit_violations(problem, QUBIT_BUDGET["aer"], "qaoa-reference")
+def check_reference(problem: Problem, options: Mapping[str, Any]) -> list[FieldViolation]:
+    return qubit_violations(problem, QUBIT_BUDGET["aer"], "qaoa-reference")
 
 
 @register("qaoa-reference", kind=SolverKind.QUANTUM, finite=True, backends=("aer",), check=check_reference)
@@ -122,12 +121,12 @@ def qaoa_reference(
     seed: int,
     progress: ProgressCallback | None = None,
     *,
-    backend: str = "aer",
-    depth: int = 2,
-    maxiter: int = 100,
+    backend: Annotated[str, Option("where the stock QAOA runs", choices=("aer",))] = "aer",
+    depth: Annotated[int, Option("QAOA layers (reps)", minimum=1, maximum=100)] = 2,
+    maxiter: Annotated[int, Option("COBYLA iterations of the stock optimizer", minimum=1, maximum=100_000)] = 100,
 ) -> Result:
     """Stock qiskit-algorithms QAOA + MinimumEigenOptimizer on Aer (the reference to beat)."""
-    search = Search(problem, budget, progress)
+    tracker = SolveTracker(problem, budget, progress)
     allocation, form, start = encode(problem)
     algorithm_globals.random_seed = seed
     sampler = SamplerV2(seed=seed)
@@ -135,7 +134,7 @@ def qaoa_reference(
     answer = stock_answer(form.program, QAOA(sampler, COBYLA(maxiter=maxiter), reps=depth, transpiler=transpiler))
     assignment = allocation.interpret(answer.x)
     fastest = np.argmin(allocation.runtime, axis=1)
-    search.evaluate(np.where(assignment < 0, fastest, assignment), start.levels, stage="qaoa")
+    tracker.evaluate(np.where(assignment < 0, fastest, assignment), start.levels, stage="qaoa")
     facts = {
         "backend": backend,
         "qubits": form.num_qubits,
@@ -145,4 +144,4 @@ def qaoa_reference(
         "optimizer_evaluations": answer.optimizer_evaluations,
         "samples_kept": answer.samples_kept,
     }
-    return search.result("qaoa-reference", completed=True, facts=facts)
+    return tracker.result("qaoa-reference", completed=True, facts=facts)

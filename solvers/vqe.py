@@ -27,7 +27,7 @@ from qiskit_algorithms import SamplingVQE
 from qiskit_algorithms.optimizers import COBYLA
 
 from qsched.evaluate import Evaluation
-from qsched.solver import Search
+from qsched.solver import SolveTracker
 from qsched.solvers.backends import Device
 from qsched.solvers.levels import LevelSelection
 
@@ -88,7 +88,7 @@ def _qubits(problem, assignment, levels, machines) -> int:
 
 
 def refine_levels(
-    search: Search,
+    tracker: SolveTracker,
     candidate: Evaluation,
     device: Device,
     report: VqeReport,
@@ -101,20 +101,20 @@ def refine_levels(
     best = candidate
     for _ in range(SWEEPS):
         before = best.key
-        best = _sweep(search, best, device, report, max_qubits, iterations, shots)
-        if best.key == before or search.exhausted:
+        best = _sweep(tracker, best, device, report, max_qubits, iterations, shots)
+        if best.key == before or tracker.exhausted:
             break
     return best
 
 
-def _sweep(search: Search, best: Evaluation, device: Device, report: VqeReport, max_qubits: int, iterations: int, shots: int) -> Evaluation:
+def _sweep(tracker: SolveTracker, best: Evaluation, device: Device, report: VqeReport, max_qubits: int, iterations: int, shots: int) -> Evaluation:
     """One pass of VQE over the machine blocks, each block from the previous block's answer."""
-    blocks, skipped = machine_blocks(search.problem, best.assignment, best.levels, max_qubits)
+    blocks, skipped = machine_blocks(tracker.problem, best.assignment, best.levels, max_qubits)
     report.skipped_machines = max(report.skipped_machines, skipped)
     for block in blocks:
-        if search.exhausted:
+        if tracker.exhausted:
             break
-        selection = LevelSelection(search.problem, best.assignment, best.levels, block)
+        selection = LevelSelection(tracker.problem, best.assignment, best.levels, block)
         form = selection.to_qubo()
         operator, _ = form.to_ising()
         circuit = device.pass_manager().run(ansatz(form.num_qubits))
@@ -129,7 +129,7 @@ def _sweep(search: Search, best: Evaluation, device: Device, report: VqeReport, 
         report.qubits = max(report.qubits, form.num_qubits)
         report.iterations += int(found.cost_function_evals or 0)
         for levels in _readout(found, form, selection, positions):
-            evaluation = search.evaluate(best.assignment, levels, stage="vqe")
+            evaluation = tracker.evaluate(best.assignment, levels, stage="vqe")
             if evaluation.key < best.key:
                 best = evaluation
                 report.improved += 1

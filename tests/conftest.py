@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import grpc
 import pytest
 
-from qsched import io as qio
+from qsched import files
 from qsched.v1 import problem_pb2, scheduler_pb2_grpc
 from service_helpers import BRAUN_PATH, CONNECT_TIMEOUT, make_small_problem
 
@@ -20,7 +20,7 @@ def small_problem() -> problem_pb2.AllocationProblem:
 
 @pytest.fixture(scope="session")
 def _braun_message() -> problem_pb2.AllocationProblem:
-    return qio.read_message(BRAUN_PATH)
+    return files.read_message(BRAUN_PATH)
 
 
 @pytest.fixture

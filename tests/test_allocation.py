@@ -60,11 +60,11 @@ def test_feasible_assignments_score_their_objective_and_infeasible_ones_more_tha
             assert best_over_slack[x_bits] > optimum
 
 
-def test_penalty_is_calibrated_on_the_reference_not_a_fallback():
+def test_penalty_is_calibrated_on_the_incumbent_not_a_fallback():
     allocation, form, start = encode(generated(5, 2, 7))
     assert form.program.is_feasible(allocation.solution(start.assignment))
-    assert allocation.objective(start.assignment) == pytest.approx(1.0)  # the reference sets the scale
-    assert form.penalty == pytest.approx(1.05)  # (reference objective - lowest possible 0) + 5 %
+    assert allocation.objective(start.assignment) == pytest.approx(1.0)  # the incumbent sets the scale
+    assert form.penalty == pytest.approx(1.05)  # (incumbent objective - lowest possible 0) + 5 %
 
 
 def test_constraint_rows_are_integer_and_conservative():

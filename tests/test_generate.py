@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qsched import io
+from qsched import files
 from qsched.cli import main
 from qsched.evaluate import evaluate
 from qsched.generate import _generate, generate, specpower_curves
@@ -21,10 +21,10 @@ def test_same_seed_same_instance_other_seed_other_instance():
 
 @pytest.mark.parametrize("tasks, machines, seed", [(8, 3, 1), (40, 6, 2), (120, 10, 3)])
 def test_reference_schedule_is_feasible_and_full_speed_breaks_the_cap(tasks, machines, seed):
-    message, reference = _generate(tasks, machines, seed, "t")
+    message, calibration = _generate(tasks, machines, seed, "t")
     problem = Problem.from_message(message)
-    assert evaluate(problem, reference.assignment, reference.levels).feasible
-    flat_out = evaluate(problem, reference.assignment)
+    assert evaluate(problem, calibration.assignment, calibration.levels).feasible
+    flat_out = evaluate(problem, calibration.assignment)
     assert flat_out.power_cap_excess > 0  # DVFS is needed
     assert np.isfinite(problem.deadline).any()
 
@@ -39,7 +39,7 @@ def test_machines_use_published_specpower_curves():
 def test_cli_writes_protobuf_json_that_loads_back(tmp_path, capsys):
     path = tmp_path / "gen.json"
     assert main(["gen", "--tasks", "12", "--machines", "3", "--seed", "9", "-o", str(path)]) == 0
-    assert io.read_message(path) == generate(12, 3, seed=9)
+    assert files.read_message(path) == generate(12, 3, seed=9)
     assert json.loads(path.read_text())["tasks"][0]["id"] == "task-000"
 
 
@@ -49,4 +49,4 @@ EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "datasets" / "exampl
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_committed_examples_are_what_the_generator_makes(path):
     tasks, machines, seed = map(int, re.fullmatch(r"gen-(\d+)x(\d+)-s(\d+)", path.stem).groups())
-    assert io.read_message(path) == generate(tasks, machines, seed)
+    assert files.read_message(path) == generate(tasks, machines, seed)

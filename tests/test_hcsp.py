@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from qsched import hcsp, io, registry
+from qsched import hcsp, files, registry
 from qsched.cli import main
 from qsched.evaluate import evaluate
 from qsched.solver import Budget
@@ -23,7 +23,7 @@ MIN_MIN = {
 
 @pytest.fixture(scope="module")
 def problems():
-    return {name: io.read_problem(DATA / name) for name in INSTANCES}
+    return {name: files.read_problem(DATA / name) for name in INSTANCES}
 
 
 def test_all_twelve_instances_load_as_512_by_16(problems):

@@ -8,9 +8,9 @@ import pytest
 from builders import generated
 from qsched import registry
 from qsched.problem import ProblemError
-from qsched.solver import Budget, Search
+from qsched.solver import Budget, SolveTracker
 from qsched.solvers.hybrid import Window, choose_window, sub_problem
-from qsched.solvers.qaoa import start_schedule
+from qsched.solvers.qaoa import repaired_start
 
 
 def run(problem, evaluations=400, seed=0, **options):
@@ -29,7 +29,7 @@ def test_hybrid_is_feasible_deterministic_and_windows_fit_the_qubit_budget(sub_s
 
 def test_window_subproblem_keeps_the_fixed_work_and_capacity():
     problem = generated(16, 4, 3)
-    start = start_schedule(Search(problem, Budget()))
+    start = repaired_start(SolveTracker(problem, Budget()))
     tasks, machines = choose_window(problem, start, np.random.default_rng(0), 8, 2)
     assert np.argmax(start.busy) in machines and np.all(np.isin(start.assignment[tasks], machines))
     window = Window(problem, start, tasks, machines)

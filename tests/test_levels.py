@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from builders import generated
-from qsched.baselines.greedy import HEURISTICS, list_schedule
+from qsched.construct import HEURISTICS, list_schedule
 from qsched.evaluate import evaluate
-from qsched.solver import Budget, Search
+from qsched.solver import Budget, SolveTracker
 from qsched.solvers.backends import device
 from qsched.solvers.engine import cost_diagonal
 from qsched.solvers.levels import LevelSelection
@@ -65,31 +65,31 @@ def test_vqe_answers_the_best_level_choice_it_read_between_its_start_and_brute_f
     the assignment unchanged, no worse than the start and no better than brute force."""
     problem = generated(*shape, uniform_load=True)
     assignment = min_min(problem)
-    search = Search(problem, Budget())
-    start = search.evaluate(assignment)
-    refined = refine_levels(search, start, device("engine", seed=0), VqeReport())
-    assert refined.key == search.best.key and search.evaluations > 1
+    tracker = SolveTracker(problem, Budget())
+    start = tracker.evaluate(assignment)
+    refined = refine_levels(tracker, start, device("engine", seed=0), VqeReport())
+    assert refined.key == tracker.best.key and tracker.evaluations > 1
     assert np.array_equal(refined.assignment, assignment)
     assert best_levels(problem, assignment).key <= refined.key <= start.key
 
 
 def test_vqe_never_returns_worse_than_its_start():
     problem = generated(8, 3, 6, uniform_load=True)
-    search = Search(problem, Budget())
-    start = search.evaluate(min_min(problem), problem.level_count - 1)
+    tracker = SolveTracker(problem, Budget())
+    start = tracker.evaluate(min_min(problem), problem.level_count - 1)
     report = VqeReport()
-    refined = refine_levels(search, start, device("engine", seed=0), report, iterations=20)
+    refined = refine_levels(tracker, start, device("engine", seed=0), report, iterations=20)
     assert refined.key <= start.key
     assert report.blocks >= 1 and report.qubits <= 14
 
 
 def test_vqe_runs_on_a_noisy_backend_and_keeps_the_best_it_reads():
     problem = generated(3, 1, 4, uniform_load=True)
-    search = Search(problem, Budget())
-    start = search.evaluate(np.zeros(3, dtype=np.int64), problem.level_count - 1)
+    tracker = SolveTracker(problem, Budget())
+    start = tracker.evaluate(np.zeros(3, dtype=np.int64), problem.level_count - 1)
     report = VqeReport()
-    refined = refine_levels(search, start, device("aer-noisy", seed=0), report, iterations=10)
-    assert report.blocks >= 1 and refined.key == search.best.key
+    refined = refine_levels(tracker, start, device("aer-noisy", seed=0), report, iterations=10)
+    assert report.blocks >= 1 and refined.key == tracker.best.key
     assert best_levels(problem, start.assignment).key <= refined.key <= start.key
 
 

@@ -43,8 +43,10 @@ def test_qaoa_reports_progress_per_stage_and_facts():
     result = run(generated(4, 2, 5), progress=events.append)
     stages = {event.point.stage for event in events}
     assert {"construct", "qaoa"} <= stages
-    for fact in ("qubits", "depth", "penalty", "shots", "expectation", "feasible_sample_share", "seconds_qaoa", "seconds_vqe", "vqe_blocks"):
+    for fact in ("qubits", "depth", "penalty", "shots", "expectation", "feasible_sample_share", "vqe_blocks"):
         assert fact in result.facts
+    assert set(result.stage_seconds) == {"qaoa", "decode", "polish", "vqe"}
+    assert all(seconds >= 0 for seconds in result.stage_seconds.values())
     facts = result.facts
     assert 1 <= facts["distinct_assignments"] <= facts["distinct_samples"] <= facts["shots"]
     assert result.evaluation.feasible and result.evaluation.objective <= facts["start_objective"]  # a feasible start here

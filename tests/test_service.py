@@ -14,7 +14,8 @@ from google.rpc import code_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from qsched import hcsp
+from qsched import hcsp, registry
+from qsched.messages import option_spec
 from qsched.problem import Limits
 from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
 from service_helpers import (
@@ -321,6 +322,38 @@ def test_list_solvers(stub):
     assert response.max_tasks == limits.max_tasks
     assert response.max_machines == limits.max_machines
     assert response.max_wall_seconds == 3600.0
+
+
+def test_list_solvers_returns_each_solvers_declared_options(stub):
+    response = stub.ListSolvers(scheduler_pb2.ListSolversRequest(), timeout=RPC_TIMEOUT)
+
+    listed = {info.name: [option_spec(message) for message in info.options] for info in response.solvers}
+    assert listed == {spec.name: list(spec.options.values()) for spec in registry.available()}
+    ga = next(info for info in response.solvers if info.name == "ga")
+    start = next(option for option in ga.options if option.name == "start")
+    assert (start.type, start.default_value.string_value, list(start.choices)) == ("string", "min-min", ["min-min", "max-min", "sufferage"])
+
+
+@pytest.mark.parametrize("solver", ["ga", "local-search"])
+def test_submit_job_with_a_bad_start_is_refused_before_it_is_queued(stub, small_problem, solver):
+    error = rpc_error(stub.SubmitJob, scheduler_pb2.SubmitJobRequest(request=solve_request(small_problem, solver, evaluations=50, options={"start": "bogus"})))
+
+    assert_invalid(error, "request.options.start")
+    assert not list_jobs(stub).jobs
+
+
+@pytest.mark.parametrize(
+    "solver, options, field",
+    [
+        ("ga", {"crossover": math.nan}, "options.crossover"),
+        ("aco", {"alpha": math.inf}, "options.alpha"),
+        ("ga", {"population": 2.5}, "options.population"),
+        ("qaoa", {"mixer": "z"}, "options.mixer"),
+        ("pso", {"particles": 0}, "options.particles"),
+    ],
+)
+def test_solve_refuses_an_option_its_declaration_rules_out(stub, small_problem, solver, options, field):
+    assert_invalid(rpc_error(solve, stub, small_problem, solver, evaluations=50, options=options), field)
 
 
 def test_list_solvers_reports_configured_limits(server_stub):
@@ -635,12 +668,12 @@ def test_health_check_reports_serving(channel, service):
 
 def test_reflection_lists_the_service(channel):
     reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
-    requests = [
+    reflection_requests = [
         reflection_pb2.ServerReflectionRequest(list_services=""),
         reflection_pb2.ServerReflectionRequest(file_containing_symbol=SERVICE),
     ]
 
-    listed, described = reflection.ServerReflectionInfo(iter(requests), timeout=RPC_TIMEOUT)
+    listed, described = reflection.ServerReflectionInfo(iter(reflection_requests), timeout=RPC_TIMEOUT)
 
     names = [s.name for s in listed.list_services_response.service]
     assert SERVICE in names

@@ -75,6 +75,7 @@ def test_local_search_spends_exactly_its_evaluation_budget_and_improves(problem)
 
 @pytest.mark.parametrize("solver", SEARCHES)
 def test_wall_budget_ends_within_a_small_margin(problem, solver):
+    registry.get(solver)  # imported before the clock starts: the budget covers the solve, not the import
     started = time.perf_counter()
     result = registry.solve(problem, solver, Budget(wall_seconds=1.0))
     assert 1.0 <= time.perf_counter() - started < 1.3
@@ -121,6 +122,7 @@ def test_a_solver_without_an_end_needs_a_budget(problem):
 
 def test_milp_wall_budget_ends_within_a_small_margin():
     problem = Problem.from_message(generate(60, 8, seed=3))
+    registry.get("milp")  # pyomo is imported before the clock starts
     started = time.perf_counter()
     result = registry.solve(problem, "milp", Budget(wall_seconds=1.0))
     assert time.perf_counter() - started < 1.5

@@ -29,19 +29,21 @@ from qsched.v1 import problem_pb2 as qsched_dot_v1_dot_problem__pb2
 from qsched.v1 import schedule_pb2 as qsched_dot_v1_dot_schedule__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19qsched/v1/scheduler.proto\x12\tqsched.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x17qsched/v1/problem.proto\x1a\x18qsched/v1/schedule.proto\"3\n\x06\x42udget\x12\x14\n\x0cwall_seconds\x18\x01 \x01(\x01\x12\x13\n\x0b\x65valuations\x18\x02 \x01(\x04\"\xb9\x01\n\x0cSolveRequest\x12-\n\x07problem\x18\x01 \x01(\x0b\x32\x1c.qsched.v1.AllocationProblem\x12\x0e\n\x06solver\x18\x02 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x03 \x01(\t\x12!\n\x06\x62udget\x18\x04 \x01(\x0b\x32\x11.qsched.v1.Budget\x12\x0c\n\x04seed\x18\x05 \x01(\x04\x12(\n\x07options\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\"t\n\x10\x43onvergencePoint\x12\x17\n\x0f\x65lapsed_seconds\x18\x01 \x01(\x01\x12\x13\n\x0b\x65valuations\x18\x02 \x01(\x04\x12\x11\n\tobjective\x18\x03 \x01(\x01\x12\x10\n\x08\x66\x65\x61sible\x18\x04 \x01(\x08\x12\r\n\x05stage\x18\x05 \x01(\t\"\xae\x02\n\rSolveResponse\x12%\n\x08schedule\x18\x01 \x01(\x0b\x32\x13.qsched.v1.Schedule\x12\x0e\n\x06solver\x18\x02 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x03 \x01(\t\x12&\n\x05\x66\x61\x63ts\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x30\n\x0b\x63onvergence\x18\x05 \x03(\x0b\x32\x1b.qsched.v1.ConvergencePoint\x12\x17\n\x0f\x65lapsed_seconds\x18\x06 \x01(\x01\x12\x13\n\x0b\x65valuations\x18\x07 \x01(\x04\x12*\n\x0bstop_reason\x18\x08 \x01(\x0e\x32\x15.qsched.v1.StopReason\x12!\n\x05\x65rror\x18\t \x01(\x0b\x32\x12.google.rpc.Status\"\xfd\x02\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\"\n\x05state\x18\x02 \x01(\x0e\x32\x13.qsched.v1.JobState\x12\x0e\n\x06solver\x18\x03 \x01(\t\x12\x14\n\x0cproblem_name\x18\x04 \x01(\t\x12\x30\n\x0c\x63reated_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x08progress\x18\x08 \x01(\x0b\x32\x1b.qsched.v1.ConvergencePoint\x12(\n\x06result\x18\t \x01(\x0b\x32\x18.qsched.v1.SolveResponse\x12\r\n\x05\x65rror\x18\n \x01(\t\x12(\n\x07request\x18\x0b \x01(\x0b\x32\x17.qsched.v1.SolveRequest\"<\n\x10SubmitJobRequest\x12(\n\x07request\x18\x01 \x01(\x0b\x32\x17.qsched.v1.SolveRequest\"8\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x17\n\x0finclude_request\x18\x02 \x01(\x08\"!\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"c\n\x08JobEvent\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x0e.qsched.v1.JobH\x00\x12/\n\x08progress\x18\x02 \x01(\x0b\x32\x1b.qsched.v1.ConvergencePointH\x00\x42\x07\n\x05\x65vent\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\\\n\x0fListJobsRequest\x12\"\n\x05state\x18\x01 \x01(\x0e\x32\x13.qsched.v1.JobState\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"I\n\x10ListJobsResponse\x12\x1c\n\x04jobs\x18\x01 \x03(\x0b\x32\x0e.qsched.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x14\n\x12ListSolversRequest\"\x9f\x01\n\nSolverInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12#\n\x04kind\x18\x02 \x01(\x0e\x32\x15.qsched.v1.SolverKind\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x11\n\tmax_tasks\x18\x04 \x01(\r\x12\x14\n\x0cmax_machines\x18\x05 \x01(\r\x12\x0e\n\x06\x66inite\x18\x06 \x01(\x08\x12\x10\n\x08\x62\x61\x63kends\x18\x07 \x03(\t\"\x80\x01\n\x13ListSolversResponse\x12&\n\x07solvers\x18\x01 \x03(\x0b\x32\x15.qsched.v1.SolverInfo\x12\x11\n\tmax_tasks\x18\x02 \x01(\r\x12\x14\n\x0cmax_machines\x18\x03 \x01(\r\x12\x18\n\x10max_wall_seconds\x18\x04 \x01(\x01\"\xbc\x01\n\x0e\x43ompareRequest\x12-\n\x07problem\x18\x01 \x01(\x0b\x32\x1c.qsched.v1.AllocationProblem\x12\x0f\n\x07solvers\x18\x02 \x03(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x03 \x01(\t\x12!\n\x06\x62udget\x18\x04 \x01(\x0b\x32\x11.qsched.v1.Budget\x12\x0c\n\x04seed\x18\x05 \x01(\x04\x12(\n\x07options\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\"d\n\x0f\x43ompareResponse\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.qsched.v1.SolveResponse\x12\x17\n\nbest_bound\x18\x02 \x01(\x01H\x00\x88\x01\x01\x42\r\n\x0b_best_bound*\x91\x01\n\nStopReason\x12\x1b\n\x17STOP_REASON_UNSPECIFIED\x10\x00\x12\x19\n\x15STOP_REASON_COMPLETED\x10\x01\x12\x16\n\x12STOP_REASON_BUDGET\x10\x02\x12\x18\n\x14STOP_REASON_DEADLINE\x10\x03\x12\x19\n\x15STOP_REASON_CANCELLED\x10\x04*\xb5\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05\x12\x19\n\x15JOB_STATE_INTERRUPTED\x10\x06*\x93\x01\n\nSolverKind\x12\x1b\n\x17SOLVER_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15SOLVER_KIND_HEURISTIC\x10\x01\x12\x1d\n\x19SOLVER_KIND_METAHEURISTIC\x10\x02\x12\x15\n\x11SOLVER_KIND_EXACT\x10\x03\x12\x17\n\x13SOLVER_KIND_QUANTUM\x10\x04\x32\x8a\x04\n\x10SchedulerService\x12:\n\x05Solve\x12\x17.qsched.v1.SolveRequest\x1a\x18.qsched.v1.SolveResponse\x12\x38\n\tSubmitJob\x12\x1b.qsched.v1.SubmitJobRequest\x1a\x0e.qsched.v1.Job\x12\x32\n\x06GetJob\x12\x18.qsched.v1.GetJobRequest\x1a\x0e.qsched.v1.Job\x12=\n\x08WatchJob\x12\x1a.qsched.v1.WatchJobRequest\x1a\x13.qsched.v1.JobEvent0\x01\x12\x38\n\tCancelJob\x12\x1b.qsched.v1.CancelJobRequest\x1a\x0e.qsched.v1.Job\x12\x43\n\x08ListJobs\x12\x1a.qsched.v1.ListJobsRequest\x1a\x1b.qsched.v1.ListJobsResponse\x12L\n\x0bListSolvers\x12\x1d.qsched.v1.ListSolversRequest\x1a\x1e.qsched.v1.ListSolversResponse\x12@\n\x07\x43ompare\x12\x19.qsched.v1.CompareRequest\x1a\x1a.qsched.v1.CompareResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19qsched/v1/scheduler.proto\x12\tqsched.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x17qsched/v1/problem.proto\x1a\x18qsched/v1/schedule.proto\"3\n\x06\x42udget\x12\x14\n\x0cwall_seconds\x18\x01 \x01(\x01\x12\x13\n\x0b\x65valuations\x18\x02 \x01(\x04\"\xb9\x01\n\x0cSolveRequest\x12-\n\x07problem\x18\x01 \x01(\x0b\x32\x1c.qsched.v1.AllocationProblem\x12\x0e\n\x06solver\x18\x02 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x03 \x01(\t\x12!\n\x06\x62udget\x18\x04 \x01(\x0b\x32\x11.qsched.v1.Budget\x12\x0c\n\x04seed\x18\x05 \x01(\x04\x12(\n\x07options\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\"t\n\x10\x43onvergencePoint\x12\x17\n\x0f\x65lapsed_seconds\x18\x01 \x01(\x01\x12\x13\n\x0b\x65valuations\x18\x02 \x01(\x04\x12\x11\n\tobjective\x18\x03 \x01(\x01\x12\x10\n\x08\x66\x65\x61sible\x18\x04 \x01(\x08\x12\r\n\x05stage\x18\x05 \x01(\t\"\xc4\x03\n\rSolveResponse\x12%\n\x08schedule\x18\x01 \x01(\x0b\x32\x13.qsched.v1.Schedule\x12\x0e\n\x06solver\x18\x02 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x03 \x01(\t\x12&\n\x05\x66\x61\x63ts\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x30\n\x0b\x63onvergence\x18\x05 \x03(\x0b\x32\x1b.qsched.v1.ConvergencePoint\x12\x17\n\x0f\x65lapsed_seconds\x18\x06 \x01(\x01\x12\x13\n\x0b\x65valuations\x18\x07 \x01(\x04\x12*\n\x0bstop_reason\x18\x08 \x01(\x0e\x32\x15.qsched.v1.StopReason\x12!\n\x05\x65rror\x18\t \x01(\x0b\x32\x12.google.rpc.Status\x12\x12\n\x05\x62ound\x18\n \x01(\x01H\x00\x88\x01\x01\x12\x41\n\rstage_seconds\x18\x0b \x03(\x0b\x32*.qsched.v1.SolveResponse.StageSecondsEntry\x1a\x33\n\x11StageSecondsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x08\n\x06_bound\"\xfd\x02\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\"\n\x05state\x18\x02 \x01(\x0e\x32\x13.qsched.v1.JobState\x12\x0e\n\x06solver\x18\x03 \x01(\t\x12\x14\n\x0cproblem_name\x18\x04 \x01(\t\x12\x30\n\x0c\x63reated_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x08progress\x18\x08 \x01(\x0b\x32\x1b.qsched.v1.ConvergencePoint\x12(\n\x06result\x18\t \x01(\x0b\x32\x18.qsched.v1.SolveResponse\x12\r\n\x05\x65rror\x18\n \x01(\t\x12(\n\x07request\x18\x0b \x01(\x0b\x32\x17.qsched.v1.SolveRequest\"<\n\x10SubmitJobRequest\x12(\n\x07request\x18\x01 \x01(\x0b\x32\x17.qsched.v1.SolveRequest\"8\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x17\n\x0finclude_request\x18\x02 \x01(\x08\"!\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"c\n\x08JobEvent\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x0e.qsched.v1.JobH\x00\x12/\n\x08progress\x18\x02 \x01(\x0b\x32\x1b.qsched.v1.ConvergencePointH\x00\x42\x07\n\x05\x65vent\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\\\n\x0fListJobsRequest\x12\"\n\x05state\x18\x01 \x01(\x0e\x32\x13.qsched.v1.JobState\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"I\n\x10ListJobsResponse\x12\x1c\n\x04jobs\x18\x01 \x03(\x0b\x32\x0e.qsched.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x14\n\x12ListSolversRequest\"\xc9\x01\n\nSolverInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12#\n\x04kind\x18\x02 \x01(\x0e\x32\x15.qsched.v1.SolverKind\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x11\n\tmax_tasks\x18\x04 \x01(\r\x12\x14\n\x0cmax_machines\x18\x05 \x01(\r\x12\x0e\n\x06\x66inite\x18\x06 \x01(\x08\x12\x10\n\x08\x62\x61\x63kends\x18\x07 \x03(\t\x12(\n\x07options\x18\x08 \x03(\x0b\x32\x17.qsched.v1.SolverOption\"\xf9\x01\n\x0cSolverOption\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12-\n\rdefault_value\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x14\n\x07minimum\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x14\n\x07maximum\x18\x06 \x01(\x01H\x01\x88\x01\x01\x12\x19\n\x11\x65xclusive_minimum\x18\x07 \x01(\x08\x12\x19\n\x11\x65xclusive_maximum\x18\x08 \x01(\x08\x12\x0f\n\x07\x63hoices\x18\t \x03(\tB\n\n\x08_minimumB\n\n\x08_maximum\"\x80\x01\n\x13ListSolversResponse\x12&\n\x07solvers\x18\x01 \x03(\x0b\x32\x15.qsched.v1.SolverInfo\x12\x11\n\tmax_tasks\x18\x02 \x01(\r\x12\x14\n\x0cmax_machines\x18\x03 \x01(\r\x12\x18\n\x10max_wall_seconds\x18\x04 \x01(\x01\"\xbc\x01\n\x0e\x43ompareRequest\x12-\n\x07problem\x18\x01 \x01(\x0b\x32\x1c.qsched.v1.AllocationProblem\x12\x0f\n\x07solvers\x18\x02 \x03(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x03 \x01(\t\x12!\n\x06\x62udget\x18\x04 \x01(\x0b\x32\x11.qsched.v1.Budget\x12\x0c\n\x04seed\x18\x05 \x01(\x04\x12(\n\x07options\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\"d\n\x0f\x43ompareResponse\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.qsched.v1.SolveResponse\x12\x17\n\nbest_bound\x18\x02 \x01(\x01H\x00\x88\x01\x01\x42\r\n\x0b_best_bound*\x91\x01\n\nStopReason\x12\x1b\n\x17STOP_REASON_UNSPECIFIED\x10\x00\x12\x19\n\x15STOP_REASON_COMPLETED\x10\x01\x12\x16\n\x12STOP_REASON_BUDGET\x10\x02\x12\x18\n\x14STOP_REASON_DEADLINE\x10\x03\x12\x19\n\x15STOP_REASON_CANCELLED\x10\x04*\xb5\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05\x12\x19\n\x15JOB_STATE_INTERRUPTED\x10\x06*\x93\x01\n\nSolverKind\x12\x1b\n\x17SOLVER_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15SOLVER_KIND_HEURISTIC\x10\x01\x12\x1d\n\x19SOLVER_KIND_METAHEURISTIC\x10\x02\x12\x15\n\x11SOLVER_KIND_EXACT\x10\x03\x12\x17\n\x13SOLVER_KIND_QUANTUM\x10\x04\x32\x8a\x04\n\x10SchedulerService\x12:\n\x05Solve\x12\x17.qsched.v1.SolveRequest\x1a\x18.qsched.v1.SolveResponse\x12\x38\n\tSubmitJob\x12\x1b.qsched.v1.SubmitJobRequest\x1a\x0e.qsched.v1.Job\x12\x32\n\x06GetJob\x12\x18.qsched.v1.GetJobRequest\x1a\x0e.qsched.v1.Job\x12=\n\x08WatchJob\x12\x1a.qsched.v1.WatchJobRequest\x1a\x13.qsched.v1.JobEvent0\x01\x12\x38\n\tCancelJob\x12\x1b.qsched.v1.CancelJobRequest\x1a\x0e.qsched.v1.Job\x12\x43\n\x08ListJobs\x12\x1a.qsched.v1.ListJobsRequest\x1a\x1b.qsched.v1.ListJobsResponse\x12L\n\x0bListSolvers\x12\x1d.qsched.v1.ListSolversRequest\x1a\x1e.qsched.v1.ListSolversResponse\x12@\n\x07\x43ompare\x12\x19.qsched.v1.CompareRequest\x1a\x1a.qsched.v1.CompareResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'qsched.v1.scheduler_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_STOPREASON']._serialized_start=2297
-  _globals['_STOPREASON']._serialized_end=2442
-  _globals['_JOBSTATE']._serialized_start=2445
-  _globals['_JOBSTATE']._serialized_end=2626
-  _globals['_SOLVERKIND']._serialized_start=2629
-  _globals['_SOLVERKIND']._serialized_end=2776
+  _globals['_SOLVERESPONSE_STAGESECONDSENTRY']._loaded_options = None
+  _globals['_SOLVERESPONSE_STAGESECONDSENTRY']._serialized_options = b'8\001'
+  _globals['_STOPREASON']._serialized_start=2741
+  _globals['_STOPREASON']._serialized_end=2886
+  _globals['_JOBSTATE']._serialized_start=2889
+  _globals['_JOBSTATE']._serialized_end=3070
+  _globals['_SOLVERKIND']._serialized_start=3073
+  _globals['_SOLVERKIND']._serialized_end=3220
   _globals['_BUDGET']._serialized_start=179
   _globals['_BUDGET']._serialized_end=230
   _globals['_SOLVEREQUEST']._serialized_start=233
@@ -49,33 +51,37 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONVERGENCEPOINT']._serialized_start=420
   _globals['_CONVERGENCEPOINT']._serialized_end=536
   _globals['_SOLVERESPONSE']._serialized_start=539
-  _globals['_SOLVERESPONSE']._serialized_end=841
-  _globals['_JOB']._serialized_start=844
-  _globals['_JOB']._serialized_end=1225
-  _globals['_SUBMITJOBREQUEST']._serialized_start=1227
-  _globals['_SUBMITJOBREQUEST']._serialized_end=1287
-  _globals['_GETJOBREQUEST']._serialized_start=1289
-  _globals['_GETJOBREQUEST']._serialized_end=1345
-  _globals['_WATCHJOBREQUEST']._serialized_start=1347
-  _globals['_WATCHJOBREQUEST']._serialized_end=1380
-  _globals['_JOBEVENT']._serialized_start=1382
-  _globals['_JOBEVENT']._serialized_end=1481
-  _globals['_CANCELJOBREQUEST']._serialized_start=1483
-  _globals['_CANCELJOBREQUEST']._serialized_end=1517
-  _globals['_LISTJOBSREQUEST']._serialized_start=1519
-  _globals['_LISTJOBSREQUEST']._serialized_end=1611
-  _globals['_LISTJOBSRESPONSE']._serialized_start=1613
-  _globals['_LISTJOBSRESPONSE']._serialized_end=1686
-  _globals['_LISTSOLVERSREQUEST']._serialized_start=1688
-  _globals['_LISTSOLVERSREQUEST']._serialized_end=1708
-  _globals['_SOLVERINFO']._serialized_start=1711
-  _globals['_SOLVERINFO']._serialized_end=1870
-  _globals['_LISTSOLVERSRESPONSE']._serialized_start=1873
-  _globals['_LISTSOLVERSRESPONSE']._serialized_end=2001
-  _globals['_COMPAREREQUEST']._serialized_start=2004
-  _globals['_COMPAREREQUEST']._serialized_end=2192
-  _globals['_COMPARERESPONSE']._serialized_start=2194
-  _globals['_COMPARERESPONSE']._serialized_end=2294
-  _globals['_SCHEDULERSERVICE']._serialized_start=2779
-  _globals['_SCHEDULERSERVICE']._serialized_end=3301
+  _globals['_SOLVERESPONSE']._serialized_end=991
+  _globals['_SOLVERESPONSE_STAGESECONDSENTRY']._serialized_start=930
+  _globals['_SOLVERESPONSE_STAGESECONDSENTRY']._serialized_end=981
+  _globals['_JOB']._serialized_start=994
+  _globals['_JOB']._serialized_end=1375
+  _globals['_SUBMITJOBREQUEST']._serialized_start=1377
+  _globals['_SUBMITJOBREQUEST']._serialized_end=1437
+  _globals['_GETJOBREQUEST']._serialized_start=1439
+  _globals['_GETJOBREQUEST']._serialized_end=1495
+  _globals['_WATCHJOBREQUEST']._serialized_start=1497
+  _globals['_WATCHJOBREQUEST']._serialized_end=1530
+  _globals['_JOBEVENT']._serialized_start=1532
+  _globals['_JOBEVENT']._serialized_end=1631
+  _globals['_CANCELJOBREQUEST']._serialized_start=1633
+  _globals['_CANCELJOBREQUEST']._serialized_end=1667
+  _globals['_LISTJOBSREQUEST']._serialized_start=1669
+  _globals['_LISTJOBSREQUEST']._serialized_end=1761
+  _globals['_LISTJOBSRESPONSE']._serialized_start=1763
+  _globals['_LISTJOBSRESPONSE']._serialized_end=1836
+  _globals['_LISTSOLVERSREQUEST']._serialized_start=1838
+  _globals['_LISTSOLVERSREQUEST']._serialized_end=1858
+  _globals['_SOLVERINFO']._serialized_start=1861
+  _globals['_SOLVERINFO']._serialized_end=2062
+  _globals['_SOLVEROPTION']._serialized_start=2065
+  _globals['_SOLVEROPTION']._serialized_end=2314
+  _globals['_LISTSOLVERSRESPONSE']._serialized_start=2317
+  _globals['_LISTSOLVERSRESPONSE']._serialized_end=2445
+  _globals['_COMPAREREQUEST']._serialized_start=2448
+  _globals['_COMPAREREQUEST']._serialized_end=2636
+  _globals['_COMPARERESPONSE']._serialized_start=2638
+  _globals['_COMPARERESPONSE']._serialized_end=2738
+  _globals['_SCHEDULERSERVICE']._serialized_start=3223
+  _globals['_SCHEDULERSERVICE']._serialized_end=3745
 # @@protoc_insertion_point(module_scope)

@@ -96,7 +96,14 @@ class ConvergencePoint(_message.Message):
     def __init__(self, elapsed_seconds: _Optional[float] = ..., evaluations: _Optional[int] = ..., objective: _Optional[float] = ..., feasible: _Optional[bool] = ..., stage: _Optional[str] = ...) -> None: ...
 
 class SolveResponse(_message.Message):
-    __slots__ = ("schedule", "solver", "backend", "facts", "convergence", "elapsed_seconds", "evaluations", "stop_reason", "error")
+    __slots__ = ("schedule", "solver", "backend", "facts", "convergence", "elapsed_seconds", "evaluations", "stop_reason", "error", "bound", "stage_seconds")
+    class StageSecondsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     SCHEDULE_FIELD_NUMBER: _ClassVar[int]
     SOLVER_FIELD_NUMBER: _ClassVar[int]
     BACKEND_FIELD_NUMBER: _ClassVar[int]
@@ -106,6 +113,8 @@ class SolveResponse(_message.Message):
     EVALUATIONS_FIELD_NUMBER: _ClassVar[int]
     STOP_REASON_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    BOUND_FIELD_NUMBER: _ClassVar[int]
+    STAGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     schedule: _schedule_pb2.Schedule
     solver: str
     backend: str
@@ -115,7 +124,9 @@ class SolveResponse(_message.Message):
     evaluations: int
     stop_reason: StopReason
     error: _status_pb2.Status
-    def __init__(self, schedule: _Optional[_Union[_schedule_pb2.Schedule, _Mapping]] = ..., solver: _Optional[str] = ..., backend: _Optional[str] = ..., facts: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., convergence: _Optional[_Iterable[_Union[ConvergencePoint, _Mapping]]] = ..., elapsed_seconds: _Optional[float] = ..., evaluations: _Optional[int] = ..., stop_reason: _Optional[_Union[StopReason, str]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
+    bound: float
+    stage_seconds: _containers.ScalarMap[str, float]
+    def __init__(self, schedule: _Optional[_Union[_schedule_pb2.Schedule, _Mapping]] = ..., solver: _Optional[str] = ..., backend: _Optional[str] = ..., facts: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., convergence: _Optional[_Iterable[_Union[ConvergencePoint, _Mapping]]] = ..., elapsed_seconds: _Optional[float] = ..., evaluations: _Optional[int] = ..., stop_reason: _Optional[_Union[StopReason, str]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., bound: _Optional[float] = ..., stage_seconds: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class Job(_message.Message):
     __slots__ = ("id", "state", "solver", "problem_name", "created_time", "start_time", "end_time", "progress", "result", "error", "request")
@@ -200,7 +211,7 @@ class ListSolversRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class SolverInfo(_message.Message):
-    __slots__ = ("name", "kind", "description", "max_tasks", "max_machines", "finite", "backends")
+    __slots__ = ("name", "kind", "description", "max_tasks", "max_machines", "finite", "backends", "options")
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -208,6 +219,7 @@ class SolverInfo(_message.Message):
     MAX_MACHINES_FIELD_NUMBER: _ClassVar[int]
     FINITE_FIELD_NUMBER: _ClassVar[int]
     BACKENDS_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: SolverKind
     description: str
@@ -215,7 +227,30 @@ class SolverInfo(_message.Message):
     max_machines: int
     finite: bool
     backends: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[SolverKind, str]] = ..., description: _Optional[str] = ..., max_tasks: _Optional[int] = ..., max_machines: _Optional[int] = ..., finite: _Optional[bool] = ..., backends: _Optional[_Iterable[str]] = ...) -> None: ...
+    options: _containers.RepeatedCompositeFieldContainer[SolverOption]
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[SolverKind, str]] = ..., description: _Optional[str] = ..., max_tasks: _Optional[int] = ..., max_machines: _Optional[int] = ..., finite: _Optional[bool] = ..., backends: _Optional[_Iterable[str]] = ..., options: _Optional[_Iterable[_Union[SolverOption, _Mapping]]] = ...) -> None: ...
+
+class SolverOption(_message.Message):
+    __slots__ = ("name", "type", "default_value", "description", "minimum", "maximum", "exclusive_minimum", "exclusive_maximum", "choices")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_VALUE_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    MINIMUM_FIELD_NUMBER: _ClassVar[int]
+    MAXIMUM_FIELD_NUMBER: _ClassVar[int]
+    EXCLUSIVE_MINIMUM_FIELD_NUMBER: _ClassVar[int]
+    EXCLUSIVE_MAXIMUM_FIELD_NUMBER: _ClassVar[int]
+    CHOICES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    type: str
+    default_value: _struct_pb2.Value
+    description: str
+    minimum: float
+    maximum: float
+    exclusive_minimum: bool
+    exclusive_maximum: bool
+    choices: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., default_value: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., description: _Optional[str] = ..., minimum: _Optional[float] = ..., maximum: _Optional[float] = ..., exclusive_minimum: _Optional[bool] = ..., exclusive_maximum: _Optional[bool] = ..., choices: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListSolversResponse(_message.Message):
     __slots__ = ("solvers", "max_tasks", "max_machines", "max_wall_seconds")

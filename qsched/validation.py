@@ -11,10 +11,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from google.protobuf import json_format
 
 from qsched import registry
 from qsched.problem import FieldViolation, Limits, Problem, ProblemError
+from qsched.solver import Budget, ProgressCallback, Result, StopSignal
 from qsched.v1 import scheduler_pb2
 
 DEFAULT_SOLVER = "min-min"
@@ -41,8 +41,14 @@ class SolveJob:
     wall_seconds: float
     evaluations: int | None
     seed: int
+    #: Every option of the solver, checked (`registry.SolverSpec.check`).
     options: dict[str, Any] = field(default_factory=dict)
     backend: str = ""
+
+    def run(self, stop: StopSignal | None = None, progress: ProgressCallback | None = None) -> Result:
+        """Solve within the job's budget; ``stop`` asks for the best so far."""
+        budget = Budget(self.wall_seconds, self.evaluations, stop)
+        return registry.get(self.solver).run(self.problem, budget, self.seed, progress, self.options)
 
 
 def problem_from(message, limits: Limits = Limits()) -> Problem:
@@ -75,18 +81,17 @@ def solve_job(
     except registry.UnknownSolverError as error:
         raise ProblemError([FieldViolation(path, str(error))]) from None
     violations = []
-    options = json_format.MessageToDict(message.options)
+    options = dict(message.options.items())  # not json_format: it refuses NaN, which must be a violation
     if message.backend and not spec.accepts(message.backend) and not (comparing and not spec.backends):
         takes = f"takes one of {', '.join(spec.backends)}" if spec.backends else "runs classically and takes no backend"
         violations.append(FieldViolation("backend", f"{message.backend!r} is not available: {name} {takes}"))
     elif message.backend and spec.backends:
         options["backend"] = message.backend
     try:
-        spec.check(problem, options)
+        checked = spec.check(problem, options)
     except ProblemError as error:
         violations.extend(error.violations)
     if violations:
         raise ProblemError(violations)
     wall, evaluations = budget_from(message.budget, policy)
-    backend = options.get("backend") or (spec.backends[0] if spec.backends else "")
-    return SolveJob(problem, name, wall, evaluations, message.seed, options, backend)
+    return SolveJob(problem, name, wall, evaluations, message.seed, checked, checked.get("backend", ""))

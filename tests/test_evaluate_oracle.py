@@ -10,7 +10,7 @@ from qsched.generate import generate
 from qsched.problem import Problem
 
 
-def reference(problem: Problem, assignment, levels):
+def oracle(problem: Problem, assignment, levels):
     """The rules of problem.proto, one machine and one instant at a time."""
     start, finish, busy_watts = {}, {}, {}
     busy = [0.0] * problem.num_machines
@@ -48,7 +48,7 @@ def reference(problem: Problem, assignment, levels):
 
 
 @pytest.mark.parametrize("seed", range(40))
-def test_matches_the_reference_on_random_schedules(seed):
+def test_matches_the_oracle_on_random_schedules(seed):
     rng = np.random.default_rng(seed)
     message = generate(int(rng.integers(1, 9)), int(rng.integers(1, 5)), seed=seed)
     message.idle_machines_on = bool(seed % 3 == 0)
@@ -56,7 +56,7 @@ def test_matches_the_reference_on_random_schedules(seed):
     assignment = rng.integers(0, problem.num_machines, problem.num_tasks)
     levels = np.array([rng.integers(0, c) for c in problem.level_count])
     result = evaluate(problem, assignment, levels)
-    makespan, energy, peak, late = reference(problem, assignment, levels)
+    makespan, energy, peak, late = oracle(problem, assignment, levels)
     assert result.makespan == pytest.approx(makespan, rel=1e-12)
     assert result.energy == pytest.approx(energy, rel=1e-9)
     assert result.peak_power == pytest.approx(peak, rel=1e-9)

@@ -33,7 +33,7 @@ def to_ising(qubo: Qubo) -> tuple[np.ndarray, np.ndarray, float]:
     return h, symmetric / 4, float(offset)
 
 
-def p1_expectation(qubo: Qubo, gamma: float, beta: float) -> float:
+def depth_one_expectation(qubo: Qubo, gamma: float, beta: float) -> float:
     """<C> of the depth-1 QAOA state with angles (gamma, beta), in closed form."""
     h, coupling, offset = to_ising(qubo)
     n = h.size

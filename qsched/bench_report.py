@@ -1,0 +1,127 @@
+"""Reports of `qsched bench` records: every record checked by the evaluator, then Markdown tables.
+
+- ``hcsp``: mean makespan per instance and solver, and the `gap` to the best
+  known solutions;
+- ``energy``: per instance and solver, mean and spread over seeds of the
+  objective, energy, makespan, utilization and `time_to_within` 1 %, the
+  feasible runs, and the gap to the best proven bound; then `SUBJECT`
+  against every other solver, run by run (`relative_summary`).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from qsched import hcsp
+from qsched.bench import HCSP_DIRECTORY, Record, load
+from qsched.evaluate import evaluate
+from qsched.solver import gap, time_to_within
+
+#: Whose figures the energy report states relative to the others (the seed paper's format).
+SUBJECT = "hybrid"
+
+
+def verify(records: list[Record], data: Path) -> None:
+    """Every record's objective, energy and makespan are the shared evaluator's for its stored schedule."""
+    for record in records:
+        value = evaluate(load(record.suite, record.instance, data), np.array(record.assignment), np.array(record.levels))
+        for name, stored, evaluated in (
+            ("objective", record.objective, value.objective),
+            ("energy", record.energy, value.energy),
+            ("makespan", record.makespan, value.makespan),
+        ):
+            if not math.isclose(stored, evaluated, rel_tol=1e-9, abs_tol=1e-9):
+                raise ValueError(f"{record.instance} / {record.solver}: stored {name} {stored} is not the evaluator's {evaluated}")
+
+
+def gap_targets(suite: str, records: list[Record], data: Path) -> tuple[dict[str, float], str]:
+    """What gaps are measured against, per instance: the best known makespans (hcsp), or the
+    best proven bound of any run (energy, only where a solver proved one); and its label."""
+    if suite == "hcsp":
+        return hcsp.best_known_makespans(data / HCSP_DIRECTORY), "gap to best known %"
+    bounds: dict[str, float] = {}
+    for record in records:
+        if record.bound is not None:
+            bounds[record.instance] = max(record.bound, bounds.get(record.instance, -math.inf))
+    return bounds, "gap to proven bound %"
+
+
+def report(suite: str, records: list[Record], data: Path = Path("datasets")) -> str:
+    verify(records, data)
+    return hcsp_report(records, data) if suite == "hcsp" else energy_report(records)
+
+
+def solvers_in(records: list[Record]) -> list[str]:
+    """The solver labels of the records, in the order they first appear."""
+    return list(dict.fromkeys(record.solver for record in records))
+
+
+def hcsp_report(records: list[Record], data: Path) -> str:
+    """Mean makespan over seeds per instance and solver, with the gap to the best known."""
+    best, _ = gap_targets("hcsp", records, data)
+    solvers = solvers_in(records)
+    header = ["instance", *solvers, "best known", *(f"{s} gap" for s in solvers)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    gaps: dict[str, list[float]] = {s: [] for s in solvers}
+    for instance in sorted({r.instance for r in records}):
+        means = [float(np.mean([r.makespan for r in records if r.instance == instance and r.solver == s] or [np.nan])) for s in solvers]
+        for solver, value in zip(solvers, means):
+            gaps[solver].append(100 * gap(value, best[instance]))
+        cells = [f"{v:.1f}" for v in means] + [f"{best[instance]:.1f}"] + [f"{100 * gap(v, best[instance]):.2f}%" for v in means]
+        lines.append(f"| {instance} | " + " | ".join(cells) + " |")
+    lines.append("| **mean gap** | " + " | ".join([""] * (len(solvers) + 1) + [f"**{np.nanmean(gaps[s]):.2f}%**" for s in solvers]) + " |")
+    return "\n".join(lines)
+
+
+def relative_summary(records: list[Record], subject: str = SUBJECT) -> str:
+    """``subject`` against every other solver, run by run (same instance and seed): mean change
+    in objective, energy, makespan and utilization, in percent of the other's value, and the
+    ratio of the times to within 1 %."""
+    mine = {(r.instance, r.seed): r for r in records if r.solver == subject}
+    if not mine:
+        return ""
+    lines = [
+        f"| {subject} vs | objective % | energy % | makespan % | utilization % | t@1% ratio | runs |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for other in (s for s in solvers_in(records) if s != subject):
+        pairs = [(mine[(r.instance, r.seed)], r) for r in records if r.solver == other and (r.instance, r.seed) in mine]
+        if not pairs:
+            continue
+
+        def change(field: str) -> str:
+            return f"{np.mean([100 * gap(getattr(a, field), getattr(b, field)) for a, b in pairs]):+.2f}"
+
+        speed = np.mean([time_to_within(a.trace) / max(time_to_within(b.trace), 1e-3) for a, b in pairs])
+        lines.append(f"| {other} | {change('objective')} | {change('energy')} | {change('makespan')} | {change('utilization')} | {speed:.2f} | {len(pairs)} |")
+    return "\n".join(lines)
+
+
+def energy_report(records: list[Record]) -> str:
+    """Per instance and solver: mean (and standard deviation over seeds) of the objective, energy,
+    makespan, utilization, time to within 1 %, feasible runs, and the gap to the best proven bound."""
+    solvers = solvers_in(records)
+    bounds, _ = gap_targets("energy", records, Path())
+    lines = [
+        "| instance | solver | objective | sd | energy kJ | makespan s | util % | t@1% s | feasible | gap to bound % |",
+        "|---|---|---:|---:|---:|---:|---:|---:|:-:|---:|",
+    ]
+    for instance in sorted({r.instance for r in records}):
+        for solver in solvers:
+            mine = [r for r in records if r.instance == instance and r.solver == solver]
+            if not mine:
+                continue
+            objective = np.array([r.objective for r in mine])
+            reach = np.mean([time_to_within(r.trace) for r in mine])
+            bound = bounds.get(instance)
+            to_bound = f"{100 * gap(objective.mean(), bound):.2f}" if bound is not None else ""
+            lines.append(
+                f"| {instance} | {solver} | {objective.mean():.6g} | {objective.std():.3g} | {np.mean([r.energy for r in mine]) / 1e3:.1f} "
+                f"| {np.mean([r.makespan for r in mine]):.1f} | {100 * np.mean([r.utilization for r in mine]):.1f} | {reach:.2f} "
+                f"| {sum(r.feasible for r in mine)}/{len(mine)} | {to_bound} |"
+            )
+    summary = relative_summary(records)
+    return "\n".join(lines) + (f"\n\n{summary}" if summary else "")
