@@ -26,12 +26,12 @@ from typing import Annotated
 import numpy as np
 
 from qsched.construct import START, heuristic_start
-from qsched.neighbourhood import hill_climb
-from qsched.repair import levels_by_power, repair
 from qsched.evaluate import TOLERANCE, Evaluation, over_capacity
+from qsched.neighbourhood import hill_climb
 from qsched.options import Option
 from qsched.problem import Problem
 from qsched.registry import SolverKind, register
+from qsched.repair import levels_by_power, repair
 from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
 
 TAU_MAX = 1.0
@@ -40,7 +40,14 @@ TAU_MAX = 1.0
 class Colony:
     """Pheromone, heuristic information and the construction of a batch of ants."""
 
-    def __init__(self, problem: Problem, rng: np.random.Generator, alpha: float, beta: float, evaporation: float):
+    def __init__(
+        self,
+        problem: Problem,
+        rng: np.random.Generator,
+        alpha: float,
+        beta: float,
+        evaporation: float,
+    ):
         self.problem = problem
         self.rng = rng
         self.alpha, self.beta, self.evaporation = alpha, beta, evaporation
@@ -69,10 +76,18 @@ class Colony:
             tasks = orders[:, position]
             runtime = problem.etc[tasks] / frequency
             watts = problem.task_watts(tasks[:, None], machines[None, :], levels)
-            cost = problem.makespan_weight * (ready + runtime) + problem.energy_weight * runtime * watts
-            fits = ~over_capacity(load + problem.demand[tasks][:, None, :], problem.capacity).any(axis=2)
+            cost = (
+                problem.makespan_weight * (ready + runtime)
+                + problem.energy_weight * runtime * watts
+            )
+            fits = ~over_capacity(load + problem.demand[tasks][:, None, :], problem.capacity).any(
+                axis=2
+            )
             fits |= ~fits.any(axis=1, keepdims=True)
-            weights = self.task_pheromone[tasks] ** self.alpha * (1.0 / np.maximum(cost, TOLERANCE)) ** self.beta
+            weights = (
+                self.task_pheromone[tasks] ** self.alpha
+                * (1.0 / np.maximum(cost, TOLERANCE)) ** self.beta
+            )
             chosen = self._draw(np.where(fits, weights, 0.0))
             assignment[rows, tasks] = chosen
             ready[rows, chosen] += runtime[rows, chosen]
@@ -89,7 +104,10 @@ class Colony:
         """MMAS update: evaporate everywhere, deposit on the best schedule's choices, clamp."""
         tasks = np.arange(self.problem.num_tasks)
         machines = np.arange(self.problem.num_machines)
-        for pheromone, chosen in ((self.task_pheromone, (tasks, best.assignment)), (self.level_pheromone, (machines, best.levels))):
+        for pheromone, chosen in (
+            (self.task_pheromone, (tasks, best.assignment)),
+            (self.level_pheromone, (machines, best.levels)),
+        ):
             valid = pheromone > 0
             pheromone *= 1.0 - self.evaporation
             pheromone[chosen] += self.evaporation * TAU_MAX
@@ -104,11 +122,25 @@ def ant_colony(
     progress: ProgressCallback | None = None,
     *,
     ants: Annotated[int, Option("ants per iteration", minimum=1, maximum=10_000)] = 10,
-    alpha: Annotated[float, Option("weight of the pheromone in an ant's choice", minimum=0, maximum=10)] = 1.0,
-    beta: Annotated[float, Option("weight of the greedy cost in an ant's choice", minimum=0, maximum=10)] = 2.0,
-    evaporation: Annotated[float, Option("share of the pheromone that evaporates per iteration", minimum=0, maximum=1, exclusive_minimum=True)] = 0.1,
+    alpha: Annotated[
+        float, Option("weight of the pheromone in an ant's choice", minimum=0, maximum=10)
+    ] = 1.0,
+    beta: Annotated[
+        float, Option("weight of the greedy cost in an ant's choice", minimum=0, maximum=10)
+    ] = 2.0,
+    evaporation: Annotated[
+        float,
+        Option(
+            "share of the pheromone that evaporates per iteration",
+            minimum=0,
+            maximum=1,
+            exclusive_minimum=True,
+        ),
+    ] = 0.1,
     start: Annotated[str, START] = "min-min",
-    polish_steps: Annotated[int, Option("hill-climbing steps on each iteration's best", minimum=0, maximum=1_000_000)] = 100,
+    polish_steps: Annotated[
+        int, Option("hill-climbing steps on each iteration's best", minimum=0, maximum=1_000_000)
+    ] = 100,
 ) -> Result:
     """Ant colony (MAX-MIN ant system): pheromone on task-machine and machine-level pairs."""
     rng = np.random.default_rng(seed)
@@ -121,7 +153,7 @@ def ant_colony(
     while not tracker.exhausted:
         levels = colony.levels(ants)
         built = []
-        for assignment, machine_levels in zip(colony.assignments(levels), levels):
+        for assignment, machine_levels in zip(colony.assignments(levels), levels, strict=True):
             if tracker.exhausted:
                 break
             built.append(repair(tracker, assignment, machine_levels, order))

@@ -11,7 +11,14 @@ if not hasattr(creator, "QschedFitness"):
 if not hasattr(creator, "QschedIndividual"):
     creator.create("QschedIndividual", list, fitness=creator.QschedFitness, evaluation=None)
 if not hasattr(creator, "QschedParticle"):
-    creator.create("QschedParticle", list, fitness=creator.QschedFitness, speed=None, best=None, best_evaluation=None)
+    creator.create(
+        "QschedParticle",
+        list,
+        fitness=creator.QschedFitness,
+        speed=None,
+        best=None,
+        best_evaluation=None,
+    )
 
 Individual = creator.QschedIndividual
 Particle = creator.QschedParticle

@@ -14,7 +14,9 @@ from qsched.problem import Problem
 
 def upper_bounds(problem: Problem) -> np.ndarray:
     """Largest value of each gene of the flat encoding: machine per task, then level per machine."""
-    return np.concatenate([np.full(problem.num_tasks, problem.num_machines - 1), problem.level_count - 1])
+    return np.concatenate(
+        [np.full(problem.num_tasks, problem.num_machines - 1), problem.level_count - 1]
+    )
 
 
 def flatten(evaluation: Evaluation) -> list[int]:

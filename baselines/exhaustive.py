@@ -32,15 +32,25 @@ def schedule_count(problem: Problem) -> int:
 
 def check_exhaustive(problem: Problem, options: Mapping[str, Any]) -> list[FieldViolation]:
     if schedule_count(problem) > MAX_SCHEDULES:
-        return [FieldViolation("problem.tasks", f"has more than {MAX_SCHEDULES:,} schedules (machines^tasks x level choices); exhaustive search is for tiny problems")]
+        return [
+            FieldViolation(
+                "problem.tasks",
+                f"has more than {MAX_SCHEDULES:,} schedules (machines^tasks x level choices); "
+                "exhaustive search is for tiny problems",
+            )
+        ]
     return []
 
 
 @register("exhaustive", kind=SolverKind.EXACT, finite=True, check=check_exhaustive)
-def exhaustive(problem: Problem, budget: Budget, seed: int, progress: ProgressCallback | None = None) -> Result:
+def exhaustive(
+    problem: Problem, budget: Budget, seed: int, progress: ProgressCallback | None = None
+) -> Result:
     """Exhaustive search over every assignment and level choice (tiny problems only)."""
     tracker = SolveTracker(problem, budget, progress)
-    level_choices = [np.array(levels) for levels in itertools.product(*(range(k) for k in problem.level_count))]
+    level_choices = [
+        np.array(levels) for levels in itertools.product(*(range(k) for k in problem.level_count))
+    ]
     for assignment in itertools.product(range(problem.num_machines), repeat=problem.num_tasks):
         for levels in level_choices:
             if tracker.exhausted:
@@ -48,4 +58,6 @@ def exhaustive(problem: Problem, budget: Budget, seed: int, progress: ProgressCa
             tracker.evaluate(np.array(assignment), levels)
     # Every schedule seen: a feasible best is the proven optimum.
     bound = tracker.best.objective if tracker.best is not None and tracker.best.feasible else None
-    return tracker.result("exhaustive", completed=True, bound=bound, facts={"schedules": schedule_count(problem)})
+    return tracker.result(
+        "exhaustive", completed=True, bound=bound, facts={"schedules": schedule_count(problem)}
+    )

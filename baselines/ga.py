@@ -24,13 +24,13 @@ import numpy as np
 from deap import base, tools
 
 from qsched.baselines.deap_types import Individual
+from qsched.baselines.encoding import fitness, flatten, unflatten, upper_bounds
 from qsched.construct import START, heuristic_start
 from qsched.neighbourhood import hill_climb
-from qsched.repair import levels_by_power, repair
-from qsched.baselines.encoding import fitness, flatten, unflatten, upper_bounds
 from qsched.options import Option
 from qsched.problem import FieldViolation, Problem
 from qsched.registry import SolverKind, register
+from qsched.repair import levels_by_power, repair
 from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
 
 
@@ -44,7 +44,11 @@ def _clone(parent: Individual) -> Individual:
 
 def check_ga(problem: Problem, options: Mapping[str, Any]) -> list[FieldViolation]:
     if options["elite"] >= options["population"]:
-        return [FieldViolation("options.elite", "must be less than options.population, or no child is ever made")]
+        return [
+            FieldViolation(
+                "options.elite", "must be less than options.population, or no child is ever made"
+            )
+        ]
     return []
 
 
@@ -55,31 +59,76 @@ def genetic_algorithm(
     seed: int,
     progress: ProgressCallback | None = None,
     *,
-    population: Annotated[int, Option("individuals per generation", minimum=2, maximum=10_000)] = 60,
-    crossover: Annotated[float, Option("chance that a pair of parents is crossed over", minimum=0, maximum=1)] = 0.8,
-    mutation: Annotated[float, Option("chance that a child is mutated", minimum=0, maximum=1)] = 0.4,
-    tournament: Annotated[int, Option("individuals per selection tournament", minimum=1, maximum=10_000)] = 3,
-    elite: Annotated[int, Option("best individuals kept unchanged (fewer than the population)", minimum=0, maximum=1_000)] = 2,
+    population: Annotated[
+        int, Option("individuals per generation", minimum=2, maximum=10_000)
+    ] = 60,
+    crossover: Annotated[
+        float, Option("chance that a pair of parents is crossed over", minimum=0, maximum=1)
+    ] = 0.8,
+    mutation: Annotated[
+        float, Option("chance that a child is mutated", minimum=0, maximum=1)
+    ] = 0.4,
+    tournament: Annotated[
+        int, Option("individuals per selection tournament", minimum=1, maximum=10_000)
+    ] = 3,
+    elite: Annotated[
+        int,
+        Option(
+            "best individuals kept unchanged (fewer than the population)", minimum=0, maximum=1_000
+        ),
+    ] = 2,
     start: Annotated[str, START] = "min-min",
-    polish_steps: Annotated[int, Option("hill-climbing steps on each generation's best", minimum=0, maximum=1_000_000)] = 100,
+    polish_steps: Annotated[
+        int, Option("hill-climbing steps on each generation's best", minimum=0, maximum=1_000_000)
+    ] = 100,
 ) -> Result:
     """Genetic algorithm (DEAP): tournament, two-point crossover, repair, elitism, greedy seed."""
     caller_state = random.getstate()
     random.seed(seed)
     try:
-        return _evolve(problem, budget, seed, progress, population, crossover, mutation, tournament, elite, start, polish_steps)
+        return _evolve(
+            problem,
+            budget,
+            seed,
+            progress,
+            population,
+            crossover,
+            mutation,
+            tournament,
+            elite,
+            start,
+            polish_steps,
+        )
     finally:
         random.setstate(caller_state)
 
 
-def _evolve(problem, budget, seed, progress, population, crossover, mutation, tournament, elite, start, polish_steps) -> Result:
+def _evolve(
+    problem,
+    budget,
+    seed,
+    progress,
+    population,
+    crossover,
+    mutation,
+    tournament,
+    elite,
+    start,
+    polish_steps,
+) -> Result:
     rng = np.random.default_rng(seed)
     tracker = SolveTracker(problem, budget, progress)
     order = levels_by_power(problem)
     upper = upper_bounds(problem)
     toolbox = base.Toolbox()
     toolbox.register("mate", tools.cxTwoPoint)
-    toolbox.register("mutate", tools.mutUniformInt, low=0, up=upper.tolist(), indpb=max(1.0 / len(upper), 2.0 / problem.num_tasks))
+    toolbox.register(
+        "mutate",
+        tools.mutUniformInt,
+        low=0,
+        up=upper.tolist(),
+        indpb=max(1.0 / len(upper), 2.0 / problem.num_tasks),
+    )
     toolbox.register("select", tools.selTournament, tournsize=tournament)
     toolbox.register("clone", _clone)
 
@@ -99,7 +148,8 @@ def _evolve(problem, budget, seed, progress, population, crossover, mutation, to
     while not tracker.exhausted:
         elites = tools.selBest(people, min(elite, len(people)))
         offspring = [toolbox.clone(p) for p in toolbox.select(people, len(people) - len(elites))]
-        for first, second in zip(offspring[::2], offspring[1::2]):
+        # An odd one out is not crossed.
+        for first, second in zip(offspring[::2], offspring[1::2], strict=False):
             if random.random() < crossover:
                 toolbox.mate(first, second)
                 del first.fitness.values, second.fitness.values
@@ -116,4 +166,6 @@ def _evolve(problem, budget, seed, progress, population, crossover, mutation, to
         polished = individual(hill_climb(tracker, best.evaluation, rng, polish_steps))
         people = [polished, *(p for p in elites + children if p is not best)]
         generations += 1
-    return tracker.result("ga", completed=False, facts={"generations": generations, "population": population})
+    return tracker.result(
+        "ga", completed=False, facts={"generations": generations, "population": population}
+    )

@@ -12,25 +12,34 @@ from qsched.registry import SolverKind, register
 from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
 
 
-def _solve_with(name: str, problem: Problem, budget: Budget, progress: ProgressCallback | None) -> Result:
+def _solve_with(
+    name: str, problem: Problem, budget: Budget, progress: ProgressCallback | None
+) -> Result:
     tracker = SolveTracker(problem, budget, progress)
     heuristic_start(tracker, name)
     return tracker.result(name, completed=True)
 
 
 @register("min-min", kind=SolverKind.HEURISTIC, finite=True)
-def min_min(problem: Problem, budget: Budget, seed: int, progress: ProgressCallback | None = None) -> Result:
+def min_min(
+    problem: Problem, budget: Budget, seed: int, progress: ProgressCallback | None = None
+) -> Result:
     """Min-min: next the task with the earliest best completion time (Braun et al. 2001)."""
     return _solve_with("min-min", problem, budget, progress)
 
 
 @register("max-min", kind=SolverKind.HEURISTIC, finite=True)
-def max_min(problem: Problem, budget: Budget, seed: int, progress: ProgressCallback | None = None) -> Result:
+def max_min(
+    problem: Problem, budget: Budget, seed: int, progress: ProgressCallback | None = None
+) -> Result:
     """Max-min: next the task with the latest best completion time (Braun et al. 2001)."""
     return _solve_with("max-min", problem, budget, progress)
 
 
 @register("sufferage", kind=SolverKind.HEURISTIC, finite=True)
-def sufferage(problem: Problem, budget: Budget, seed: int, progress: ProgressCallback | None = None) -> Result:
-    """Sufferage: next the task that loses most if denied its best machine (Maheswaran et al. 1999)."""
+def sufferage(
+    problem: Problem, budget: Budget, seed: int, progress: ProgressCallback | None = None
+) -> Result:
+    """Sufferage: next the task that loses most without its best machine (Maheswaran et al.
+    1999)."""
     return _solve_with("sufferage", problem, budget, progress)

@@ -76,7 +76,9 @@ def task_power(problem: Problem) -> np.ndarray:
 def power_cap_is_exact(problem: Problem) -> bool:
     """The cap model is exact when, per machine and level, all tasks draw the same power."""
     power = task_power(problem)
-    return bool(np.all(np.isclose(np.nanmax(power, axis=0), np.nanmin(power, axis=0)) | np.isnan(power[0])))
+    return bool(
+        np.all(np.isclose(np.nanmax(power, axis=0), np.nanmin(power, axis=0)) | np.isnan(power[0]))
+    )
 
 
 def build_model(problem: Problem) -> pyo.ConcreteModel:
@@ -84,8 +86,8 @@ def build_model(problem: Problem) -> pyo.ConcreteModel:
     r = runtimes(problem)
     power = task_power(problem)
     tasks, machines = range(problem.num_tasks), range(problem.num_machines)
-    pairs = [(m, l) for m in machines for l in range(problem.level_count[m])]
-    triples = [(t, m, l) for t in tasks for m, l in pairs]
+    pairs = [(m, level) for m in machines for level in range(problem.level_count[m])]
+    triples = [(t, m, level) for t in tasks for m, level in pairs]
     horizon = float(np.nansum(np.nanmax(r, axis=(1, 2))))
 
     model = pyo.ConcreteModel(name=problem.name or "allocation")
@@ -96,22 +98,47 @@ def build_model(problem: Problem) -> pyo.ConcreteModel:
     model.makespan = pyo.Var(bounds=(0, horizon))
     model.on_span = pyo.Var(machines, bounds=(0, horizon))
 
-    busy = {m: sum(r[t, m, l] * model.z[t, m, l] for t in tasks for l in range(problem.level_count[m])) for m in machines}
-    model.assign = pyo.Constraint(tasks, rule=lambda _, t: sum(model.x[t, m] for m in machines) == 1)
-    model.one_level = pyo.Constraint(machines, rule=lambda _, m: sum(model.y[m, l] for l in range(problem.level_count[m])) == 1)
-    model.split = pyo.Constraint(tasks, machines, rule=lambda _, t, m: sum(model.z[t, m, l] for l in range(problem.level_count[m])) == model.x[t, m])
-    model.level_link = pyo.Constraint(triples, rule=lambda _, t, m, l: model.z[t, m, l] <= model.y[m, l])
+    busy = {
+        m: sum(
+            r[t, m, level] * model.z[t, m, level]
+            for t in tasks
+            for level in range(problem.level_count[m])
+        )
+        for m in machines
+    }
+    model.assign = pyo.Constraint(
+        tasks, rule=lambda _, t: sum(model.x[t, m] for m in machines) == 1
+    )
+    model.one_level = pyo.Constraint(
+        machines,
+        rule=lambda _, m: sum(model.y[m, level] for level in range(problem.level_count[m])) == 1,
+    )
+    model.split = pyo.Constraint(
+        tasks,
+        machines,
+        rule=lambda _, t, m: (
+            sum(model.z[t, m, level] for level in range(problem.level_count[m])) == model.x[t, m]
+        ),
+    )
+    model.level_link = pyo.Constraint(
+        triples, rule=lambda _, t, m, level: model.z[t, m, level] <= model.y[m, level]
+    )
     model.use = pyo.Constraint(tasks, machines, rule=lambda _, t, m: model.used[m] >= model.x[t, m])
     model.span = pyo.Constraint(machines, rule=lambda _, m: model.makespan >= busy[m])
     if problem.idle_machines_on:
         model.on = pyo.Constraint(machines, rule=lambda _, m: model.on_span[m] == model.makespan)
     else:
-        model.on = pyo.Constraint(machines, rule=lambda _, m: model.on_span[m] >= model.makespan - horizon * (1 - model.used[m]))
+        model.on = pyo.Constraint(
+            machines,
+            rule=lambda _, m: model.on_span[m] >= model.makespan - horizon * (1 - model.used[m]),
+        )
 
     model.capacity = pyo.Constraint(
         machines,
         range(len(problem.resources)),
-        rule=lambda _, m, k: sum(problem.demand[t, k] * model.x[t, m] for t in tasks) <= problem.capacity[m, k],
+        rule=lambda _, m, k: (
+            sum(problem.demand[t, k] * model.x[t, m] for t in tasks) <= problem.capacity[m, k]
+        ),
     )
     edf = np.argsort(problem.edf_rank)
     deadline_rows = []
@@ -121,7 +148,9 @@ def build_model(problem: Problem) -> pyo.ConcreteModel:
             for m in machines:
                 levels = range(problem.level_count[m])
                 slack = float(sum(np.nanmax(r[e, m]) for e in earlier))
-                finish = sum(r[e, m, l] * model.z[e, m, l] for e in earlier for l in levels)
+                finish = sum(
+                    r[e, m, level] * model.z[e, m, level] for e in earlier for level in levels
+                )
                 deadline_rows.append(finish <= problem.deadline[t] + slack * (1 - model.x[t, m]))
     model.deadlines = pyo.ConstraintList()
     for row in deadline_rows:
@@ -129,23 +158,44 @@ def build_model(problem: Problem) -> pyo.ConcreteModel:
 
     if math.isfinite(problem.power_cap):
         model.peak = pyo.Var(machines, bounds=(0, None))
-        model.peak_power = pyo.Constraint(triples, rule=lambda _, t, m, l: model.peak[m] >= power[t, m, l] * model.z[t, m, l])
+        model.peak_power = pyo.Constraint(
+            triples,
+            rule=lambda _, t, m, level: model.peak[m] >= power[t, m, level] * model.z[t, m, level],
+        )
         if problem.idle_machines_on:
-            model.idle_power = pyo.Constraint(machines, rule=lambda _, m: model.peak[m] >= problem.idle_watts[m])
+            model.idle_power = pyo.Constraint(
+                machines, rule=lambda _, m: model.peak[m] >= problem.idle_watts[m]
+            )
         model.cap = pyo.Constraint(expr=sum(model.peak[m] for m in machines) <= problem.power_cap)
 
-    energy = sum(r[t, m, l] * power[t, m, l] * model.z[t, m, l] for t, m, l in triples if power[t, m, l]) + sum(
-        problem.idle_watts[m] * (model.on_span[m] - busy[m]) for m in machines if problem.idle_watts[m]
+    energy = sum(
+        r[t, m, level] * power[t, m, level] * model.z[t, m, level]
+        for t, m, level in triples
+        if power[t, m, level]
+    ) + sum(
+        problem.idle_watts[m] * (model.on_span[m] - busy[m])
+        for m in machines
+        if problem.idle_watts[m]
     )
-    model.objective = pyo.Objective(expr=problem.energy_weight * energy + problem.makespan_weight * model.makespan)
+    model.objective = pyo.Objective(
+        expr=problem.energy_weight * energy + problem.makespan_weight * model.makespan
+    )
     return model
 
 
 def read_schedule(model: pyo.ConcreteModel, problem: Problem) -> tuple[np.ndarray, np.ndarray]:
     """(assignment, levels) from the solved model's binaries."""
-    x = np.array([[pyo.value(model.x[t, m]) for m in range(problem.num_machines)] for t in range(problem.num_tasks)])
+    x = np.array(
+        [
+            [pyo.value(model.x[t, m]) for m in range(problem.num_machines)]
+            for t in range(problem.num_tasks)
+        ]
+    )
     levels = np.array(
-        [max(range(problem.level_count[m]), key=lambda l: pyo.value(model.y[m, l])) for m in range(problem.num_machines)]
+        [
+            max(range(problem.level_count[m]), key=lambda level: pyo.value(model.y[m, level]))
+            for m in range(problem.num_machines)
+        ]
     )
     return x.argmax(axis=1), levels
 
@@ -157,14 +207,26 @@ def exact_milp(
     seed: int,
     progress: ProgressCallback | None = None,
     *,
-    relative_gap: Annotated[float, Option("HiGHS stops once its gap to the bound is this small", minimum=0, maximum=1, exclusive_maximum=True)] = 1e-6,
+    relative_gap: Annotated[
+        float,
+        Option(
+            "HiGHS stops once its gap to the bound is this small",
+            minimum=0,
+            maximum=1,
+            exclusive_maximum=True,
+        ),
+    ] = 1e-6,
 ) -> Result:
     """Exact MILP (Pyomo + HiGHS): time-limited, reports incumbent, bound and gap."""
     tracker = SolveTracker(problem, budget, progress)
     heuristic_start(tracker, "min-min")
     model = build_model(problem)
     exact = not math.isfinite(problem.power_cap) or power_cap_is_exact(problem)
-    facts: dict = {"model": "exact" if exact else "conservative power cap", "variables": model.nvariables(), "constraints": model.nconstraints()}
+    facts: dict = {
+        "model": "exact" if exact else "conservative power cap",
+        "variables": model.nvariables(),
+        "constraints": model.nconstraints(),
+    }
     if tracker.exhausted:  # building took the whole budget
         return tracker.result("milp", completed=False, facts={**facts, "status": "not started"})
     time_limit = None if budget.wall_seconds is None else budget.wall_seconds - tracker.elapsed
@@ -173,7 +235,9 @@ def exact_milp(
         time_limit=time_limit,
         threads=1,
         rel_gap=relative_gap,
-        solver_options={"mip_feasibility_tolerance": FEASIBILITY_TOLERANCE} if len(model.deadlines) else {},
+        solver_options={"mip_feasibility_tolerance": FEASIBILITY_TOLERANCE}
+        if len(model.deadlines)
+        else {},
         load_solutions=False,
         raise_exception_on_nonoptimal_result=False,
     )
@@ -187,7 +251,9 @@ def exact_milp(
     agreed = (
         incumbent is not None
         and incumbent.feasible
-        and math.isclose(incumbent.objective, results.incumbent_objective, rel_tol=1e-6, abs_tol=1e-6)
+        and math.isclose(
+            incumbent.objective, results.incumbent_objective, rel_tol=1e-6, abs_tol=1e-6
+        )
     )
     bound = results.objective_bound
     proven = bound if exact and agreed and bound is not None and math.isfinite(bound) else None

@@ -22,14 +22,14 @@ from typing import Annotated
 import numpy as np
 
 from qsched.baselines.deap_types import Particle
-from qsched.construct import START, heuristic_start
-from qsched.neighbourhood import hill_climb
-from qsched.repair import levels_by_power, repair
 from qsched.baselines.encoding import fitness, unflatten, upper_bounds
+from qsched.construct import START, heuristic_start
 from qsched.evaluate import Evaluation
+from qsched.neighbourhood import hill_climb
 from qsched.options import Option
 from qsched.problem import Problem
 from qsched.registry import SolverKind, register
+from qsched.repair import levels_by_power, repair
 from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
 
 
@@ -46,12 +46,26 @@ def particle_swarm(
     progress: ProgressCallback | None = None,
     *,
     particles: Annotated[int, Option("particles in the swarm", minimum=1, maximum=10_000)] = 30,
-    inertia: Annotated[float, Option("share of a particle's speed it keeps each step", minimum=0, maximum=2)] = 0.72,
-    cognitive: Annotated[float, Option("pull towards the particle's own best", minimum=0, maximum=10)] = 1.49,
+    inertia: Annotated[
+        float, Option("share of a particle's speed it keeps each step", minimum=0, maximum=2)
+    ] = 0.72,
+    cognitive: Annotated[
+        float, Option("pull towards the particle's own best", minimum=0, maximum=10)
+    ] = 1.49,
     social: Annotated[float, Option("pull towards the swarm's best", minimum=0, maximum=10)] = 1.49,
-    max_speed: Annotated[float, Option("largest step per coordinate, as a share of its range", minimum=0, maximum=1, exclusive_minimum=True)] = 0.25,
+    max_speed: Annotated[
+        float,
+        Option(
+            "largest step per coordinate, as a share of its range",
+            minimum=0,
+            maximum=1,
+            exclusive_minimum=True,
+        ),
+    ] = 0.25,
     start: Annotated[str, START] = "min-min",
-    polish_steps: Annotated[int, Option("hill-climbing steps on each sweep's best", minimum=0, maximum=1_000_000)] = 100,
+    polish_steps: Annotated[
+        int, Option("hill-climbing steps on each sweep's best", minimum=0, maximum=1_000_000)
+    ] = 100,
 ) -> Result:
     """Particle swarm (DEAP particles, rounding-discretized), inertia weight, greedy seed."""
     rng = np.random.default_rng(seed)
@@ -95,7 +109,9 @@ def particle_swarm(
             position = np.asarray(particle)
             pull_own = cognitive * rng.random(width.size) * (np.asarray(particle.best) - position)
             pull_best = social * rng.random(width.size) * (np.asarray(best) - position)
-            particle.speed = np.clip(inertia * particle.speed + pull_own + pull_best, -speed_limit, speed_limit)
+            particle.speed = np.clip(
+                inertia * particle.speed + pull_own + pull_best, -speed_limit, speed_limit
+            )
             particle[:] = np.clip(position + particle.speed, 0.0, width - 1e-9).tolist()
             evaluation = evaluate(particle)
             if evaluation.key < best_evaluation.key:

@@ -64,13 +64,17 @@ def measure(backend: str, n: int, depths: list[int], repeats: int) -> dict:
                 circuit = qaoa_circuit(qubo, depth)
                 circuit.save_statevector()
                 compiled[depth] = transpile(circuit, simulator)
-            state = np.asarray(simulator.run(bind(compiled[depth], gammas, betas)).result().get_statevector())
+            state = np.asarray(
+                simulator.run(bind(compiled[depth], gammas, betas)).result().get_statevector()
+            )
             return float((np.abs(state) ** 2) @ diagonal)
 
     values = {}
     for depth in depths:
         gammas, betas = rng.uniform(0, np.pi, depth), rng.uniform(0, np.pi, depth)
-        values[depth] = expectation(gammas, betas)  # warm-up: Aer transpiles here, outside the timing
+        values[depth] = expectation(
+            gammas, betas
+        )  # warm-up: Aer transpiles here, outside the timing
         times[depth] = min(_timed(expectation, gammas, betas) for _ in range(repeats))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"backend": backend, "qubits": n, "seconds": times, "values": values, "peak_mb": peak}
@@ -93,17 +97,39 @@ def main() -> None:
         backend, n = args.measure[0], int(args.measure[1])
         print(json.dumps(measure(backend, n, args.depths, args.repeats)))
         return
-    print("| qubits | p | engine ms | qiskit-aer ms | aer / engine | engine peak MB | aer peak MB |")
+    print(
+        "| qubits | p | engine ms | qiskit-aer ms | aer / engine | engine peak MB | aer peak MB |"
+    )
     print("|---|---|---|---|---|---|---|")
     for n in args.qubits:
         results = {}
         for backend in ("engine", "aer"):
-            command = [sys.executable, __file__, "--measure", backend, str(n), "--repeats", str(args.repeats), "--depths", *map(str, args.depths)]
-            results[backend] = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+            command = [
+                sys.executable,
+                __file__,
+                "--measure",
+                backend,
+                str(n),
+                "--repeats",
+                str(args.repeats),
+                "--depths",
+                *map(str, args.depths),
+            ]
+            results[backend] = json.loads(
+                subprocess.run(command, capture_output=True, text=True, check=True).stdout
+            )
         for depth in args.depths:
-            same = np.isclose(results["engine"]["values"][str(depth)], results["aer"]["values"][str(depth)], rtol=1e-7, atol=1e-7)
+            same = np.isclose(
+                results["engine"]["values"][str(depth)],
+                results["aer"]["values"][str(depth)],
+                rtol=1e-7,
+                atol=1e-7,
+            )
             assert same, f"engine and Aer disagree on <C> at {n} qubits, p = {depth}"
-            engine, aer = results["engine"]["seconds"][str(depth)], results["aer"]["seconds"][str(depth)]
+            engine, aer = (
+                results["engine"]["seconds"][str(depth)],
+                results["aer"]["seconds"][str(depth)],
+            )
             print(
                 f"| {n} | {depth} | {1e3 * engine:.1f} | {1e3 * aer:.1f} | {aer / engine:.1f}x "
                 f"| {results['engine']['peak_mb']:.0f} | {results['aer']['peak_mb']:.0f} |",

@@ -1,4 +1,4 @@
-"""`qaoa` against the stock qiskit stack (`qaoa-reference`) on small generated instances, side by side.
+"""`qaoa` against the stock qiskit stack (`qaoa-reference`) on small generated instances.
 
     python benchmarks/qaoa_solvers.py --out benchmarks/results/qaoa-solvers.jsonl
 
@@ -32,8 +32,15 @@ def run(problem: Problem, solver: str, options: dict) -> tuple[dict, float]:
     result = registry.solve(problem, solver, Budget(), seed=0, options=options)
     seconds = time.perf_counter() - started
     evaluation = result.evaluation
-    record = {"objective": evaluation.objective, "feasible": evaluation.feasible, "seconds": seconds, "stage_seconds": result.stage_seconds}
-    record["facts"] = {k: v for k, v in result.facts.items() if isinstance(v, (int, float, str, bool))}
+    record = {
+        "objective": evaluation.objective,
+        "feasible": evaluation.feasible,
+        "seconds": seconds,
+        "stage_seconds": result.stage_seconds,
+    }
+    record["facts"] = {
+        k: v for k, v in result.facts.items() if isinstance(v, (int, float, str, bool))
+    }
     return record, seconds
 
 
@@ -46,25 +53,40 @@ def benchmark(name: str, problem: Problem, maxiter: int) -> dict | None:
     ours, _ = run(problem, "qaoa", {})
     reference, _ = run(problem, "qaoa-reference", {"maxiter": maxiter})
     optimum, _ = run(problem, "exhaustive", {})
-    return {"instance": name, "qubits": ours["facts"]["qubits"], "qaoa": ours, "reference": reference, "optimum": optimum}
+    return {
+        "instance": name,
+        "qubits": ours["facts"]["qubits"],
+        "qaoa": ours,
+        "reference": reference,
+        "optimum": optimum,
+    }
 
 
 def gap_percent(record: dict, optimum: float) -> str:
     return f"{100 * gap(record['objective'], optimum):.2f}"
 
 
+HEADER = (
+    "instance", "qubits", "optimum", "qaoa gap %", "feasible", "qaoa s", "(QAOA stage s)",
+    "reference gap %", "feasible", "reference s", "reference / qaoa time",
+)  # fmt: skip
+
+
 def table(records: list[dict]) -> str:
     lines = [
-        "| instance | qubits | optimum | qaoa gap % | feasible | qaoa s | (QAOA stage s) | reference gap % | feasible | reference s | reference / qaoa time |",
+        "| " + " | ".join(HEADER) + " |",
         "|---|---:|---:|---:|:-:|---:|---:|---:|:-:|---:|---:|",
     ]
     for r in records:
         best, ours, ref = r["optimum"]["objective"], r["qaoa"], r["reference"]
-        lines.append(
-            f"| {r['instance']} | {r['qubits']} | {best:.4g} | {gap_percent(ours, best)} | {'yes' if ours['feasible'] else 'NO'} "
-            f"| {ours['seconds']:.2f} | {ours['stage_seconds']['qaoa']:.2f} | {gap_percent(ref, best)} | {'yes' if ref['feasible'] else 'NO'} "
-            f"| {ref['seconds']:.2f} | {ref['seconds'] / ours['seconds']:.2f} |"
-        )
+        cells = (
+            r["instance"], str(r["qubits"]), f"{best:.4g}",
+            gap_percent(ours, best), "yes" if ours["feasible"] else "NO",
+            f"{ours['seconds']:.2f}", f"{ours['stage_seconds']['qaoa']:.2f}",
+            gap_percent(ref, best), "yes" if ref["feasible"] else "NO",
+            f"{ref['seconds']:.2f}", f"{ref['seconds'] / ours['seconds']:.2f}",
+        )  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -77,10 +99,12 @@ def summary(records: list[dict]) -> str:
     ref_time = sum(r["reference"]["seconds"] for r in records)
     stage_time = sum(r["qaoa"]["stage_seconds"]["qaoa"] for r in records)
     return (
-        f"{len(records)} instances: qaoa feasible on {feasible}, within 1% of the optimum on {within}, "
-        f"objective <= reference on {better}; reference feasible on {ref_feasible}. "
-        f"Total time qaoa {qaoa_time:.1f} s (QAOA stage {stage_time:.1f} s), reference {ref_time:.1f} s "
-        f"(reference / qaoa {ref_time / qaoa_time:.2f}x, reference / QAOA stage {ref_time / stage_time:.2f}x)."
+        f"{len(records)} instances: qaoa feasible on {feasible}, "
+        f"within 1% of the optimum on {within}, objective <= reference on {better}; "
+        f"reference feasible on {ref_feasible}. Total time qaoa {qaoa_time:.1f} s "
+        f"(QAOA stage {stage_time:.1f} s), reference {ref_time:.1f} s "
+        f"(reference / qaoa {ref_time / qaoa_time:.2f}x, "
+        f"reference / QAOA stage {ref_time / stage_time:.2f}x)."
     )
 
 
@@ -88,7 +112,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shapes", default=",".join(SHAPES), help="TASKSxMACHINES,...")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--maxiter", type=int, default=100, help="COBYLA iterations of the reference")
+    parser.add_argument(
+        "--maxiter", type=int, default=100, help="COBYLA iterations of the reference"
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/qaoa-solvers.jsonl"))
     args = parser.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -105,7 +131,8 @@ def main() -> None:
             records.append(record)
             with args.out.open("a") as out:
                 out.write(json.dumps(record) + "\n")
-            print(f"{message.name}: {record['qubits']} qubits, qaoa {record['qaoa']['seconds']:.1f} s, reference {record['reference']['seconds']:.1f} s", flush=True)
+            seconds = {key: f"{record[key]['seconds']:.1f} s" for key in ("qaoa", "reference")}
+            print(f"{message.name}: {record['qubits']} qubits, {seconds}", flush=True)
     print()
     print(table(records))
     print()

@@ -44,7 +44,10 @@ from qsched.solver import Budget, TracePoint
 
 SUITES = ("hcsp", "energy")
 #: The energy suite's generated instances: name -> (tasks, machines, generator seed).
-ENERGY_INSTANCES = {f"gen-{t}x{m}-s{s}": (t, m, s) for t, m, s in ((40, 6, 1), (40, 6, 2), (60, 8, 1), (60, 8, 2), (80, 10, 1))}
+ENERGY_INSTANCES = {
+    f"gen-{t}x{m}-s{s}": (t, m, s)
+    for t, m, s in ((40, 6, 1), (40, 6, 2), (60, 8, 1), (60, 8, 2), (80, 10, 1))
+}
 HCSP_DIRECTORY = Path("hcsp") / "512x16"
 EXECUTORS = ("local", "ray")
 #: Each run on one thread: runs share the cores, not each other's threads.
@@ -148,7 +151,11 @@ def run(spec: Run, data: Path) -> Record:
 
 
 def read_records(path: Path) -> list[Record]:
-    return [Record.from_json(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    return (
+        [Record.from_json(line) for line in path.read_text().splitlines() if line.strip()]
+        if path.exists()
+        else []
+    )
 
 
 def bench(
@@ -185,9 +192,19 @@ def bench(
     ]
     todo = [spec for spec in todo if spec.key not in done]
     out.parent.mkdir(parents=True, exist_ok=True)
-    results = _run_local(todo, data.resolve(), jobs) if executor == "local" else _run_ray(todo, data.resolve(), jobs, address)
+    results = (
+        _run_local(todo, data.resolve(), jobs)
+        if executor == "local"
+        else _run_ray(todo, data.resolve(), jobs, address)
+    )
     with out.open("a") as sink:
-        for record in tqdm(results, total=len(todo), desc=f"bench {suite}", unit="run", disable=None if show_progress is None else not show_progress):
+        for record in tqdm(
+            results,
+            total=len(todo),
+            desc=f"bench {suite}",
+            unit="run",
+            disable=None if show_progress is None else not show_progress,
+        ):
             sink.write(record.to_json() + "\n")
             sink.flush()
     return [record for record in read_records(out) if record.suite == suite]
@@ -200,14 +217,16 @@ def _single_thread() -> None:
 
 def _run_local(todo: list[Run], data: Path, jobs: int) -> Iterator[Record]:
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_single_thread) as pool:
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=context, initializer=_single_thread
+    ) as pool:
         for future in as_completed([pool.submit(run, spec, data) for spec in todo]):
             yield future.result()
 
 
 def _run_ray(todo: list[Run], data: Path, jobs: int, address: str | None) -> Iterator[Record]:
-    """The same runs as Ray tasks (one CPU each); records come back as tasks finish.
-    On a cluster, ``data`` must exist at the same path on every node (the hcsp suite reads files)."""
+    """The same runs as Ray tasks (one CPU each); records come back as tasks finish. On a
+    cluster, ``data`` must exist at the same path on every node (the hcsp suite reads files)."""
     import ray
 
     started_here = not ray.is_initialized()

@@ -25,16 +25,24 @@ SUBJECT = "hybrid"
 
 
 def verify(records: list[Record], data: Path) -> None:
-    """Every record's objective, energy and makespan are the shared evaluator's for its stored schedule."""
+    """Every record's objective, energy and makespan are the shared evaluator's for its stored
+    schedule."""
     for record in records:
-        value = evaluate(load(record.suite, record.instance, data), np.array(record.assignment), np.array(record.levels))
+        value = evaluate(
+            load(record.suite, record.instance, data),
+            np.array(record.assignment),
+            np.array(record.levels),
+        )
         for name, stored, evaluated in (
             ("objective", record.objective, value.objective),
             ("energy", record.energy, value.energy),
             ("makespan", record.makespan, value.makespan),
         ):
             if not math.isclose(stored, evaluated, rel_tol=1e-9, abs_tol=1e-9):
-                raise ValueError(f"{record.instance} / {record.solver}: stored {name} {stored} is not the evaluator's {evaluated}")
+                where = f"{record.instance} / {record.solver}"
+                raise ValueError(
+                    f"{where}: stored {name} {stored} is not the evaluator's {evaluated}"
+                )
 
 
 def gap_targets(suite: str, records: list[Record], data: Path) -> tuple[dict[str, float], str]:
@@ -54,6 +62,10 @@ def report(suite: str, records: list[Record], data: Path = Path("datasets")) -> 
     return hcsp_report(records, data) if suite == "hcsp" else energy_report(records)
 
 
+def _markdown_row(*cells: str) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
 def solvers_in(records: list[Record]) -> list[str]:
     """The solver labels of the records, in the order they first appear."""
     return list(dict.fromkeys(record.solver for record in records))
@@ -64,16 +76,26 @@ def hcsp_report(records: list[Record], data: Path) -> str:
     best, _ = gap_targets("hcsp", records, data)
     solvers = solvers_in(records)
     header = ["instance", *solvers, "best known", *(f"{s} gap" for s in solvers)]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = [_markdown_row(*header), "|" + "---|" * len(header)]
     gaps: dict[str, list[float]] = {s: [] for s in solvers}
     for instance in sorted({r.instance for r in records}):
-        means = [float(np.mean([r.makespan for r in records if r.instance == instance and r.solver == s] or [np.nan])) for s in solvers]
-        for solver, value in zip(solvers, means):
-            gaps[solver].append(100 * gap(value, best[instance]))
-        cells = [f"{v:.1f}" for v in means] + [f"{best[instance]:.1f}"] + [f"{100 * gap(v, best[instance]):.2f}%" for v in means]
-        lines.append(f"| {instance} | " + " | ".join(cells) + " |")
-    lines.append("| **mean gap** | " + " | ".join([""] * (len(solvers) + 1) + [f"**{np.nanmean(gaps[s]):.2f}%**" for s in solvers]) + " |")
+        means = [_mean_makespan(records, instance, solver) for solver in solvers]
+        instance_gaps = [100 * gap(mean, best[instance]) for mean in means]
+        for solver, value in zip(solvers, instance_gaps, strict=True):
+            gaps[solver].append(value)
+        makespans = [f"{mean:.1f}" for mean in [*means, best[instance]]]
+        lines.append(
+            _markdown_row(instance, *makespans, *(f"{value:.2f}%" for value in instance_gaps))
+        )
+    mean_gaps = [f"**{np.nanmean(gaps[s]):.2f}%**" for s in solvers]
+    lines.append(_markdown_row("**mean gap**", *[""] * (len(solvers) + 1), *mean_gaps))
     return "\n".join(lines)
+
+
+def _mean_makespan(records: list[Record], instance: str, solver: str) -> float:
+    """Mean over seeds; NaN where the solver has no run on the instance."""
+    makespans = [r.makespan for r in records if r.instance == instance and r.solver == solver]
+    return float(np.mean(makespans)) if makespans else float("nan")
 
 
 def relative_summary(records: list[Record], subject: str = SUBJECT) -> str:
@@ -84,29 +106,57 @@ def relative_summary(records: list[Record], subject: str = SUBJECT) -> str:
     if not mine:
         return ""
     lines = [
-        f"| {subject} vs | objective % | energy % | makespan % | utilization % | t@1% ratio | runs |",
+        _markdown_row(
+            f"{subject} vs",
+            "objective %",
+            "energy %",
+            "makespan %",
+            "utilization %",
+            "t@1% ratio",
+            "runs",
+        ),
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for other in (s for s in solvers_in(records) if s != subject):
-        pairs = [(mine[(r.instance, r.seed)], r) for r in records if r.solver == other and (r.instance, r.seed) in mine]
+        pairs = [
+            (mine[(r.instance, r.seed)], r)
+            for r in records
+            if r.solver == other and (r.instance, r.seed) in mine
+        ]
         if not pairs:
             continue
 
-        def change(field: str) -> str:
-            return f"{np.mean([100 * gap(getattr(a, field), getattr(b, field)) for a, b in pairs]):+.2f}"
+        def change(field: str, pairs: list[tuple[Record, Record]] = pairs) -> str:
+            changes = [100 * gap(getattr(a, field), getattr(b, field)) for a, b in pairs]
+            return f"{np.mean(changes):+.2f}"
 
-        speed = np.mean([time_to_within(a.trace) / max(time_to_within(b.trace), 1e-3) for a, b in pairs])
-        lines.append(f"| {other} | {change('objective')} | {change('energy')} | {change('makespan')} | {change('utilization')} | {speed:.2f} | {len(pairs)} |")
+        speed = np.mean(
+            [time_to_within(a.trace) / max(time_to_within(b.trace), 1e-3) for a, b in pairs]
+        )
+        changes = [change(field) for field in ("objective", "energy", "makespan", "utilization")]
+        lines.append(_markdown_row(other, *changes, f"{speed:.2f}", str(len(pairs))))
     return "\n".join(lines)
 
 
 def energy_report(records: list[Record]) -> str:
-    """Per instance and solver: mean (and standard deviation over seeds) of the objective, energy,
-    makespan, utilization, time to within 1 %, feasible runs, and the gap to the best proven bound."""
+    """Per instance and solver: mean (and standard deviation over seeds) of the objective,
+    energy, makespan, utilization, time to within 1 %, feasible runs, and the gap to the
+    best proven bound."""
     solvers = solvers_in(records)
     bounds, _ = gap_targets("energy", records, Path())
     lines = [
-        "| instance | solver | objective | sd | energy kJ | makespan s | util % | t@1% s | feasible | gap to bound % |",
+        _markdown_row(
+            "instance",
+            "solver",
+            "objective",
+            "sd",
+            "energy kJ",
+            "makespan s",
+            "util %",
+            "t@1% s",
+            "feasible",
+            "gap to bound %",
+        ),
         "|---|---|---:|---:|---:|---:|---:|---:|:-:|---:|",
     ]
     for instance in sorted({r.instance for r in records}):
@@ -119,9 +169,18 @@ def energy_report(records: list[Record]) -> str:
             bound = bounds.get(instance)
             to_bound = f"{100 * gap(objective.mean(), bound):.2f}" if bound is not None else ""
             lines.append(
-                f"| {instance} | {solver} | {objective.mean():.6g} | {objective.std():.3g} | {np.mean([r.energy for r in mine]) / 1e3:.1f} "
-                f"| {np.mean([r.makespan for r in mine]):.1f} | {100 * np.mean([r.utilization for r in mine]):.1f} | {reach:.2f} "
-                f"| {sum(r.feasible for r in mine)}/{len(mine)} | {to_bound} |"
+                _markdown_row(
+                    instance,
+                    solver,
+                    f"{objective.mean():.6g}",
+                    f"{objective.std():.3g}",
+                    f"{np.mean([r.energy for r in mine]) / 1e3:.1f}",
+                    f"{np.mean([r.makespan for r in mine]):.1f}",
+                    f"{100 * np.mean([r.utilization for r in mine]):.1f}",
+                    f"{reach:.2f}",
+                    f"{sum(r.feasible for r in mine)}/{len(mine)}",
+                    to_bound,
+                )
             )
     summary = relative_summary(records)
     return "\n".join(lines) + (f"\n\n{summary}" if summary else "")

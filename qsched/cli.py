@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
+import contextlib
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -23,10 +24,16 @@ from qsched.messages import failed_response, invalid_status, response_message, s
 from qsched.options import parse_pair
 from qsched.problem import Limits, ProblemError
 from qsched.progress import SolveProgress
-from qsched.validation import DEFAULT_WALL_SECONDS, MAX_WALL_SECONDS, SolveJob, problem_from, solve_job
 from qsched.report import best_bound, results_table, schedule_summary, solver_details, solvers_table
-from qsched.solver import Budget, ProgressEvent
+from qsched.solver import ProgressEvent
 from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
+from qsched.validation import (
+    DEFAULT_WALL_SECONDS,
+    MAX_WALL_SECONDS,
+    SolveJob,
+    problem_from,
+    solve_job,
+)
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 #: Solvers the demo compares.
@@ -54,7 +61,9 @@ def _request(args: argparse.Namespace, solver: str) -> scheduler_pb2.SolveReques
     return scheduler_pb2.SolveRequest(
         problem=files.read_message(args.file),
         solver=solver,
-        budget=scheduler_pb2.Budget(wall_seconds=args.seconds or 0.0, evaluations=args.evaluations or 0),
+        budget=scheduler_pb2.Budget(
+            wall_seconds=args.seconds or 0.0, evaluations=args.evaluations or 0
+        ),
         seed=args.seed,
         options=_options(args.option),
         backend=args.backend,
@@ -73,7 +82,9 @@ def solve_locally(job: SolveJob, show_progress: bool | None = None) -> scheduler
         except Exception as error:  # re-raised in the main thread
             outcome["error"] = error
 
-    bar = SolveProgress(job.solver, job.wall_seconds if job.evaluations is None else None, show_progress)
+    bar = SolveProgress(
+        job.solver, job.wall_seconds if job.evaluations is None else None, show_progress
+    )
     worker = threading.Thread(target=run, daemon=True)
     worker.start()
     started = time.monotonic()
@@ -92,7 +103,9 @@ def solve_locally(job: SolveJob, show_progress: bool | None = None) -> scheduler
     return response_message(job.problem, outcome["result"], job.backend)
 
 
-def compare_locally(jobs: list[SolveJob], show_progress: bool | None = None) -> scheduler_pb2.CompareResponse:
+def compare_locally(
+    jobs: list[SolveJob], show_progress: bool | None = None
+) -> scheduler_pb2.CompareResponse:
     """The jobs one after another, as the Compare RPC runs them: a solver that raises
     becomes an entry with its error, and the others still run."""
     comparison = scheduler_pb2.CompareResponse()
@@ -104,14 +117,21 @@ def compare_locally(jobs: list[SolveJob], show_progress: bool | None = None) -> 
             if isinstance(error, ProblemError):
                 status = invalid_status(error.violations)
             else:
-                status = status_pb2.Status(code=code_pb2.INTERNAL, message=f"{job.solver} failed: {type(error).__name__}: {error}")
-            comparison.results.append(failed_response(job.solver, job.backend, status, time.monotonic() - started))
+                status = status_pb2.Status(
+                    code=code_pb2.INTERNAL,
+                    message=f"{job.solver} failed: {type(error).__name__}: {error}",
+                )
+            comparison.results.append(
+                failed_response(job.solver, job.backend, status, time.monotonic() - started)
+            )
     if (bound := best_bound(comparison.results)) is not None:
         comparison.best_bound = bound
     return comparison
 
 
-def solve_remotely(stub, request: scheduler_pb2.SolveRequest, show_progress: bool | None = None) -> scheduler_pb2.SolveResponse:
+def solve_remotely(
+    stub, request: scheduler_pb2.SolveRequest, show_progress: bool | None = None
+) -> scheduler_pb2.SolveResponse:
     """Submit a job and watch it; Ctrl-C cancels it and keeps its best so far."""
     job = stub.SubmitJob(scheduler_pb2.SubmitJobRequest(request=request))
     bar = SolveProgress(job.solver, request.budget.wall_seconds or None, show_progress)
@@ -127,7 +147,9 @@ def solve_remotely(stub, request: scheduler_pb2.SolveRequest, show_progress: boo
     job = stub.GetJob(scheduler_pb2.GetJobRequest(job_id=job.id))
     if not job.HasField("result"):
         state = scheduler_pb2.JobState.Name(job.state)
-        raise RuntimeError(f"job {job.id} ended {state} without a schedule: {job.error or 'no reason given'}")
+        raise RuntimeError(
+            f"job {job.id} ended {state} without a schedule: {job.error or 'no reason given'}"
+        )
     return job.result
 
 
@@ -153,17 +175,26 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    """Several solvers, one problem, one budget and seed; locally one after another, or via Compare."""
+    """Several solvers, one problem, one budget and seed; locally one after another, or via
+    Compare."""
     solvers = [name.strip() for name in args.solvers.split(",") if name.strip()]
     request = _request(args, "")
     if args.server:
         compare = scheduler_pb2.CompareRequest(
-            problem=request.problem, solvers=solvers, budget=request.budget, seed=request.seed, options=request.options, backend=request.backend
+            problem=request.problem,
+            solvers=solvers,
+            budget=request.budget,
+            seed=request.seed,
+            options=request.options,
+            backend=request.backend,
         )
         comparison = _stub(args.server).Compare(compare)
     else:
         problem = problem_from(request)
-        jobs = [solve_job(request, name, problem, path=f"solvers[{i}]", comparing=True) for i, name in enumerate(solvers)]
+        jobs = [
+            solve_job(request, name, problem, path=f"solvers[{i}]", comparing=True)
+            for i, name in enumerate(solvers)
+        ]
         comparison = compare_locally(jobs, False if args.json else None)
     if args.json:
         print(files.to_json(comparison, with_defaults=True))
@@ -188,16 +219,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"listening on {server.address} (jobs in {Path(args.db).resolve()})", flush=True)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         stopped.wait()
-    except KeyboardInterrupt:
-        pass
     server.stop()
     return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """Solvers x instances x seeds of a suite; appends records to --out, prints (and writes) the report."""
+    """Solvers x instances x seeds of a suite; appends records to --out, prints (and writes) the
+    report."""
     from qsched import bench, bench_report
 
     if args.seconds is None and args.evaluations is None:
@@ -205,8 +235,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     solvers = [name.strip() for name in args.solvers.split(",") if name.strip()]
     out = args.out or Path("benchmarks/results") / f"{args.suite}.jsonl"
     records = bench.bench(
-        args.suite, solvers, args.seeds, out, wall_seconds=args.seconds, evaluations=args.evaluations,
-        jobs=args.jobs, data=args.data, executor=args.executor, address=args.address,
+        args.suite,
+        solvers,
+        args.seeds,
+        out,
+        wall_seconds=args.seconds,
+        evaluations=args.evaluations,
+        jobs=args.jobs,
+        data=args.data,
+        executor=args.executor,
+        address=args.address,
     )
     chosen = [r for r in records if r.solver in solvers]
     text = bench_report.report(args.suite, chosen, args.data)
@@ -214,11 +252,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from qsched import plots
 
         args.report.write_text(text + "\n")
-        figures = [plots.convergence(chosen, args.report.with_suffix(".convergence.png")), plots.metrics(chosen, args.report.with_suffix(".metrics.png"))]
+        figures = [
+            plots.convergence(chosen, args.report.with_suffix(".convergence.png")),
+            plots.metrics(chosen, args.report.with_suffix(".metrics.png")),
+        ]
         targets, label = bench_report.gap_targets(args.suite, chosen, args.data)
         if targets:
             figures.append(plots.gaps(chosen, targets, args.report.with_suffix(".gaps.png"), label))
-        print(f"report: {args.report}; figures: {', '.join(str(f) for f in figures)}", file=sys.stderr)
+        print(
+            f"report: {args.report}; figures: {', '.join(str(f) for f in figures)}", file=sys.stderr
+        )
     print(text)
     return 0
 
@@ -227,14 +270,18 @@ def cmd_gen(args: argparse.Namespace) -> int:
     message = generate(args.tasks, args.machines, args.seed, args.name)
     if args.output:
         files.write_message(message, args.output)
-        print(f"wrote {args.output}: {args.tasks} tasks, {args.machines} machines, seed {args.seed}", file=sys.stderr)
+        print(
+            f"wrote {args.output}: {args.tasks} tasks, {args.machines} machines, seed {args.seed}",
+            file=sys.stderr,
+        )
     else:
         print(files.to_json(message))
     return 0
 
 
 def cmd_solvers(args: argparse.Namespace) -> int:
-    """The solvers, or one solver with its options: this installation's, or a server's (`ListSolvers`)."""
+    """The solvers, or one solver with its options: this installation's, or a server's
+    (`ListSolvers`)."""
     if args.server:
         infos = list(_stub(args.server).ListSolvers(scheduler_pb2.ListSolversRequest()).solvers)
     elif args.name:
@@ -255,7 +302,9 @@ def _job_line(job: scheduler_pb2.Job) -> str:
     state = scheduler_pb2.JobState.Name(job.state).removeprefix("JOB_STATE_").lower()
     best = f"best {job.progress.objective:.6g}" if job.HasField("progress") else ""
     created = job.created_time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S")
-    return f"{job.id}  {state:<11}  {job.solver:<13}  {created}  {job.problem_name}  {best}".rstrip()
+    return (
+        f"{job.id}  {state:<11}  {job.solver:<13}  {created}  {job.problem_name}  {best}".rstrip()
+    )
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
@@ -274,10 +323,18 @@ def cmd_jobs(args: argparse.Namespace) -> int:
                 print(_job_line(event.job), flush=True)
             else:
                 point = event.progress
-                print(f"  {point.elapsed_seconds:8.2f}s  {point.evaluations:>9} evals  best {point.objective:.6g}  {point.stage}", flush=True)
+                best = f"best {point.objective:.6g}  {point.stage}"
+                print(
+                    f"  {point.elapsed_seconds:8.2f}s  {point.evaluations:>9} evals  {best}",
+                    flush=True,
+                )
         return 0
     call = stub.GetJob if args.action == "get" else stub.CancelJob
-    request = scheduler_pb2.GetJobRequest(job_id=args.job_id) if args.action == "get" else scheduler_pb2.CancelJobRequest(job_id=args.job_id)
+    request = (
+        scheduler_pb2.GetJobRequest(job_id=args.job_id)
+        if args.action == "get"
+        else scheduler_pb2.CancelJobRequest(job_id=args.job_id)
+    )
     job = call(request)
     if args.json:
         print(files.to_json(job, with_defaults=True))
@@ -296,9 +353,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from qsched.service.server import Server
 
     problem = generate(args.tasks, args.machines, args.seed)
-    with tempfile.TemporaryDirectory() as scratch, Server("127.0.0.1:0", Path(scratch) / "jobs.db") as server:
-        print(f"qsched server on {server.address}; problem {problem.name}: "
-              f"{args.tasks} tasks, {args.machines} machines, power cap {problem.power_cap_watts:.0f} W")
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        Server("127.0.0.1:0", Path(scratch) / "jobs.db") as server,
+    ):
+        print(
+            f"qsched server on {server.address}; problem {problem.name}: {args.tasks} tasks, "
+            f"{args.machines} machines, power cap {problem.power_cap_watts:.0f} W"
+        )
         stub = _stub(server.address)
         request = scheduler_pb2.CompareRequest(
             problem=problem,
@@ -310,15 +372,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(results_table(classical))
         solved = [r for r in classical if not r.HasField("error")]
         if solved:
-            best = min(solved, key=lambda r: (not r.schedule.metrics.feasible, r.schedule.metrics.objective))
+            best = min(
+                solved,
+                key=lambda r: (not r.schedule.metrics.feasible, r.schedule.metrics.objective),
+            )
             print(f"\nbest: {best.solver}\n")
             print(schedule_summary(best))
 
         small = generate(*DEMO_QUANTUM_SHAPE, args.seed)
-        print(f"\nquantum: problem {small.name}, {len(small.tasks)} tasks, {len(small.machines)} machines "
-              f"(qaoa on the built-in engine, {STOCK_STACK} on qiskit-aer, exhaustive = the optimum)")
+        print(
+            f"\nquantum: problem {small.name}, {len(small.tasks)} tasks, {len(small.machines)} "
+            f"machines (qaoa on the built-in engine, {STOCK_STACK} on qiskit-aer, "
+            "exhaustive = the optimum)"
+        )
         quantum = scheduler_pb2.CompareRequest(
-            problem=small, solvers=list(DEMO_QUANTUM_SOLVERS), seed=args.seed, budget=scheduler_pb2.Budget(wall_seconds=120)
+            problem=small,
+            solvers=list(DEMO_QUANTUM_SOLVERS),
+            seed=args.seed,
+            budget=scheduler_pb2.Budget(wall_seconds=120),
         )
         quantum_results = stub.Compare(quantum, timeout=600).results
         print(results_table(quantum_results))
@@ -336,7 +407,8 @@ def demo_verdict(results: Sequence[scheduler_pb2.SolveResponse]) -> tuple[int, s
     if own:
         return 1, f"qsched: {', '.join(own)} failed (see the table)"
     if failed:
-        return 0, f"The stock qiskit stack ({STOCK_STACK}) failed on this problem (see the table); qsched's own solvers did not."
+        stock = f"The stock qiskit stack ({STOCK_STACK}) failed on this problem (see the table)"
+        return 0, f"{stock}; qsched's own solvers did not."
     return 0, ""
 
 
@@ -362,32 +434,65 @@ def _add_solve_arguments(parser: argparse.ArgumentParser, server_help: str, resp
     parser.add_argument("--seconds", type=_positive(float), help="wall-time budget (per solver)")
     parser.add_argument("--evaluations", type=_positive(int), help="evaluation budget (per solver)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="solver option (repeatable)")
-    parser.add_argument("--backend", default="", help="quantum backend: engine, aer, aer-noisy, fake_<device>, ibm:<device>")
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="solver option (repeatable)",
+    )
+    parser.add_argument(
+        "--backend",
+        default="",
+        help="quantum backend: engine, aer, aer-noisy, fake_<device>, ibm:<device>",
+    )
     parser.add_argument("--server", metavar="ADDR", help=server_help)
-    parser.add_argument("--json", action="store_true", help=f"print the {response} as protobuf JSON")
+    parser.add_argument(
+        "--json", action="store_true", help=f"print the {response} as protobuf JSON"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qsched", description="Quantum-assisted scheduling of tasks onto heterogeneous machines.")
+    parser = argparse.ArgumentParser(
+        prog="qsched",
+        description="Quantum-assisted scheduling of tasks onto heterogeneous machines.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo", help="start a local server and solve a generated problem through it")
+    demo = commands.add_parser(
+        "demo", help="start a local server and solve a generated problem through it"
+    )
     demo.add_argument("--tasks", type=_positive(int), default=40)
     demo.add_argument("--machines", type=_positive(int), default=6)
     demo.add_argument("--seed", type=int, default=1)
-    demo.add_argument("--evaluations", type=_positive(int), default=20000, help="evaluation budget per solver")
+    demo.add_argument(
+        "--evaluations", type=_positive(int), default=20000, help="evaluation budget per solver"
+    )
     demo.set_defaults(run=cmd_demo)
 
     serve = commands.add_parser("serve", help="run the gRPC service")
-    serve.add_argument("--address", default=DEFAULT_ADDRESS, help="host:port to listen on (port 0: any free port)")
+    serve.add_argument(
+        "--address", default=DEFAULT_ADDRESS, help="host:port to listen on (port 0: any free port)"
+    )
     serve.add_argument("--db", default="qsched.db", help="SQLite file for jobs")
     serve.add_argument("--workers", type=_positive(int), help="solves at once (default: CPU count)")
     serve.add_argument("--max-tasks", type=_positive(int), default=Limits.max_tasks)
     serve.add_argument("--max-machines", type=_positive(int), default=Limits.max_machines)
-    serve.add_argument("--default-seconds", type=_positive(float), default=DEFAULT_WALL_SECONDS, help="wall budget when a request sets none")
-    serve.add_argument("--max-seconds", type=_positive(float), default=MAX_WALL_SECONDS, help="longest wall budget allowed")
-    serve.add_argument("--max-message-mb", type=_positive(float), default=64.0, help="largest message (< 2048)")
+    serve.add_argument(
+        "--default-seconds",
+        type=_positive(float),
+        default=DEFAULT_WALL_SECONDS,
+        help="wall budget when a request sets none",
+    )
+    serve.add_argument(
+        "--max-seconds",
+        type=_positive(float),
+        default=MAX_WALL_SECONDS,
+        help="longest wall budget allowed",
+    )
+    serve.add_argument(
+        "--max-message-mb", type=_positive(float), default=64.0, help="largest message (< 2048)"
+    )
     serve.set_defaults(run=cmd_serve)
 
     solve = commands.add_parser("solve", help="solve a problem file (protobuf JSON or Braun ETC)")
@@ -396,23 +501,48 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--schedule", action="store_true", help="also print the per-machine plan")
     solve.set_defaults(run=cmd_solve)
 
-    compare = commands.add_parser("compare", help="several solvers on one problem at one budget, side by side")
-    compare.add_argument("--solvers", default="min-min,ga,pso,aco,milp", help="comma-separated solver names")
+    compare = commands.add_parser(
+        "compare", help="several solvers on one problem at one budget, side by side"
+    )
+    compare.add_argument(
+        "--solvers", default="min-min,ga,pso,aco,milp", help="comma-separated solver names"
+    )
     _add_solve_arguments(compare, "compare on a qsched server (the Compare RPC)", "CompareResponse")
     compare.set_defaults(run=cmd_compare)
 
-    bench = commands.add_parser("bench", help="solvers x instances x seeds of a suite, resumable, with a report")
+    bench = commands.add_parser(
+        "bench", help="solvers x instances x seeds of a suite, resumable, with a report"
+    )
     bench.add_argument("suite", choices=("hcsp", "energy"))
-    bench.add_argument("--solvers", default="min-min,local-search,ga,pso,aco,milp", help="comma-separated solver names")
+    bench.add_argument(
+        "--solvers",
+        default="min-min,local-search,ga,pso,aco,milp",
+        help="comma-separated solver names",
+    )
     bench.add_argument("--seeds", type=int, nargs="+", default=[0])
     bench.add_argument("--seconds", type=_positive(float), help="wall-time budget per run")
     bench.add_argument("--evaluations", type=_positive(int), help="evaluation budget per run")
-    bench.add_argument("--jobs", type=_positive(int), default=os.cpu_count() or 1, help="runs at once (one thread each)")
-    bench.add_argument("--out", type=Path, help="JSON-lines records, appended; runs already there are skipped")
-    bench.add_argument("--report", type=Path, help="also write the Markdown report here, and PNG figures next to it")
+    bench.add_argument(
+        "--jobs",
+        type=_positive(int),
+        default=os.cpu_count() or 1,
+        help="runs at once (one thread each)",
+    )
+    bench.add_argument(
+        "--out", type=Path, help="JSON-lines records, appended; runs already there are skipped"
+    )
+    bench.add_argument(
+        "--report",
+        type=Path,
+        help="also write the Markdown report here, and PNG figures next to it",
+    )
     bench.add_argument("--data", type=Path, default=Path("datasets"), help="datasets directory")
-    bench.add_argument("--executor", choices=("local", "ray"), default="local", help="a local process pool, or Ray")
-    bench.add_argument("--address", help="Ray cluster address (default: start a local Ray instance)")
+    bench.add_argument(
+        "--executor", choices=("local", "ray"), default="local", help="a local process pool, or Ray"
+    )
+    bench.add_argument(
+        "--address", help="Ray cluster address (default: start a local Ray instance)"
+    )
     bench.set_defaults(run=cmd_bench)
 
     gen = commands.add_parser("gen", help="generate an energy-aware instance as protobuf JSON")
@@ -427,21 +557,29 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.add_argument("action", choices=("list", "get", "watch", "cancel"))
     jobs.add_argument("job_id", nargs="?")
     jobs.add_argument("--server", default=DEFAULT_ADDRESS, metavar="ADDR")
-    jobs.add_argument("--state", choices=("queued", "running", "succeeded", "failed", "cancelled", "interrupted"))
+    jobs.add_argument(
+        "--state", choices=("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
+    )
     jobs.add_argument("--limit", type=_positive(int), default=50)
     jobs.add_argument("--json", action="store_true")
     jobs.set_defaults(run=cmd_jobs)
 
     solvers = commands.add_parser("solvers", help="list the solvers, or one solver's options")
-    solvers.add_argument("name", nargs="?", help="a solver: print its options with types, defaults and ranges")
-    solvers.add_argument("--server", metavar="ADDR", help="ask a server instead of this installation")
+    solvers.add_argument(
+        "name", nargs="?", help="a solver: print its options with types, defaults and ranges"
+    )
+    solvers.add_argument(
+        "--server", metavar="ADDR", help="ask a server instead of this installation"
+    )
     solvers.set_defaults(run=cmd_solvers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         return args.run(args)
     except ProblemError as error:

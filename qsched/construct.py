@@ -28,14 +28,18 @@ Selector = Callable[[np.ndarray, np.ndarray], int]
 
 def list_schedule(problem: Problem, select: Selector) -> np.ndarray:
     """Build an assignment task by task; ``select`` picks which unassigned task goes next."""
-    runtime = problem.etc / problem.frequency[np.arange(problem.num_machines), problem.fastest_levels]
+    runtime = (
+        problem.etc / problem.frequency[np.arange(problem.num_machines), problem.fastest_levels]
+    )
     ready = np.zeros(problem.num_machines)
     load = np.zeros_like(problem.capacity)
     unassigned = np.arange(problem.num_tasks)
     assignment = np.empty(problem.num_tasks, dtype=np.int64)
     while unassigned.size:
         completion = ready + runtime[unassigned]
-        fits = ~over_capacity(load[None, :, :] + problem.demand[unassigned, None, :], problem.capacity).any(axis=2)
+        fits = ~over_capacity(
+            load[None, :, :] + problem.demand[unassigned, None, :], problem.capacity
+        ).any(axis=2)
         fits |= ~fits.any(axis=1, keepdims=True)
         completion = np.where(fits, completion, np.inf)
         best_machine = np.argmin(completion, axis=1)
@@ -63,17 +67,25 @@ def _sufferage(best: np.ndarray, second: np.ndarray) -> int:
     return int(np.argmax(suffer))
 
 
-HEURISTICS: dict[str, Selector] = {"min-min": _min_min, "max-min": _max_min, "sufferage": _sufferage}
+HEURISTICS: dict[str, Selector] = {
+    "min-min": _min_min,
+    "max-min": _max_min,
+    "sufferage": _sufferage,
+}
 #: The ``start`` option of the searches that begin at a heuristic's schedule.
 START = Option("heuristic whose schedule the search starts from", choices=tuple(HEURISTICS))
 
 
 def heuristic_start(tracker: SolveTracker, heuristic: str) -> Evaluation:
     """Evaluate the named heuristic's schedule (a key of `HEURISTICS`): where the searches start."""
-    return tracker.evaluate(list_schedule(tracker.problem, HEURISTICS[heuristic]), stage="construct")
+    return tracker.evaluate(
+        list_schedule(tracker.problem, HEURISTICS[heuristic]), stage="construct"
+    )
 
 
 def repaired_start(tracker: SolveTracker) -> Evaluation:
     """Min-min, repaired: the quantum solvers' warm start and their QUBOs' incumbent."""
     start = heuristic_start(tracker, "min-min")
-    return repair(tracker, start.assignment, start.levels, levels_by_power(tracker.problem), stage="start")
+    return repair(
+        tracker, start.assignment, start.levels, levels_by_power(tracker.problem), stage="start"
+    )

@@ -51,27 +51,36 @@ class Evaluation:
 
     @property
     def feasible(self) -> bool:
-        return self.deadline_misses == 0 and self.capacity_violations == 0 and self.power_cap_excess == 0.0
+        return (
+            self.deadline_misses == 0
+            and self.capacity_violations == 0
+            and self.power_cap_excess == 0.0
+        )
 
     @property
     def key(self) -> tuple[bool, float, float]:
         return (not self.feasible, self.violation, self.objective)
 
 
-
 def check_assignment(problem: Problem, assignment, levels=None) -> tuple[np.ndarray, np.ndarray]:
     """Return (assignment, levels) as int arrays, or raise ValueError if out of range."""
     tasks = np.asarray(assignment, dtype=np.int64)
     if tasks.shape != (problem.num_tasks,):
-        raise ValueError(f"assignment must have {problem.num_tasks} entries, has shape {tasks.shape}")
+        raise ValueError(
+            f"assignment must have {problem.num_tasks} entries, has shape {tasks.shape}"
+        )
     if tasks.size and (tasks.min() < 0 or tasks.max() >= problem.num_machines):
-        raise ValueError(f"assignment entries must be machine indices in [0, {problem.num_machines})")
+        raise ValueError(
+            f"assignment entries must be machine indices in [0, {problem.num_machines})"
+        )
     if levels is None:
         chosen = problem.fastest_levels
     else:
         chosen = np.asarray(levels, dtype=np.int64)
         if chosen.shape != (problem.num_machines,):
-            raise ValueError(f"levels must have {problem.num_machines} entries, has shape {chosen.shape}")
+            raise ValueError(
+                f"levels must have {problem.num_machines} entries, has shape {chosen.shape}"
+            )
         if np.any(chosen < 0) or np.any(chosen >= problem.level_count):
             raise ValueError("levels must be within each machine's DVFS levels")
     return tasks, chosen
@@ -102,7 +111,13 @@ def evaluate(problem: Problem, assignment, levels=None) -> Evaluation:
     task_watts = problem.task_watts(np.arange(problem.num_tasks), tasks, levels[tasks])
     busy_energy = np.bincount(tasks, weights=runtime * task_watts, minlength=problem.num_machines)
     machine_energy = np.where(powered_on, busy_energy + idle * (makespan - busy), 0.0)
-    peak_power = _peak_power(problem, tasks, order, counts, start[order], busy, task_watts[order], powered_on) if problem.models_power else 0.0
+    peak_power = (
+        _peak_power(
+            problem, tasks, order, counts, start[order], busy, task_watts[order], powered_on
+        )
+        if problem.models_power
+        else 0.0
+    )
 
     late = finish > problem.deadline * (1 + TOLERANCE)
     tardiness = float(np.sum(np.where(late, finish - problem.deadline, 0.0)))
@@ -153,7 +168,9 @@ def _capacity_excess(problem: Problem, tasks: np.ndarray) -> np.ndarray:
     return np.where(over_capacity(load, problem.capacity), load - problem.capacity, 0.0)
 
 
-def _peak_power(problem, tasks, order, counts, sorted_start, busy, sorted_watts, powered_on) -> float:
+def _peak_power(
+    problem, tasks, order, counts, sorted_start, busy, sorted_watts, powered_on
+) -> float:
     """Highest summed power over [0, makespan): a sweep over the moments power changes.
 
     Each powered machine starts at t = 0 (its first task, or idle); power
@@ -168,7 +185,13 @@ def _peak_power(problem, tasks, order, counts, sorted_start, busy, sorted_watts,
     last_watts = sorted_watts[np.cumsum(counts)[used] - 1]
     idle_only = powered_on & ~used
     times = np.concatenate([sorted_start, busy[used], np.zeros(idle_only.sum())])
-    deltas = np.concatenate([sorted_watts - previous, problem.idle_watts[used] - last_watts, problem.idle_watts[idle_only]])
+    deltas = np.concatenate(
+        [
+            sorted_watts - previous,
+            problem.idle_watts[used] - last_watts,
+            problem.idle_watts[idle_only],
+        ]
+    )
     by_time = np.argsort(times, kind="stable")
     level = np.cumsum(deltas[by_time])
     times = times[by_time]
@@ -177,7 +200,9 @@ def _peak_power(problem, tasks, order, counts, sorted_start, busy, sorted_watts,
     return float(level[settled].max())
 
 
-def _violation(problem: Problem, capacity_excess: np.ndarray, tardiness: float, power_excess: float) -> float:
+def _violation(
+    problem: Problem, capacity_excess: np.ndarray, tardiness: float, power_excess: float
+) -> float:
     """Unitless infeasibility: capacity excess in mean task demands, lateness in
     mean task runtimes, power excess as a fraction of the cap."""
     total = 0.0

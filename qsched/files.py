@@ -19,7 +19,9 @@ def read_message(path: Path | str) -> problem_pb2.AllocationProblem:
     try:
         return json_format.Parse(path.read_text(), problem_pb2.AllocationProblem())
     except (json_format.ParseError, UnicodeDecodeError) as error:
-        raise ProblemError([FieldViolation(str(path), f"is not an AllocationProblem in protobuf JSON: {error}")]) from None
+        raise ProblemError(
+            [FieldViolation(str(path), f"is not an AllocationProblem in protobuf JSON: {error}")]
+        ) from None
 
 
 def read_problem(path: Path | str, limits: Limits = Limits()) -> Problem:
@@ -33,7 +35,10 @@ def to_json(message, *, with_defaults: bool = False) -> str:
     which reads better in results than a missing key.
     """
     return json_format.MessageToJson(
-        message, preserving_proto_field_name=True, indent=1, always_print_fields_with_no_presence=with_defaults
+        message,
+        preserving_proto_field_name=True,
+        indent=1,
+        always_print_fields_with_no_presence=with_defaults,
     )
 
 

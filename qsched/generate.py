@@ -66,15 +66,21 @@ def specpower_curves() -> dict[str, list[float]]:
     return json.loads(text)["servers"]
 
 
-def generate(num_tasks: int, num_machines: int, seed: int, name: str | None = None) -> problem_pb2.AllocationProblem:
+def generate(
+    num_tasks: int, num_machines: int, seed: int, name: str | None = None
+) -> problem_pb2.AllocationProblem:
     """A feasible energy-aware instance; the same arguments give the same message."""
     if num_tasks < 1 or num_machines < 1:
         raise ValueError("an instance needs at least one task and one machine")
-    message, _ = _generate(num_tasks, num_machines, seed, name or f"gen-{num_tasks}x{num_machines}-s{seed}")
+    message, _ = _generate(
+        num_tasks, num_machines, seed, name or f"gen-{num_tasks}x{num_machines}-s{seed}"
+    )
     return message
 
 
-def _generate(num_tasks: int, num_machines: int, seed: int, name: str) -> tuple[problem_pb2.AllocationProblem, Calibration]:
+def _generate(
+    num_tasks: int, num_machines: int, seed: int, name: str
+) -> tuple[problem_pb2.AllocationProblem, Calibration]:
     rng = np.random.default_rng(seed)
     curves = specpower_curves()
     servers = rng.choice(sorted(curves), size=num_machines)
@@ -94,7 +100,14 @@ def _generate(num_tasks: int, num_machines: int, seed: int, name: str) -> tuple[
     load = np.round(rng.uniform(0.4, 1.0, size=num_tasks), 2)
     memory = rng.choice([1.0, 2.0, 4.0, 8.0], size=num_tasks, p=[0.3, 0.35, 0.25, 0.1])
     for i in range(num_tasks):
-        message.tasks.append(problem_pb2.Task(id=f"task-{i:03d}", work=float(work[i]), load=float(load[i]), demand={"memory": float(memory[i])}))
+        message.tasks.append(
+            problem_pb2.Task(
+                id=f"task-{i:03d}",
+                work=float(work[i]),
+                load=float(load[i]),
+                demand={"memory": float(memory[i])},
+            )
+        )
 
     _fit_memory(message, memory.sum())
     min_min = registry.solve(Problem.from_message(message), "min-min").evaluation.assignment
@@ -110,7 +123,9 @@ def _generate(num_tasks: int, num_machines: int, seed: int, name: str) -> tuple[
     problem = Problem.from_message(message)
     fast = evaluate(problem, calibration.assignment)
     slow = evaluate(problem, calibration.assignment, calibration.levels)
-    message.power_cap_watts = float(np.ceil(max(CAP_FRACTION * fast.peak_power, slow.peak_power * 1.001)))
+    message.power_cap_watts = float(
+        np.ceil(max(CAP_FRACTION * fast.peak_power, slow.peak_power * 1.001))
+    )
     message.objective.energy_weight = 1.0
     message.objective.makespan_weight = float(f"{slow.energy / slow.makespan:.3g}")
     return message, calibration
@@ -120,7 +135,7 @@ def _fit_memory(message: problem_pb2.AllocationProblem, total_demand: float) -> 
     """Scale memory capacities (keeping their ratios) to the total demand plus headroom."""
     sizes = np.array([m.capacity["memory"] for m in message.machines])
     scaled = np.maximum(np.ceil(sizes / sizes.sum() * total_demand * MEMORY_HEADROOM), 8.0)
-    for machine, capacity in zip(message.machines, scaled):
+    for machine, capacity in zip(message.machines, scaled, strict=True):
         machine.capacity["memory"] = float(capacity)
 
 
@@ -128,5 +143,5 @@ def _raise_capacity_to(message: problem_pb2.AllocationProblem, calibration: Cali
     """Make sure the calibration schedule assignment fits: raise any capacity it exceeds."""
     demand = np.array([t.demand["memory"] for t in message.tasks])
     used = np.bincount(calibration.assignment, weights=demand, minlength=len(message.machines))
-    for machine, load in zip(message.machines, used):
+    for machine, load in zip(message.machines, used, strict=True):
         machine.capacity["memory"] = max(machine.capacity["memory"], float(np.ceil(load)))

@@ -15,7 +15,9 @@ import numpy as np
 
 from qsched.v1 import problem_pb2
 
-_SOLUTION_NAME = re.compile(r"^(?P<instance>.+?\.\d+)_(?:(?P<method>[A-Z]+)_)?(?P<makespan>\d+(?:,\d+)?)\.sol$")
+_SOLUTION_NAME = re.compile(
+    r"^(?P<instance>.+?\.\d+)_(?:(?P<method>[A-Z]+)_)?(?P<makespan>\d+(?:,\d+)?)\.sol$"
+)
 
 
 def is_etc_file(path: Path) -> bool:
@@ -31,17 +33,22 @@ def read_etc(path: Path) -> np.ndarray:
         tasks, machines, _ = (int(part) for part in handle.readline().split())
         values = np.loadtxt(handle, dtype=float)
     if values.size != tasks * machines:
-        raise ValueError(f"{path}: header says {tasks}x{machines} but the file has {values.size} values")
+        raise ValueError(
+            f"{path}: header says {tasks}x{machines} but the file has {values.size} values"
+        )
     return values.reshape(tasks, machines)
 
 
 def etc_problem(etc: np.ndarray, name: str) -> problem_pb2.AllocationProblem:
     """An ETC matrix as a makespan-only problem: tasks t0.., machines m0.."""
     machine_ids = [f"m{j}" for j in range(etc.shape[1])]
-    message = problem_pb2.AllocationProblem(name=name, objective=problem_pb2.Objective(makespan_weight=1.0))
+    message = problem_pb2.AllocationProblem(
+        name=name, objective=problem_pb2.Objective(makespan_weight=1.0)
+    )
     message.machines.extend(problem_pb2.Machine(id=m) for m in machine_ids)
     message.tasks.extend(
-        problem_pb2.Task(id=f"t{i}", etc=dict(zip(machine_ids, row.tolist()))) for i, row in enumerate(etc)
+        problem_pb2.Task(id=f"t{i}", etc=dict(zip(machine_ids, row.tolist(), strict=True)))
+        for i, row in enumerate(etc)
     )
     return message
 
@@ -80,5 +87,7 @@ def best_known_makespans(directory: Path) -> dict[str, float]:
     """Instance name -> smallest makespan stated among its solution files."""
     best: dict[str, float] = {}
     for solution in solution_files(directory):
-        best[solution.instance] = min(solution.makespan, best.get(solution.instance, solution.makespan))
+        best[solution.instance] = min(
+            solution.makespan, best.get(solution.instance, solution.makespan)
+        )
     return best

@@ -47,7 +47,7 @@ def schedule_message(problem: Problem, evaluation: Evaluation) -> schedule_pb2.S
     """The full schedule: assignment, per-machine plan in execution order, metrics."""
     assignment = evaluation.assignment
     schedule = schedule_pb2.Schedule(metrics=metrics_message(evaluation))
-    for task_id, machine in zip(problem.task_ids, assignment):
+    for task_id, machine in zip(problem.task_ids, assignment, strict=True):
         schedule.assignment[task_id] = problem.machine_ids[machine]
     for machine, machine_id in enumerate(problem.machine_ids):
         tasks = np.flatnonzero(assignment == machine)
@@ -76,7 +76,10 @@ def schedule_message(problem: Problem, evaluation: Evaluation) -> schedule_pb2.S
 
 def trace_points(response: scheduler_pb2.SolveResponse) -> list[TracePoint]:
     """A response's convergence trace back as `TracePoint`s."""
-    return [TracePoint(p.elapsed_seconds, p.evaluations, p.objective, p.feasible, p.stage) for p in response.convergence]
+    return [
+        TracePoint(p.elapsed_seconds, p.evaluations, p.objective, p.feasible, p.stage)
+        for p in response.convergence
+    ]
 
 
 def point_message(point: TracePoint) -> scheduler_pb2.ConvergencePoint:
@@ -89,7 +92,9 @@ def point_message(point: TracePoint) -> scheduler_pb2.ConvergencePoint:
     )
 
 
-def response_message(problem: Problem, result: Result, backend: str = "") -> scheduler_pb2.SolveResponse:
+def response_message(
+    problem: Problem, result: Result, backend: str = ""
+) -> scheduler_pb2.SolveResponse:
     facts = struct_pb2.Struct()
     facts.update(result.facts)
     return scheduler_pb2.SolveResponse(
@@ -133,7 +138,9 @@ def option_spec(message: scheduler_pb2.SolverOption) -> OptionSpec:
         choices=tuple(message.choices),
     )
     kind = next(kind for kind, name in TYPE_NAMES.items() if name == message.type)
-    return OptionSpec(message.name, kind, kind(json_format.MessageToDict(message.default_value)), option)
+    return OptionSpec(
+        message.name, kind, kind(json_format.MessageToDict(message.default_value)), option
+    )
 
 
 def solver_info(spec: SolverSpec) -> scheduler_pb2.SolverInfo:
@@ -154,14 +161,21 @@ def invalid_status(violations: list[FieldViolation]) -> status_pb2.Status:
     """INVALID_ARGUMENT with a `google.rpc.BadRequest` listing every bad field."""
     bad_request = error_details_pb2.BadRequest(
         field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description) for v in violations
+            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+            for v in violations
         ]
     )
-    status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=str(ProblemError(violations)))
+    status = status_pb2.Status(
+        code=code_pb2.INVALID_ARGUMENT, message=str(ProblemError(violations))
+    )
     status.details.add().Pack(bad_request)
     return status
 
 
-def failed_response(solver: str, backend: str, error: status_pb2.Status, elapsed: float) -> scheduler_pb2.SolveResponse:
+def failed_response(
+    solver: str, backend: str, error: status_pb2.Status, elapsed: float
+) -> scheduler_pb2.SolveResponse:
     """A Compare entry for a solver that ended without a schedule (see `SolveResponse.error`)."""
-    return scheduler_pb2.SolveResponse(solver=solver, backend=backend, elapsed_seconds=elapsed, error=error)
+    return scheduler_pb2.SolveResponse(
+        solver=solver, backend=backend, elapsed_seconds=elapsed, error=error
+    )

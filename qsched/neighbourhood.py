@@ -20,7 +20,9 @@ from qsched.solver import SolveTracker
 LEVEL_MOVE_RATE = 0.1
 
 
-def propose(rng: np.random.Generator, problem: Problem, current: Evaluation) -> tuple[np.ndarray, np.ndarray]:
+def propose(
+    rng: np.random.Generator, problem: Problem, current: Evaluation
+) -> tuple[np.ndarray, np.ndarray]:
     """One neighbour of ``current`` as (assignment, levels): a move, a swap or a DVFS change.
 
     Half of the task moves start from the machine that finishes last, since
@@ -32,7 +34,9 @@ def propose(rng: np.random.Generator, problem: Problem, current: Evaluation) -> 
     tunable = np.flatnonzero(problem.level_count > 1)
     if tunable.size and (problem.num_machines == 1 or rng.random() < LEVEL_MOVE_RATE):
         machine = int(rng.choice(tunable))
-        levels[machine] = (levels[machine] + rng.integers(1, problem.level_count[machine])) % problem.level_count[machine]
+        levels[machine] = (
+            levels[machine] + rng.integers(1, problem.level_count[machine])
+        ) % problem.level_count[machine]
         return assignment, levels
     if rng.random() < 0.5:
         task = int(rng.choice(np.flatnonzero(assignment == np.argmax(current.busy))))
@@ -44,7 +48,9 @@ def propose(rng: np.random.Generator, problem: Problem, current: Evaluation) -> 
             partner = int(rng.choice(others))
             assignment[task], assignment[partner] = assignment[partner], assignment[task]
             return assignment, levels
-    assignment[task] = (assignment[task] + rng.integers(1, problem.num_machines)) % problem.num_machines
+    assignment[task] = (
+        assignment[task] + rng.integers(1, problem.num_machines)
+    ) % problem.num_machines
     return assignment, levels
 
 
@@ -53,8 +59,15 @@ def can_move(problem: Problem) -> bool:
     return problem.num_machines > 1 or bool(problem.level_count.max() > 1)
 
 
-def hill_climb(tracker: SolveTracker, current: Evaluation, rng: np.random.Generator, steps: int | None = None, stage: str = "search") -> Evaluation:
-    """Accept-if-not-worse neighbours of ``current`` for ``steps`` steps (or until the budget ends)."""
+def hill_climb(
+    tracker: SolveTracker,
+    current: Evaluation,
+    rng: np.random.Generator,
+    steps: int | None = None,
+    stage: str = "search",
+) -> Evaluation:
+    """Accept-if-not-worse neighbours of ``current`` for ``steps`` steps (or until the budget
+    ends)."""
     taken = 0
     while can_move(tracker.problem) and not tracker.exhausted and (steps is None or taken < steps):
         candidate = tracker.evaluate(*propose(rng, tracker.problem, current), stage=stage)

@@ -60,13 +60,16 @@ class OptionSpec:
 
     @property
     def allowed(self) -> str:
-        """The range or choices as text: ``>= 1``, ``[0, 1]``, ``(0, 1)``, ``one of xy, x``; "" if any value goes."""
+        """The range or choices as text: ``>= 1``, ``[0, 1]``, ``(0, 1)``, ``one of xy, x``;
+        "" if any value goes."""
         option = self.option
         if option.choices:
             return "one of " + ", ".join(option.choices)
         low, high = option.minimum, option.maximum
         if low is not None and high is not None:
-            return f"{'(' if option.exclusive_minimum else '['}{_number(low)}, {_number(high)}{')' if option.exclusive_maximum else ']'}"
+            opening = "(" if option.exclusive_minimum else "["
+            closing = ")" if option.exclusive_maximum else "]"
+            return f"{opening}{_number(low)}, {_number(high)}{closing}"
         if low is not None:
             return f"{'>' if option.exclusive_minimum else '>='} {_number(low)}"
         if high is not None:
@@ -79,20 +82,31 @@ class OptionSpec:
         if kind is bool or isinstance(value, bool):
             fits = isinstance(value, bool) and kind is bool
         elif kind in (int, float):
-            fits = isinstance(value, (int, float)) and (kind is float or not math.isfinite(value) or float(value).is_integer())
+            fits = isinstance(value, (int, float)) and (
+                kind is float or not math.isfinite(value) or float(value).is_integer()
+            )
         else:
             fits = isinstance(value, kind)
         if not fits:
-            return f"must be a{'n' if self.type_name[0] in 'aeiou' else ''} {self.type_name}, like its default {self.default!r}"
+            article = "an" if self.type_name[0] in "aeiou" else "a"
+            return f"must be {article} {self.type_name}, like its default {self.default!r}"
         if kind in (int, float) and not math.isfinite(value):
             return "must be a finite number"
         option = self.option
         if option.choices and value not in option.choices:
             return f"must be {self.allowed}"
-        below = option.minimum is not None and (value <= option.minimum if option.exclusive_minimum else value < option.minimum)
-        above = option.maximum is not None and (value >= option.maximum if option.exclusive_maximum else value > option.maximum)
+        below = option.minimum is not None and (
+            value <= option.minimum if option.exclusive_minimum else value < option.minimum
+        )
+        above = option.maximum is not None and (
+            value >= option.maximum if option.exclusive_maximum else value > option.maximum
+        )
         if below or above:
-            return f"must be in {self.allowed}" if self.allowed[0] in "[(" else f"must be {self.allowed}"
+            return (
+                f"must be in {self.allowed}"
+                if self.allowed[0] in "[("
+                else f"must be {self.allowed}"
+            )
         return None
 
     def coerce(self, value: Any) -> Any:
@@ -125,7 +139,8 @@ def option_specs(function: Callable[..., Any]) -> dict[str, OptionSpec]:
 
 
 def parse_value(text: str) -> Any:
-    """A command-line option value: JSON where it parses (``3``, ``0.5``, ``true``), else the text."""
+    """A command-line option value: JSON where it parses (``3``, ``0.5``, ``true``), else the
+    text."""
     try:
         return json.loads(text)
     except json.JSONDecodeError:
@@ -141,8 +156,8 @@ def parse_pair(pair: str) -> tuple[str, Any]:
 
 
 def parse_label(label: str) -> tuple[str, dict[str, Any]]:
-    """``hybrid@sub_solver=exhaustive+shots=128`` -> ("hybrid", {"sub_solver": "exhaustive", "shots": 128}):
-    a solver with options under its own label, e.g. an ablation next to the original
-    (``+`` between options, since commas separate solvers on the command line)."""
+    """A solver with options under its own label, e.g. an ablation next to the original:
+    ``hybrid@sub_solver=exhaustive+shots=128`` -> ("hybrid", {"sub_solver": "exhaustive",
+    "shots": 128}) (``+`` between options, since commas separate solvers on the command line)."""
     name, _, text = label.partition("@")
     return name, dict(parse_pair(pair) for pair in text.split("+") if pair)

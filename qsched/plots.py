@@ -33,19 +33,30 @@ def convergence(records: list[Record], path: Path) -> Path:
     rows = math.ceil(len(names) / columns)
     figure, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3.5 * rows), squeeze=False)
     colours = {solver: f"C{k}" for k, solver in enumerate(solvers_in(records))}
-    for axis, name in zip(axes.flat, names):
+    for axis, name in zip(axes.flat, names, strict=False):  # the grid may have spare axes
         for record in (r for r in records if r.instance == name and r.trace):
-            times = [max(point.elapsed, 1e-4) for point in record.trace] + [max(record.elapsed, 1e-4)]
+            times = [max(point.elapsed, 1e-4) for point in record.trace] + [
+                max(record.elapsed, 1e-4)
+            ]
             values = [point.objective for point in record.trace] + [record.trace[-1].objective]
-            axis.step(times, values, where="post", color=colours[record.solver], alpha=0.8, label=record.solver)
+            axis.step(
+                times,
+                values,
+                where="post",
+                color=colours[record.solver],
+                alpha=0.8,
+                label=record.solver,
+            )
         axis.set_xscale("log")
         axis.set_title(name, fontsize=9)
         axis.set_xlabel("seconds")
         axis.set_ylabel("objective")
-    for axis in axes.flat[len(names):]:
+    for axis in axes.flat[len(names) :]:
         axis.set_visible(False)
     handles = {line.get_label(): line for axis in axes.flat for line in axis.get_lines()}
-    figure.legend(handles.values(), handles.keys(), loc="upper center", ncol=len(handles), fontsize=8)
+    figure.legend(
+        handles.values(), handles.keys(), loc="upper center", ncol=len(handles), fontsize=8
+    )
     figure.tight_layout(rect=(0, 0, 1, 0.95))
     figure.savefig(path, dpi=110)
     plt.close(figure)
@@ -53,19 +64,39 @@ def convergence(records: list[Record], path: Path) -> Path:
 
 
 def metrics(records: list[Record], path: Path) -> Path:
-    """Energy, makespan and utilization per solver relative to each instance's best, with spread over seeds."""
+    """Energy, makespan and utilization per solver relative to each instance's best, with spread
+    over seeds."""
     solvers = solvers_in(records)
     figure, axes = plt.subplots(1, 3, figsize=(14, 4))
-    for axis, (field, label, best) in zip(axes, (("energy", "energy / best", min), ("makespan", "makespan / best", min), ("utilization", "utilization / best", max))):
-        bests = {name: best(getattr(r, field) for r in records if r.instance == name) for name in {r.instance for r in records}}
+    for axis, (field, label, best) in zip(
+        axes,
+        (
+            ("energy", "energy / best", min),
+            ("makespan", "makespan / best", min),
+            ("utilization", "utilization / best", max),
+        ),
+        strict=True,
+    ):
+        bests = {
+            name: best(getattr(r, field) for r in records if r.instance == name)
+            for name in {r.instance for r in records}
+        }
         means, spreads = [], []
         for solver in solvers:
-            ratios = [getattr(r, field) / bests[r.instance] for r in records if r.solver == solver and bests[r.instance]]
+            ratios = [
+                getattr(r, field) / bests[r.instance]
+                for r in records
+                if r.solver == solver and bests[r.instance]
+            ]
             means.append(np.mean(ratios) if ratios else np.nan)
             spreads.append(np.std(ratios) if ratios else 0.0)
-        axis.bar(solvers, means, yerr=spreads, color=[f"C{k}" for k in range(len(solvers))], capsize=3)
+        axis.bar(
+            solvers, means, yerr=spreads, color=[f"C{k}" for k in range(len(solvers))], capsize=3
+        )
         axis.set_ylabel(label)
-        axis.set_ylim(bottom=min(0.9, np.nanmin(means) - 0.05) if np.isfinite(np.nanmin(means)) else 0)
+        axis.set_ylim(
+            bottom=min(0.9, np.nanmin(means) - 0.05) if np.isfinite(np.nanmin(means)) else 0
+        )
         axis.tick_params(axis="x", rotation=45, labelsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
@@ -73,13 +104,28 @@ def metrics(records: list[Record], path: Path) -> Path:
     return path
 
 
-def gaps(records: list[Record], targets: dict[str, float], path: Path, label: str = "gap to best known %") -> Path:
+def gaps(
+    records: list[Record], targets: dict[str, float], path: Path, label: str = "gap to best known %"
+) -> Path:
     """Per solver, the mean over instances of the objective's gap to ``targets`` (best known or
     proven bound, by instance), with the spread over runs as error bars."""
     solvers = solvers_in(records)
-    values = [[100 * gap(r.objective, targets[r.instance]) for r in records if r.solver == s and r.instance in targets] for s in solvers]
+    values = [
+        [
+            100 * gap(r.objective, targets[r.instance])
+            for r in records
+            if r.solver == s and r.instance in targets
+        ]
+        for s in solvers
+    ]
     figure, axis = plt.subplots(figsize=(max(5, 1.2 * len(solvers)), 4))
-    axis.bar(solvers, [np.mean(v) if v else np.nan for v in values], yerr=[np.std(v) if v else 0 for v in values], color=[f"C{k}" for k in range(len(solvers))], capsize=3)
+    axis.bar(
+        solvers,
+        [np.mean(v) if v else np.nan for v in values],
+        yerr=[np.std(v) if v else 0 for v in values],
+        color=[f"C{k}" for k in range(len(solvers))],
+        capsize=3,
+    )
     axis.set_ylabel(label)
     axis.tick_params(axis="x", rotation=45, labelsize=8)
     figure.tight_layout()

@@ -10,6 +10,7 @@ one representation. `Problem.from_message` is the single place where a
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import dataclass, field
@@ -107,13 +108,17 @@ class Problem:
         rank[order] = np.arange(self.num_tasks)
         object.__setattr__(self, "edf_rank", _frozen(rank))
         object.__setattr__(self, "fastest_levels", _frozen(np.nanargmax(self.frequency, axis=1)))
-        object.__setattr__(self, "models_power", bool(self.busy_watts.any() or self.idle_watts.any()))
+        object.__setattr__(
+            self, "models_power", bool(self.busy_watts.any() or self.idle_watts.any())
+        )
 
     def task_watts(self, tasks, machines, levels) -> np.ndarray:
         """Watts while ``tasks`` run on ``machines`` at ``levels`` (broadcast index arrays):
         idle power plus the dynamic part above idle, scaled for the DVFS level."""
         idle = self.idle_watts[machines]
-        return idle + self.dynamic_scale[machines, levels] * (self.busy_watts[tasks, machines] - idle)
+        return idle + self.dynamic_scale[machines, levels] * (
+            self.busy_watts[tasks, machines] - idle
+        )
 
     @property
     def num_tasks(self) -> int:
@@ -158,7 +163,10 @@ class _Builder:
             if not identifier:
                 self.fail(f"{kind}[{index}].id", "must not be empty")
             elif identifier in seen:
-                self.fail(f"{kind}[{index}].id", f"duplicates {kind}[{seen[identifier]}].id {identifier!r}")
+                self.fail(
+                    f"{kind}[{index}].id",
+                    f"duplicates {kind}[{seen[identifier]}].id {identifier!r}",
+                )
             else:
                 seen[identifier] = index
 
@@ -167,13 +175,22 @@ class _Builder:
         if not msg.tasks:
             self.fail("tasks", "must list at least one task")
         elif len(msg.tasks) > limits.max_tasks:
-            self.fail("tasks", f"has {len(msg.tasks)} tasks, more than the limit of {limits.max_tasks}")
+            self.fail(
+                "tasks", f"has {len(msg.tasks)} tasks, more than the limit of {limits.max_tasks}"
+            )
         if not msg.machines:
             self.fail("machines", "must list at least one machine")
         elif len(msg.machines) > limits.max_machines:
-            self.fail("machines", f"has {len(msg.machines)} machines, more than the limit of {limits.max_machines}")
+            self.fail(
+                "machines",
+                f"has {len(msg.machines)} machines, more than the limit of {limits.max_machines}",
+            )
         if not self.violations and len(msg.tasks) * len(msg.machines) > limits.max_cells:
-            self.fail("tasks", f"{len(msg.tasks)} tasks x {len(msg.machines)} machines exceeds the limit of {limits.max_cells} cells")
+            self.fail(
+                "tasks",
+                f"{len(msg.tasks)} tasks x {len(msg.machines)} machines exceeds the limit "
+                f"of {limits.max_cells} cells",
+            )
         return not self.violations
 
     def build(self) -> Problem:
@@ -186,7 +203,9 @@ class _Builder:
         resources = self.resources()
         etc = self.etc_matrix(machine_ids)
         demand = self.resource_matrix("tasks", [t.demand for t in msg.tasks], "demand", resources)
-        capacity = self.resource_matrix("machines", [m.capacity for m in msg.machines], "capacity", resources)
+        capacity = self.resource_matrix(
+            "machines", [m.capacity for m in msg.machines], "capacity", resources
+        )
         deadline = self.deadlines()
         load = self.loads()
         curves = self.power_curves()
@@ -229,7 +248,9 @@ class _Builder:
         for index, task in enumerate(self.message.tasks):
             for name in sorted(task.demand):
                 if name not in offered:
-                    self.fail(f"tasks[{index}].demand[{_key(name)}]", "names a resource no machine offers")
+                    self.fail(
+                        f"tasks[{index}].demand[{_key(name)}]", "names a resource no machine offers"
+                    )
         return sorted(offered)
 
     def etc_matrix(self, machine_ids: list[str]) -> np.ndarray:
@@ -267,7 +288,11 @@ class _Builder:
     def check_runtimes(self, etc: np.ndarray) -> None:
         """Every runtime, and every machine's total, must be a positive finite number of seconds."""
         for i, j in np.argwhere(~(np.isfinite(etc) & (etc > 0)))[:5]:
-            self.fail(f"tasks[{i}]", f"has a runtime of {etc[i, j]:g} s on machines[{j}]: work / speed over- or underflows")
+            self.fail(
+                f"tasks[{i}]",
+                f"has a runtime of {etc[i, j]:g} s on machines[{j}]: "
+                "work / speed over- or underflows",
+            )
         with np.errstate(over="ignore"):
             totals = etc.sum(axis=0)
         for j in np.flatnonzero(~np.isfinite(totals))[:5]:
@@ -278,21 +303,27 @@ class _Builder:
         matrix = np.zeros((len(maps), len(resources)))
         for i, amounts in enumerate(maps):
             for resource, amount in amounts.items():
-                if resource in column and self.number(f"{kind}[{i}].{name}[{_key(resource)}]", amount, low=0.0):
+                if resource in column and self.number(
+                    f"{kind}[{i}].{name}[{_key(resource)}]", amount, low=0.0
+                ):
                     matrix[i, column[resource]] = amount
         return matrix
 
     def deadlines(self) -> np.ndarray:
         deadline = np.full(len(self.message.tasks), np.inf)
         for i, task in enumerate(self.message.tasks):
-            if task.HasField("deadline") and self.number(f"tasks[{i}].deadline", task.deadline, low=0.0):
+            if task.HasField("deadline") and self.number(
+                f"tasks[{i}].deadline", task.deadline, low=0.0
+            ):
                 deadline[i] = task.deadline
         return deadline
 
     def loads(self) -> np.ndarray:
         load = np.ones(len(self.message.tasks))
         for i, task in enumerate(self.message.tasks):
-            if task.HasField("load") and self.number(f"tasks[{i}].load", task.load, low=0.0, strict=True):
+            if task.HasField("load") and self.number(
+                f"tasks[{i}].load", task.load, low=0.0, strict=True
+            ):
                 if task.load > 1:
                     self.fail(f"tasks[{i}].load", "must be <= 1")
                 load[i] = task.load
@@ -307,7 +338,10 @@ class _Builder:
         for j, machine in enumerate(machines):
             levels = machine.dvfs_levels
             if len(levels) > MAX_DVFS_LEVELS:
-                self.fail(f"machines[{j}].dvfs_levels", f"has {len(levels)} levels, more than {MAX_DVFS_LEVELS}")
+                self.fail(
+                    f"machines[{j}].dvfs_levels",
+                    f"has {len(levels)} levels, more than {MAX_DVFS_LEVELS}",
+                )
                 continue
             if not levels:
                 frequency[j, 0] = 1.0
@@ -320,9 +354,14 @@ class _Builder:
                     if level.frequency > MAX_FREQUENCY:
                         self.fail(f"{path}.frequency", f"must be <= {MAX_FREQUENCY:g}")
                     frequency[j, k] = level.frequency
-                if level.HasField("peak_watts") and self.number(f"{path}.peak_watts", level.peak_watts, low=idle):
+                if level.HasField("peak_watts") and self.number(
+                    f"{path}.peak_watts", level.peak_watts, low=idle
+                ):
                     if full <= idle:
-                        self.fail(f"{path}.peak_watts", "needs a machine power model that rises above idle")
+                        self.fail(
+                            f"{path}.peak_watts",
+                            "needs a machine power model that rises above idle",
+                        )
                     level_peak[j, k] = level.peak_watts
         return frequency, counts, level_peak
 
@@ -334,23 +373,33 @@ class _Builder:
             model = machine.WhichOneof("power_model")
             if model == "linear_power":
                 power = machine.linear_power
-                ok = self.number(f"machines[{j}].linear_power.idle_watts", power.idle_watts, low=0.0)
-                if self.number(f"machines[{j}].linear_power.peak_watts", power.peak_watts, low=power.idle_watts if ok else 0.0):
+                ok = self.number(
+                    f"machines[{j}].linear_power.idle_watts", power.idle_watts, low=0.0
+                )
+                if self.number(
+                    f"machines[{j}].linear_power.peak_watts",
+                    power.peak_watts,
+                    low=power.idle_watts if ok else 0.0,
+                ):
                     curves[j] = np.linspace(power.idle_watts, power.peak_watts, CURVE_POINTS)
             elif model == "spec_power":
                 watts = list(machine.spec_power.watts)
                 path = f"machines[{j}].spec_power.watts"
                 if len(watts) != CURVE_POINTS:
-                    self.fail(path, f"must have {CURVE_POINTS} values (0%..100% load), has {len(watts)}")
+                    self.fail(
+                        path, f"must have {CURVE_POINTS} values (0%..100% load), has {len(watts)}"
+                    )
                 elif all(self.number(f"{path}[{k}]", w, low=0.0) for k, w in enumerate(watts)):
-                    if any(b < a for a, b in zip(watts, watts[1:])):
+                    if any(b < a for a, b in itertools.pairwise(watts)):
                         self.fail(path, "must be non-decreasing")
                     curves[j] = watts
         return curves
 
     def power_cap(self) -> float:
         msg = self.message
-        if msg.HasField("power_cap_watts") and self.number("power_cap_watts", msg.power_cap_watts, low=0.0, strict=True):
+        if msg.HasField("power_cap_watts") and self.number(
+            "power_cap_watts", msg.power_cap_watts, low=0.0, strict=True
+        ):
             return float(msg.power_cap_watts)
         return math.inf
 

@@ -18,12 +18,18 @@ class SolveProgress:
             unit="s",
             disable=not enabled,
             leave=False,
-            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f}s{postfix}" if wall_seconds else "{desc}: {n:.1f}s{postfix}",
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f}s{postfix}"
+            if wall_seconds
+            else "{desc}: {n:.1f}s{postfix}",
         )
 
-    def update(self, elapsed: float, objective: float | None = None, feasible: bool | None = None) -> None:
+    def update(
+        self, elapsed: float, objective: float | None = None, feasible: bool | None = None
+    ) -> None:
         if objective is not None:
-            self._bar.set_postfix_str(f"best {objective:.6g}{'' if feasible else ' (infeasible)'}", refresh=False)
+            self._bar.set_postfix_str(
+                f"best {objective:.6g}{'' if feasible else ' (infeasible)'}", refresh=False
+            )
         total = self._bar.total
         self._bar.n = min(elapsed, total) if total else elapsed
         self._bar.refresh()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import enum
 import importlib
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -91,15 +92,30 @@ class SolverSpec:
         option is unknown or breaks its declaration, or the solver's own check objects."""
         violations = []
         if self.max_tasks and problem.num_tasks > self.max_tasks:
-            violations.append(FieldViolation("problem.tasks", f"has {problem.num_tasks} tasks; {self.name} takes at most {self.max_tasks}"))
+            violations.append(
+                FieldViolation(
+                    "problem.tasks",
+                    f"has {problem.num_tasks} tasks; {self.name} takes at most {self.max_tasks}",
+                )
+            )
         if self.max_machines and problem.num_machines > self.max_machines:
-            violations.append(FieldViolation("problem.machines", f"has {problem.num_machines} machines; {self.name} takes at most {self.max_machines}"))
+            violations.append(
+                FieldViolation(
+                    "problem.machines",
+                    f"has {problem.num_machines} machines; "
+                    f"{self.name} takes at most {self.max_machines}",
+                )
+            )
         checked = {name: spec.default for name, spec in self.options.items()}
         for name, value in options.items():
             spec = self.options.get(name)
             if spec is None:
                 accepted = ", ".join(self.options) or "none"
-                violations.append(FieldViolation(f"options.{name}", f"is not an option of {self.name} (accepted: {accepted})"))
+                violations.append(
+                    FieldViolation(
+                        f"options.{name}", f"is not an option of {self.name} (accepted: {accepted})"
+                    )
+                )
             elif (problem_with_value := spec.violation(value)) is not None:
                 violations.append(FieldViolation(f"options.{name}", problem_with_value))
             else:
@@ -110,18 +126,30 @@ class SolverSpec:
             raise ProblemError(violations)
         return checked
 
-    def run(self, problem: Problem, budget: Budget, seed: int, progress: ProgressCallback | None, options: Mapping[str, Any]) -> Result:
+    def run(
+        self,
+        problem: Problem,
+        budget: Budget,
+        seed: int,
+        progress: ProgressCallback | None,
+        options: Mapping[str, Any],
+    ) -> Result:
         """Run with options that `check` returned (the service checks them where a request
         arrives, the worker runs them)."""
         if not self.finite and budget.wall_seconds is None and budget.evaluations is None:
-            raise ValueError(f"{self.name} runs until its budget ends: give wall_seconds or evaluations")
+            raise ValueError(
+                f"{self.name} runs until its budget ends: give wall_seconds or evaluations"
+            )
         return self.function(problem, budget, seed, progress, **options)
 
     def accepts(self, backend: str) -> bool:
-        """Whether ``backend`` is one of `backends`, where ``<device>`` stands for any device name."""
+        """Whether ``backend`` is one of `backends`, where ``<device>`` stands for any device
+        name."""
         for name in self.backends:
             prefix, marker, _ = name.partition("<device>")
-            if backend == name or (marker and backend.startswith(prefix) and len(backend) > len(prefix)):
+            if backend == name or (
+                marker and backend.startswith(prefix) and len(backend) > len(prefix)
+            ):
                 return True
         return False
 
@@ -139,15 +167,27 @@ def register(
     backends: tuple[str, ...] = (),
     check: CheckFunction | None = None,
 ) -> Callable[[SolveFunction], SolveFunction]:
-    """Decorator: register ``function`` under ``name``; its docstring's first line describes
-    it and its keyword-only parameters are its options (see `qsched.options`)."""
+    """Decorator: register ``function`` under ``name``; its docstring's first paragraph
+    describes it and its keyword-only parameters are its options (see `qsched.options`)."""
 
     def decorate(function: SolveFunction) -> SolveFunction:
         if name in _SOLVERS:
             raise ValueError(f"solver {name!r} is already registered")
-        description = (function.__doc__ or name).strip().splitlines()[0]
+        summary = (inspect.getdoc(function) or name).split("\n\n")[0]
+        description = " ".join(summary.split())
         options = option_specs(function)
-        _SOLVERS[name] = SolverSpec(name, kind, description, function, finite, options, max_tasks, max_machines, backends, check)
+        _SOLVERS[name] = SolverSpec(
+            name,
+            kind,
+            description,
+            function,
+            finite,
+            options,
+            max_tasks,
+            max_machines,
+            backends,
+            check,
+        )
         return function
 
     return decorate
@@ -192,7 +232,7 @@ def solve(
     progress: ProgressCallback | None = None,
     options: Mapping[str, Any] | None = None,
 ) -> Result:
-    """Check the options and run the named solver; same problem, budget and seed give the same result.
+    """Check the options and run the named solver; same problem, budget and seed, same result.
 
     A solver that does not stop by itself needs a wall-time or evaluation budget.
     """

@@ -19,7 +19,10 @@ from qsched.solver import SolveTracker
 def levels_by_power(problem: Problem) -> list[np.ndarray]:
     """Per machine, its level indices from the most to the least power-hungry (by the
     dynamic-power scale, so a level with its own ``peak_watts`` is placed by its watts)."""
-    return [np.argsort(-problem.dynamic_scale[m, : problem.level_count[m]], kind="stable") for m in range(problem.num_machines)]
+    return [
+        np.argsort(-problem.dynamic_scale[m, : problem.level_count[m]], kind="stable")
+        for m in range(problem.num_machines)
+    ]
 
 
 def repair_capacity(problem: Problem, assignment: np.ndarray) -> np.ndarray:
@@ -36,11 +39,17 @@ def repair_capacity(problem: Problem, assignment: np.ndarray) -> np.ndarray:
     over = np.flatnonzero(over_capacity(load, problem.capacity).any(axis=1))
     if not over.size:
         return assignment
-    busy = np.bincount(assignment, weights=problem.etc[np.arange(problem.num_tasks), assignment], minlength=problem.num_machines)
+    busy = np.bincount(
+        assignment,
+        weights=problem.etc[np.arange(problem.num_tasks), assignment],
+        minlength=problem.num_machines,
+    )
     for machine in over:
         violated = over_capacity(load[machine], problem.capacity[machine])
         tasks = np.flatnonzero(assignment == machine)
-        share = problem.demand[np.ix_(tasks, np.flatnonzero(violated))] / np.maximum(problem.capacity[machine, violated], TOLERANCE)
+        share = problem.demand[np.ix_(tasks, np.flatnonzero(violated))] / np.maximum(
+            problem.capacity[machine, violated], TOLERANCE
+        )
         for task in tasks[np.argsort(-share.sum(axis=1), kind="stable")]:
             if not over_capacity(load[machine], problem.capacity[machine]).any():
                 break
@@ -57,7 +66,13 @@ def repair_capacity(problem: Problem, assignment: np.ndarray) -> np.ndarray:
     return assignment
 
 
-def repair(tracker: SolveTracker, assignment: np.ndarray, levels: np.ndarray, order: list[np.ndarray], stage: str = "search") -> Evaluation:
+def repair(
+    tracker: SolveTracker,
+    assignment: np.ndarray,
+    levels: np.ndarray,
+    order: list[np.ndarray],
+    stage: str = "search",
+) -> Evaluation:
     """Capacity repair, then, while over the power cap, move the machine with the highest
     mean power to its next less power-hungry DVFS level (``order`` from `levels_by_power`)."""
     problem = tracker.problem
@@ -68,7 +83,13 @@ def repair(tracker: SolveTracker, assignment: np.ndarray, levels: np.ndarray, or
         for machine in np.flatnonzero(evaluation.powered_on):
             position = int(np.flatnonzero(order[machine] == levels[machine])[0])
             if position + 1 < len(order[machine]):
-                candidates.append((evaluation.machine_energy[machine] / max(evaluation.makespan, TOLERANCE), machine, order[machine][position + 1]))
+                candidates.append(
+                    (
+                        evaluation.machine_energy[machine] / max(evaluation.makespan, TOLERANCE),
+                        machine,
+                        order[machine][position + 1],
+                    )
+                )
         if not candidates:
             break
         _, machine, slower = max(candidates)

@@ -12,8 +12,19 @@ from qsched.solver import gap, time_to_within
 from qsched.v1 import scheduler_pb2
 
 COLUMNS = (
-    "solver", "objective", "energy kJ", "makespan s", "util %", "feasible", "late", "peak W",
-    "evals", "time s", "t@1% s", "gap %", "stop",
+    "solver",
+    "objective",
+    "energy kJ",
+    "makespan s",
+    "util %",
+    "feasible",
+    "late",
+    "peak W",
+    "evals",
+    "time s",
+    "t@1% s",
+    "gap %",
+    "stop",
 )
 
 
@@ -31,9 +42,20 @@ def _failure(response: scheduler_pb2.SolveResponse) -> str:
 def _row(response: scheduler_pb2.SolveResponse, bound: float | None) -> tuple[str, ...]:
     if response.HasField("error"):
         metrics_cells = ("-",) * (COLUMNS.index("time s") - 1)
-        return (response.solver, *metrics_cells, f"{response.elapsed_seconds:.2f}", "-", "", "FAILED")
+        return (
+            response.solver,
+            *metrics_cells,
+            f"{response.elapsed_seconds:.2f}",
+            "-",
+            "",
+            "FAILED",
+        )
     metrics = response.schedule.metrics
-    gap_to_bound = f"{100 * gap(metrics.objective, bound):.2f}" if bound is not None and metrics.feasible else ""
+    gap_to_bound = (
+        f"{100 * gap(metrics.objective, bound):.2f}"
+        if bound is not None and metrics.feasible
+        else ""
+    )
     stop = scheduler_pb2.StopReason.Name(response.stop_reason).removeprefix("STOP_REASON_").lower()
     return (
         response.solver,
@@ -61,11 +83,21 @@ def results_table(responses: Sequence[scheduler_pb2.SolveResponse]) -> str:
     widths = [max(len(row[k]) for row in rows) for k in range(len(COLUMNS))]
 
     def line(row: Sequence[str]) -> str:
-        cells = [cell.ljust(width) if k == 0 else cell.rjust(width) for k, (cell, width) in enumerate(zip(row, widths))]
+        cells = [
+            cell.ljust(width) if k == 0 else cell.rjust(width)
+            for k, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
         return "  ".join(cells).rstrip()
 
     failures = [f"{r.solver} FAILED: {_failure(r)}" for r in responses if r.HasField("error")]
-    return "\n".join([line(rows[0]), line(["-" * w for w in widths]), *(line(row) for row in rows[1:]), *failures])
+    return "\n".join(
+        [
+            line(rows[0]),
+            line(["-" * w for w in widths]),
+            *(line(row) for row in rows[1:]),
+            *failures,
+        ]
+    )
 
 
 def _kind(info: scheduler_pb2.SolverInfo) -> str:
@@ -84,7 +116,8 @@ def solvers_table(infos: Sequence[scheduler_pb2.SolverInfo]) -> str:
 
 
 def solver_details(info: scheduler_pb2.SolverInfo) -> str:
-    """A solver's description, then its options: name, type, default, allowed values, what it does."""
+    """A solver's description, then its options: name, type, default, allowed values, what it
+    does."""
     lines = [f"{info.name} ({_kind(info)}): {info.description}"]
     if info.backends:
         lines.append(f"backends: {', '.join(info.backends)}")
@@ -95,7 +128,9 @@ def solver_details(info: scheduler_pb2.SolverInfo) -> str:
         rows.append((spec.name, spec.type_name, json.dumps(spec.default), spec.allowed, spec.doc))
     widths = [max(len(row[k]) for row in rows) for k in range(4)]
     lines.append("")
-    lines.extend("  ".join([*(cell.ljust(width) for cell, width in zip(row, widths)), row[4]]) for row in rows)
+    for row in rows:
+        padded = (cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True))
+        lines.append("  ".join([*padded, row[4]]))
     return "\n".join(lines)
 
 
@@ -104,7 +139,8 @@ def schedule_summary(response: scheduler_pb2.SolveResponse) -> str:
     lines = ["machine       level  tasks   busy s   util %   energy kJ"]
     for plan in response.schedule.machines:
         lines.append(
-            f"{plan.machine_id:<12}  {plan.dvfs_level:>5}  {len(plan.tasks):>5}  {plan.busy_seconds:>7.1f}"
-            f"  {100 * plan.utilization:>7.1f}  {plan.energy_joules / 1e3:>10.1f}"
+            f"{plan.machine_id:<12}  {plan.dvfs_level:>5}  {len(plan.tasks):>5}  "
+            f"{plan.busy_seconds:>7.1f}  {100 * plan.utilization:>7.1f}  "
+            f"{plan.energy_joules / 1e3:>10.1f}"
         )
     return "\n".join(lines)

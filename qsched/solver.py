@@ -30,7 +30,8 @@ class StopSignal(Protocol):
 
 @dataclass(frozen=True)
 class Budget:
-    """What a solve may spend. ``None`` means unbounded; ``stop`` ends it early (cancel, deadline)."""
+    """What a solve may spend. ``None`` means unbounded; ``stop`` ends it early (cancel,
+    deadline)."""
 
     wall_seconds: float | None = None
     evaluations: int | None = None
@@ -104,7 +105,9 @@ def time_to_within(trace: Sequence[TracePoint], fraction: float = 0.01) -> float
         return 0.0
     final = trace[-1]
     for point in trace:
-        if point.feasible == final.feasible and point.objective <= final.objective + fraction * abs(final.objective):
+        if point.feasible == final.feasible and point.objective <= final.objective + fraction * abs(
+            final.objective
+        ):
             return point.elapsed
     return final.elapsed
 
@@ -155,7 +158,9 @@ class SolveTracker:
         self.evaluations += 1
         if self.best is None or evaluation.key < self.best.key:
             self.best = evaluation
-            point = TracePoint(self.elapsed, self.evaluations, evaluation.objective, evaluation.feasible, stage)
+            point = TracePoint(
+                self.elapsed, self.evaluations, evaluation.objective, evaluation.feasible, stage
+            )
             self.trace.append(point)
             if self.progress is not None:
                 self.progress(ProgressEvent(point, evaluation.assignment, evaluation.levels))

@@ -11,7 +11,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-
 from qsched import registry
 from qsched.problem import FieldViolation, Limits, Problem, ProblemError
 from qsched.solver import Budget, ProgressCallback, Result, StopSignal
@@ -45,10 +44,14 @@ class SolveJob:
     options: dict[str, Any] = field(default_factory=dict)
     backend: str = ""
 
-    def run(self, stop: StopSignal | None = None, progress: ProgressCallback | None = None) -> Result:
+    def run(
+        self, stop: StopSignal | None = None, progress: ProgressCallback | None = None
+    ) -> Result:
         """Solve within the job's budget; ``stop`` asks for the best so far."""
         budget = Budget(self.wall_seconds, self.evaluations, stop)
-        return registry.get(self.solver).run(self.problem, budget, self.seed, progress, self.options)
+        return registry.get(self.solver).run(
+            self.problem, budget, self.seed, progress, self.options
+        )
 
 
 def problem_from(message, limits: Limits = Limits()) -> Problem:
@@ -58,20 +61,33 @@ def problem_from(message, limits: Limits = Limits()) -> Problem:
     try:
         return Problem.from_message(message.problem, limits)
     except ProblemError as error:
-        raise ProblemError([FieldViolation(f"problem.{v.field}", v.description) for v in error.violations]) from None
+        raise ProblemError(
+            [FieldViolation(f"problem.{v.field}", v.description) for v in error.violations]
+        ) from None
 
 
-def budget_from(budget: scheduler_pb2.Budget, policy: BudgetPolicy = BudgetPolicy()) -> tuple[float, int | None]:
-    """(wall seconds, evaluations): the default wall time when neither is set, and the cap always."""
+def budget_from(
+    budget: scheduler_pb2.Budget, policy: BudgetPolicy = BudgetPolicy()
+) -> tuple[float, int | None]:
+    """(wall seconds, evaluations): the default wall time when neither is set, and the cap
+    always."""
     if not math.isfinite(budget.wall_seconds) or budget.wall_seconds < 0:
         raise ProblemError([FieldViolation("budget.wall_seconds", "must be a finite number >= 0")])
     evaluations = budget.evaluations or None
-    wall = budget.wall_seconds or (policy.max_wall_seconds if evaluations else policy.default_wall_seconds)
+    wall = budget.wall_seconds or (
+        policy.max_wall_seconds if evaluations else policy.default_wall_seconds
+    )
     return min(wall, policy.max_wall_seconds), evaluations
 
 
 def solve_job(
-    message, solver: str, problem: Problem, policy: BudgetPolicy = BudgetPolicy(), path: str = "solver", *, comparing: bool = False
+    message,
+    solver: str,
+    problem: Problem,
+    policy: BudgetPolicy = BudgetPolicy(),
+    path: str = "solver",
+    *,
+    comparing: bool = False,
 ) -> SolveJob:
     """A `SolveJob` for one solver of a `SolveRequest` or (``comparing``) a `CompareRequest`,
     where the backend goes to the solvers that take one and classical solvers ignore it."""
@@ -81,10 +97,22 @@ def solve_job(
     except registry.UnknownSolverError as error:
         raise ProblemError([FieldViolation(path, str(error))]) from None
     violations = []
-    options = dict(message.options.items())  # not json_format: it refuses NaN, which must be a violation
-    if message.backend and not spec.accepts(message.backend) and not (comparing and not spec.backends):
-        takes = f"takes one of {', '.join(spec.backends)}" if spec.backends else "runs classically and takes no backend"
-        violations.append(FieldViolation("backend", f"{message.backend!r} is not available: {name} {takes}"))
+    options = dict(
+        message.options.items()
+    )  # not json_format: it refuses NaN, which must be a violation
+    if (
+        message.backend
+        and not spec.accepts(message.backend)
+        and not (comparing and not spec.backends)
+    ):
+        takes = (
+            f"takes one of {', '.join(spec.backends)}"
+            if spec.backends
+            else "runs classically and takes no backend"
+        )
+        violations.append(
+            FieldViolation("backend", f"{message.backend!r} is not available: {name} {takes}")
+        )
     elif message.backend and spec.backends:
         options["backend"] = message.backend
     try:
@@ -94,4 +122,6 @@ def solve_job(
     if violations:
         raise ProblemError(violations)
     wall, evaluations = budget_from(message.budget, policy)
-    return SolveJob(problem, name, wall, evaluations, message.seed, checked, checked.get("backend", ""))
+    return SolveJob(
+        problem, name, wall, evaluations, message.seed, checked, checked.get("backend", "")
+    )

@@ -31,7 +31,9 @@ class ServiceConfig:
         if self.workers < 1:
             raise ValueError("workers must be >= 1")
         if not (self.default_wall_seconds > 0 and self.max_wall_seconds > 0):
-            raise ValueError("default and maximum wall seconds must be > 0 (the maximum caps the default)")
+            raise ValueError(
+                "default and maximum wall seconds must be > 0 (the maximum caps the default)"
+            )
         if not 1024 <= self.max_message_bytes < 2**31:
             raise ValueError("max message size must be between 1 KiB and 2 GiB")
 

@@ -27,5 +27,7 @@ def field_violations(error: grpc.RpcError) -> list[FieldViolation]:
     for detail in status.details if status else ():
         bad_request = error_details_pb2.BadRequest()
         if detail.Unpack(bad_request):
-            violations.extend(FieldViolation(v.field, v.description) for v in bad_request.field_violations)
+            violations.extend(
+                FieldViolation(v.field, v.description) for v in bad_request.field_violations
+            )
     return violations

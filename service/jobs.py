@@ -16,12 +16,12 @@ from collections.abc import Callable, Iterator
 
 from qsched.messages import point_message, response_message
 from qsched.problem import ProblemError
-from qsched.validation import SolveJob, problem_from, solve_job
 from qsched.service.config import ServiceConfig
 from qsched.service.store import INTERRUPTED_MESSAGE, TERMINAL_STATES, JobStore
 from qsched.service.worker import Outcome, WorkerPool
 from qsched.solver import ProgressEvent, StopReason
 from qsched.v1 import scheduler_pb2
+from qsched.validation import SolveJob, problem_from, solve_job
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,10 @@ class JobManager:
         self._cancelled: set[str] = set()
         self._closing = threading.Event()
         self._watchers: dict[str, list[queue.Queue]] = defaultdict(list)
-        self._threads = [threading.Thread(target=self._dispatch, name=f"qsched-job-{i}", daemon=True) for i in range(pool.workers)]
+        self._threads = [
+            threading.Thread(target=self._dispatch, name=f"qsched-job-{i}", daemon=True)
+            for i in range(pool.workers)
+        ]
         for job_id in store.recover():
             self._enqueue(job_id)
         for thread in self._threads:
@@ -69,10 +72,17 @@ class JobManager:
 
     def submit(self, request: scheduler_pb2.SolveRequest) -> scheduler_pb2.Job:
         """Validate, persist and queue; raises `ProblemError` or `QueueFullError`."""
-        job = solve_job(request, request.solver, problem_from(request, self.config.limits), self.config.budget_policy)
+        job = solve_job(
+            request,
+            request.solver,
+            problem_from(request, self.config.limits),
+            self.config.budget_policy,
+        )
         queued = self.store.count(scheduler_pb2.JOB_STATE_QUEUED)
         if queued >= self.config.max_queued_jobs:
-            raise QueueFullError(f"{queued} jobs are queued; the limit is {self.config.max_queued_jobs}")
+            raise QueueFullError(
+                f"{queued} jobs are queued; the limit is {self.config.max_queued_jobs}"
+            )
         stored = scheduler_pb2.SolveRequest()
         stored.CopyFrom(request)
         stored.solver = job.solver
@@ -90,12 +100,16 @@ class JobManager:
         """Cancel a queued job at once; ask a running one to stop (it keeps its best so far)."""
         job = self.get(job_id)
         if job.state in TERMINAL_STATES:
-            raise JobAlreadyEndedError(f"job {job_id} already ended as {scheduler_pb2.JobState.Name(job.state)}")
+            raise JobAlreadyEndedError(
+                f"job {job_id} already ended as {scheduler_pb2.JobState.Name(job.state)}"
+            )
         with self._lock:
             stop = self._stops.setdefault(job_id, threading.Event())
             self._cancelled.add(job_id)
         stop.set()
-        if self.store.finish(job_id, scheduler_pb2.JOB_STATE_CANCELLED, only_from=scheduler_pb2.JOB_STATE_QUEUED):
+        if self.store.finish(
+            job_id, scheduler_pb2.JOB_STATE_CANCELLED, only_from=scheduler_pb2.JOB_STATE_QUEUED
+        ):
             self._publish_job(job_id)
         return self._wait_for_end(job_id)
 
@@ -151,7 +165,11 @@ class JobManager:
                 self._run(job_id)
             except Exception:  # a broken job must not take its dispatcher down
                 log.exception("job %s failed unexpectedly", job_id)
-                self.store.finish(job_id, scheduler_pb2.JOB_STATE_FAILED, error="internal error while running the job")
+                self.store.finish(
+                    job_id,
+                    scheduler_pb2.JOB_STATE_FAILED,
+                    error="internal error while running the job",
+                )
             finally:
                 with self._lock:
                     self._stops.pop(job_id, None)
@@ -204,5 +222,7 @@ class JobManager:
             state, error = scheduler_pb2.JOB_STATE_FAILED, str(ProblemError(outcome.violations))
         else:
             state, error = scheduler_pb2.JOB_STATE_FAILED, outcome.error or "no result"
-        response = response_message(job.problem, result, job.backend) if result is not None else None
+        response = (
+            response_message(job.problem, result, job.backend) if result is not None else None
+        )
         self.store.finish(job_id, state, result=response, error=error)

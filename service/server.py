@@ -30,9 +30,9 @@ from qsched.service.config import ServiceConfig
 from qsched.service.errors import abort_invalid, abort_with
 from qsched.service.jobs import JobAlreadyEndedError, JobManager, JobNotFoundError, QueueFullError
 from qsched.service.store import JobStore
-from qsched.validation import SolveJob, problem_from, solve_job
 from qsched.service.worker import Outcome, WorkerPool
 from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
+from qsched.validation import SolveJob, problem_from, solve_job
 
 log = logging.getLogger(__name__)
 
@@ -56,25 +56,36 @@ def call_window(context: grpc.ServicerContext) -> tuple[float | None, float | No
     return now + max(0.0, remaining - margin), now + max(0.0, remaining - margin / 3)
 
 
-def _failure_status(job: SolveJob, outcome: Outcome, stop: threading.Event, deadline: float | None) -> status_pb2.Status:
+def _failure_status(
+    job: SolveJob, outcome: Outcome, stop: threading.Event, deadline: float | None
+) -> status_pb2.Status:
     """The status a solve that ended without a schedule answers with."""
     if outcome.violations is not None:
         return invalid_status(outcome.violations)
     if deadline is not None and time.monotonic() >= deadline:
-        return status_pb2.Status(code=code_pb2.DEADLINE_EXCEEDED, message=f"{job.solver} found no schedule before the deadline")
+        return status_pb2.Status(
+            code=code_pb2.DEADLINE_EXCEEDED,
+            message=f"{job.solver} found no schedule before the deadline",
+        )
     if stop.is_set():
         return status_pb2.Status(code=code_pb2.CANCELLED, message="the call was cancelled")
-    return status_pb2.Status(code=code_pb2.INTERNAL, message=f"{job.solver} failed: {outcome.error}")
+    return status_pb2.Status(
+        code=code_pb2.INTERNAL, message=f"{job.solver} failed: {outcome.error}"
+    )
 
 
 def _internal_errors(method):
-    """Turn an unexpected exception into a logged INTERNAL error, never a traceback for the client."""
+    """Turn an unexpected exception into a logged INTERNAL error, never a traceback for the
+    client."""
 
     def fail(context: grpc.ServicerContext) -> None:
         if context.code() is not None:
             raise  # an abort of ours: let grpc finish it
         log.exception("%s failed", method.__name__)
-        context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method.__name__}; the server log has the details")
+        context.abort(
+            grpc.StatusCode.INTERNAL,
+            f"internal error in {method.__name__}; the server log has the details",
+        )
 
     if inspect.isgeneratorfunction(method):
 
@@ -111,9 +122,11 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
             for stop in self._calls:
                 stop.set()
 
-    def _run(self, job: SolveJob, context, deadline: float | None, kill_at: float | None) -> scheduler_pb2.SolveResponse:
-        """One solve for a unary call: stops at ``deadline``, on shutdown, or when the client leaves.
-        A solve that ends without a schedule gives a response with only its ``error`` status."""
+    def _run(
+        self, job: SolveJob, context, deadline: float | None, kill_at: float | None
+    ) -> scheduler_pb2.SolveResponse:
+        """One solve for a unary call: stops at ``deadline``, on shutdown, or when the client
+        leaves. A solve that ends without a schedule gives a response with only its ``error``."""
         stop = threading.Event()
         context.add_callback(stop.set)
         with self._lock:
@@ -134,7 +147,12 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
     @_internal_errors
     def Solve(self, request, context):
         try:
-            job = solve_job(request, request.solver, problem_from(request, self.config.limits), self.config.budget_policy)
+            job = solve_job(
+                request,
+                request.solver,
+                problem_from(request, self.config.limits),
+                self.config.budget_policy,
+            )
         except ProblemError as error:
             abort_invalid(context, error.violations)
         response = self._run(job, context, *call_window(context))
@@ -150,7 +168,10 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         try:
             problem = problem_from(request, self.config.limits)
             policy = self.config.budget_policy
-            jobs = [solve_job(request, name, problem, policy, f"solvers[{i}]", comparing=True) for i, name in enumerate(request.solvers)]
+            jobs = [
+                solve_job(request, name, problem, policy, f"solvers[{i}]", comparing=True)
+                for i, name in enumerate(request.solvers)
+            ]
         except ProblemError as error:
             abort_invalid(context, error.violations)
         end, kill_end = call_window(context)
@@ -170,7 +191,9 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         try:
             return self.jobs.submit(request.request)
         except ProblemError as error:
-            abort_invalid(context, [replace(v, field=f"request.{v.field}") for v in error.violations])
+            abort_invalid(
+                context, [replace(v, field=f"request.{v.field}") for v in error.violations]
+            )
         except QueueFullError as error:
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
 
@@ -208,10 +231,14 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         if request.page_token:
             token = request.page_token
             if not (token.isascii() and token.isdecimal() and len(token) <= 18):
-                abort_invalid(context, [FieldViolation("page_token", "is not a token from ListJobs")])
+                abort_invalid(
+                    context, [FieldViolation("page_token", "is not a token from ListJobs")]
+                )
             before = int(token)
         jobs, next_seq = self.jobs.store.list(request.state, size, before)
-        return scheduler_pb2.ListJobsResponse(jobs=jobs, next_page_token="" if next_seq is None else str(next_seq))
+        return scheduler_pb2.ListJobsResponse(
+            jobs=jobs, next_page_token="" if next_seq is None else str(next_seq)
+        )
 
     @_internal_errors
     def ListSolvers(self, request, context):
@@ -238,7 +265,9 @@ class Server:
             ("grpc.max_send_message_length", config.max_message_bytes),
         ]
         self._grpc = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=config.max_concurrent_rpcs, thread_name_prefix="qsched-rpc"),
+            futures.ThreadPoolExecutor(
+                max_workers=config.max_concurrent_rpcs, thread_name_prefix="qsched-rpc"
+            ),
             options=options,
             maximum_concurrent_rpcs=config.max_concurrent_rpcs,
         )
@@ -246,7 +275,9 @@ class Server:
         scheduler_pb2_grpc.add_SchedulerServiceServicer_to_server(self._servicer, self._grpc)
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._grpc)
-        reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self._grpc)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self._grpc
+        )
         self.port = self._grpc.add_insecure_port(address)
         if self.port == 0:
             raise OSError(f"could not bind {address}")

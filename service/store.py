@@ -81,8 +81,16 @@ class JobStore:
         job_id = uuid.uuid4().hex
         with self._lock:
             self._db.execute(
-                "INSERT INTO jobs (id, state, solver, problem_name, created, request) VALUES (?, ?, ?, ?, ?, ?)",
-                (job_id, scheduler_pb2.JOB_STATE_QUEUED, request.solver, request.problem.name, time.time(), request.SerializeToString()),
+                "INSERT INTO jobs (id, state, solver, problem_name, created, request) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    job_id,
+                    scheduler_pb2.JOB_STATE_QUEUED,
+                    request.solver,
+                    request.problem.name,
+                    time.time(),
+                    request.SerializeToString(),
+                ),
             )
         return self.get(job_id)
 
@@ -101,10 +109,14 @@ class JobStore:
 
     def request(self, job_id: str) -> scheduler_pb2.SolveRequest:
         with self._lock:
-            (blob,) = self._db.execute("SELECT request FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            (blob,) = self._db.execute(
+                "SELECT request FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
         return scheduler_pb2.SolveRequest.FromString(blob)
 
-    def list(self, state: int, limit: int, before_seq: int | None) -> tuple[list[scheduler_pb2.Job], int | None]:
+    def list(
+        self, state: int, limit: int, before_seq: int | None
+    ) -> tuple[list[scheduler_pb2.Job], int | None]:
         """Newest first; returns the jobs and the ``seq`` to continue from (None at the end)."""
         clauses, params = [], []
         if state:
@@ -116,7 +128,8 @@ class JobStore:
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._lock:
             rows = self._db.execute(
-                f"SELECT seq, {_SUMMARY_COLUMNS} FROM jobs {where} ORDER BY seq DESC LIMIT ?", (*params, limit + 1)
+                f"SELECT seq, {_SUMMARY_COLUMNS} FROM jobs {where} ORDER BY seq DESC LIMIT ?",
+                (*params, limit + 1),
             ).fetchall()
         jobs = [self._summary(row[1:]) for row in rows[:limit]]
         next_seq = rows[limit - 1][0] if len(rows) > limit else None
@@ -124,16 +137,26 @@ class JobStore:
 
     def count(self, state: int) -> int:
         with self._lock:
-            (count,) = self._db.execute("SELECT COUNT(*) FROM jobs WHERE state = ?", (state,)).fetchone()
+            (count,) = self._db.execute(
+                "SELECT COUNT(*) FROM jobs WHERE state = ?", (state,)
+            ).fetchone()
         return count
 
     def mark_running(self, job_id: str) -> bool:
         """QUEUED -> RUNNING; False if the job is no longer queued (e.g. cancelled)."""
-        return self._transition(job_id, scheduler_pb2.JOB_STATE_RUNNING, "started = ?", (time.time(),), only_from=scheduler_pb2.JOB_STATE_QUEUED)
+        return self._transition(
+            job_id,
+            scheduler_pb2.JOB_STATE_RUNNING,
+            "started = ?",
+            (time.time(),),
+            only_from=scheduler_pb2.JOB_STATE_QUEUED,
+        )
 
     def save_progress(self, job_id: str, point: scheduler_pb2.ConvergencePoint) -> None:
         with self._lock:
-            self._db.execute("UPDATE jobs SET progress = ? WHERE id = ?", (point.SerializeToString(), job_id))
+            self._db.execute(
+                "UPDATE jobs SET progress = ? WHERE id = ?", (point.SerializeToString(), job_id)
+            )
 
     def finish(
         self,
@@ -144,12 +167,21 @@ class JobStore:
         error: str = "",
         only_from: int | None = None,
     ) -> bool:
-        """Move a job that has not ended yet (or is in ``only_from``) into a terminal state; False if it could not."""
+        """Move a job that has not ended yet (or is in ``only_from``) into a terminal state; False
+        if it could not."""
         blob = result.SerializeToString() if result is not None else None
-        return self._transition(job_id, state, "ended = ?, result = ?, error = ?", (time.time(), blob, error), only_from)
+        return self._transition(
+            job_id, state, "ended = ?, result = ?, error = ?", (time.time(), blob, error), only_from
+        )
 
-    def _transition(self, job_id: str, state: int, assignments: str, values: tuple, only_from: int | None = None) -> bool:
-        allowed = (only_from,) if only_from is not None else (scheduler_pb2.JOB_STATE_QUEUED, scheduler_pb2.JOB_STATE_RUNNING)
+    def _transition(
+        self, job_id: str, state: int, assignments: str, values: tuple, only_from: int | None = None
+    ) -> bool:
+        allowed = (
+            (only_from,)
+            if only_from is not None
+            else (scheduler_pb2.JOB_STATE_QUEUED, scheduler_pb2.JOB_STATE_RUNNING)
+        )
         marks = ", ".join("?" * len(allowed))
         with self._lock:
             cursor = self._db.execute(
@@ -159,7 +191,8 @@ class JobStore:
         return cursor.rowcount == 1
 
     def recover(self) -> list[str]:
-        """After a restart: RUNNING jobs become INTERRUPTED; returns the QUEUED ids, oldest first."""
+        """After a restart: RUNNING jobs become INTERRUPTED; returns the QUEUED ids, oldest
+        first."""
         with self._lock:
             self._db.execute(
                 "UPDATE jobs SET state = ?, ended = ?, error = ? WHERE state = ?",
@@ -170,7 +203,10 @@ class JobStore:
                     scheduler_pb2.JOB_STATE_RUNNING,
                 ),
             )
-            rows = self._db.execute("SELECT id FROM jobs WHERE state = ? ORDER BY seq", (scheduler_pb2.JOB_STATE_QUEUED,)).fetchall()
+            rows = self._db.execute(
+                "SELECT id FROM jobs WHERE state = ? ORDER BY seq",
+                (scheduler_pb2.JOB_STATE_QUEUED,),
+            ).fetchall()
         return [job_id for (job_id,) in rows]
 
     @staticmethod

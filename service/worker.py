@@ -31,8 +31,8 @@ from dataclasses import dataclass, replace
 from qsched import registry
 from qsched.evaluate import evaluate
 from qsched.problem import FieldViolation, ProblemError
+from qsched.solver import ProgressEvent, Result, StopReason, TracePoint
 from qsched.validation import SolveJob
-from qsched.solver import Budget, ProgressEvent, Result, StopReason, TracePoint
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,9 @@ class WorkerPool:
         finally:
             self._slots.release()
 
-    def _supervise(self, job, stop, stops: dict[StopReason, float], kill_at, on_progress) -> Outcome:
+    def _supervise(
+        self, job, stop, stops: dict[StopReason, float], kill_at, on_progress
+    ) -> Outcome:
         parent, child = self._context.Pipe()
         process = self._context.Process(target=_worker_main, args=(child, job), daemon=True)
         with self._lock:
@@ -186,12 +188,23 @@ class WorkerPool:
                     return Outcome(error=payload)
                 now = time.monotonic()
                 if stopped is None:
-                    stopped = StopReason.CANCELLED if stop.is_set() else next((r for r, at in stops.items() if now >= at), None)
+                    stopped = (
+                        StopReason.CANCELLED
+                        if stop.is_set()
+                        else next((r for r, at in stops.items() if now >= at), None)
+                    )
                     if stopped is not None:
                         parent.send("stop")
                         stop_sent = now
-                elif now - stop_sent > self.grace_seconds or (kill_at is not None and now >= kill_at):
-                    log.warning("worker %s (%s) ignored stop for %.1fs; killing it", process.pid, job.solver, now - stop_sent)
+                elif now - stop_sent > self.grace_seconds or (
+                    kill_at is not None and now >= kill_at
+                ):
+                    log.warning(
+                        "worker %s (%s) ignored stop for %.1fs; killing it",
+                        process.pid,
+                        job.solver,
+                        now - stop_sent,
+                    )
                     process.kill()
                     break
                 if not process.is_alive() and not parent.poll():
@@ -200,7 +213,9 @@ class WorkerPool:
             if stopped is not None and last is not None:
                 return Outcome(result=_result_from_progress(job, last, received, stopped))
             if stopped is not None:
-                return Outcome(error=f"{job.solver} was stopped ({stopped.value}) before it found any schedule")
+                return Outcome(
+                    error=f"{job.solver} was stopped ({stopped.value}) before it found any schedule"
+                )
             return Outcome(error=f"solver process died (exit code {process.exitcode})")
         finally:
             parent.close()
@@ -212,7 +227,9 @@ class WorkerPool:
                 self._processes.discard(process)
 
 
-def _result_from_progress(job: SolveJob, last: ProgressEvent, trace: list[TracePoint], reason: StopReason) -> Result:
+def _result_from_progress(
+    job: SolveJob, last: ProgressEvent, trace: list[TracePoint], reason: StopReason
+) -> Result:
     """The best-so-far answer of a worker that had to be killed."""
     return Result(
         solver=job.solver,

@@ -63,7 +63,9 @@ from qsched.solvers.qubo import QuboForm, integer_row, to_qubo
 CONSTRAINT_STEPS = (7, 15, 31, 63)
 
 
-def incumbent_row(coefficients: np.ndarray, limit: float, chosen: np.ndarray) -> tuple[np.ndarray, int] | None:
+def incumbent_row(
+    coefficients: np.ndarray, limit: float, chosen: np.ndarray
+) -> tuple[np.ndarray, int] | None:
     """``coefficients @ x <= limit`` as an integer row (`integer_row`) at the coarsest scale in
     `CONSTRAINT_STEPS` that the incumbent (1 where ``chosen``) meets; None if it meets none."""
     for steps in CONSTRAINT_STEPS:
@@ -91,15 +93,25 @@ class TaskAllocation:
         base_load: np.ndarray | None = None,
     ):
         self.problem = problem
-        self.levels = problem.fastest_levels if levels is None else np.asarray(levels, dtype=np.int64)
+        self.levels = (
+            problem.fastest_levels if levels is None else np.asarray(levels, dtype=np.int64)
+        )
         tasks, machines = np.arange(problem.num_tasks), np.arange(problem.num_machines)
         frequency = problem.frequency[machines, self.levels]
         self.runtime = problem.etc / frequency
         watts = problem.task_watts(tasks[:, None], machines[None, :], self.levels[None, :])
         self.watts = watts
         self.dynamic_energy = self.runtime * (watts - problem.idle_watts)
-        self.incumbent = np.argmin(self.runtime, axis=1) if incumbent is None else np.asarray(incumbent, dtype=np.int64)
-        self.base_load = np.zeros(problem.num_machines) if base_load is None else np.asarray(base_load, dtype=float)
+        self.incumbent = (
+            np.argmin(self.runtime, axis=1)
+            if incumbent is None
+            else np.asarray(incumbent, dtype=np.int64)
+        )
+        self.base_load = (
+            np.zeros(problem.num_machines)
+            if base_load is None
+            else np.asarray(base_load, dtype=float)
+        )
 
     @property
     def num_tasks(self) -> int:
@@ -121,13 +133,18 @@ class TaskAllocation:
     def _unscaled(self, assignment: np.ndarray) -> float:
         problem = self.problem
         tasks = np.arange(self.num_tasks)
-        loads = self.base_load + np.bincount(assignment, weights=self.runtime[tasks, assignment], minlength=self.num_machines)
+        loads = self.base_load + np.bincount(
+            assignment, weights=self.runtime[tasks, assignment], minlength=self.num_machines
+        )
         energy = self.dynamic_energy[tasks, assignment].sum()
         return float(problem.energy_weight * energy + self._alpha * (loads @ loads) / self._work)
 
     @cached_property
     def _alpha(self) -> float:
-        return float(self.problem.energy_weight * self.problem.idle_watts.sum() + self.problem.makespan_weight)
+        return float(
+            self.problem.energy_weight * self.problem.idle_watts.sum()
+            + self.problem.makespan_weight
+        )
 
     @cached_property
     def _work(self) -> float:
@@ -139,7 +156,12 @@ class TaskAllocation:
         if not problem.resources:
             return []
         total = problem.demand.sum(axis=0)
-        return [(m, r) for m in range(self.num_machines) for r in range(len(problem.resources)) if over_capacity(total[r], problem.capacity[m, r])]
+        return [
+            (m, r)
+            for m in range(self.num_machines)
+            for r in range(len(problem.resources))
+            if over_capacity(total[r], problem.capacity[m, r])
+        ]
 
     @cached_property
     def power_row(self) -> tuple[np.ndarray, int] | None:
@@ -176,21 +198,38 @@ class TaskAllocation:
         for m in range(self.num_machines):
             runtime = self.runtime[:, m]
             for t in range(self.num_tasks):
-                linear[self.variable(t, m)] = (problem.energy_weight * self.dynamic_energy[t, m] / self.scale) + weight * runtime[t] * (runtime[t] + 2 * self.base_load[m])
+                linear[self.variable(t, m)] = (
+                    problem.energy_weight * self.dynamic_energy[t, m] / self.scale
+                ) + weight * runtime[t] * (runtime[t] + 2 * self.base_load[m])
                 for u in range(t + 1, self.num_tasks):
-                    quadratic[(self.variable(t, m), self.variable(u, m))] = 2 * weight * runtime[t] * runtime[u]
-        program.minimize(constant=weight * float(self.base_load @ self.base_load), linear=linear, quadratic=quadratic)
+                    quadratic[(self.variable(t, m), self.variable(u, m))] = (
+                        2 * weight * runtime[t] * runtime[u]
+                    )
+        program.minimize(
+            constant=weight * float(self.base_load @ self.base_load),
+            linear=linear,
+            quadratic=quadratic,
+        )
 
         for t in range(self.num_tasks):
-            program.linear_constraint({self.variable(t, m): 1 for m in range(self.num_machines)}, "==", 1, name=f"task{t}")
+            program.linear_constraint(
+                {self.variable(t, m): 1 for m in range(self.num_machines)}, "==", 1, name=f"task{t}"
+            )
         for m, r in self.capped_resources():
             self._capacity_row(program, m, r)
         if power is not None:
             coefficients, rhs = power
             for t in range(self.num_tasks):
                 for m in range(self.num_machines):
-                    program.linear_constraint({self.variable(t, m): 1, f"on{m}": -1}, "<=", 0, name=f"on{t}_{m}")
-            program.linear_constraint({f"on{m}": int(c) for m, c in enumerate(coefficients) if c}, "<=", rhs, name="power_cap")
+                    program.linear_constraint(
+                        {self.variable(t, m): 1, f"on{m}": -1}, "<=", 0, name=f"on{t}_{m}"
+                    )
+            program.linear_constraint(
+                {f"on{m}": int(c) for m, c in enumerate(coefficients) if c},
+                "<=",
+                rhs,
+                name="power_cap",
+            )
         return program
 
     def _capacity_row(self, program: QuadraticProgram, machine: int, resource: int) -> None:
@@ -199,7 +238,9 @@ class TaskAllocation:
         name = f"capacity{machine}_{self.problem.resources[resource]}"
         users = np.flatnonzero(demand > 0)
         if capacity <= 0:
-            program.linear_constraint({self.variable(t, machine): 1 for t in users}, "<=", 0, name=name)
+            program.linear_constraint(
+                {self.variable(t, machine): 1 for t in users}, "<=", 0, name=name
+            )
             return
         chosen = self.incumbent[users] == machine
         row = incumbent_row(demand[users], capacity, chosen)
@@ -208,7 +249,12 @@ class TaskAllocation:
             coefficients, rhs = integer_row(demand[users], capacity, CONSTRAINT_STEPS[-1])
             row = coefficients, max(rhs, int(coefficients[chosen].sum()))
         coefficients, rhs = row or integer_row(demand[users], capacity, CONSTRAINT_STEPS[-1])
-        program.linear_constraint({self.variable(t, machine): int(c) for t, c in zip(users, coefficients)}, "<=", rhs, name=name)
+        program.linear_constraint(
+            {self.variable(t, machine): int(c) for t, c in zip(users, coefficients, strict=True)},
+            "<=",
+            rhs,
+            name=name,
+        )
 
     def solution(self, assignment: np.ndarray) -> np.ndarray:
         """The program's variable vector for an assignment (machines on where they have tasks)."""
@@ -232,7 +278,11 @@ class TaskAllocation:
 
     def interpret(self, x: np.ndarray) -> np.ndarray:
         """Machine per task from the program's variables; -1 where a row is not one-hot."""
-        rows = np.asarray(x)[: self.num_tasks * self.num_machines].reshape(self.num_tasks, self.num_machines).round()
+        rows = (
+            np.asarray(x)[: self.num_tasks * self.num_machines]
+            .reshape(self.num_tasks, self.num_machines)
+            .round()
+        )
         return np.where(rows.sum(axis=1) == 1, rows.argmax(axis=1), -1)
 
     def start_state(self, assignment: np.ndarray, num_qubits: int) -> np.ndarray:
@@ -244,4 +294,7 @@ class TaskAllocation:
 
     def one_hot_groups(self) -> list[list[int]]:
         """The qubits of each task's row (the first T*M variables of the QUBO), for the XY mixer."""
-        return [[t * self.num_machines + m for m in range(self.num_machines)] for t in range(self.num_tasks)]
+        return [
+            [t * self.num_machines + m for m in range(self.num_machines)]
+            for t in range(self.num_tasks)
+        ]

@@ -34,7 +34,16 @@ from typing import Any
 #: take more, but the angles are optimized on the engine first, so it shares its limit.
 QUBIT_BUDGET = {"engine": 22, "aer": 22, "aer-noisy": 12, "fake": 12, "ibm": 22}
 #: The names `SolverSpec.backends` advertises; ``<device>`` stands for any device name.
-BACKEND_NAMES = ("engine", "aer", "aer-noisy", "fake_torino", "fake_fez", "fake_brisbane", "fake_<device>", "ibm:<device>")
+BACKEND_NAMES = (
+    "engine",
+    "aer",
+    "aer-noisy",
+    "fake_torino",
+    "fake_fez",
+    "fake_brisbane",
+    "fake_<device>",
+    "ibm:<device>",
+)
 #: Depolarizing error per one- and two-qubit gate, and readout error, of ``aer-noisy``.
 NOISE = {"one_qubit": 1e-3, "two_qubit": 1e-2, "readout": 1e-2}
 NOISY_BASIS = ["cx", "rz", "sx", "x"]
@@ -81,15 +90,23 @@ class Device:
         from qiskit.transpiler import generate_preset_pass_manager
 
         if self.kind == "aer-noisy":
-            return generate_preset_pass_manager(optimization_level=1, basis_gates=NOISY_BASIS, seed_transpiler=self.seed)
-        return generate_preset_pass_manager(optimization_level=1, backend=self.target, seed_transpiler=self.seed)
+            return generate_preset_pass_manager(
+                optimization_level=1, basis_gates=NOISY_BASIS, seed_transpiler=self.seed
+            )
+        return generate_preset_pass_manager(
+            optimization_level=1, backend=self.target, seed_transpiler=self.seed
+        )
 
     def sampler(self, shots: int):
         """A SamplerV2 for this backend, seeded where it simulates."""
         if self.kind in ("engine", "aer", "aer-noisy"):
             from qiskit_aer.primitives import SamplerV2
 
-            return SamplerV2(default_shots=shots, seed=self.seed, options={"backend_options": self._aer_options()})
+            return SamplerV2(
+                default_shots=shots,
+                seed=self.seed,
+                options={"backend_options": self._aer_options()},
+            )
         from qiskit_ibm_runtime import SamplerV2
 
         options: dict[str, Any] = {"default_shots": shots}
@@ -128,13 +145,24 @@ def fake_device(name: str):
     for class_name in (stem, stem + "V2"):
         if name.startswith("fake_") and hasattr(fake_provider, class_name):
             return getattr(fake_provider, class_name)()
-    devices = sorted({_snake(n) for n in dir(fake_provider) if n.startswith("Fake") and n != "FakeProviderForBackendV2"})
+    devices = sorted(
+        {
+            _snake(n)
+            for n in dir(fake_provider)
+            if n.startswith("Fake") and n != "FakeProviderForBackendV2"
+        }
+    )
     raise BackendError(f"unknown fake device {name!r}; qiskit-ibm-runtime has {', '.join(devices)}")
 
 
 def _snake(class_name: str) -> str:
     """``FakeAthensV2`` -> ``fake_athens``."""
-    return "fake_" + re.sub(r"(?<!^)(?=[A-Z])", "_", class_name.removeprefix("Fake").removesuffix("V2")).lower()
+    return (
+        "fake_"
+        + re.sub(
+            r"(?<!^)(?=[A-Z])", "_", class_name.removeprefix("Fake").removesuffix("V2")
+        ).lower()
+    )
 
 
 def ibm_device(device_name: str):
@@ -144,11 +172,17 @@ def ibm_device(device_name: str):
     token = os.environ.get("QISKIT_IBM_TOKEN")
     try:
         if token:
-            service = QiskitRuntimeService(channel="ibm_quantum_platform", token=token, instance=os.environ.get("QISKIT_IBM_INSTANCE"))
+            service = QiskitRuntimeService(
+                channel="ibm_quantum_platform",
+                token=token,
+                instance=os.environ.get("QISKIT_IBM_INSTANCE"),
+            )
         else:
             service = QiskitRuntimeService()
         return service.backend(device_name)
-    except Exception as error:  # no account, no network, unknown device: all one answer to the caller
+    except (
+        Exception
+    ) as error:  # no account, no network, unknown device: all one answer to the caller
         raise BackendError(f"IBM device {device_name!r} is not reachable: {error}") from error
 
 

@@ -23,11 +23,13 @@ from qiskit.circuit import ParameterVector
 from qiskit.circuit.library import XXPlusYYGate
 
 from qsched.solvers.backends import Device
-from qsched.solvers.engine import Qubo, check_initial, free_qubits, ring_edges
 from qsched.solvers.depth_one import to_ising
+from qsched.solvers.engine import Qubo, check_initial, free_qubits, ring_edges
 
 
-def qaoa_circuit(qubo: Qubo, depth: int, groups: list[list[int]] | None = None, initial: np.ndarray | None = None) -> QuantumCircuit:
+def qaoa_circuit(
+    qubo: Qubo, depth: int, groups: list[list[int]] | None = None, initial: np.ndarray | None = None
+) -> QuantumCircuit:
     """p = ``depth`` layers with parameters ``gamma[k]`` and ``beta[k]``."""
     n = qubo.num_qubits
     gammas, betas = ParameterVector("gamma", depth), ParameterVector("beta", depth)
@@ -48,7 +50,7 @@ def qaoa_circuit(qubo: Qubo, depth: int, groups: list[list[int]] | None = None, 
         circuit.global_phase -= gammas[layer] * (offset - qubo.constant)
         for qubit in np.flatnonzero(h):
             circuit.rz(2 * gammas[layer] * float(h[qubit]), int(qubit))
-        for i, j in zip(pair_i, pair_j):
+        for i, j in zip(pair_i, pair_j, strict=True):
             circuit.rzz(2 * gammas[layer] * float(coupling[i, j]), int(i), int(j))
         if edges is None:
             circuit.rx(2 * betas[layer], range(n))
@@ -61,7 +63,8 @@ def qaoa_circuit(qubo: Qubo, depth: int, groups: list[list[int]] | None = None, 
 
 
 def parameter_values(circuit: QuantumCircuit, gammas, betas) -> list[float]:
-    """The angles in the order of ``circuit.parameters``, matched by name (``gamma[k]``, ``beta[k]``)."""
+    """The angles in the order of ``circuit.parameters``, matched by name (``gamma[k]``,
+    ``beta[k]``)."""
     angles = {"gamma": list(gammas), "beta": list(betas)}
     return [float(angles[p.vector.name][p.index]) for p in circuit.parameters]
 
@@ -78,7 +81,9 @@ class TranspiledQaoa:
     two-qubit gates, shots.
     """
 
-    def __init__(self, qubo: Qubo, depth: int, device: Device, shots: int, groups=None, initial=None):
+    def __init__(
+        self, qubo: Qubo, depth: int, device: Device, shots: int, groups=None, initial=None
+    ):
         circuit = qaoa_circuit(qubo, depth, groups, initial)
         circuit.measure_all()
         self.num_qubits = qubo.num_qubits
@@ -92,7 +97,9 @@ class TranspiledQaoa:
         return self._sampler.run([pub]).result()[0].data.meas.get_int_counts()
 
     def facts(self) -> dict[str, int]:
-        two_qubit = sum(1 for instruction in self.circuit.data if instruction.operation.num_qubits == 2)
+        two_qubit = sum(
+            1 for instruction in self.circuit.data if instruction.operation.num_qubits == 2
+        )
         return {
             "qubits": self.num_qubits,
             "physical_qubits": self.circuit.num_qubits,

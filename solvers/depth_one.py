@@ -25,7 +25,8 @@ from qsched.solvers.engine import Qubo
 
 
 def to_ising(qubo: Qubo) -> tuple[np.ndarray, np.ndarray, float]:
-    """(h, J symmetric with zero diagonal, offset) with C(z) = offset + h.s + sum_{u<v} J_uv s_u s_v."""
+    """(h, J symmetric with zero diagonal, offset) with C(z) = offset + h.s + sum_{u<v} J_uv s_u
+    s_v."""
     upper = np.triu(qubo.quadratic, 1)
     symmetric = upper + upper.T
     h = -qubo.linear / 2 - symmetric.sum(axis=1) / 4
@@ -53,12 +54,23 @@ def depth_one_expectation(qubo: Qubo, gamma: float, beta: float) -> float:
             return np.prod(np.where(others, matrix, 1.0), axis=1)
 
         first = (
-            np.sin(4 * beta) / 2 * np.sin(2 * gamma * weights)
-            * (np.cos(2 * gamma * h[u]) * product(cosines[u]) + np.cos(2 * gamma * h[v]) * product(cosines[v]))
+            np.sin(4 * beta)
+            / 2
+            * np.sin(2 * gamma * weights)
+            * (
+                np.cos(2 * gamma * h[u]) * product(cosines[u])
+                + np.cos(2 * gamma * h[v]) * product(cosines[v])
+            )
         )
-        second = np.sin(2 * beta) ** 2 / 2 * (
-            np.cos(2 * gamma * (h[u] + h[v])) * product(np.cos(2 * gamma * (coupling[u] + coupling[v])))
-            - np.cos(2 * gamma * (h[u] - h[v])) * product(np.cos(2 * gamma * (coupling[u] - coupling[v])))
+        second = (
+            np.sin(2 * beta) ** 2
+            / 2
+            * (
+                np.cos(2 * gamma * (h[u] + h[v]))
+                * product(np.cos(2 * gamma * (coupling[u] + coupling[v])))
+                - np.cos(2 * gamma * (h[u] - h[v]))
+                * product(np.cos(2 * gamma * (coupling[u] - coupling[v])))
+            )
         )
         total += weights @ (first - second)
     return float(total)

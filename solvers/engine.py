@@ -34,7 +34,8 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Qubo:
-    """``constant + linear @ z + sum_{i<j} quadratic[i, j] z_i z_j`` over binary z (upper-triangular ``quadratic``)."""
+    """``constant + linear @ z + sum_{i<j} quadratic[i, j] z_i z_j`` over binary z (upper-triangular
+    ``quadratic``)."""
 
     linear: np.ndarray
     quadratic: np.ndarray
@@ -45,7 +46,9 @@ class Qubo:
         if np.shape(self.quadratic) != (n, n):
             raise ValueError(f"quadratic must be {n}x{n}, is {np.shape(self.quadratic)}")
         if np.any(np.tril(self.quadratic)):
-            raise ValueError("quadratic must be strictly upper-triangular (put z_i^2 = z_i terms in linear)")
+            raise ValueError(
+                "quadratic must be strictly upper-triangular (put z_i^2 = z_i terms in linear)"
+            )
 
     @property
     def num_qubits(self) -> int:
@@ -82,7 +85,9 @@ def basis_bits(state: int, num_qubits: int) -> np.ndarray:
 def cost_diagonal(qubo: Qubo) -> np.ndarray:
     """C(z) for every basis state z, computed once in a compiled loop."""
     out = np.empty(1 << qubo.num_qubits)
-    _cost_diagonal(qubo.num_qubits, qubo.linear.astype(np.float64), *qubo.pairs(), float(qubo.constant), out)
+    _cost_diagonal(
+        qubo.num_qubits, qubo.linear.astype(np.float64), *qubo.pairs(), float(qubo.constant), out
+    )
     return out
 
 
@@ -192,7 +197,9 @@ def _apply_xy(state, qubit_a, qubit_b, beta):
     for j in numba.prange(state.size >> 2):
         z = ((j & ~low_mask) << 1) | (j & low_mask)
         z = ((z & ~high_mask) << 1) | (z & high_mask)
-        _rx_pair(state, z | (1 << qubit_a), z | (1 << qubit_b), c, s)  # the same rotation, on |10> and |01>
+        _rx_pair(
+            state, z | (1 << qubit_a), z | (1 << qubit_b), c, s
+        )  # the same rotation, on |10> and |01>
 
 
 @numba.njit(parallel=True, cache=True)
@@ -216,12 +223,17 @@ def _integer_phase_table(qubo: Qubo, diagonal: np.ndarray) -> tuple[np.ndarray, 
     return np.rint(low) + np.arange(np.rint(high - low) + 1), levels
 
 
-def check_initial(num_qubits: int, groups: list[list[int]] | None, initial: np.ndarray | None) -> None:
+def check_initial(
+    num_qubits: int, groups: list[list[int]] | None, initial: np.ndarray | None
+) -> None:
     """The XY mixer needs disjoint groups and a start with exactly one 1 in each (and 0 on the
     qubits in no group, which start in |+>); the X mixer starts from |+>^n."""
     if groups is None:
         if initial is not None:
-            raise ValueError("an initial basis state goes with the XY mixer (groups); the X mixer starts from |+>^n")
+            raise ValueError(
+                "an initial basis state goes with the XY mixer (groups); "
+                "the X mixer starts from |+>^n"
+            )
         return
     members = [q for group in groups for q in group]
     if len(set(members)) != len(members) or not all(0 <= q < num_qubits for q in members):
@@ -241,7 +253,9 @@ def free_qubits(num_qubits: int, groups: list[list[int]]) -> np.ndarray:
     return np.flatnonzero(~grouped)
 
 
-def reorder_free_first(qubo: Qubo, groups: list[list[int]], initial: np.ndarray) -> tuple[Qubo, list[list[int]], np.ndarray, np.ndarray]:
+def reorder_free_first(
+    qubo: Qubo, groups: list[list[int]], initial: np.ndarray
+) -> tuple[Qubo, list[list[int]], np.ndarray, np.ndarray]:
     """The same problem with the qubits in no group renumbered first (so their mixer is one
     blocked pass): (qubo, groups, initial, order) where new qubit k is old qubit ``order[k]``."""
     free = free_qubits(qubo.num_qubits, groups)
@@ -251,7 +265,12 @@ def reorder_free_first(qubo: Qubo, groups: list[list[int]], initial: np.ndarray)
     square = qubo.quadratic + qubo.quadratic.T
     permuted = square[np.ix_(order, order)]
     reordered = Qubo(qubo.linear[order], np.triu(permuted, 1), qubo.constant)
-    return reordered, [[int(position[q]) for q in group] for group in groups], np.asarray(initial)[order], order
+    return (
+        reordered,
+        [[int(position[q]) for q in group] for group in groups],
+        np.asarray(initial)[order],
+        order,
+    )
 
 
 def ring_edges(groups: list[list[int]]) -> list[tuple[int, int]]:
@@ -290,13 +309,21 @@ class QaoaEngine:
         self._phase_table = _integer_phase_table(qubo, self.diagonal)
         check_initial(self.num_qubits, groups, initial)
         self.edges = ring_edges(groups) if groups is not None else None
-        self.free = free_qubits(self.num_qubits, groups) if groups is not None else np.arange(self.num_qubits)
+        self.free = (
+            free_qubits(self.num_qubits, groups)
+            if groups is not None
+            else np.arange(self.num_qubits)
+        )
         if initial is not None:
             # The start: the one-hot basis state, times |+> on every free qubit.
             base = int(np.dot(np.asarray(initial, dtype=np.int64), 1 << np.arange(self.num_qubits)))
             subsets = np.arange(1 << self.free.size)
-            self.initial = base + ((subsets[:, None] >> np.arange(self.free.size)) & 1) @ (1 << self.free)
-        self._buffer = np.empty(1 << self.num_qubits, dtype=np.complex64 if single_precision else np.complex128)
+            self.initial = base + ((subsets[:, None] >> np.arange(self.free.size)) & 1) @ (
+                1 << self.free
+            )
+        self._buffer = np.empty(
+            1 << self.num_qubits, dtype=np.complex64 if single_precision else np.complex128
+        )
 
     def _apply_phase(self, state: np.ndarray, gamma: float) -> None:
         if self._phase_table is None:
@@ -315,7 +342,7 @@ class QaoaEngine:
         else:
             state.fill(0.0)
             state[self.initial] = 2 ** (-self.free.size / 2)
-        for gamma, beta in zip(gammas, betas):
+        for gamma, beta in zip(gammas, betas, strict=True):
             self._apply_phase(state, float(gamma))
             if self.edges is None:
                 apply_x_mixer(state, self.num_qubits, float(beta))
@@ -353,4 +380,6 @@ class QaoaEngine:
         """Measured basis states (as integers) and their counts."""
         probabilities = self.probabilities(gammas, betas)
         counts = rng.multinomial(shots, probabilities / probabilities.sum())
-        return {int(z): int(c) for z, c in zip(np.flatnonzero(counts), counts[counts > 0])}
+        return {
+            int(z): int(c) for z, c in zip(np.flatnonzero(counts), counts[counts > 0], strict=True)
+        }

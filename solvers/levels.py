@@ -1,10 +1,11 @@
-"""DVFS level selection for a fixed assignment, as a quadratic program (the VQE stage's Hamiltonian).
+"""DVFS level selection for a fixed assignment, as a quadratic program (the VQE Hamiltonian).
 
 With the assignment fixed, each machine's busy time b[m, l], the energy of its
 work above idle e[m, l], its tasks' lateness (EDF order) and its draw at each
 level l are known numbers, and the evaluator's objective becomes exactly
 
-    energy_weight * (sum_m e[m, l_m]  +  C * idle watts of the powered machines)  +  makespan_weight * C
+    energy_weight * (sum_m e[m, l_m] + C * idle watts of the powered machines)
+        + makespan_weight * C
 
 with C = max_m b[m, l_m] (a machine's energy is its work above idle plus its
 idle draw until the makespan). `LevelSelection` writes that as a program in
@@ -50,13 +51,27 @@ class LevelSelection:
     """Choose DVFS levels for ``machines`` (default: all that matter) of a fixed ``assignment``,
     starting from ``levels`` (default: fastest)."""
 
-    def __init__(self, problem: Problem, assignment: np.ndarray, levels: np.ndarray | None = None, machines=None):
+    def __init__(
+        self,
+        problem: Problem,
+        assignment: np.ndarray,
+        levels: np.ndarray | None = None,
+        machines=None,
+    ):
         self.problem = problem
         self.assignment = np.asarray(assignment, dtype=np.int64)
-        self.levels = problem.fastest_levels.copy() if levels is None else np.asarray(levels, dtype=np.int64).copy()
+        self.levels = (
+            problem.fastest_levels.copy()
+            if levels is None
+            else np.asarray(levels, dtype=np.int64).copy()
+        )
         used = np.bincount(self.assignment, minlength=problem.num_machines) > 0
         self.powered = used | problem.idle_machines_on
-        allowed = np.ones(problem.num_machines, dtype=bool) if machines is None else np.isin(np.arange(problem.num_machines), machines)
+        allowed = (
+            np.ones(problem.num_machines, dtype=bool)
+            if machines is None
+            else np.isin(np.arange(problem.num_machines), machines)
+        )
         self.chosen = np.flatnonzero(allowed & self.powered & (problem.level_count > 1))
         width = problem.frequency.shape[1]
         self.busy = np.zeros((problem.num_machines, width))
@@ -68,7 +83,8 @@ class LevelSelection:
                 self._machine_at(m, level)
 
     def _machine_at(self, machine: int, level: int) -> None:
-        """Busy time, energy above idle, lateness (in the evaluator's units) and draw of one machine at one level."""
+        """Busy time, energy above idle, lateness (in the evaluator's units) and draw of one machine
+        at one level."""
         problem = self.problem
         if not self.powered[machine]:
             return
@@ -80,7 +96,9 @@ class LevelSelection:
         late = finish > problem.deadline[tasks] * (1 + TOLERANCE)
         self.busy[machine, level] = finish[-1] if tasks.size else 0.0
         self.energy[machine, level] = float(runtime @ (watts - problem.idle_watts[machine]))
-        self.lateness[machine, level] = float(np.sum(finish[late] - problem.deadline[tasks][late])) / float(problem.etc.mean())
+        self.lateness[machine, level] = float(
+            np.sum(finish[late] - problem.deadline[tasks][late])
+        ) / float(problem.etc.mean())
         self.watts[machine, level] = watts.max() if tasks.size else problem.idle_watts[machine]
 
     def variable(self, machine: int, level: int) -> str:
@@ -96,7 +114,8 @@ class LevelSelection:
 
     @cached_property
     def makespan_floor(self) -> float:
-        """The makespan no choice goes below: the fixed machines' busy times and each chosen machine's fastest."""
+        """The makespan no choice goes below: the fixed machines' busy times and each chosen
+        machine's fastest."""
         fixed = self.busy[self.fixed, self.levels[self.fixed]]
         fastest = [min(self.busy[m, level] for level in self._options(m)) for m in self.chosen]
         return float(max([0.0, *fixed, *fastest]))
@@ -109,14 +128,21 @@ class LevelSelection:
 
     @cached_property
     def _alpha(self) -> float:
-        """Objective per second of makespan: idle power of the powered machines, plus the makespan weight."""
-        return float(self.problem.energy_weight * self.problem.idle_watts[self.powered].sum() + self.problem.makespan_weight)
+        """Objective per second of makespan: idle power of the powered machines, plus the makespan
+        weight."""
+        return float(
+            self.problem.energy_weight * self.problem.idle_watts[self.powered].sum()
+            + self.problem.makespan_weight
+        )
 
     def _cost(self, levels: np.ndarray) -> float:
         """The unscaled objective at ``levels`` (penalties aside)."""
         powered = np.flatnonzero(self.powered)
         makespan = self.busy[powered, levels[powered]].max(initial=0.0)
-        return float(self.problem.energy_weight * self.energy[powered, levels[powered]].sum() + self._alpha * makespan)
+        return float(
+            self.problem.energy_weight * self.energy[powered, levels[powered]].sum()
+            + self._alpha * makespan
+        )
 
     @cached_property
     def scale(self) -> float:
@@ -140,19 +166,35 @@ class LevelSelection:
             return None
         pairs = [(m, level) for m in self.chosen for level in self._options(m)]
         watts = np.array([self.watts[m, level] for m, level in pairs])
-        checked = CONSTRAINT_STEPS if np.prod([w.size for w in options]) <= EXACT_CHECK_LIMIT else CONSTRAINT_STEPS[-1:]
-        choices = list(itertools.product(*(range(w.size) for w in options))) if len(checked) > 1 else []
-        real = [sum(w[level] for w, level in zip(options, choice)) <= headroom * (1 + TOLERANCE) for choice in choices]
+        checked = (
+            CONSTRAINT_STEPS
+            if np.prod([w.size for w in options]) <= EXACT_CHECK_LIMIT
+            else CONSTRAINT_STEPS[-1:]
+        )
+        choices = (
+            list(itertools.product(*(range(w.size) for w in options))) if len(checked) > 1 else []
+        )
+        real = [
+            sum(w[level] for w, level in zip(options, choice, strict=True))
+            <= headroom * (1 + TOLERANCE)
+            for choice in choices
+        ]
         for steps in checked:
             row, rhs = integer_row(watts, headroom, steps)
             rounded = [row[self._pair_indices(pairs, choice)].sum() <= rhs for choice in choices]
             if rounded == real or steps == checked[-1]:
-                return {self.variable(m, level): int(c) for (m, level), c in zip(pairs, row) if c}, rhs
+                return {
+                    self.variable(m, level): int(c)
+                    for (m, level), c in zip(pairs, row, strict=True)
+                    if c
+                }, rhs
         return None
 
     def _pair_indices(self, pairs, levels) -> list[int]:
         """Positions in ``pairs`` of one level per chosen machine."""
-        return [pairs.index((int(m), int(level))) for m, level in zip(self.chosen, levels)]
+        return [
+            pairs.index((int(m), int(level))) for m, level in zip(self.chosen, levels, strict=True)
+        ]
 
     def to_quadratic_program(self) -> QuadraticProgram:
         program = QuadraticProgram("dvfs-levels")
@@ -163,7 +205,10 @@ class LevelSelection:
             program.binary_var(f"z{k}")
 
         fixed = self.fixed
-        constant = self.problem.energy_weight * self.energy[fixed, self.levels[fixed]].sum() + self._alpha * self.makespan_floor
+        constant = (
+            self.problem.energy_weight * self.energy[fixed, self.levels[fixed]].sum()
+            + self._alpha * self.makespan_floor
+        )
         linear = {
             self.variable(m, level): self.problem.energy_weight * self.energy[m, level] / self.scale
             for m in self.chosen
@@ -178,11 +223,18 @@ class LevelSelection:
         program.minimize(constant=constant / self.scale, linear=linear)
 
         for m in self.chosen:
-            program.linear_constraint({self.variable(m, level): 1 for level in self._options(m)}, "==", 1, name=f"machine{m}")
+            program.linear_constraint(
+                {self.variable(m, level): 1 for level in self._options(m)},
+                "==",
+                1,
+                name=f"machine{m}",
+            )
             for level in self._options(m):
                 if self.busy[m, level] > self.makespan_floor:
                     k = int(np.searchsorted(self.thresholds, self.busy[m, level]))
-                    program.linear_constraint({self.variable(m, level): 1, f"z{k}": -1}, "<=", 0, name=f"reach{m}_{level}")
+                    program.linear_constraint(
+                        {self.variable(m, level): 1, f"z{k}": -1}, "<=", 0, name=f"reach{m}_{level}"
+                    )
         for k in range(1, self.thresholds.size):
             program.linear_constraint({f"z{k}": 1, f"z{k - 1}": -1}, "<=", 0, name=f"order{k}")
         if self.power_row is not None:
@@ -209,10 +261,13 @@ class LevelSelection:
     def to_qubo(self) -> QuboForm:
         program = self.to_quadratic_program()
         start = self.solution(self.levels)
-        return to_qubo(program, upper=program.objective.evaluate(start) if program.is_feasible(start) else None)
+        return to_qubo(
+            program, upper=program.objective.evaluate(start) if program.is_feasible(start) else None
+        )
 
     def interpret(self, x: np.ndarray) -> np.ndarray:
-        """All machines' levels: the chosen ones from one-hot rows (the current level where a row is not one-hot)."""
+        """All machines' levels: the chosen ones from one-hot rows (the current level where a row is
+        not one-hot)."""
         levels = self.levels.copy()
         position = 0
         for m in self.chosen:

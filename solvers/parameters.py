@@ -47,7 +47,9 @@ class Optimized:
     evaluations: int
 
 
-def optimize(expectation: Expectation, depth: int, max_evaluations: int = 200, step: float = 0.75) -> Optimized:
+def optimize(
+    expectation: Expectation, depth: int, max_evaluations: int = 200, step: float = 0.75
+) -> Optimized:
     """Minimize <C> layer by layer up to ``depth`` with INTERP warm starts; at most
     ``max_evaluations`` expectation values per depth."""
     evaluations = 0
@@ -64,7 +66,9 @@ def optimize(expectation: Expectation, depth: int, max_evaluations: int = 200, s
         if best is not None:
             gammas, betas = interp(best.gammas), interp(best.betas)
         start = np.concatenate([gammas, betas])
-        found = minimize(objective, start, method="COBYLA", options={"maxiter": max_evaluations, "rhobeg": 0.2})
+        found = minimize(
+            objective, start, method="COBYLA", options={"maxiter": max_evaluations, "rhobeg": 0.2}
+        )
         angles = found.x if found.fun <= objective(start) else start
         best = Optimized(angles[:p], angles[p:], float(objective(angles)), evaluations)
     return Optimized(best.gammas, best.betas, best.value, evaluations)

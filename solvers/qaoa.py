@@ -30,12 +30,12 @@ from typing import Annotated, Any
 import numpy as np
 
 from qsched.construct import repaired_start
-from qsched.neighbourhood import hill_climb
-from qsched.repair import levels_by_power, repair
 from qsched.evaluate import Evaluation
+from qsched.neighbourhood import hill_climb
 from qsched.options import Option
 from qsched.problem import FieldViolation, Problem
 from qsched.registry import SolverKind, register
+from qsched.repair import levels_by_power, repair
 from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
 from qsched.solvers import backends
 from qsched.solvers.allocation import TaskAllocation
@@ -73,55 +73,122 @@ def qubit_violations(problem: Problem, budget: int, taker: str) -> list[FieldVio
     qubits = cells if cells > budget else encode(problem)[1].num_qubits
     if qubits <= budget:
         return []
-    return [FieldViolation("problem.tasks", f"{problem.num_tasks} tasks x {problem.num_machines} machines need {qubits} qubits; {taker} takes at most {budget}; classical solvers (local-search, milp, ...) take any size")]
+    return [
+        FieldViolation(
+            "problem.tasks",
+            f"{problem.num_tasks} tasks x {problem.num_machines} machines need {qubits} qubits; "
+            f"{taker} takes at most {budget}; "
+            "classical solvers (local-search, milp, ...) take any size",
+        )
+    ]
 
 
-def encode(problem: Problem, tracker: SolveTracker | None = None) -> tuple[TaskAllocation, QuboForm, Evaluation]:
+def encode(
+    problem: Problem, tracker: SolveTracker | None = None
+) -> tuple[TaskAllocation, QuboForm, Evaluation]:
     """The allocation program at the start schedule's levels, its QUBO, and the start."""
     start = repaired_start(tracker or SolveTracker(problem, Budget()))
     allocation = TaskAllocation(problem, levels=start.levels, incumbent=start.assignment)
     return allocation, allocation.to_qubo(), start
 
 
-@register("qaoa", kind=SolverKind.QUANTUM, finite=True, backends=backends.BACKEND_NAMES, check=check_qaoa)
+@register(
+    "qaoa", kind=SolverKind.QUANTUM, finite=True, backends=backends.BACKEND_NAMES, check=check_qaoa
+)
 def qaoa(
     problem: Problem,
     budget: Budget,
     seed: int,
     progress: ProgressCallback | None = None,
     *,
-    backend: Annotated[str, Option("where QAOA runs (SolveRequest.backend): engine, aer, aer-noisy, fake_<device>, ibm:<device>")] = "engine",
+    backend: Annotated[
+        str,
+        Option(
+            "where QAOA runs (SolveRequest.backend): "
+            "engine, aer, aer-noisy, fake_<device>, ibm:<device>"
+        ),
+    ] = "engine",
     depth: Annotated[int, Option("QAOA layers", minimum=1, maximum=100)] = 2,
-    mixer: Annotated[str, Option("xy: one-hot rows from the start's assignment; x: transverse field from |+>", choices=MIXERS)] = "xy",
-    shots: Annotated[int, Option("samples of the final state", minimum=1, maximum=1_000_000)] = 1024,
-    candidates: Annotated[int, Option("best distinct decoded schedules that are polished", minimum=1, maximum=1_000)] = 8,
-    optimizer_evaluations: Annotated[int, Option("expectation values per depth for the angle optimizer", minimum=1, maximum=100_000)] = 60,
-    backend_iterations: Annotated[int, Option("COBYLA steps on a circuit backend's sampled cost", minimum=0, maximum=10_000)] = 10,
-    polish_steps: Annotated[int, Option("hill-climbing steps per candidate", minimum=0, maximum=1_000_000)] = 300,
+    mixer: Annotated[
+        str,
+        Option(
+            "xy: one-hot rows from the start's assignment; x: transverse field from |+>",
+            choices=MIXERS,
+        ),
+    ] = "xy",
+    shots: Annotated[
+        int, Option("samples of the final state", minimum=1, maximum=1_000_000)
+    ] = 1024,
+    candidates: Annotated[
+        int, Option("best distinct decoded schedules that are polished", minimum=1, maximum=1_000)
+    ] = 8,
+    optimizer_evaluations: Annotated[
+        int,
+        Option("expectation values per depth for the angle optimizer", minimum=1, maximum=100_000),
+    ] = 60,
+    backend_iterations: Annotated[
+        int, Option("COBYLA steps on a circuit backend's sampled cost", minimum=0, maximum=10_000)
+    ] = 10,
+    polish_steps: Annotated[
+        int, Option("hill-climbing steps per candidate", minimum=0, maximum=1_000_000)
+    ] = 300,
     vqe: Annotated[bool, Option("refine the best schedule's DVFS levels with VQE")] = True,
-    vqe_iterations: Annotated[int, Option("COBYLA iterations per VQE block", minimum=1, maximum=100_000)] = 60,
-    max_qubits: Annotated[int, Option("lower qubit limit than the backend's (0: the backend's)", minimum=0, maximum=1_000)] = 0,
+    vqe_iterations: Annotated[
+        int, Option("COBYLA iterations per VQE block", minimum=1, maximum=100_000)
+    ] = 60,
+    max_qubits: Annotated[
+        int,
+        Option("lower qubit limit than the backend's (0: the backend's)", minimum=0, maximum=1_000),
+    ] = 0,
 ) -> Result:
-    """QAOA on the task-allocation QUBO, decoded, repaired and polished, then VQE on the DVFS levels."""
+    """QAOA on the allocation QUBO, decoded, repaired and polished, then VQE on the DVFS levels."""
     tracker = SolveTracker(problem, budget, progress)
     device = backends.device(backend, seed)
     allocation, form, start = encode(problem, tracker)
     groups = allocation.one_hot_groups() if mixer == "xy" else None
     initial = allocation.start_state(start.assignment, form.num_qubits) if groups else None
-    facts: dict[str, Any] = {"backend": device.name, "qubits": form.num_qubits, "depth": depth, "mixer": mixer, "penalty": form.penalty, "shots": shots}
+    facts: dict[str, Any] = {
+        "backend": device.name,
+        "qubits": form.num_qubits,
+        "depth": depth,
+        "mixer": mixer,
+        "penalty": form.penalty,
+        "shots": shots,
+    }
 
     with tracker.stage("qaoa"):
-        counts = _run_qaoa(form, groups, initial, device, depth, shots, optimizer_evaluations, backend_iterations, seed, facts)
+        counts = _run_qaoa(
+            form,
+            groups,
+            initial,
+            device,
+            depth,
+            shots,
+            optimizer_evaluations,
+            backend_iterations,
+            seed,
+            facts,
+        )
     with tracker.stage("decode"):
         decoded = _decode(tracker, allocation, form, counts, start, facts)
     rng = np.random.default_rng(seed)
     with tracker.stage("polish"):
-        finalists = [hill_climb(tracker, c, rng, polish_steps, stage="polish") for c in _best_distinct(decoded, candidates)]
+        finalists = [
+            hill_climb(tracker, c, rng, polish_steps, stage="polish")
+            for c in _best_distinct(decoded, candidates)
+        ]
     if vqe and not tracker.exhausted:
         report = VqeReport()
         with tracker.stage("vqe"):
             best = min(finalists, key=lambda e: e.key)
-            refine_levels(tracker, best, device, report, max_qubits=min(VQE_QUBITS, qubit_budget(backend, max_qubits)), iterations=vqe_iterations)
+            refine_levels(
+                tracker,
+                best,
+                device,
+                report,
+                max_qubits=min(VQE_QUBITS, qubit_budget(backend, max_qubits)),
+                iterations=vqe_iterations,
+            )
         facts.update({f"vqe_{name}": value for name, value in vars(report).items()})
     facts["start_objective"] = start.objective
     return tracker.result("qaoa", completed=not tracker.exhausted, facts=facts)
@@ -131,11 +198,18 @@ class EngineQaoa:
     """QAOA on the built-in engine for one QUBO, with samples in the QUBO's own qubit order
     (with the XY mixer the engine numbers the slack qubits first, `reorder_free_first`)."""
 
-    def __init__(self, form: QuboForm, groups: list[list[int]] | None = None, initial: np.ndarray | None = None):
+    def __init__(
+        self,
+        form: QuboForm,
+        groups: list[list[int]] | None = None,
+        initial: np.ndarray | None = None,
+    ):
         if groups is None:
             self.engine, self.order = QaoaEngine(form.arrays), np.arange(form.num_qubits)
         else:
-            reordered, engine_groups, engine_initial, self.order = reorder_free_first(form.arrays, groups, initial)
+            reordered, engine_groups, engine_initial, self.order = reorder_free_first(
+                form.arrays, groups, initial
+            )
             self.engine = QaoaEngine(reordered, engine_groups, engine_initial)
 
     def optimize(self, depth: int, evaluations: int) -> Optimized:
@@ -143,14 +217,32 @@ class EngineQaoa:
 
     def sample(self, gammas, betas, shots: int, rng: np.random.Generator) -> dict[int, int]:
         counts = self.engine.sample(gammas, betas, shots, rng)
-        return {int(basis_bits(z, self.order.size) @ (1 << self.order)): c for z, c in counts.items()}
+        return {
+            int(basis_bits(z, self.order.size) @ (1 << self.order)): c for z, c in counts.items()
+        }
 
 
-def _run_qaoa(form: QuboForm, groups, initial, device, depth, shots, evaluations, backend_iterations, seed, facts) -> dict[int, int]:
+def _run_qaoa(
+    form: QuboForm,
+    groups,
+    initial,
+    device,
+    depth,
+    shots,
+    evaluations,
+    backend_iterations,
+    seed,
+    facts,
+) -> dict[int, int]:
     """Optimize the angles and sample the final state on the device."""
     engine = EngineQaoa(form, groups, initial)
     found = engine.optimize(depth, evaluations)
-    facts.update(expectation=found.value, optimizer_evaluations=found.evaluations, gammas=found.gammas.tolist(), betas=found.betas.tolist())
+    facts.update(
+        expectation=found.value,
+        optimizer_evaluations=found.evaluations,
+        gammas=found.gammas.tolist(),
+        betas=found.betas.tolist(),
+    )
     if device.kind == "engine":
         return engine.sample(found.gammas, found.betas, shots, np.random.default_rng(seed))
     circuit = TranspiledQaoa(form.arrays, depth, device, shots, groups, initial)
@@ -169,13 +261,28 @@ def _refine_on_device(circuit: TranspiledQaoa, form: QuboForm, gammas, betas, it
 
     def sampled_cost(angles: np.ndarray) -> float:
         counts = circuit.sample(angles[:depth], angles[depth:])
-        return sum(form.arrays.value(basis_bits(z, form.num_qubits)) * c for z, c in counts.items()) / circuit.shots
+        return (
+            sum(form.arrays.value(basis_bits(z, form.num_qubits)) * c for z, c in counts.items())
+            / circuit.shots
+        )
 
-    found = minimize(sampled_cost, np.concatenate([gammas, betas]), method="COBYLA", options={"maxiter": iterations, "rhobeg": 0.1})
+    found = minimize(
+        sampled_cost,
+        np.concatenate([gammas, betas]),
+        method="COBYLA",
+        options={"maxiter": iterations, "rhobeg": 0.1},
+    )
     return found.x[:depth], found.x[depth:]
 
 
-def _decode(tracker: SolveTracker, allocation: TaskAllocation, form: QuboForm, counts: dict[int, int], start: Evaluation, facts) -> list[Evaluation]:
+def _decode(
+    tracker: SolveTracker,
+    allocation: TaskAllocation,
+    form: QuboForm,
+    counts: dict[int, int],
+    start: Evaluation,
+    facts,
+) -> list[Evaluation]:
     """Every distinct assignment among the samples (most frequent first), repaired and evaluated.
 
     The first T*M QUBO bits are the program's x variables, so samples that
@@ -189,7 +296,9 @@ def _decode(tracker: SolveTracker, allocation: TaskAllocation, form: QuboForm, c
         entry = assignments.setdefault(assignment.tobytes(), [assignment, 0])
         entry[1] += count
     decoded, valid = [], 0
-    for assignment, count in sorted(assignments.values(), key=lambda entry: (-entry[1], entry[0].tolist())):
+    for assignment, count in sorted(
+        assignments.values(), key=lambda entry: (-entry[1], entry[0].tolist())
+    ):
         if tracker.exhausted:
             break
         if np.all(assignment >= 0) and form.program.is_feasible(allocation.solution(assignment)):
@@ -197,7 +306,11 @@ def _decode(tracker: SolveTracker, allocation: TaskAllocation, form: QuboForm, c
         complete = np.where(assignment < 0, start.assignment, assignment)
         decoded.append(repair(tracker, complete, start.levels, order, stage="qaoa"))
     shots = sum(counts.values())
-    facts.update(distinct_samples=len(counts), distinct_assignments=len(assignments), feasible_sample_share=valid / shots if shots else 0.0)
+    facts.update(
+        distinct_samples=len(counts),
+        distinct_assignments=len(assignments),
+        feasible_sample_share=valid / shots if shots else 0.0,
+    )
     if decoded:
         facts["best_sample_objective"] = min(decoded, key=lambda e: e.key).objective
     return decoded or [start]

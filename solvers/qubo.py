@@ -38,7 +38,8 @@ def integer_row(coefficients: np.ndarray, limit: float, steps: int) -> tuple[np.
 
 
 def objective_bounds(program: QuadraticProgram) -> tuple[float, float]:
-    """(lowest, highest) value the objective can take over all binary vectors, from its coefficients."""
+    """(lowest, highest) value the objective can take over all binary vectors, from its
+    coefficients."""
     objective = program.objective
     terms = np.concatenate([objective.linear.to_array(), objective.quadratic.to_array().ravel()])
     return objective.constant + terms[terms < 0].sum(), objective.constant + terms[terms > 0].sum()
@@ -52,7 +53,8 @@ def calibrated_penalty(lower: float, upper: float) -> float:
 
 @dataclass(frozen=True, eq=False)
 class QuboForm:
-    """A constrained program's QUBO, the converter that maps QUBO bits back, and the engine's arrays."""
+    """A constrained program's QUBO, the converter that maps QUBO bits back, and the engine's
+    arrays."""
 
     program: QuadraticProgram
     qubo: QuadraticProgram
@@ -69,7 +71,8 @@ class QuboForm:
         return np.asarray(self.converter.interpret(np.asarray(bits, dtype=float)))
 
     def to_ising(self):
-        """(SparsePauliOp, offset) with the QUBO value = offset + <z|H|z> (qiskit-optimization's convention)."""
+        """(SparsePauliOp, offset) with the QUBO value = offset + <z|H|z> (qiskit-optimization's
+        convention)."""
         return self.qubo.to_ising()
 
 
@@ -84,7 +87,8 @@ def to_qubo(program: QuadraticProgram, upper: float | None = None) -> QuboForm:
 
 
 def engine_arrays(qubo: QuadraticProgram) -> Qubo:
-    """A QUBO program as the engine's arrays: x^T Q x with x_i^2 = x_i moved into the linear part."""
+    """A QUBO program as the engine's arrays: x^T Q x with x_i^2 = x_i moved into the linear
+    part."""
     objective = qubo.objective
     square = objective.quadratic.to_array()
     upper = np.triu(square, 1) + np.tril(square, -1).T

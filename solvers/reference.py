@@ -23,8 +23,8 @@ objective) to every measured bitstring, and says so in its facts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import numpy as np
@@ -32,7 +32,10 @@ from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import SamplerV2
 from qiskit_algorithms import QAOA
-from qiskit_algorithms.minimum_eigensolvers import SamplingMinimumEigensolver, SamplingMinimumEigensolverResult
+from qiskit_algorithms.minimum_eigensolvers import (
+    SamplingMinimumEigensolver,
+    SamplingMinimumEigensolverResult,
+)
 from qiskit_algorithms.optimizers import COBYLA
 from qiskit_algorithms.utils import algorithm_globals
 from qiskit_optimization import QuadraticProgram
@@ -69,7 +72,9 @@ class _Recording(SamplingMinimumEigensolver):
         self.solver = solver
         self.result: SamplingMinimumEigensolverResult | None = None
 
-    def compute_minimum_eigenvalue(self, operator, aux_operators=None) -> SamplingMinimumEigensolverResult:
+    def compute_minimum_eigenvalue(
+        self, operator, aux_operators=None
+    ) -> SamplingMinimumEigensolverResult:
         self.result = self.solver.compute_minimum_eigenvalue(operator, aux_operators)
         return self.result
 
@@ -95,7 +100,9 @@ def stock_answer(program: QuadraticProgram, solver: SamplingMinimumEigensolver) 
     return StockAnswer(np.asarray(found.x), found.status.name, evaluations, samples_kept=True)
 
 
-def _best_measured(program: QuadraticProgram, converter: QuadraticProgramToQubo, result) -> StockAnswer:
+def _best_measured(
+    program: QuadraticProgram, converter: QuadraticProgramToQubo, result
+) -> StockAnswer:
     """The measured bitstring `MinimumEigenOptimizer` would pick: feasible first, then the
     lowest objective; the first measured of equals (its sort is stable)."""
     best_key, best_x = None, None
@@ -106,15 +113,21 @@ def _best_measured(program: QuadraticProgram, converter: QuadraticProgramToQubo,
             best_key, best_x = key, x
     if best_x is None:
         raise RuntimeError("the stock QAOA measured no bitstring")
-    status = OptimizationResultStatus.INFEASIBLE if best_key[0] else OptimizationResultStatus.SUCCESS
-    return StockAnswer(np.asarray(best_x), status.name, int(result.cost_function_evals or 0), samples_kept=False)
+    status = (
+        OptimizationResultStatus.INFEASIBLE if best_key[0] else OptimizationResultStatus.SUCCESS
+    )
+    return StockAnswer(
+        np.asarray(best_x), status.name, int(result.cost_function_evals or 0), samples_kept=False
+    )
 
 
 def check_reference(problem: Problem, options: Mapping[str, Any]) -> list[FieldViolation]:
     return qubit_violations(problem, QUBIT_BUDGET["aer"], "qaoa-reference")
 
 
-@register("qaoa-reference", kind=SolverKind.QUANTUM, finite=True, backends=("aer",), check=check_reference)
+@register(
+    "qaoa-reference", kind=SolverKind.QUANTUM, finite=True, backends=("aer",), check=check_reference
+)
 def qaoa_reference(
     problem: Problem,
     budget: Budget,
@@ -123,15 +136,21 @@ def qaoa_reference(
     *,
     backend: Annotated[str, Option("where the stock QAOA runs", choices=("aer",))] = "aer",
     depth: Annotated[int, Option("QAOA layers (reps)", minimum=1, maximum=100)] = 2,
-    maxiter: Annotated[int, Option("COBYLA iterations of the stock optimizer", minimum=1, maximum=100_000)] = 100,
+    maxiter: Annotated[
+        int, Option("COBYLA iterations of the stock optimizer", minimum=1, maximum=100_000)
+    ] = 100,
 ) -> Result:
     """Stock qiskit-algorithms QAOA + MinimumEigenOptimizer on Aer (the reference to beat)."""
     tracker = SolveTracker(problem, budget, progress)
     allocation, form, start = encode(problem)
     algorithm_globals.random_seed = seed
     sampler = SamplerV2(seed=seed)
-    transpiler = generate_preset_pass_manager(optimization_level=1, backend=AerSimulator(), seed_transpiler=seed)
-    answer = stock_answer(form.program, QAOA(sampler, COBYLA(maxiter=maxiter), reps=depth, transpiler=transpiler))
+    transpiler = generate_preset_pass_manager(
+        optimization_level=1, backend=AerSimulator(), seed_transpiler=seed
+    )
+    answer = stock_answer(
+        form.program, QAOA(sampler, COBYLA(maxiter=maxiter), reps=depth, transpiler=transpiler)
+    )
     assignment = allocation.interpret(answer.x)
     fastest = np.argmin(allocation.runtime, axis=1)
     tracker.evaluate(np.where(assignment < 0, fastest, assignment), start.levels, stage="qaoa")

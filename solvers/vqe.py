@@ -107,7 +107,15 @@ def refine_levels(
     return best
 
 
-def _sweep(tracker: SolveTracker, best: Evaluation, device: Device, report: VqeReport, max_qubits: int, iterations: int, shots: int) -> Evaluation:
+def _sweep(
+    tracker: SolveTracker,
+    best: Evaluation,
+    device: Device,
+    report: VqeReport,
+    max_qubits: int,
+    iterations: int,
+    shots: int,
+) -> Evaluation:
     """One pass of VQE over the machine blocks, each block from the previous block's answer."""
     blocks, skipped = machine_blocks(tracker.problem, best.assignment, best.levels, max_qubits)
     report.skipped_machines = max(report.skipped_machines, skipped)
@@ -120,11 +128,16 @@ def _sweep(tracker: SolveTracker, best: Evaluation, device: Device, report: VqeR
         circuit = device.pass_manager().run(ansatz(form.num_qubits))
         start_bits = _qubo_bits(form, selection.solution(best.levels))
         vqe = SamplingVQE(
-            device.sampler(shots), circuit, COBYLA(maxiter=iterations, rhobeg=0.3),
-            initial_point=warm_start(start_bits), aggregation=CVAR_ALPHA,
+            device.sampler(shots),
+            circuit,
+            COBYLA(maxiter=iterations, rhobeg=0.3),
+            initial_point=warm_start(start_bits),
+            aggregation=CVAR_ALPHA,
         )
         found = vqe.compute_minimum_eigenvalue(operator.apply_layout(circuit.layout))
-        positions = circuit.layout.final_index_layout() if circuit.layout else list(range(form.num_qubits))
+        positions = (
+            circuit.layout.final_index_layout() if circuit.layout else list(range(form.num_qubits))
+        )
         report.blocks += 1
         report.qubits = max(report.qubits, form.num_qubits)
         report.iterations += int(found.cost_function_evals or 0)
@@ -137,7 +150,8 @@ def _sweep(tracker: SolveTracker, best: Evaluation, device: Device, report: VqeR
 
 
 def _qubo_bits(form, program_values: np.ndarray) -> np.ndarray:
-    """QUBO bits for a point of the program: its variables, slack bits at 0 (they only shift the start)."""
+    """QUBO bits for a point of the program: its variables, slack bits at 0 (they only shift the
+    start)."""
     bits = np.zeros(form.num_qubits)
     bits[: program_values.size] = program_values
     return bits

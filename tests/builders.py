@@ -13,7 +13,8 @@ from qsched.v1 import problem_pb2
 
 
 def random_qubo(n: int, seed: int, density: float = 0.5, integer: bool = False) -> Qubo:
-    """A QUBO with normal weights on about ``density`` of the couplings (rounded x3 if ``integer``)."""
+    """A QUBO with normal weights on about ``density`` of the couplings (rounded x3 if
+    ``integer``)."""
     rng = np.random.default_rng(seed)
     linear = rng.normal(size=n)
     quadratic = np.triu(rng.normal(size=(n, n)) * (rng.random((n, n)) < density), 1)
@@ -38,7 +39,10 @@ def two_machine_problem(**fields) -> problem_pb2.AllocationProblem:
                 speed=2.0,
                 capacity={"memory": 6.0},
                 linear_power=problem_pb2.LinearPower(idle_watts=100.0, peak_watts=200.0),
-                dvfs_levels=[problem_pb2.DvfsLevel(frequency=1.0), problem_pb2.DvfsLevel(frequency=0.5)],
+                dvfs_levels=[
+                    problem_pb2.DvfsLevel(frequency=1.0),
+                    problem_pb2.DvfsLevel(frequency=0.5),
+                ],
             ),
             problem_pb2.Machine(
                 id="B",

@@ -6,10 +6,10 @@ from collections.abc import Callable, Iterator
 
 import grpc
 import pytest
+from service_helpers import BRAUN_PATH, CONNECT_TIMEOUT, make_small_problem
 
 from qsched import files
 from qsched.v1 import problem_pb2, scheduler_pb2_grpc
-from service_helpers import BRAUN_PATH, CONNECT_TIMEOUT, make_small_problem
 
 
 @pytest.fixture
@@ -32,7 +32,8 @@ def braun_problem(_braun_message) -> problem_pb2.AllocationProblem:
 
 
 def _service_imports():
-    # Imported lazily so a broken service package fails the service tests, not collection of every test.
+    # Imported lazily so a broken service package fails the service tests, not the collection
+    # of every test.
     from qsched.service.config import ServiceConfig
     from qsched.service.server import Server
 
@@ -41,7 +42,8 @@ def _service_imports():
 
 @pytest.fixture
 def start_server(tmp_path) -> Iterator[Callable[..., object]]:
-    """Factory: ``start_server(**config_fields)`` starts a Server on 127.0.0.1:0 with its own db; all stop at teardown."""
+    """Factory: ``start_server(**config_fields)`` starts a Server on 127.0.0.1:0 with its own db;
+    all stop at teardown."""
     Server, ServiceConfig = _service_imports()
     started = []
 
@@ -91,8 +93,11 @@ def stub(channel) -> scheduler_pb2_grpc.SchedulerServiceStub:
 
 
 @pytest.fixture
-def server_stub(start_server, connect) -> Callable[..., tuple[object, scheduler_pb2_grpc.SchedulerServiceStub]]:
-    """Factory: ``server_stub(**config_fields)`` -> (a server with that config, a stub connected to it)."""
+def server_stub(
+    start_server, connect
+) -> Callable[..., tuple[object, scheduler_pb2_grpc.SchedulerServiceStub]]:
+    """Factory: ``server_stub(**config_fields)`` -> (a server with that config, a stub connected to
+    it)."""
 
     def start(**fields):
         server = start_server(**fields)

@@ -23,18 +23,25 @@ CONNECT_TIMEOUT = 10.0
 
 
 def make_small_problem(name: str = "small") -> problem_pb2.AllocationProblem:
-    """6 tasks x 3 machines: work/speed runtimes, cpu/memory demands within capacities, linear power."""
+    """6 tasks x 3 machines: work/speed runtimes, cpu/memory demands within capacities, linear
+    power."""
     machines = [
         problem_pb2.Machine(
-            id="m0", speed=1.0, capacity={"cpu": 4, "memory": 8},
+            id="m0",
+            speed=1.0,
+            capacity={"cpu": 4, "memory": 8},
             linear_power=problem_pb2.LinearPower(idle_watts=50, peak_watts=150),
         ),
         problem_pb2.Machine(
-            id="m1", speed=2.0, capacity={"cpu": 4, "memory": 8},
+            id="m1",
+            speed=2.0,
+            capacity={"cpu": 4, "memory": 8},
             linear_power=problem_pb2.LinearPower(idle_watts=80, peak_watts=250),
         ),
         problem_pb2.Machine(
-            id="m2", speed=4.0, capacity={"cpu": 2, "memory": 4},
+            id="m2",
+            speed=4.0,
+            capacity={"cpu": 2, "memory": 4},
             linear_power=problem_pb2.LinearPower(idle_watts=120, peak_watts=400),
         ),
     ]
@@ -63,7 +70,9 @@ TERMINAL = frozenset(
 JOB_WAIT = 15.0
 
 
-def solve_request(problem, solver="min-min", *, wall=0.0, evaluations=0, seed=0, options=None, backend=""):
+def solve_request(
+    problem, solver="min-min", *, wall=0.0, evaluations=0, seed=0, options=None, backend=""
+):
     request = scheduler_pb2.SolveRequest(
         problem=problem,
         solver=solver,
@@ -76,12 +85,17 @@ def solve_request(problem, solver="min-min", *, wall=0.0, evaluations=0, seed=0,
     return request
 
 
-def solve(stub, problem, solver="min-min", *, timeout=RPC_TIMEOUT, **fields) -> scheduler_pb2.SolveResponse:
+def solve(
+    stub, problem, solver="min-min", *, timeout=RPC_TIMEOUT, **fields
+) -> scheduler_pb2.SolveResponse:
     return stub.Solve(solve_request(problem, solver, **fields), timeout=timeout)
 
 
 def submit(stub, problem, solver="min-min", **fields) -> scheduler_pb2.Job:
-    job = stub.SubmitJob(scheduler_pb2.SubmitJobRequest(request=solve_request(problem, solver, **fields)), timeout=RPC_TIMEOUT)
+    job = stub.SubmitJob(
+        scheduler_pb2.SubmitJobRequest(request=solve_request(problem, solver, **fields)),
+        timeout=RPC_TIMEOUT,
+    )
     assert job.id
     return job
 
@@ -90,7 +104,9 @@ def get_job(stub, job_id, **fields) -> scheduler_pb2.Job:
     return stub.GetJob(scheduler_pb2.GetJobRequest(job_id=job_id, **fields), timeout=RPC_TIMEOUT)
 
 
-def wait_for_job(stub, job_id, until: Callable[[scheduler_pb2.Job], bool], timeout=JOB_WAIT, what="condition") -> scheduler_pb2.Job:
+def wait_for_job(
+    stub, job_id, until: Callable[[scheduler_pb2.Job], bool], timeout=JOB_WAIT, what="condition"
+) -> scheduler_pb2.Job:
     """Poll GetJob until ``until(job)``; fails after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -98,7 +114,10 @@ def wait_for_job(stub, job_id, until: Callable[[scheduler_pb2.Job], bool], timeo
         if until(job):
             return job
         if time.monotonic() > deadline:
-            pytest.fail(f"job {job_id} did not reach {what} within {timeout}s; it is {scheduler_pb2.JobState.Name(job.state)} ({job.error})")
+            state = scheduler_pb2.JobState.Name(job.state)
+            pytest.fail(
+                f"job {job_id} did not reach {what} within {timeout}s; it is {state} ({job.error})"
+            )
         time.sleep(0.02)
 
 

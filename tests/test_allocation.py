@@ -6,8 +6,8 @@ import itertools
 
 import numpy as np
 import pytest
-
 from builders import generated, two_machine_problem
+
 from qsched.problem import Problem
 from qsched.solvers.allocation import TaskAllocation
 from qsched.solvers.engine import cost_diagonal
@@ -18,7 +18,9 @@ INSTANCES = [(3, 2, 1), (4, 2, 2), (5, 2, 7), (4, 2, 5), (3, 3, 2)]  # 6 to 20 q
 
 def brute_force(allocation: TaskAllocation, program):
     """Every assignment with whether it meets the program's constraints, and its objective."""
-    for assignment in itertools.product(range(allocation.num_machines), repeat=allocation.num_tasks):
+    for assignment in itertools.product(
+        range(allocation.num_machines), repeat=allocation.num_tasks
+    ):
         assignment = np.array(assignment)
         x = allocation.solution(assignment)
         yield assignment, program.is_feasible(x), program.objective.evaluate(x)
@@ -27,18 +29,28 @@ def brute_force(allocation: TaskAllocation, program):
 @pytest.mark.parametrize("shape", INSTANCES)
 def test_qubo_ground_state_is_the_constrained_optimum(shape):
     allocation, form, _ = encode(generated(*shape))
-    feasible = [(value, assignment) for assignment, fits, value in brute_force(allocation, form.program) if fits]
+    feasible = [
+        (value, assignment)
+        for assignment, fits, value in brute_force(allocation, form.program)
+        if fits
+    ]
     optimum = min(value for value, _ in feasible)
     diagonal = cost_diagonal(form.arrays)
     ground = int(np.argmin(diagonal))
     x = form.original((ground >> np.arange(form.num_qubits)) & 1)
     assert form.program.is_feasible(x)
     assert diagonal[ground] == pytest.approx(optimum, rel=1e-9, abs=1e-12)
-    assert any(np.array_equal(allocation.interpret(x), a) for value, a in feasible if value == pytest.approx(optimum, rel=1e-9))
+    assert any(
+        np.array_equal(allocation.interpret(x), a)
+        for value, a in feasible
+        if value == pytest.approx(optimum, rel=1e-9)
+    )
 
 
 @pytest.mark.parametrize("shape", INSTANCES[:4])
-def test_feasible_assignments_score_their_objective_and_infeasible_ones_more_than_the_optimum(shape):
+def test_feasible_assignments_score_their_objective_and_infeasible_ones_more_than_the_optimum(
+    shape,
+):
     """Minimized over slack bits, the QUBO value of an assignment is its objective when it meets
     the constraints, and above the constrained optimum when it does not."""
     allocation, form, _ = encode(generated(*shape))
@@ -47,7 +59,7 @@ def test_feasible_assignments_score_their_objective_and_infeasible_ones_more_tha
     states = np.arange(diagonal.size)
     x_part = states & ((1 << cells) - 1)
     best_over_slack = {}
-    for x_bits, value in zip(x_part, diagonal):
+    for x_bits, value in zip(x_part, diagonal, strict=True):
         best_over_slack[x_bits] = min(best_over_slack.get(x_bits, np.inf), value)
     outcomes = list(brute_force(allocation, form.program))
     optimum = min(value for _, fits, value in outcomes if fits)
@@ -63,7 +75,9 @@ def test_feasible_assignments_score_their_objective_and_infeasible_ones_more_tha
 def test_penalty_is_calibrated_on_the_incumbent_not_a_fallback():
     allocation, form, start = encode(generated(5, 2, 7))
     assert form.program.is_feasible(allocation.solution(start.assignment))
-    assert allocation.objective(start.assignment) == pytest.approx(1.0)  # the incumbent sets the scale
+    assert allocation.objective(start.assignment) == pytest.approx(
+        1.0
+    )  # the incumbent sets the scale
     assert form.penalty == pytest.approx(1.05)  # (incumbent objective - lowest possible 0) + 5 %
 
 
@@ -72,7 +86,10 @@ def test_constraint_rows_are_integer_and_conservative():
     allocation, form, _ = encode(problem)
     for constraint in form.program.linear_constraints:
         coefficients = constraint.linear.to_array()
-        assert np.array_equal(coefficients, np.rint(coefficients)) and float(constraint.rhs).is_integer()
+        assert (
+            np.array_equal(coefficients, np.rint(coefficients))
+            and float(constraint.rhs).is_integer()
+        )
     for assignment, fits, _ in brute_force(allocation, form.program):
         if fits:  # meets the rounded rows -> meets the real capacities
             load = np.zeros_like(problem.capacity)
@@ -96,4 +113,11 @@ def test_interpret_marks_rows_that_are_not_one_hot():
 def test_one_hot_groups_are_the_task_rows():
     allocation = TaskAllocation(Problem.from_message(two_machine_problem()))
     assert allocation.one_hot_groups() == [[0, 1], [2, 3], [4, 5]]
-    assert [v.name for v in allocation.to_quadratic_program().variables[:6]] == ["x0_0", "x0_1", "x1_0", "x1_1", "x2_0", "x2_1"]
+    assert [v.name for v in allocation.to_quadratic_program().variables[:6]] == [
+        "x0_0",
+        "x0_1",
+        "x1_0",
+        "x1_1",
+        "x2_0",
+        "x2_1",
+    ]

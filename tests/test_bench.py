@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
-
-import dataclasses
 
 from qsched import bench, bench_report, plots
 from qsched.cli import main
@@ -23,10 +22,16 @@ def lines(path: Path) -> list[dict]:
 
 def test_hcsp_suite_reproduces_min_min_and_resumes_without_rerunning(tmp_path):
     out = tmp_path / "hcsp.jsonl"
-    records = bench.bench("hcsp", ["min-min"], [0], out, evaluations=1, jobs=2, data=DATA, show_progress=False)
+    records = bench.bench(
+        "hcsp", ["min-min"], [0], out, evaluations=1, jobs=2, data=DATA, show_progress=False
+    )
     assert len(records) == 12 and len(lines(out)) == 12
-    assert "**13.71%**" in bench_report.report("hcsp", records, DATA)  # Braun et al.'s Min-min, 13.71 % above the best known
-    again = bench.bench("hcsp", ["min-min"], [0], out, evaluations=1, jobs=2, data=DATA, show_progress=False)
+    assert "**13.71%**" in bench_report.report(
+        "hcsp", records, DATA
+    )  # Braun et al.'s Min-min, 13.71 % above the best known
+    again = bench.bench(
+        "hcsp", ["min-min"], [0], out, evaluations=1, jobs=2, data=DATA, show_progress=False
+    )
     assert len(again) == 12 and len(lines(out)) == 12  # nothing ran twice
     targets, label = bench_report.gap_targets("hcsp", records, DATA)
     figure = plots.gaps(records, targets, tmp_path / "gaps.png", label)
@@ -35,7 +40,16 @@ def test_hcsp_suite_reproduces_min_min_and_resumes_without_rerunning(tmp_path):
 
 def test_energy_suite_reports_spread_over_seeds_and_feasible_runs(tmp_path):
     out = tmp_path / "energy.jsonl"
-    records = bench.bench("energy", ["min-min", "local-search"], [0, 1], out, evaluations=200, jobs=2, data=DATA, show_progress=False)
+    records = bench.bench(
+        "energy",
+        ["min-min", "local-search"],
+        [0, 1],
+        out,
+        evaluations=200,
+        jobs=2,
+        data=DATA,
+        show_progress=False,
+    )
     assert len(records) == len(bench.ENERGY_INSTANCES) * 2 * 2
     assert all(r.trace and r.assignment and r.levels for r in records)
     assert bench.read_records(out) == records  # a record reads back as it was written
@@ -46,7 +60,9 @@ def test_energy_suite_reports_spread_over_seeds_and_feasible_runs(tmp_path):
 
 def test_a_record_that_disagrees_with_the_evaluator_is_refused(tmp_path):
     out = tmp_path / "hcsp.jsonl"
-    records = bench.bench("hcsp", ["min-min"], [0], out, evaluations=1, jobs=2, data=DATA, show_progress=False)
+    records = bench.bench(
+        "hcsp", ["min-min"], [0], out, evaluations=1, jobs=2, data=DATA, show_progress=False
+    )
     for field in ("makespan", "objective"):
         tampered = [*records]
         tampered[3] = dataclasses.replace(records[3], **{field: getattr(records[3], field) * 0.9})
@@ -55,18 +71,59 @@ def test_a_record_that_disagrees_with_the_evaluator_is_refused(tmp_path):
 
 
 def test_cli_bench_needs_a_budget_and_prints_the_report(tmp_path, capsys):
-    assert main(["bench", "energy", "--solvers", "min-min", "--out", str(tmp_path / "e.jsonl")]) == 2
+    assert (
+        main(["bench", "energy", "--solvers", "min-min", "--out", str(tmp_path / "e.jsonl")]) == 2
+    )
     assert "give a budget" in capsys.readouterr().err
     report = tmp_path / "report.md"
-    assert main(["bench", "energy", "--solvers", "min-min", "--evaluations", "1", "--jobs", "1", "--out", str(tmp_path / "e.jsonl"), "--report", str(report), "--data", str(DATA)]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "energy",
+                "--solvers",
+                "min-min",
+                "--evaluations",
+                "1",
+                "--jobs",
+                "1",
+                "--out",
+                str(tmp_path / "e.jsonl"),
+                "--report",
+                str(report),
+                "--data",
+                str(DATA),
+            ]
+        )
+        == 0
+    )
     assert "| min-min |" in capsys.readouterr().out and "| min-min |" in report.read_text()
     for figure in ("report.convergence.png", "report.metrics.png"):
         assert (tmp_path / figure).read_bytes().startswith(b"\x89PNG")
 
 
 def test_ray_executor_gives_the_local_executor_s_records(tmp_path):
-    local = bench.bench("hcsp", ["min-min", "local-search"], [0], tmp_path / "local.jsonl", evaluations=50, jobs=2, data=DATA, show_progress=False)
-    on_ray = bench.bench("hcsp", ["min-min", "local-search"], [0], tmp_path / "ray.jsonl", evaluations=50, jobs=2, data=DATA, executor="ray", show_progress=False)
+    local = bench.bench(
+        "hcsp",
+        ["min-min", "local-search"],
+        [0],
+        tmp_path / "local.jsonl",
+        evaluations=50,
+        jobs=2,
+        data=DATA,
+        show_progress=False,
+    )
+    on_ray = bench.bench(
+        "hcsp",
+        ["min-min", "local-search"],
+        [0],
+        tmp_path / "ray.jsonl",
+        evaluations=50,
+        jobs=2,
+        data=DATA,
+        executor="ray",
+        show_progress=False,
+    )
 
     def schedules(records):
         return {r.key: (r.makespan, r.assignment) for r in records}
@@ -75,19 +132,47 @@ def test_ray_executor_gives_the_local_executor_s_records(tmp_path):
 
 
 def test_solver_labels_carry_options_for_ablations():
-    assert parse_label("hybrid@sub_solver=exhaustive+shots=128") == ("hybrid", {"sub_solver": "exhaustive", "shots": 128})
+    assert parse_label("hybrid@sub_solver=exhaustive+shots=128") == (
+        "hybrid",
+        {"sub_solver": "exhaustive", "shots": 128},
+    )
     assert parse_label("ga") == ("ga", {})
 
 
 def test_relative_summary_compares_runs_on_the_same_instance_and_seed():
     def record(solver, seed, objective, energy):
-        trace = (TracePoint(0.1, 1, objective * 2, True, ""), TracePoint(1.0, 9, objective, True, ""))
+        trace = (
+            TracePoint(0.1, 1, objective * 2, True, ""),
+            TracePoint(1.0, 9, objective, True, ""),
+        )
         return bench.Record(
-            "energy", "i", solver, seed, 1.0, None, objective=objective, energy=energy, makespan=10.0, utilization=0.5,
-            feasible=True, evaluations=9, elapsed=1.0, stop_reason="budget", bound=None, facts={}, trace=trace,
-            assignment=(0,), levels=(0,),
+            "energy",
+            "i",
+            solver,
+            seed,
+            1.0,
+            None,
+            objective=objective,
+            energy=energy,
+            makespan=10.0,
+            utilization=0.5,
+            feasible=True,
+            evaluations=9,
+            elapsed=1.0,
+            stop_reason="budget",
+            bound=None,
+            facts={},
+            trace=trace,
+            assignment=(0,),
+            levels=(0,),
         )
 
-    records = [record("hybrid", 0, 90.0, 45.0), record("ga", 0, 100.0, 50.0), record("ga", 1, 1.0, 1.0)]
+    records = [
+        record("hybrid", 0, 90.0, 45.0),
+        record("ga", 0, 100.0, 50.0),
+        record("ga", 1, 1.0, 1.0),
+    ]
     summary = bench_report.relative_summary(records)
-    assert "| ga | -10.00 | -10.00 | +0.00 | +0.00 | 1.00 | 1 |" in summary  # seed 1 has no hybrid run to pair with
+    assert (
+        "| ga | -10.00 | -10.00 | +0.00 | +0.00 | 1.00 | 1 |" in summary
+    )  # seed 1 has no hybrid run to pair with

@@ -1,4 +1,5 @@
-"""The `qsched` command as a user runs it: demo, solve (local and through a server), jobs, solvers."""
+"""The `qsched` command as a user runs it: demo, solve (local and through a server), jobs,
+solvers."""
 
 import json
 import subprocess
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 from google.rpc import code_pb2, status_pb2
 
-from qsched import hcsp, files, registry
+from qsched import files, hcsp, registry
 from qsched.cli import demo_verdict, main
 from qsched.messages import failed_response
 from qsched.v1 import scheduler_pb2
@@ -26,12 +27,23 @@ def run_cli(capsys, *argv) -> tuple[int, str, str]:
 @pytest.mark.timeout(600)
 def test_demo_starts_a_server_and_compares_solvers():
     completed = subprocess.run(
-        [sys.executable, "-m", "qsched", "demo", "--evaluations", "2000"], capture_output=True, text=True, timeout=540
+        [sys.executable, "-m", "qsched", "demo", "--evaluations", "2000"],
+        capture_output=True,
+        text=True,
+        timeout=540,
     )
     assert completed.returncode == 0, completed.stderr
     out = completed.stdout
     assert "qsched server on 127.0.0.1:" in out
-    for solver in ("min-min", "max-min", "sufferage", "local-search", "qaoa", "qaoa-reference", "exhaustive"):
+    for solver in (
+        "min-min",
+        "max-min",
+        "sufferage",
+        "local-search",
+        "qaoa",
+        "qaoa-reference",
+        "exhaustive",
+    ):
         assert f"\n{solver} " in out
     assert "best: " in out
     # Workers exit cleanly once they answer, so the semaphores their libraries made
@@ -40,7 +52,9 @@ def test_demo_starts_a_server_and_compares_solvers():
 
 
 def failed(solver: str) -> scheduler_pb2.SolveResponse:
-    return failed_response(solver, "", status_pb2.Status(code=code_pb2.INTERNAL, message=f"{solver} failed: boom"), 1.0)
+    return failed_response(
+        solver, "", status_pb2.Status(code=code_pb2.INTERNAL, message=f"{solver} failed: boom"), 1.0
+    )
 
 
 def test_demo_reports_the_stock_stack_failing_and_fails_only_for_its_own_solvers():
@@ -53,7 +67,16 @@ def test_demo_reports_the_stock_stack_failing_and_fails_only_for_its_own_solvers
 
 
 def test_solve_prints_a_table_and_the_schedule(capsys):
-    code, out, _ = run_cli(capsys, "solve", str(EXAMPLE), "--solver", "local-search", "--evaluations", "200", "--schedule")
+    code, out, _ = run_cli(
+        capsys,
+        "solve",
+        str(EXAMPLE),
+        "--solver",
+        "local-search",
+        "--evaluations",
+        "200",
+        "--schedule",
+    )
     assert code == 0
     assert out.splitlines()[0].split()[:3] == ["solver", "objective", "energy"]
     assert "local-search" in out and "node-05" in out
@@ -70,7 +93,9 @@ def test_solve_json_is_a_solve_response(capsys):
 
 def test_bad_problem_file_is_a_clear_error(tmp_path, capsys):
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"tasks": [{"id": "a", "work": -1}], "machines": [{"id": "m", "speed": 1}]}))
+    bad.write_text(
+        json.dumps({"tasks": [{"id": "a", "work": -1}], "machines": [{"id": "m", "speed": 1}]})
+    )
     code, out, err = run_cli(capsys, "solve", str(bad))
     assert code == 2
     assert "tasks[0].work must be > 0" in err
@@ -86,7 +111,9 @@ def test_unknown_option_is_named(capsys):
 
 
 def test_solve_through_a_server_then_inspect_the_job(server, capsys):
-    code, out, _ = run_cli(capsys, "solve", str(EXAMPLE), "--server", server.address, "--solver", "sufferage", "--json")
+    code, out, _ = run_cli(
+        capsys, "solve", str(EXAMPLE), "--server", server.address, "--solver", "sufferage", "--json"
+    )
     assert code == 0
     assert json.loads(out)["solver"] == "sufferage"
 
@@ -128,14 +155,29 @@ def small_etc_file(tmp_path) -> Path:
 
 
 def test_compare_prints_solvers_side_by_side_with_gap_to_the_exact_bound(capsys, small_etc_file):
-    code, out, _ = run_cli(capsys, "compare", str(small_etc_file), "--solvers", "min-min,ga,milp", "--evaluations", "2000", "--json")
+    code, out, _ = run_cli(
+        capsys,
+        "compare",
+        str(small_etc_file),
+        "--solvers",
+        "min-min,ga,milp",
+        "--evaluations",
+        "2000",
+        "--json",
+    )
     assert code == 0
     comparison = json.loads(out)
     assert [r["solver"] for r in comparison["results"]] == ["min-min", "ga", "milp"]
     bound = comparison["best_bound"]
-    assert 0 < bound <= min(r["schedule"]["metrics"]["makespan_seconds"] for r in comparison["results"]) + 1e-6
+    assert (
+        0
+        < bound
+        <= min(r["schedule"]["metrics"]["makespan_seconds"] for r in comparison["results"]) + 1e-6
+    )
 
-    code, out, _ = run_cli(capsys, "compare", str(EXAMPLE), "--solvers", "min-min,local-search", "--evaluations", "300")
+    code, out, _ = run_cli(
+        capsys, "compare", str(EXAMPLE), "--solvers", "min-min,local-search", "--evaluations", "300"
+    )
     lines = out.splitlines()
     assert code == 0
     assert "t@1% s" in lines[0] and "gap %" in lines[0]
@@ -144,28 +186,53 @@ def test_compare_prints_solvers_side_by_side_with_gap_to_the_exact_bound(capsys,
 
 def test_compare_through_the_server_reports_the_best_bound(server, capsys, small_etc_file):
     code, out, _ = run_cli(
-        capsys, "compare", str(small_etc_file), "--solvers", "sufferage,milp", "--evaluations", "100", "--server", server.address, "--json"
+        capsys,
+        "compare",
+        str(small_etc_file),
+        "--solvers",
+        "sufferage,milp",
+        "--evaluations",
+        "100",
+        "--server",
+        server.address,
+        "--json",
     )
     comparison = json.loads(out)
     assert code == 0
     assert comparison["best_bound"] == comparison["results"][1]["bound"]
 
 
-def test_a_crashing_solver_is_a_failed_row_and_the_others_still_come_back(capsys, monkeypatch, small_etc_file):
+def test_a_crashing_solver_is_a_failed_row_and_the_others_still_come_back(
+    capsys, monkeypatch, small_etc_file
+):
     def crash(*args, **kwargs):
         raise ZeroDivisionError("boom")
 
     monkeypatch.setitem(registry._SOLVERS, "ga", replace(registry.get("ga"), function=crash))
-    code, out, _ = run_cli(capsys, "compare", str(small_etc_file), "--solvers", "min-min,ga,sufferage", "--evaluations", "100", "--json")
+    code, out, _ = run_cli(
+        capsys,
+        "compare",
+        str(small_etc_file),
+        "--solvers",
+        "min-min,ga,sufferage",
+        "--evaluations",
+        "100",
+        "--json",
+    )
     results = json.loads(out)["results"]
     assert code == 0
     assert [r["solver"] for r in results] == ["min-min", "ga", "sufferage"]
     error = results[1]["error"]
-    assert (error["code"], error["message"]) == (code_pb2.INTERNAL, "ga failed: ZeroDivisionError: boom")
+    assert (error["code"], error["message"]) == (
+        code_pb2.INTERNAL,
+        "ga failed: ZeroDivisionError: boom",
+    )
     assert "schedule" not in results[1]
     assert all(results[i]["schedule"]["metrics"]["feasible"] for i in (0, 2))
 
-    code, out, _ = run_cli(capsys, "compare", str(small_etc_file), "--solvers", "min-min,ga", "--evaluations", "100")
+    code, out, _ = run_cli(
+        capsys, "compare", str(small_etc_file), "--solvers", "min-min,ga", "--evaluations", "100"
+    )
     lines = out.splitlines()
     assert code == 0
     assert lines[3].split()[0] == "ga" and lines[3].split()[-1] == "FAILED"

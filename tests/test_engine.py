@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
+from builders import random_qubo
 from qiskit import transpile
 from qiskit_aer import AerSimulator
 
-from builders import random_qubo
 from qsched.solvers.circuit import bind, qaoa_circuit
-from qsched.solvers.engine import QaoaEngine, Qubo, cost_diagonal, ring_edges, reorder_free_first
+from qsched.solvers.engine import QaoaEngine, Qubo, cost_diagonal, reorder_free_first, ring_edges
 
 
 def aer_state(circuit, gammas, betas) -> np.ndarray:
@@ -55,7 +55,10 @@ def test_xy_mixer_state_matches_aer_and_keeps_one_hot(seed):
     qubo = random_qubo(8, seed)
     gammas, betas = random_angles(2, 200 + seed)
     state = QaoaEngine(qubo, groups, initial).state(gammas, betas)
-    assert np.max(np.abs(state - aer_state(qaoa_circuit(qubo, 2, groups, initial), gammas, betas))) < 1e-8
+    assert (
+        np.max(np.abs(state - aer_state(qaoa_circuit(qubo, 2, groups, initial), gammas, betas)))
+        < 1e-8
+    )
     states = np.flatnonzero(np.abs(state) > 1e-6)
     bits = (states[:, None] >> np.arange(8)) & 1
     assert all(np.all(bits[:, group].sum(axis=1) == 1) for group in groups)
@@ -68,7 +71,10 @@ def test_xy_mixer_with_free_slack_qubits_matches_aer():
     qubo = random_qubo(9, seed=11)
     gammas, betas = random_angles(2, 12)
     state = QaoaEngine(qubo, groups, initial).state(gammas, betas)
-    assert np.max(np.abs(state - aer_state(qaoa_circuit(qubo, 2, groups, initial), gammas, betas))) < 1e-8
+    assert (
+        np.max(np.abs(state - aer_state(qaoa_circuit(qubo, 2, groups, initial), gammas, betas)))
+        < 1e-8
+    )
     bits = (np.flatnonzero(np.abs(state) > 1e-6)[:, None] >> np.arange(9)) & 1
     assert all(np.all(bits[:, group].sum(axis=1) == 1) for group in groups)
     assert {tuple(row) for row in bits[:, [3, 7, 8]]} == {tuple(b) for b in np.ndindex(2, 2, 2)}
@@ -92,7 +98,12 @@ def test_integer_weights_use_the_phase_table_and_match_aer():
     engine = QaoaEngine(qubo)
     assert engine._phase_table is not None
     gammas, betas = [0.3, -1.1], [0.8, 0.25]
-    assert np.max(np.abs(engine.state(gammas, betas) - aer_state(qaoa_circuit(qubo, 2), gammas, betas))) < 1e-8
+    assert (
+        np.max(
+            np.abs(engine.state(gammas, betas) - aer_state(qaoa_circuit(qubo, 2), gammas, betas))
+        )
+        < 1e-8
+    )
 
 
 def test_expectation_and_samples_follow_the_state():
@@ -105,7 +116,9 @@ def test_expectation_and_samples_follow_the_state():
     assert sum(counts.values()) == 20000
     top = int(np.argmax(probabilities))
     assert counts[top] / 20000 == pytest.approx(probabilities[top], abs=0.02)
-    assert engine.sample(gammas, betas, 100, np.random.default_rng(5)) == engine.sample(gammas, betas, 100, np.random.default_rng(5))
+    assert engine.sample(gammas, betas, 100, np.random.default_rng(5)) == engine.sample(
+        gammas, betas, 100, np.random.default_rng(5)
+    )
 
 
 def test_bad_inputs_are_refused():
@@ -124,18 +137,28 @@ def test_bad_inputs_are_refused():
 
 @pytest.mark.parametrize("mixer", ["x", "xy"])
 def test_single_precision_agrees_with_double(mixer):
-    groups, initial = ([[0, 1, 2], [3, 4, 5], [6, 7, 8]], np.array([1, 0, 0, 0, 1, 0, 0, 0, 1])) if mixer == "xy" else (None, None)
+    groups, initial = (
+        ([[0, 1, 2], [3, 4, 5], [6, 7, 8]], np.array([1, 0, 0, 0, 1, 0, 0, 0, 1]))
+        if mixer == "xy"
+        else (None, None)
+    )
     qubo = random_qubo(9, seed=11, integer=True)
     gammas, betas = random_angles(3, 5)
     double = QaoaEngine(qubo, groups, initial)
     single = QaoaEngine(qubo, groups, initial, single_precision=True)
     assert single.state(gammas, betas).dtype == np.complex64
-    assert np.max(np.abs(single.probabilities(gammas, betas) - double.probabilities(gammas, betas))) < 1e-5
-    assert single.expectation(gammas, betas) == pytest.approx(double.expectation(gammas, betas), rel=1e-5, abs=1e-5)
+    assert (
+        np.max(np.abs(single.probabilities(gammas, betas) - double.probabilities(gammas, betas)))
+        < 1e-5
+    )
+    assert single.expectation(gammas, betas) == pytest.approx(
+        double.expectation(gammas, betas), rel=1e-5, abs=1e-5
+    )
 
 
 def test_free_qubits_first_gives_the_same_distribution():
-    """Renumbering the slack qubits first (one blocked mixer pass) changes nothing but the labels."""
+    """Renumbering the slack qubits first (one blocked mixer pass) changes nothing but the
+    labels."""
     groups = [[0, 1, 2], [4, 5, 6]]
     initial = np.array([0, 1, 0, 0, 0, 0, 1, 0, 0])
     qubo = random_qubo(9, seed=5)

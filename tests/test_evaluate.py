@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
+from builders import two_machine_problem
 
 from qsched.evaluate import evaluate
 from qsched.problem import Problem
 from qsched.v1 import problem_pb2
-from builders import two_machine_problem
 
 A, B = 0, 1
 # t0 -> A, t1 -> B, t2 -> A
@@ -15,7 +15,8 @@ ASSIGNMENT = [A, B, A]
 
 def test_full_speed_schedule_by_hand():
     result = evaluate(Problem.from_message(two_machine_problem()), ASSIGNMENT)
-    # A runs t2 (deadline 3) before t0 (deadline 8): t2 in [0, 3], t0 in [3, 8]; B runs t1 in [0, 4].
+    # A runs t2 (deadline 3) before t0 (deadline 8): t2 in [0, 3], t0 in [3, 8];
+    # B runs t1 in [0, 4].
     assert result.start.tolist() == [3.0, 0.0, 0.0]
     assert result.finish.tolist() == [8.0, 4.0, 3.0]
     assert result.makespan == 8.0
@@ -52,7 +53,9 @@ def test_power_cap_violation_is_the_excess_of_the_peak():
     assert result.power_cap_excess == 50.0
     assert not result.feasible
     # At half speed on A the peak is 212.5 W: within the cap (deadlines aside).
-    assert evaluate(Problem.from_message(message), ASSIGNMENT, levels=[1, 0]).power_cap_excess == 0.0
+    assert (
+        evaluate(Problem.from_message(message), ASSIGNMENT, levels=[1, 0]).power_cap_excess == 0.0
+    )
 
 
 def test_capacity_is_summed_over_the_tasks_on_a_machine():
@@ -69,7 +72,9 @@ def test_idle_machines_are_off_unless_kept_on():
     off = evaluate(problem, everything_on_a)
     assert off.powered_on.tolist() == [True, False]
     assert off.machine_energy[B] == 0.0
-    kept_on = evaluate(Problem.from_message(two_machine_problem(idle_machines_on=True)), everything_on_a)
+    kept_on = evaluate(
+        Problem.from_message(two_machine_problem(idle_machines_on=True)), everything_on_a
+    )
     # makespan 10 s (work 20 at speed 2); B idles at 50 W the whole time.
     assert kept_on.makespan == 10.0
     assert kept_on.machine_energy[B] == 500.0
@@ -78,7 +83,9 @@ def test_idle_machines_are_off_unless_kept_on():
 
 def test_spec_power_curve_is_interpolated_at_the_task_load():
     message = two_machine_problem()
-    message.machines[B].spec_power.CopyFrom(problem_pb2.SpecPowerCurve(watts=[100 + 10 * k for k in range(11)]))
+    message.machines[B].spec_power.CopyFrom(
+        problem_pb2.SpecPowerCurve(watts=[100 + 10 * k for k in range(11)])
+    )
     message.tasks[1].load = 0.55
     result = evaluate(Problem.from_message(message), ASSIGNMENT)
     # t1 on B: 4 s at 155 W (between 150 W at 50% and 160 W at 60%), then 4 s idle at 100 W.

@@ -1,4 +1,5 @@
-"""The vectorized evaluator against a plain, obviously-correct reading of the rules, on random problems."""
+"""The vectorized evaluator against a plain, obviously-correct reading of the rules, on random
+problems."""
 
 import math
 
@@ -18,11 +19,16 @@ def oracle(problem: Problem, assignment, levels):
         f = problem.frequency[m, levels[m]]
         scale = problem.dynamic_scale[m, levels[m]]
         clock = 0.0
-        for t in sorted((t for t in range(problem.num_tasks) if assignment[t] == m), key=lambda t: (problem.deadline[t], t)):
+        for t in sorted(
+            (t for t in range(problem.num_tasks) if assignment[t] == m),
+            key=lambda t: (problem.deadline[t], t),
+        ):
             start[t] = clock
             clock += problem.etc[t, m] / f
             finish[t] = clock
-            busy_watts[t] = problem.idle_watts[m] + scale * (problem.busy_watts[t, m] - problem.idle_watts[m])
+            busy_watts[t] = problem.idle_watts[m] + scale * (
+                problem.busy_watts[t, m] - problem.idle_watts[m]
+            )
         busy[m] = clock
     makespan = max(finish.values())
     on = [busy[m] > 0 or problem.idle_machines_on for m in range(problem.num_machines)]
@@ -36,9 +42,17 @@ def oracle(problem: Problem, assignment, levels):
         return problem.idle_watts[m]
 
     instants = {0.0} | {finish[t] for t in finish}
-    peak = max(sum(power(m, when) for m in range(problem.num_machines)) for when in instants if when < makespan)
+    peak = max(
+        sum(power(m, when) for m in range(problem.num_machines))
+        for when in instants
+        if when < makespan
+    )
     energy = sum(
-        sum(busy_watts[t] * problem.etc[t, m] / problem.frequency[m, levels[m]] for t in finish if assignment[t] == m)
+        sum(
+            busy_watts[t] * problem.etc[t, m] / problem.frequency[m, levels[m]]
+            for t in finish
+            if assignment[t] == m
+        )
         + problem.idle_watts[m] * (makespan - busy[m])
         for m in range(problem.num_machines)
         if on[m]

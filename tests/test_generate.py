@@ -33,7 +33,9 @@ def test_machines_use_published_specpower_curves():
     curves = {tuple(c) for c in specpower_curves().values()}
     message = generate(10, 5, seed=1)
     assert all(tuple(m.spec_power.watts) in curves for m in message.machines)
-    assert all([level.frequency for level in m.dvfs_levels] == [1.0, 0.8, 0.6] for m in message.machines)
+    assert all(
+        [level.frequency for level in m.dvfs_levels] == [1.0, 0.8, 0.6] for m in message.machines
+    )
 
 
 def test_cli_writes_protobuf_json_that_loads_back(tmp_path, capsys):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from qsched import hcsp, files, registry
+from qsched import files, hcsp, registry
 from qsched.cli import main
 from qsched.evaluate import evaluate
 from qsched.solver import Budget
@@ -15,9 +15,18 @@ INSTANCES = sorted(p.name for p in DATA.iterdir() if hcsp.is_etc_file(p))
 
 # Min-min makespans published by Braun et al. (2001), as tabulated in datasets/hcsp/FORMAT.md.
 MIN_MIN = {
-    "u_c_hihi.0": 8460675.0, "u_c_hilo.0": 161805.4, "u_c_lohi.0": 275837.4, "u_c_lolo.0": 5441.4,
-    "u_i_hihi.0": 3513919.3, "u_i_hilo.0": 80755.7, "u_i_lohi.0": 120517.7, "u_i_lolo.0": 2785.6,
-    "u_s_hihi.0": 5160342.8, "u_s_hilo.0": 104375.2, "u_s_lohi.0": 140284.5, "u_s_lolo.0": 3806.8,
+    "u_c_hihi.0": 8460675.0,
+    "u_c_hilo.0": 161805.4,
+    "u_c_lohi.0": 275837.4,
+    "u_c_lolo.0": 5441.4,
+    "u_i_hihi.0": 3513919.3,
+    "u_i_hilo.0": 80755.7,
+    "u_i_lohi.0": 120517.7,
+    "u_i_lolo.0": 2785.6,
+    "u_s_hihi.0": 5160342.8,
+    "u_s_hilo.0": 104375.2,
+    "u_s_lohi.0": 140284.5,
+    "u_s_lolo.0": 3806.8,
 }
 
 
@@ -52,7 +61,9 @@ def test_no_solver_beats_the_best_known_makespan(problems):
     for solution in hcsp.solution_files(DATA):
         makespan = evaluate(problems[solution.instance], hcsp.read_solution(solution.path)).makespan
         best[solution.instance] = min(best[solution.instance], makespan)
-    assert best["u_c_hihi.0"] == pytest.approx(hcsp.best_known_makespans(DATA)["u_c_hihi.0"], abs=0.05)
+    assert best["u_c_hihi.0"] == pytest.approx(
+        hcsp.best_known_makespans(DATA)["u_c_hihi.0"], abs=0.05
+    )
     for name, problem in problems.items():
         for solver in ("min-min", "max-min", "sufferage"):
             assert registry.solve(problem, solver).evaluation.makespan >= best[name]
@@ -65,7 +76,11 @@ def test_metaheuristics_beat_min_min_and_not_the_best_known(problems, solver):
     """The benchmark's claim at a small evaluation budget, on one instance per consistency class."""
     for name in ("u_c_hilo.0", "u_i_lohi.0", "u_s_lolo.0"):
         result = registry.solve(problems[name], solver, Budget(evaluations=1500), seed=0)
-        best = min(evaluate(problems[name], hcsp.read_solution(s.path)).makespan for s in hcsp.solution_files(DATA) if s.instance == name)
+        best = min(
+            evaluate(problems[name], hcsp.read_solution(s.path)).makespan
+            for s in hcsp.solution_files(DATA)
+            if s.instance == name
+        )
         assert best <= result.evaluation.makespan < MIN_MIN[name]
 
 

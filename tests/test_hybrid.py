@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from builders import generated
+
 from qsched import registry
 from qsched.problem import ProblemError
 from qsched.solver import Budget, SolveTracker
@@ -33,11 +33,20 @@ def test_window_subproblem_keeps_the_fixed_work_and_capacity():
     tasks, machines = choose_window(problem, start, np.random.default_rng(0), 8, 2)
     assert np.argmax(start.busy) in machines and np.all(np.isin(start.assignment[tasks], machines))
     window = Window(problem, start, tasks, machines)
-    assert window.allocation.objective(window.start) == pytest.approx(1.0)  # the incumbent sets the scale
+    assert window.allocation.objective(window.start) == pytest.approx(
+        1.0
+    )  # the incumbent sets the scale
     fixed = np.setdiff1d(np.flatnonzero(np.isin(start.assignment, machines)), tasks)
     busy = start.busy[machines]
-    own = np.array([window.allocation.runtime[start.assignment[tasks] == m, k].sum() for k, m in enumerate(machines)])
-    assert np.allclose(window.allocation.base_load + own, busy)  # fixed plus window work = the machines' busy time
+    own = np.array(
+        [
+            window.allocation.runtime[start.assignment[tasks] == m, k].sum()
+            for k, m in enumerate(machines)
+        ]
+    )
+    assert np.allclose(
+        window.allocation.base_load + own, busy
+    )  # fixed plus window work = the machines' busy time
     assert fixed.size == 0 or np.all(window.sub.capacity <= problem.capacity[machines])
 
 
@@ -51,7 +60,10 @@ def test_sub_problem_restricts_every_array():
 def test_hybrid_refuses_an_unknown_sub_solver_and_oversized_windows():
     with pytest.raises(ProblemError) as error:
         run(generated(6, 3, 1), sub_solver="annealing", window_qubits=40)
-    assert {v.field for v in error.value.violations} == {"options.sub_solver", "options.window_qubits"}
+    assert {v.field for v in error.value.violations} == {
+        "options.sub_solver",
+        "options.window_qubits",
+    }
 
 
 def test_milp_start_takes_its_share_of_the_wall_budget_and_needs_one():

@@ -1,4 +1,5 @@
-"""DVFS level selection: the program's ground state against brute force, and what any VQE run answers."""
+"""DVFS level selection: the program's ground state against brute force, and what any VQE run
+answers."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import itertools
 
 import numpy as np
 import pytest
-
 from builders import generated
+
 from qsched.construct import HEURISTICS, list_schedule
 from qsched.evaluate import evaluate
 from qsched.solver import Budget, SolveTracker
@@ -22,7 +23,9 @@ INSTANCES = [(6, 2, 1), (8, 2, 2), (6, 3, 3), (8, 3, 6)]
 
 def best_levels(problem, assignment):
     choices = itertools.product(*(range(k) for k in problem.level_count))
-    return min((evaluate(problem, assignment, np.array(levels)) for levels in choices), key=lambda e: e.key)
+    return min(
+        (evaluate(problem, assignment, np.array(levels)) for levels in choices), key=lambda e: e.key
+    )
 
 
 def min_min(problem):
@@ -50,7 +53,9 @@ def test_makespan_thermometer_prices_the_largest_busy_time_exactly():
         x = selection.solution(levels)
         evaluation = evaluate(problem, assignment, levels)
         if program.is_feasible(x) and evaluation.feasible:
-            assert program.objective.evaluate(x) * selection.scale == pytest.approx(evaluation.objective, rel=1e-9)
+            assert program.objective.evaluate(x) * selection.scale == pytest.approx(
+                evaluation.objective, rel=1e-9
+            )
 
 
 def test_warm_start_angles_prepare_the_current_levels_most_likely():
@@ -94,7 +99,8 @@ def test_vqe_runs_on_a_noisy_backend_and_keeps_the_best_it_reads():
 
 
 def test_vqe_reads_program_qubits_from_where_the_device_layout_put_them():
-    """On a device the transpiled ansatz spans all its physical qubits; readout follows the layout."""
+    """On a device the transpiled ansatz spans all its physical qubits; readout follows the
+    layout."""
     from qsched.solvers import vqe
 
     problem = generated(3, 1, 4, uniform_load=True)
@@ -106,7 +112,9 @@ def test_vqe_reads_program_qubits_from_where_the_device_layout_put_them():
     wanted = selection.solution(np.array([1]))
     bits = np.zeros(form.num_qubits, dtype=np.int64)
     bits[: wanted.size] = wanted
-    measured = sum(int(b) << p for b, p in zip(bits, positions)) | (1 << 132)  # noise on an idle qubit
+    measured = sum(int(b) << p for b, p in zip(bits, positions, strict=True)) | (
+        1 << 132
+    )  # noise on an idle qubit
 
     class Found:
         eigenstate = {measured: 1.0}

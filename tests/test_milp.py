@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qsched import hcsp, files, registry
+from qsched import files, hcsp, registry
 from qsched.baselines.milp import power_cap_is_exact
 from qsched.evaluate import evaluate
 from qsched.generate import generate
@@ -26,7 +26,9 @@ def test_exhaustive_search_refuses_more_than_a_million_schedules():
 
 
 def test_exhaustive_search_stops_at_its_budget():
-    result = registry.solve(Problem.from_message(generate(6, 3, seed=2)), "exhaustive", Budget(evaluations=50))
+    result = registry.solve(
+        Problem.from_message(generate(6, 3, seed=2)), "exhaustive", Budget(evaluations=50)
+    )
     assert result.evaluations == 50 and result.stop_reason.value == "budget"
 
 
@@ -78,10 +80,15 @@ def test_mixed_loads_make_the_cap_conservative_never_infeasible():
 def test_bound_on_a_braun_instance_never_exceeds_the_best_known():
     problem = files.read_problem(DATA / "u_c_lolo.0")
     best = min(
-        evaluate(problem, hcsp.read_solution(s.path)).makespan for s in hcsp.solution_files(DATA) if s.instance == "u_c_lolo.0"
+        evaluate(problem, hcsp.read_solution(s.path)).makespan
+        for s in hcsp.solution_files(DATA)
+        if s.instance == "u_c_lolo.0"
     )
-    # A 10% gap ends the solve once it has the root bound, however busy the machine (about 1 s idle).
-    result = registry.solve(problem, "milp", Budget(wall_seconds=120), options={"relative_gap": 0.1})
+    # A 10% gap ends the solve once it has the root bound, however busy the machine
+    # (about 1 s idle).
+    result = registry.solve(
+        problem, "milp", Budget(wall_seconds=120), options={"relative_gap": 0.1}
+    )
     assert result.bound <= best <= result.evaluation.makespan
 
 

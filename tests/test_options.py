@@ -1,4 +1,5 @@
-"""Declared solver options: checked once where a request arrives, listed by `ListSolvers` and the CLI."""
+"""Declared solver options: checked once where a request arrives, listed by `ListSolvers` and the
+CLI."""
 
 from __future__ import annotations
 
@@ -40,7 +41,9 @@ def allowed(option: OptionSpec, value: object) -> bool:
     if option.type is bool or isinstance(value, bool):
         return isinstance(value, bool) and option.type is bool
     if option.type is str:
-        return isinstance(value, str) and (not option.option.choices or value in option.option.choices)
+        return isinstance(value, str) and (
+            not option.option.choices or value in option.option.choices
+        )
     if not isinstance(value, (int, float)) or not math.isfinite(value):
         return False
     if option.type is int and not float(value).is_integer():
@@ -52,7 +55,9 @@ def allowed(option: OptionSpec, value: object) -> bool:
 
 
 @pytest.mark.parametrize("solver, option", OPTIONS, ids=[f"{s}.{o.name}" for s, o in OPTIONS])
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(value=JSON_VALUES)
 def test_an_option_value_is_taken_exactly_when_its_declaration_allows_it(solver, option, value):
     spec = registry.get(solver)
@@ -94,7 +99,10 @@ def test_rules_between_options_are_the_solvers_own_check():
 def test_every_option_has_a_one_line_doc():
     for spec in registry.available():
         for option in spec.options.values():
-            assert option.doc and "\n" not in option.doc and not option.doc.endswith("."), (spec.name, option.name)
+            assert option.doc and "\n" not in option.doc and not option.doc.endswith("."), (
+                spec.name,
+                option.name,
+            )
 
 
 def test_an_undeclared_option_is_refused_at_registration():
@@ -104,7 +112,14 @@ def test_an_undeclared_option_is_refused_at_registration():
     with pytest.raises(TypeError, match="'depth' must be declared"):
         option_specs(solver)
 
-    def declared(problem, budget, seed, progress=None, *, depth: Annotated[int, Option("layers", minimum=1)] = 2):
+    def declared(
+        problem,
+        budget,
+        seed,
+        progress=None,
+        *,
+        depth: Annotated[int, Option("layers", minimum=1)] = 2,
+    ):
         """A solver whose option is declared."""
 
     assert option_specs(declared)["depth"].allowed == ">= 1"
@@ -122,5 +137,8 @@ def test_option_text_parses_json_and_falls_back_to_strings():
     assert parse_pair("vqe=false") == ("vqe", False)
     with pytest.raises(ValueError, match="key=value"):
         parse_pair("depth")
-    assert parse_label("hybrid@sub_solver=exhaustive+shots=128") == ("hybrid", {"sub_solver": "exhaustive", "shots": 128})
+    assert parse_label("hybrid@sub_solver=exhaustive+shots=128") == (
+        "hybrid",
+        {"sub_solver": "exhaustive", "shots": 128},
+    )
     assert parse_label("ga") == ("ga", {})

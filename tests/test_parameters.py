@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from builders import random_qubo
+
 from qsched.solvers.engine import QaoaEngine, cost_diagonal
 from qsched.solvers.parameters import interp, linear_ramp, optimize
 

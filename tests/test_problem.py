@@ -4,10 +4,10 @@ import math
 
 import numpy as np
 import pytest
+from builders import two_machine_problem
 
 from qsched.problem import Limits, Problem, ProblemError
 from qsched.v1 import problem_pb2
-from builders import two_machine_problem
 
 
 def violations(message, limits=Limits()) -> dict[str, str]:
@@ -44,15 +44,35 @@ def test_both_weights_zero_means_makespan_only():
         (lambda m: setattr(m.tasks[0], "deadline", -1.0), "tasks[0].deadline", ">= 0"),
         (lambda m: setattr(m.tasks[0], "deadline", math.inf), "tasks[0].deadline", "finite"),
         (lambda m: setattr(m.tasks[2], "load", 1.5), "tasks[2].load", "<= 1"),
-        (lambda m: m.tasks[0].demand.update({"gpu": 1.0}), 'tasks[0].demand["gpu"]', "no machine offers"),
+        (
+            lambda m: m.tasks[0].demand.update({"gpu": 1.0}),
+            'tasks[0].demand["gpu"]',
+            "no machine offers",
+        ),
         (lambda m: m.tasks[0].demand.update({"memory": -2.0}), 'tasks[0].demand["memory"]', ">= 0"),
         (lambda m: setattr(m.tasks[2], "id", "t0"), "tasks[2].id", "duplicates"),
         (lambda m: setattr(m.machines[1], "id", ""), "machines[1].id", "empty"),
         (lambda m: setattr(m.machines[0], "speed", 0.0), "machines[0].speed", "> 0"),
-        (lambda m: m.machines[0].capacity.update({"memory": math.inf}), 'machines[0].capacity["memory"]', "finite"),
-        (lambda m: setattr(m.machines[1].linear_power, "peak_watts", 10.0), "machines[1].linear_power.peak_watts", ">= 50"),
-        (lambda m: m.machines[1].spec_power.watts.extend([1.0, 2.0]), "machines[1].spec_power.watts", "11 values"),
-        (lambda m: setattr(m.machines[0].dvfs_levels[1], "frequency", 0.0), "machines[0].dvfs_levels[1].frequency", "> 0"),
+        (
+            lambda m: m.machines[0].capacity.update({"memory": math.inf}),
+            'machines[0].capacity["memory"]',
+            "finite",
+        ),
+        (
+            lambda m: setattr(m.machines[1].linear_power, "peak_watts", 10.0),
+            "machines[1].linear_power.peak_watts",
+            ">= 50",
+        ),
+        (
+            lambda m: m.machines[1].spec_power.watts.extend([1.0, 2.0]),
+            "machines[1].spec_power.watts",
+            "11 values",
+        ),
+        (
+            lambda m: setattr(m.machines[0].dvfs_levels[1], "frequency", 0.0),
+            "machines[0].dvfs_levels[1].frequency",
+            "> 0",
+        ),
         (lambda m: setattr(m, "power_cap_watts", 0.0), "power_cap_watts", "> 0"),
         (lambda m: setattr(m.objective, "energy_weight", -1.0), "objective.energy_weight", ">= 0"),
         (lambda m: m.ClearField("tasks"), "tasks", "at least one"),
@@ -106,7 +126,8 @@ def test_error_message_lists_fields():
 
 def test_machine_without_power_model_draws_nothing():
     message = problem_pb2.AllocationProblem(
-        tasks=[problem_pb2.Task(id="t", work=1.0)], machines=[problem_pb2.Machine(id="m", speed=1.0)]
+        tasks=[problem_pb2.Task(id="t", work=1.0)],
+        machines=[problem_pb2.Machine(id="m", speed=1.0)],
     )
     problem = Problem.from_message(message)
     assert np.all(problem.idle_watts == 0) and np.all(problem.busy_watts == 0)

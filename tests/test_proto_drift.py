@@ -17,5 +17,7 @@ def test_generated_code_matches_proto(tmp_path):
     fresh = _load_generator().generate(tmp_path)
     committed = sorted((ROOT / "qsched" / "v1").glob("*_pb2*.py*"))
     assert [p.name for p in fresh] == [p.name for p in committed]
-    drifted = [p.name for p, c in zip(fresh, committed) if p.read_bytes() != c.read_bytes()]
+    drifted = [
+        p.name for p, c in zip(fresh, committed, strict=True) if p.read_bytes() != c.read_bytes()
+    ]
     assert not drifted, f"qsched/v1 is out of date with proto/ ({drifted}); run `make proto`"

@@ -1,16 +1,17 @@
-"""The `qaoa` solver: quality, determinism, backends, refusals, service (`qaoa-reference`: test_reference)."""
+"""The `qaoa` solver: quality, determinism, backends, refusals, service (`qaoa-reference`:
+test_reference)."""
 
 from __future__ import annotations
 
 import pytest
-
 from builders import exhaustive_optimum, generated
+from service_helpers import assert_invalid, rpc_error, solve
+
 from qsched import registry
 from qsched.generate import generate
 from qsched.problem import ProblemError
 from qsched.solver import Budget
 from qsched.solvers.qaoa import encode
-from service_helpers import assert_invalid, rpc_error, solve
 
 
 def run(problem, solver="qaoa", seed=0, progress=None, **options):
@@ -26,7 +27,11 @@ def test_qaoa_answers_between_its_start_and_the_exhaustive_optimum(shape):
     result = run(problem)
     start = encode(problem)[2]
     assert start.feasible and result.evaluation.feasible
-    assert exhaustive_optimum(problem).objective * (1 - 1e-9) <= result.evaluation.objective <= start.objective
+    assert (
+        exhaustive_optimum(problem).objective * (1 - 1e-9)
+        <= result.evaluation.objective
+        <= start.objective
+    )
     assert result.facts["qubits"] > problem.num_tasks * problem.num_machines - 1
 
 
@@ -43,13 +48,23 @@ def test_qaoa_reports_progress_per_stage_and_facts():
     result = run(generated(4, 2, 5), progress=events.append)
     stages = {event.point.stage for event in events}
     assert {"construct", "qaoa"} <= stages
-    for fact in ("qubits", "depth", "penalty", "shots", "expectation", "feasible_sample_share", "vqe_blocks"):
+    for fact in (
+        "qubits",
+        "depth",
+        "penalty",
+        "shots",
+        "expectation",
+        "feasible_sample_share",
+        "vqe_blocks",
+    ):
         assert fact in result.facts
     assert set(result.stage_seconds) == {"qaoa", "decode", "polish", "vqe"}
     assert all(seconds >= 0 for seconds in result.stage_seconds.values())
     facts = result.facts
     assert 1 <= facts["distinct_assignments"] <= facts["distinct_samples"] <= facts["shots"]
-    assert result.evaluation.feasible and result.evaluation.objective <= facts["start_objective"]  # a feasible start here
+    assert (
+        result.evaluation.feasible and result.evaluation.objective <= facts["start_objective"]
+    )  # a feasible start here
 
 
 def test_x_mixer_also_gives_feasible_schedules():
@@ -61,7 +76,12 @@ def test_aer_backend_samples_the_transpiled_circuit():
     result = run(generated(3, 2, 1), backend="aer", backend_iterations=2, vqe=False)
     assert result.evaluation.feasible
     facts = result.facts
-    assert facts["backend"] == "aer" and facts["two_qubit_gates"] > 0 and facts["circuit_depth"] > 0 and facts["shots"] == 1024
+    assert (
+        facts["backend"] == "aer"
+        and facts["two_qubit_gates"] > 0
+        and facts["circuit_depth"] > 0
+        and facts["shots"] == 1024
+    )
 
 
 def test_noisy_aer_spreads_samples_off_the_one_hot_rows():
@@ -87,14 +107,26 @@ def test_problems_beyond_the_qubit_budget_are_refused_by_field():
         run(generated(4, 2, 5), max_qubits=6)
 
 
-@pytest.mark.parametrize("backend", ["nope", "fake_nowhere", "ibm:", "ibm:ibm_torino"])  # no IBM credentials here
+@pytest.mark.parametrize(
+    "backend", ["nope", "fake_nowhere", "ibm:", "ibm:ibm_torino"]
+)  # no IBM credentials here
 def test_unknown_backends_are_refused_by_field(backend):
     with pytest.raises(ProblemError) as error:
         run(generated(3, 2, 1), backend=backend)
     assert error.value.violations[0].field == "backend"
 
 
-@pytest.mark.parametrize("option", [{"depth": 0}, {"shots": 0}, {"candidates": 0}, {"vqe_iterations": 0}, {"max_qubits": -1}, {"mixer": "xz"}])
+@pytest.mark.parametrize(
+    "option",
+    [
+        {"depth": 0},
+        {"shots": 0},
+        {"candidates": 0},
+        {"vqe_iterations": 0},
+        {"max_qubits": -1},
+        {"mixer": "xz"},
+    ],
+)
 def test_out_of_range_options_are_refused_by_field(option):
     with pytest.raises(ProblemError) as error:
         run(generated(3, 2, 1), **option)
@@ -107,7 +139,13 @@ def test_max_qubits_lowers_the_budget_but_never_raises_it():
 
 
 def test_service_runs_qaoa_on_a_named_backend(stub):
-    response = solve(stub, generate(3, 2, 1), "qaoa", backend="aer", options={"vqe": False, "backend_iterations": 0})
+    response = solve(
+        stub,
+        generate(3, 2, 1),
+        "qaoa",
+        backend="aer",
+        options={"vqe": False, "backend_iterations": 0},
+    )
     assert response.backend == "aer" and response.schedule.metrics.feasible
     assert response.facts["two_qubit_gates"] > 0
 

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from qiskit_algorithms.minimum_eigensolvers import SamplingMinimumEigensolver, SamplingMinimumEigensolverResult
+from builders import generated
+from qiskit_algorithms.minimum_eigensolvers import (
+    SamplingMinimumEigensolver,
+    SamplingMinimumEigensolverResult,
+)
 from qiskit_optimization.algorithms import MinimumEigenOptimizer
 from qiskit_optimization.converters import QuadraticProgramToQubo
 
-from builders import generated
 from qsched import registry
 from qsched.solver import Budget
 from qsched.solvers.qaoa import encode
@@ -33,9 +36,13 @@ class Measured(SamplingMinimumEigensolver):
         self.seed = seed
         self.repeats = repeats
 
-    def compute_minimum_eigenvalue(self, operator, aux_operators=None) -> SamplingMinimumEigensolverResult:
+    def compute_minimum_eigenvalue(
+        self, operator, aux_operators=None
+    ) -> SamplingMinimumEigensolverResult:
         n = operator.num_qubits
-        states = np.random.default_rng(self.seed).choice(2**n, size=SHOTS // self.repeats, replace=False)
+        states = np.random.default_rng(self.seed).choice(
+            2**n, size=SHOTS // self.repeats, replace=False
+        )
         result = SamplingMinimumEigensolverResult()
         result.eigenstate = {format(int(z), f"0{n}b"): self.repeats / SHOTS for z in states}
         result.eigenvalue = 0.0
@@ -67,7 +74,9 @@ def test_empty_samples_are_read_by_the_optimizers_own_rule(program, seed):
     converter = QuadraticProgramToQubo()
     operator, _ = converter.convert(program).to_ising()
     measured = Measured(seed).compute_minimum_eigenvalue(operator).eigenstate
-    readings = [converter.interpret(np.array([int(bit) for bit in reversed(bits)])) for bits in measured]
+    readings = [
+        converter.interpret(np.array([int(bit) for bit in reversed(bits)])) for bits in measured
+    ]
     keys = [(not program.is_feasible(x), program.objective.evaluate(x)) for x in readings]
     assert any(np.array_equal(answer.x, x) for x in readings)  # one of the measured bitstrings
     assert (not program.is_feasible(answer.x), program.objective.evaluate(answer.x)) == min(keys)
@@ -75,7 +84,9 @@ def test_empty_samples_are_read_by_the_optimizers_own_rule(program, seed):
 
 
 def test_samples_the_optimizer_keeps_give_its_own_answer(program):
-    answer = stock_answer(program, Measured(seed=4, repeats=2))  # every bitstring measured twice: kept
+    answer = stock_answer(
+        program, Measured(seed=4, repeats=2)
+    )  # every bitstring measured twice: kept
     found = MinimumEigenOptimizer(Measured(seed=4, repeats=2)).solve(program)
     assert answer.samples_kept
     assert np.array_equal(answer.x, found.x) and answer.status == found.status.name

@@ -17,7 +17,17 @@ from qsched.problem import Problem
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "datasets" / "examples" / "gen-40x6-s1.json"
-HEAVY = ("qiskit", "qiskit_aer", "qiskit_algorithms", "qiskit_optimization", "numba", "pyomo", "highspy", "deap", "scipy")
+HEAVY = (
+    "qiskit",
+    "qiskit_aer",
+    "qiskit_algorithms",
+    "qiskit_optimization",
+    "numba",
+    "pyomo",
+    "highspy",
+    "deap",
+    "scipy",
+)
 
 
 def test_solving_with_min_min_imports_no_quantum_compiled_or_mip_library():
@@ -27,14 +37,20 @@ def test_solving_with_min_min_imports_no_quantum_compiled_or_mip_library():
         f"assert main(['solve', {str(EXAMPLE)!r}, '--solver', 'min-min']) == 0\n"
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))\n"
     )
-    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
     assert completed.stdout.splitlines()[-1] == "[]"
 
 
 def test_each_built_in_module_registers_exactly_the_solvers_mapped_to_it():
     for module in registry.BUILTIN_MODULES:
         __import__(module)
-    by_module = {name: spec.function.__module__ for name, spec in registry._SOLVERS.items() if name in registry.BUILTIN_SOLVERS}
+    by_module = {
+        name: spec.function.__module__
+        for name, spec in registry._SOLVERS.items()
+        if name in registry.BUILTIN_SOLVERS
+    }
     assert by_module == registry.BUILTIN_SOLVERS
 
 
@@ -47,7 +63,9 @@ from qsched.solver import SolveTracker
 
 
 @register("everything-on-one", kind=SolverKind.HEURISTIC, finite=True)
-def everything_on_one(problem, budget, seed, progress=None, *, machine: Annotated[int, Option("the machine", minimum=0)] = 0):
+def everything_on_one(
+    problem, budget, seed, progress=None, *, machine: Annotated[int, Option("the machine")] = 0
+):
     \"\"\"Every task on one machine.\"\"\"
     tracker = SolveTracker(problem, budget, progress)
     tracker.evaluate([machine] * problem.num_tasks)
@@ -58,13 +76,25 @@ def everything_on_one(problem, budget, seed, progress=None, *, machine: Annotate
 def test_a_solver_from_an_installed_package_is_found_by_its_entry_point(tmp_path, monkeypatch):
     (tmp_path / "qsched_test_plugin.py").write_text(PLUGIN)
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(registry, "_SOLVERS", dict(registry._SOLVERS))  # what the test registers goes with it
-    entry = EntryPoint(name="everything-on-one", value="qsched_test_plugin", group=registry.ENTRY_POINT_GROUP)
-    monkeypatch.setattr(registry, "entry_points", lambda group: [entry] if group == registry.ENTRY_POINT_GROUP else [])
+    monkeypatch.setattr(
+        registry, "_SOLVERS", dict(registry._SOLVERS)
+    )  # what the test registers goes with it
+    entry = EntryPoint(
+        name="everything-on-one", value="qsched_test_plugin", group=registry.ENTRY_POINT_GROUP
+    )
+    monkeypatch.setattr(
+        registry,
+        "entry_points",
+        lambda group: [entry] if group == registry.ENTRY_POINT_GROUP else [],
+    )
     assert "qsched_test_plugin" not in sys.modules
     try:
         assert "everything-on-one" in registry.names()
-        result = registry.solve(Problem.from_message(generate(4, 2, seed=1)), "everything-on-one", options={"machine": 1})
+        result = registry.solve(
+            Problem.from_message(generate(4, 2, seed=1)),
+            "everything-on-one",
+            options={"machine": 1},
+        )
         assert result.evaluation.assignment.tolist() == [1, 1, 1, 1]
         assert "qsched_test_plugin" in sys.modules  # imported by the lookup
     finally:
@@ -87,7 +117,9 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("package, other", [("solvers", "qsched.baselines"), ("baselines", "qsched.solvers")])
+@pytest.mark.parametrize(
+    "package, other", [("solvers", "qsched.baselines"), ("baselines", "qsched.solvers")]
+)
 def test_solvers_and_baselines_import_the_core_never_each_other(package, other):
     offenders = {
         path.name: sorted(m for m in _imports(path) if m == other or m.startswith(other + "."))
@@ -97,5 +129,9 @@ def test_solvers_and_baselines_import_the_core_never_each_other(package, other):
 
 
 def test_the_core_imports_no_solver_module():
-    offenders = {path.name for path in (ROOT / "qsched").glob("*.py") if any(m.startswith(("qsched.solvers", "qsched.baselines")) for m in _imports(path))}
+    offenders = {
+        path.name
+        for path in (ROOT / "qsched").glob("*.py")
+        if any(m.startswith(("qsched.solvers", "qsched.baselines")) for m in _imports(path))
+    }
     assert not offenders

@@ -1,4 +1,5 @@
-"""Jobs survive the server process: `qsched serve` killed (or stopped) and started again on the same db."""
+"""Jobs survive the server process: `qsched serve` killed (or stopped) and started again on the same
+db."""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-
-from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
 from service_helpers import (
     CONNECT_TIMEOUT,
     JOB_WAIT,
@@ -27,6 +26,8 @@ from service_helpers import (
     wait_for_job,
     wait_for_state,
 )
+
+from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
 
 #: How long `qsched serve` may take to print its address.
 START_TIMEOUT = 30.0
@@ -62,8 +63,9 @@ def _wait_for_address(process: subprocess.Popen, out: Path, err: Path) -> str:
     while not (match := LISTENING.search(out.read_text())):
         if process.poll() is not None or time.monotonic() > deadline:
             pytest.fail(
-                f"`qsched serve` printed no 'listening on 127.0.0.1:PORT' line within {START_TIMEOUT}s "
-                f"(exit code {process.poll()}):\nstdout: {out.read_text()}\nstderr: {err.read_text()[-3000:]}"
+                "`qsched serve` printed no 'listening on 127.0.0.1:PORT' line "
+                f"within {START_TIMEOUT}s (exit code {process.poll()}):\n"
+                f"stdout: {out.read_text()}\nstderr: {err.read_text()[-3000:]}"
             )
         time.sleep(0.05)
     return match[1]
@@ -71,22 +73,44 @@ def _wait_for_address(process: subprocess.Popen, out: Path, err: Path) -> str:
 
 @pytest.fixture
 def serve(tmp_path):
-    """Factory: ``serve(db)`` runs ``python -m qsched serve`` on 127.0.0.1:0; every process group is killed at teardown."""
+    """Factory: ``serve(db)`` runs ``python -m qsched serve`` on 127.0.0.1:0; every process group is
+    killed at teardown."""
     processes: list[subprocess.Popen] = []
     channels: list[grpc.Channel] = []
 
     def start(db: Path, workers: int | None = 1) -> ServeProcess:
-        out, err = tmp_path / f"serve-{len(processes)}.out", tmp_path / f"serve-{len(processes)}.err"
-        command = [sys.executable, "-m", "qsched", "serve", "--address", "127.0.0.1:0", "--db", str(db)]
+        out, err = (
+            tmp_path / f"serve-{len(processes)}.out",
+            tmp_path / f"serve-{len(processes)}.err",
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "qsched",
+            "serve",
+            "--address",
+            "127.0.0.1:0",
+            "--db",
+            str(db),
+        ]
         command += ["--workers", str(workers)] if workers else []
         with open(out, "w") as stdout, open(err, "w") as stderr:
-            process = subprocess.Popen(command, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL, cwd=ROOT, start_new_session=True)
+            process = subprocess.Popen(
+                command,
+                stdout=stdout,
+                stderr=stderr,
+                stdin=subprocess.DEVNULL,
+                cwd=ROOT,
+                start_new_session=True,
+            )
         processes.append(process)
         address = _wait_for_address(process, out, err)
         channel = grpc.insecure_channel(address)
         channels.append(channel)
         grpc.channel_ready_future(channel).result(timeout=CONNECT_TIMEOUT)
-        return ServeProcess(process, address, channel, scheduler_pb2_grpc.SchedulerServiceStub(channel))
+        return ServeProcess(
+            process, address, channel, scheduler_pb2_grpc.SchedulerServiceStub(channel)
+        )
 
     yield start
     for channel in channels:
@@ -100,7 +124,12 @@ def serve(tmp_path):
 def _running_search_and_two_queued(stub, braun_problem) -> tuple[str, list[str]]:
     """A local-search job RUNNING on the only worker, then two Min-min jobs QUEUED behind it."""
     running = submit(stub, braun_problem, "local-search", wall=60.0)
-    wait_for_job(stub, running.id, lambda j: j.state == scheduler_pb2.JOB_STATE_RUNNING and j.HasField("progress"), what="RUNNING with progress")
+    wait_for_job(
+        stub,
+        running.id,
+        lambda j: j.state == scheduler_pb2.JOB_STATE_RUNNING and j.HasField("progress"),
+        what="RUNNING with progress",
+    )
     queued = [submit(stub, make_small_problem(f"queued-{i}")).id for i in range(2)]
     for job_id in queued:
         job = stub.GetJob(scheduler_pb2.GetJobRequest(job_id=job_id), timeout=RPC_TIMEOUT)
@@ -117,7 +146,9 @@ def _check_after_restart(stub, running_id: str, queued: list[str]) -> scheduler_
     assert interrupted.error
     assert interrupted.HasField("end_time")
     for job_id in queued:
-        done = wait_for_state(stub, job_id, scheduler_pb2.JOB_STATE_SUCCEEDED, scheduler_pb2.JOB_STATE_FAILED)
+        done = wait_for_state(
+            stub, job_id, scheduler_pb2.JOB_STATE_SUCCEEDED, scheduler_pb2.JOB_STATE_FAILED
+        )
         assert done.state == scheduler_pb2.JOB_STATE_SUCCEEDED, done.error
         assert len(done.result.schedule.assignment) == 6
     return interrupted
@@ -152,11 +183,18 @@ def test_jobs_survive_a_stopped_server_and_keep_their_best_schedule(serve, tmp_p
     assert len(interrupted.result.schedule.assignment) == 512
 
 
-def test_server_stop_interrupts_running_jobs_and_requeues_waiting_ones(start_server, connect, small_problem):
+def test_server_stop_interrupts_running_jobs_and_requeues_waiting_ones(
+    start_server, connect, small_problem
+):
     first = start_server(workers=1)
     stub = scheduler_pb2_grpc.SchedulerServiceStub(connect(first))
     running = submit(stub, small_problem, "local-search", wall=30.0)
-    wait_for_job(stub, running.id, lambda j: j.state == scheduler_pb2.JOB_STATE_RUNNING and j.HasField("progress"), what="RUNNING with progress")
+    wait_for_job(
+        stub,
+        running.id,
+        lambda j: j.state == scheduler_pb2.JOB_STATE_RUNNING and j.HasField("progress"),
+        what="RUNNING with progress",
+    )
     queued = submit(stub, small_problem, "min-min")
     stream = stub.WatchJob(scheduler_pb2.WatchJobRequest(job_id=running.id), timeout=JOB_WAIT)
     assert next(stream).job.state == scheduler_pb2.JOB_STATE_RUNNING
@@ -166,7 +204,9 @@ def test_server_stop_interrupts_running_jobs_and_requeues_waiting_ones(start_ser
 
     assert time.monotonic() - started < first.config.grace_seconds + 5.0
     seen = [e.job.state for e in stream if e.WhichOneof("event") == "job"]
-    assert seen and seen[-1] == scheduler_pb2.JOB_STATE_INTERRUPTED  # the watcher learns how the job ended
+    assert (
+        seen and seen[-1] == scheduler_pb2.JOB_STATE_INTERRUPTED
+    )  # the watcher learns how the job ended
 
     second = start_server(workers=1)  # same db file
     stub = scheduler_pb2_grpc.SchedulerServiceStub(connect(second))
@@ -174,7 +214,9 @@ def test_server_stop_interrupts_running_jobs_and_requeues_waiting_ones(start_ser
     assert interrupted.state == scheduler_pb2.JOB_STATE_INTERRUPTED
     assert interrupted.result.stop_reason == scheduler_pb2.STOP_REASON_CANCELLED
     assert len(interrupted.result.schedule.assignment) == len(small_problem.tasks)
-    done = wait_for_state(stub, queued.id, scheduler_pb2.JOB_STATE_SUCCEEDED, scheduler_pb2.JOB_STATE_FAILED)
+    done = wait_for_state(
+        stub, queued.id, scheduler_pb2.JOB_STATE_SUCCEEDED, scheduler_pb2.JOB_STATE_FAILED
+    )
     assert done.state == scheduler_pb2.JOB_STATE_SUCCEEDED, done.error
 
 
@@ -182,7 +224,9 @@ def test_workers_of_a_killed_server_exit_by_themselves(serve, tmp_path, braun_pr
     """SIGKILL to the server alone (not its group): its forkserver and workers must not run on."""
     first = serve(tmp_path / "jobs.db", workers=1)
     running = submit(first.stub, braun_problem, "local-search", wall=60.0)
-    wait_for_job(first.stub, running.id, lambda j: j.state == scheduler_pb2.JOB_STATE_RUNNING, what="RUNNING")
+    wait_for_job(
+        first.stub, running.id, lambda j: j.state == scheduler_pb2.JOB_STATE_RUNNING, what="RUNNING"
+    )
     group = os.getpgid(first.process.pid)
     first.channel.close()
     os.kill(first.process.pid, signal.SIGKILL)

@@ -1,4 +1,5 @@
-"""The gRPC SchedulerService through a real client: every RPC, errors, jobs, crashes, health, reflection."""
+"""The gRPC SchedulerService through a real client: every RPC, errors, jobs, crashes, health,
+reflection."""
 
 from __future__ import annotations
 
@@ -13,11 +14,6 @@ import pytest
 from google.rpc import code_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-
-from qsched import hcsp, registry
-from qsched.messages import option_spec
-from qsched.problem import Limits
-from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
 from service_helpers import (
     BRAUN_MIN_MIN_MAKESPAN,
     JOB_WAIT,
@@ -37,6 +33,11 @@ from service_helpers import (
     wait_until_ended,
     watch,
 )
+
+from qsched import hcsp, registry
+from qsched.messages import option_spec
+from qsched.problem import Limits
+from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
 
 SERVICE = "qsched.v1.SchedulerService"
 HEURISTICS = ["min-min", "max-min", "sufferage"]
@@ -83,7 +84,9 @@ def test_solve_returns_best_so_far_at_call_deadline(stub, braun_problem):
 
 
 def test_solve_with_evaluation_budget_is_deterministic(stub, small_problem):
-    first, second = (solve(stub, small_problem, "local-search", evaluations=300, seed=7) for _ in range(2))
+    first, second = (
+        solve(stub, small_problem, "local-search", evaluations=300, seed=7) for _ in range(2)
+    )
 
     for response in (first, second):
         assert response.stop_reason == scheduler_pb2.STOP_REASON_BUDGET
@@ -100,7 +103,9 @@ def test_solve_reports_evaluated_metrics(stub, small_problem):
     metrics = response.schedule.metrics
     finishes = [slot.finish_seconds for plan in response.schedule.machines for slot in plan.tasks]
     assert metrics.makespan_seconds == pytest.approx(max(finishes))
-    assert metrics.objective == pytest.approx(metrics.makespan_seconds)  # makespan_weight 1, energy_weight 0
+    assert metrics.objective == pytest.approx(
+        metrics.makespan_seconds
+    )  # makespan_weight 1, energy_weight 0
     assert metrics.feasible and metrics.capacity_violations == 0
     assert metrics.energy_joules > 0
     for plan in response.schedule.machines:
@@ -114,7 +119,11 @@ def test_solve_reports_evaluated_metrics(stub, small_problem):
 
 def test_min_min_job_succeeds_and_watch_ends_with_terminal_job(stub, small_problem):
     job = submit(stub, small_problem, "min-min")
-    assert job.state in (scheduler_pb2.JOB_STATE_QUEUED, scheduler_pb2.JOB_STATE_RUNNING, scheduler_pb2.JOB_STATE_SUCCEEDED)
+    assert job.state in (
+        scheduler_pb2.JOB_STATE_QUEUED,
+        scheduler_pb2.JOB_STATE_RUNNING,
+        scheduler_pb2.JOB_STATE_SUCCEEDED,
+    )
     assert job.solver == "min-min" and job.problem_name == "small"
     assert job.HasField("created_time")
 
@@ -123,13 +132,21 @@ def test_min_min_job_succeeds_and_watch_ends_with_terminal_job(stub, small_probl
     assert events[0].WhichOneof("event") == "job" and events[0].job.id == job.id
     assert events[-1].WhichOneof("event") == "job"
     assert events[-1].job.state == scheduler_pb2.JOB_STATE_SUCCEEDED
-    assert [e for e in events[:-1] if e.WhichOneof("event") == "job" and e.job.state in TERMINAL] == []
+    assert [
+        e for e in events[:-1] if e.WhichOneof("event") == "job" and e.job.state in TERMINAL
+    ] == []
 
     done = get_job(stub, job.id)
     assert done.state == scheduler_pb2.JOB_STATE_SUCCEEDED
-    assert done.HasField("result") and done.result.stop_reason == scheduler_pb2.STOP_REASON_COMPLETED
+    assert (
+        done.HasField("result") and done.result.stop_reason == scheduler_pb2.STOP_REASON_COMPLETED
+    )
     assert done.HasField("start_time") and done.HasField("end_time")
-    assert done.end_time.ToNanoseconds() >= done.start_time.ToNanoseconds() >= done.created_time.ToNanoseconds()
+    assert (
+        done.end_time.ToNanoseconds()
+        >= done.start_time.ToNanoseconds()
+        >= done.created_time.ToNanoseconds()
+    )
     assert_complete_schedule(done.result.schedule, small_problem)
     direct = solve(stub, small_problem, "min-min")
     assert dict(done.result.schedule.assignment) == dict(direct.schedule.assignment)
@@ -141,12 +158,16 @@ def test_min_min_job_succeeds_and_watch_ends_with_terminal_job(stub, small_probl
 
 
 def test_get_job_include_request_returns_the_submitted_request(stub, small_problem):
-    job = submit(stub, small_problem, "local-search", evaluations=50, seed=3, options={"start": "sufferage"})
+    job = submit(
+        stub, small_problem, "local-search", evaluations=50, seed=3, options={"start": "sufferage"}
+    )
     wait_until_ended(stub, job.id)
 
     with_request = get_job(stub, job.id, include_request=True)
 
-    assert with_request.request == solve_request(small_problem, "local-search", evaluations=50, seed=3, options={"start": "sufferage"})
+    assert with_request.request == solve_request(
+        small_problem, "local-search", evaluations=50, seed=3, options={"start": "sufferage"}
+    )
 
 
 def test_watch_job_streams_progress_of_a_search(stub, braun_problem):
@@ -163,13 +184,20 @@ def test_watch_job_streams_progress_of_a_search(stub, braun_problem):
     assert progress, "a searching job streams its improvements"
     assert progress == sorted(progress, reverse=True)
     assert final.result.schedule.metrics.objective <= progress[-1] + 1e-6
-    assert any(e.job.state == scheduler_pb2.JOB_STATE_RUNNING for e in events if e.WhichOneof("event") == "job")
+    assert any(
+        e.job.state == scheduler_pb2.JOB_STATE_RUNNING
+        for e in events
+        if e.WhichOneof("event") == "job"
+    )
 
 
 def test_cancel_running_job_keeps_best_schedule(stub, small_problem):
     job = submit(stub, small_problem, "local-search", wall=30.0)
     running = wait_for_job(
-        stub, job.id, lambda j: j.state == scheduler_pb2.JOB_STATE_RUNNING and j.HasField("progress"), what="RUNNING with progress"
+        stub,
+        job.id,
+        lambda j: j.state == scheduler_pb2.JOB_STATE_RUNNING and j.HasField("progress"),
+        what="RUNNING with progress",
     )
     assert running.HasField("start_time")
 
@@ -199,13 +227,17 @@ def test_cancel_queued_job_never_runs_it(server_stub, small_problem):
     queued = submit(stub, small_problem, "min-min")
     assert get_job(stub, queued.id).state == scheduler_pb2.JOB_STATE_QUEUED
 
-    cancelled = stub.CancelJob(scheduler_pb2.CancelJobRequest(job_id=queued.id), timeout=RPC_TIMEOUT)
+    cancelled = stub.CancelJob(
+        scheduler_pb2.CancelJobRequest(job_id=queued.id), timeout=RPC_TIMEOUT
+    )
     assert cancelled.state == scheduler_pb2.JOB_STATE_CANCELLED
     assert not cancelled.HasField("result")
 
     stub.CancelJob(scheduler_pb2.CancelJobRequest(job_id=blocker.id), timeout=RPC_TIMEOUT)
     later = submit(stub, small_problem, "min-min")
-    wait_for_state(stub, later.id, scheduler_pb2.JOB_STATE_SUCCEEDED)  # jobs run in order: the cancelled one was passed
+    wait_for_state(
+        stub, later.id, scheduler_pb2.JOB_STATE_SUCCEEDED
+    )  # jobs run in order: the cancelled one was passed
     after = get_job(stub, queued.id)
     assert after.state == scheduler_pb2.JOB_STATE_CANCELLED
     assert not after.HasField("start_time")
@@ -213,7 +245,11 @@ def test_cancel_queued_job_never_runs_it(server_stub, small_problem):
 
 @pytest.mark.parametrize("rpc", ["GetJob", "CancelJob", "WatchJob"])
 def test_unknown_job_id_is_not_found(stub, rpc):
-    request_type = {"GetJob": scheduler_pb2.GetJobRequest, "CancelJob": scheduler_pb2.CancelJobRequest, "WatchJob": scheduler_pb2.WatchJobRequest}[rpc]
+    request_type = {
+        "GetJob": scheduler_pb2.GetJobRequest,
+        "CancelJob": scheduler_pb2.CancelJobRequest,
+        "WatchJob": scheduler_pb2.WatchJobRequest,
+    }[rpc]
 
     error = rpc_error(getattr(stub, rpc), request_type(job_id="no-such-job"))
 
@@ -242,7 +278,9 @@ def test_list_jobs_newest_first_with_pagination(stub, small_problem):
             break
     assert pages == [newest_first[0:2], newest_first[2:4], newest_first[4:5]]
 
-    exact = list_jobs(stub, page_size=5)  # a page that ends exactly at the last job needs no further page
+    exact = list_jobs(
+        stub, page_size=5
+    )  # a page that ends exactly at the last job needs no further page
     assert [j.id for j in exact.jobs] == newest_first and exact.next_page_token == ""
 
 
@@ -257,11 +295,15 @@ def test_list_jobs_filters_by_state(stub, small_problem):
     assert [j.id for j in running.jobs] == [searching.id]
 
     stub.CancelJob(scheduler_pb2.CancelJobRequest(job_id=searching.id), timeout=RPC_TIMEOUT)
-    assert [j.id for j in list_jobs(stub, state=scheduler_pb2.JOB_STATE_CANCELLED).jobs] == [searching.id]
+    assert [j.id for j in list_jobs(stub, state=scheduler_pb2.JOB_STATE_CANCELLED).jobs] == [
+        searching.id
+    ]
     assert list_jobs(stub, state=scheduler_pb2.JOB_STATE_RUNNING).jobs == []
 
     first = list_jobs(stub, state=scheduler_pb2.JOB_STATE_SUCCEEDED, page_size=2)
-    rest = list_jobs(stub, state=scheduler_pb2.JOB_STATE_SUCCEEDED, page_size=2, page_token=first.next_page_token)
+    rest = list_jobs(
+        stub, state=scheduler_pb2.JOB_STATE_SUCCEEDED, page_size=2, page_token=first.next_page_token
+    )
     assert [j.id for j in (*first.jobs, *rest.jobs)] == finished[::-1]
     assert all(j.state == scheduler_pb2.JOB_STATE_SUCCEEDED for j in (*first.jobs, *rest.jobs))
     assert rest.next_page_token == ""
@@ -292,7 +334,9 @@ def test_queue_limit_gives_resource_exhausted(server_stub, small_problem):
     wait_for_state(stub, blocker.id, scheduler_pb2.JOB_STATE_RUNNING)
     queued = [submit(stub, small_problem).id for _ in range(2)]
 
-    error = rpc_error(stub.SubmitJob, scheduler_pb2.SubmitJobRequest(request=solve_request(small_problem)))
+    error = rpc_error(
+        stub.SubmitJob, scheduler_pb2.SubmitJobRequest(request=solve_request(small_problem))
+    )
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert len(list_jobs(stub).jobs) == 3  # the refused job was not persisted
 
@@ -327,16 +371,27 @@ def test_list_solvers(stub):
 def test_list_solvers_returns_each_solvers_declared_options(stub):
     response = stub.ListSolvers(scheduler_pb2.ListSolversRequest(), timeout=RPC_TIMEOUT)
 
-    listed = {info.name: [option_spec(message) for message in info.options] for info in response.solvers}
+    listed = {
+        info.name: [option_spec(message) for message in info.options] for info in response.solvers
+    }
     assert listed == {spec.name: list(spec.options.values()) for spec in registry.available()}
     ga = next(info for info in response.solvers if info.name == "ga")
     start = next(option for option in ga.options if option.name == "start")
-    assert (start.type, start.default_value.string_value, list(start.choices)) == ("string", "min-min", ["min-min", "max-min", "sufferage"])
+    assert (start.type, start.default_value.string_value, list(start.choices)) == (
+        "string",
+        "min-min",
+        ["min-min", "max-min", "sufferage"],
+    )
 
 
 @pytest.mark.parametrize("solver", ["ga", "local-search"])
 def test_submit_job_with_a_bad_start_is_refused_before_it_is_queued(stub, small_problem, solver):
-    error = rpc_error(stub.SubmitJob, scheduler_pb2.SubmitJobRequest(request=solve_request(small_problem, solver, evaluations=50, options={"start": "bogus"})))
+    error = rpc_error(
+        stub.SubmitJob,
+        scheduler_pb2.SubmitJobRequest(
+            request=solve_request(small_problem, solver, evaluations=50, options={"start": "bogus"})
+        ),
+    )
 
     assert_invalid(error, "request.options.start")
     assert not list_jobs(stub).jobs
@@ -352,8 +407,12 @@ def test_submit_job_with_a_bad_start_is_refused_before_it_is_queued(stub, small_
         ("pso", {"particles": 0}, "options.particles"),
     ],
 )
-def test_solve_refuses_an_option_its_declaration_rules_out(stub, small_problem, solver, options, field):
-    assert_invalid(rpc_error(solve, stub, small_problem, solver, evaluations=50, options=options), field)
+def test_solve_refuses_an_option_its_declaration_rules_out(
+    stub, small_problem, solver, options, field
+):
+    assert_invalid(
+        rpc_error(solve, stub, small_problem, solver, evaluations=50, options=options), field
+    )
 
 
 def test_list_solvers_reports_configured_limits(server_stub):
@@ -366,7 +425,10 @@ def test_list_solvers_reports_configured_limits(server_stub):
 
 def test_compare_returns_results_in_request_order(stub, small_problem):
     order = ["sufferage", "min-min", "max-min"]
-    response = stub.Compare(scheduler_pb2.CompareRequest(problem=small_problem, solvers=order, seed=5), timeout=RPC_TIMEOUT)
+    response = stub.Compare(
+        scheduler_pb2.CompareRequest(problem=small_problem, solvers=order, seed=5),
+        timeout=RPC_TIMEOUT,
+    )
 
     assert [r.solver for r in response.results] == order
     for result in response.results:
@@ -377,21 +439,30 @@ def test_compare_returns_results_in_request_order(stub, small_problem):
 
 
 def test_compare_three_heuristics_on_braun(stub, braun_problem):
-    response = stub.Compare(scheduler_pb2.CompareRequest(problem=braun_problem, solvers=HEURISTICS), timeout=RPC_TIMEOUT)
+    response = stub.Compare(
+        scheduler_pb2.CompareRequest(problem=braun_problem, solvers=HEURISTICS), timeout=RPC_TIMEOUT
+    )
 
     assert [r.solver for r in response.results] == HEURISTICS
-    assert response.results[0].schedule.metrics.makespan_seconds == pytest.approx(BRAUN_MIN_MIN_MAKESPAN, abs=0.1)
+    assert response.results[0].schedule.metrics.makespan_seconds == pytest.approx(
+        BRAUN_MIN_MIN_MAKESPAN, abs=0.1
+    )
     assert all(len(r.schedule.assignment) == 512 for r in response.results)
 
 
 def test_compare_unknown_solver_names_its_position(stub, small_problem):
-    error = rpc_error(stub.Compare, scheduler_pb2.CompareRequest(problem=small_problem, solvers=["min-min", "nope"]))
+    error = rpc_error(
+        stub.Compare,
+        scheduler_pb2.CompareRequest(problem=small_problem, solvers=["min-min", "nope"]),
+    )
 
     assert_invalid(error, "solvers[1]")
 
 
 def test_compare_without_solvers_is_invalid(stub, small_problem):
-    assert_invalid(rpc_error(stub.Compare, scheduler_pb2.CompareRequest(problem=small_problem)), "solvers")
+    assert_invalid(
+        rpc_error(stub.Compare, scheduler_pb2.CompareRequest(problem=small_problem)), "solvers"
+    )
 
 
 # --------------------------------------------------------------------------- invalid input
@@ -446,14 +517,20 @@ def test_solve_rejects_bad_problem_naming_the_field(stub, small_problem, mutate,
 @pytest.mark.parametrize(("mutate", "field"), BAD_PROBLEMS)
 def test_compare_rejects_bad_problem_naming_the_field(stub, small_problem, mutate, field):
     mutate(small_problem)
-    error = rpc_error(stub.Compare, scheduler_pb2.CompareRequest(problem=small_problem, solvers=HEURISTICS))
+    error = rpc_error(
+        stub.Compare, scheduler_pb2.CompareRequest(problem=small_problem, solvers=HEURISTICS)
+    )
     assert_invalid(error, field)
 
 
 @pytest.mark.parametrize(("mutate", "field"), BAD_PROBLEMS)
-def test_submit_job_rejects_bad_problem_naming_the_request_field(stub, small_problem, mutate, field):
+def test_submit_job_rejects_bad_problem_naming_the_request_field(
+    stub, small_problem, mutate, field
+):
     mutate(small_problem)
-    error = rpc_error(stub.SubmitJob, scheduler_pb2.SubmitJobRequest(request=solve_request(small_problem)))
+    error = rpc_error(
+        stub.SubmitJob, scheduler_pb2.SubmitJobRequest(request=solve_request(small_problem))
+    )
 
     assert_invalid(error, f"request.{field}")
     assert list_jobs(stub).jobs == []  # nothing was persisted
@@ -466,8 +543,16 @@ def test_submit_job_rejects_bad_problem_naming_the_request_field(stub, small_pro
         pytest.param({"options": {"xyz": 1}}, "options.xyz", id="unknown-option"),
         pytest.param({"wall": -1.0}, "budget.wall_seconds", id="negative-wall"),
         pytest.param({"wall": math.nan}, "budget.wall_seconds", id="nan-wall"),
-        pytest.param({"solver": "local-search", "options": {"start": "bogus"}, "evaluations": 10}, "options.start", id="bad-option-value"),
-        pytest.param({"solver": "local-search", "options": {"start": ["min-min"]}, "evaluations": 10}, "options.start", id="bad-option-type"),
+        pytest.param(
+            {"solver": "local-search", "options": {"start": "bogus"}, "evaluations": 10},
+            "options.start",
+            id="bad-option-value",
+        ),
+        pytest.param(
+            {"solver": "local-search", "options": {"start": ["min-min"]}, "evaluations": 10},
+            "options.start",
+            id="bad-option-type",
+        ),
     ],
 )
 def test_solve_rejects_bad_request_fields(stub, small_problem, fields, field):
@@ -477,9 +562,19 @@ def test_solve_rejects_bad_request_fields(stub, small_problem, fields, field):
 
 
 def test_submit_job_rejects_bad_request_fields(stub, small_problem):
-    assert_invalid(rpc_error(stub.SubmitJob, scheduler_pb2.SubmitJobRequest(request=solve_request(small_problem, "nope"))), "request.solver")
     assert_invalid(
-        rpc_error(stub.SubmitJob, scheduler_pb2.SubmitJobRequest(request=solve_request(small_problem, wall=-5.0))), "request.budget.wall_seconds"
+        rpc_error(
+            stub.SubmitJob,
+            scheduler_pb2.SubmitJobRequest(request=solve_request(small_problem, "nope")),
+        ),
+        "request.solver",
+    )
+    assert_invalid(
+        rpc_error(
+            stub.SubmitJob,
+            scheduler_pb2.SubmitJobRequest(request=solve_request(small_problem, wall=-5.0)),
+        ),
+        "request.budget.wall_seconds",
     )
     assert list_jobs(stub).jobs == []
 
@@ -501,7 +596,9 @@ def test_problem_over_the_server_task_limit_is_invalid(server_stub):
     assert len(solve(stub, problem).schedule.assignment) == 10  # at the limit is fine
 
 
-def test_message_over_the_size_limit_is_resource_exhausted(server_stub, braun_problem, small_problem):
+def test_message_over_the_size_limit_is_resource_exhausted(
+    server_stub, braun_problem, small_problem
+):
     _, stub = server_stub(max_message_bytes=64 * 1024)
     request = solve_request(braun_problem)
     assert request.ByteSize() > 64 * 1024
@@ -509,7 +606,9 @@ def test_message_over_the_size_limit_is_resource_exhausted(server_stub, braun_pr
     error = rpc_error(stub.Solve, request)
 
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert solve(stub, small_problem).schedule.metrics.feasible  # the server still serves small requests
+    assert solve(
+        stub, small_problem
+    ).schedule.metrics.feasible  # the server still serves small requests
 
 
 def test_server_caps_the_wall_budget(server_stub, small_problem):
@@ -548,17 +647,24 @@ def test_solve_waiting_for_a_busy_worker_ends_at_its_deadline(server_stub, small
 
 def test_compare_under_a_deadline_shares_the_time_and_keeps_every_result(stub, braun_problem):
     request = scheduler_pb2.CompareRequest(
-        problem=braun_problem, solvers=["local-search", "local-search"], budget=scheduler_pb2.Budget(wall_seconds=30), seed=1
+        problem=braun_problem,
+        solvers=["local-search", "local-search"],
+        budget=scheduler_pb2.Budget(wall_seconds=30),
+        seed=1,
     )
     started = time.monotonic()
     response = stub.Compare(request, timeout=4.0)
     assert time.monotonic() - started < 4.0
     assert [r.stop_reason for r in response.results] == [scheduler_pb2.STOP_REASON_DEADLINE] * 2
-    assert all(r.schedule.metrics.makespan_seconds <= BRAUN_MIN_MIN_MAKESPAN + 0.1 for r in response.results)
+    assert all(
+        r.schedule.metrics.makespan_seconds <= BRAUN_MIN_MIN_MAKESPAN + 0.1
+        for r in response.results
+    )
 
 
 def test_wall_budget_stops_a_solver_that_ignores_it(server_stub):
-    """Sufferage does not check its budget; the supervisor stops it anyway (here before any schedule)."""
+    """Sufferage does not check its budget; the supervisor stops it anyway (here before any
+    schedule)."""
     _, stub = server_stub(grace_seconds=0.5)
     rows = np.random.default_rng(0).uniform(1.0, 100.0, size=(6000, 16))
     job = submit(stub, hcsp.etc_problem(rows, "big"), "sufferage", wall=0.1)
@@ -569,17 +675,23 @@ def test_wall_budget_stops_a_solver_that_ignores_it(server_stub):
     assert "stopped (budget) before it found any schedule" in ended.error
 
 
-def test_a_job_waiting_for_a_worker_is_queued_not_running(start_server, connect, small_problem, braun_problem):
+def test_a_job_waiting_for_a_worker_is_queued_not_running(
+    start_server, connect, small_problem, braun_problem
+):
     server = start_server(workers=1)
     stub = scheduler_pb2_grpc.SchedulerServiceStub(connect(server))
-    blocking = stub.Solve.future(solve_request(braun_problem, "local-search", wall=30.0), timeout=30)
+    blocking = stub.Solve.future(
+        solve_request(braun_problem, "local-search", wall=30.0), timeout=30
+    )
     wait_for_worker(server)
     waiting = submit(stub, small_problem, "min-min")
     time.sleep(0.2)  # the dispatcher has taken the job and waits for the worker slot
     assert get_job(stub, waiting.id).state == scheduler_pb2.JOB_STATE_QUEUED
 
     server.stop(grace=0.5)
-    assert blocking.result().stop_reason == scheduler_pb2.STOP_REASON_CANCELLED  # answered with its best so far
+    assert (
+        blocking.result().stop_reason == scheduler_pb2.STOP_REASON_CANCELLED
+    )  # answered with its best so far
 
     restarted = start_server(workers=1)  # same db file
     stub = scheduler_pb2_grpc.SchedulerServiceStub(connect(restarted))
@@ -602,11 +714,15 @@ def wait_for_worker(server, timeout=JOB_WAIT) -> int:
 def wait_for_no_worker(server, timeout=5.0) -> None:
     deadline = time.monotonic() + timeout
     while server.pool.active_pids():
-        assert time.monotonic() < deadline, f"worker processes left running: {server.pool.active_pids()}"
+        assert time.monotonic() < deadline, (
+            f"worker processes left running: {server.pool.active_pids()}"
+        )
         time.sleep(0.02)
 
 
-def test_killed_worker_fails_the_job_and_server_keeps_serving(server, stub, braun_problem, small_problem):
+def test_killed_worker_fails_the_job_and_server_keeps_serving(
+    server, stub, braun_problem, small_problem
+):
     job = submit(stub, braun_problem, "local-search", wall=60.0)
     wait_for_state(stub, job.id, scheduler_pb2.JOB_STATE_RUNNING)
 
@@ -620,7 +736,9 @@ def test_killed_worker_fails_the_job_and_server_keeps_serving(server, stub, brau
 
 
 def test_killed_worker_fails_the_solve_with_internal(server, stub, braun_problem, small_problem):
-    call = stub.Solve.future(solve_request(braun_problem, "local-search", wall=60.0), timeout=RPC_TIMEOUT)
+    call = stub.Solve.future(
+        solve_request(braun_problem, "local-search", wall=60.0), timeout=RPC_TIMEOUT
+    )
 
     os.kill(wait_for_worker(server), signal.SIGKILL)
 
@@ -630,9 +748,13 @@ def test_killed_worker_fails_the_solve_with_internal(server, stub, braun_problem
     assert solve(stub, small_problem).schedule.metrics.feasible
 
 
-def test_compare_reports_a_killed_solver_as_failed_and_still_runs_the_others(server, stub, braun_problem):
+def test_compare_reports_a_killed_solver_as_failed_and_still_runs_the_others(
+    server, stub, braun_problem
+):
     request = scheduler_pb2.CompareRequest(
-        problem=braun_problem, solvers=["local-search", "min-min"], budget=scheduler_pb2.Budget(wall_seconds=60.0)
+        problem=braun_problem,
+        solvers=["local-search", "min-min"],
+        budget=scheduler_pb2.Budget(wall_seconds=60.0),
     )
     call = stub.Compare.future(request, timeout=RPC_TIMEOUT)
 
@@ -642,11 +764,15 @@ def test_compare_reports_a_killed_solver_as_failed_and_still_runs_the_others(ser
     assert (killed.solver, killed.error.code) == ("local-search", code_pb2.INTERNAL)
     assert "process died" in killed.error.message and not killed.HasField("schedule")
     assert not solved.HasField("error")
-    assert solved.schedule.metrics.makespan_seconds == pytest.approx(BRAUN_MIN_MIN_MAKESPAN, abs=0.1)
+    assert solved.schedule.metrics.makespan_seconds == pytest.approx(
+        BRAUN_MIN_MIN_MAKESPAN, abs=0.1
+    )
 
 
 def test_client_leaving_stops_its_solve(server, stub, braun_problem):
-    call = stub.Solve.future(solve_request(braun_problem, "local-search", wall=60.0), timeout=RPC_TIMEOUT)
+    call = stub.Solve.future(
+        solve_request(braun_problem, "local-search", wall=60.0), timeout=RPC_TIMEOUT
+    )
     wait_for_worker(server)
 
     call.cancel()
@@ -673,7 +799,9 @@ def test_reflection_lists_the_service(channel):
         reflection_pb2.ServerReflectionRequest(file_containing_symbol=SERVICE),
     ]
 
-    listed, described = reflection.ServerReflectionInfo(iter(reflection_requests), timeout=RPC_TIMEOUT)
+    listed, described = reflection.ServerReflectionInfo(
+        iter(reflection_requests), timeout=RPC_TIMEOUT
+    )
 
     names = [s.name for s in listed.list_services_response.service]
     assert SERVICE in names

@@ -1,5 +1,6 @@
 """The solver contract: registry, budgets, determinism, progress, stop signal."""
 
+import itertools
 import threading
 import time
 
@@ -22,11 +23,16 @@ SEARCHES = ["local-search", "ga", "pso", "aco"]
 
 def test_builtin_solvers_are_registered_with_kinds():
     specs = {spec.name: spec for spec in registry.available()}
-    assert {"min-min", "max-min", "sufferage", "local-search", "ga", "pso", "aco", "milp"} <= set(specs)
+    assert {"min-min", "max-min", "sufferage", "local-search", "ga", "pso", "aco", "milp"} <= set(
+        specs
+    )
     assert specs["milp"].kind is registry.SolverKind.EXACT and specs["milp"].finite
     assert all(specs[name].kind is registry.SolverKind.METAHEURISTIC for name in SEARCHES)
     assert specs["min-min"].kind is registry.SolverKind.HEURISTIC and specs["min-min"].finite
-    assert specs["local-search"].kind is registry.SolverKind.METAHEURISTIC and not specs["local-search"].finite
+    assert (
+        specs["local-search"].kind is registry.SolverKind.METAHEURISTIC
+        and not specs["local-search"].finite
+    )
     assert "start" in specs["local-search"].options
 
 
@@ -75,7 +81,9 @@ def test_local_search_spends_exactly_its_evaluation_budget_and_improves(problem)
 
 @pytest.mark.parametrize("solver", SEARCHES)
 def test_wall_budget_ends_within_a_small_margin(problem, solver):
-    registry.get(solver)  # imported before the clock starts: the budget covers the solve, not the import
+    registry.get(
+        solver
+    )  # imported before the clock starts: the budget covers the solve, not the import
     started = time.perf_counter()
     result = registry.solve(problem, solver, Budget(wall_seconds=1.0))
     assert 1.0 <= time.perf_counter() - started < 1.3
@@ -84,10 +92,14 @@ def test_wall_budget_ends_within_a_small_margin(problem, solver):
 
 def test_trace_and_progress_record_each_improvement(problem):
     events = []
-    result = registry.solve(problem, "local-search", Budget(evaluations=300), seed=3, progress=events.append)
+    result = registry.solve(
+        problem, "local-search", Budget(evaluations=300), seed=3, progress=events.append
+    )
     assert [e.point for e in events] == list(result.trace)
     keys = [(not p.feasible, p.objective) for p in result.trace]
-    assert all(later[0] < earlier[0] or later <= earlier for earlier, later in zip(keys, keys[1:]))
+    assert all(
+        later[0] < earlier[0] or later <= earlier for earlier, later in itertools.pairwise(keys)
+    )
     assert result.trace[0].stage == "construct"
     assert np.array_equal(events[-1].assignment, result.evaluation.assignment)
 
@@ -135,7 +147,10 @@ def test_milp_wall_budget_ends_within_a_small_margin():
     [
         pytest.param(dict(tasks=5, machines=1), id="one-machine"),
         pytest.param(dict(tasks=1, machines=3), id="one-task"),
-        pytest.param(dict(tasks=6, machines=3, single_level=True, no_resources=True), id="no-levels-no-resources"),
+        pytest.param(
+            dict(tasks=6, machines=3, single_level=True, no_resources=True),
+            id="no-levels-no-resources",
+        ),
     ],
 )
 def test_searches_handle_degenerate_problems(solver, shape):
@@ -154,7 +169,9 @@ def test_searches_handle_degenerate_problems(solver, shape):
 
 
 def test_whole_number_options_arrive_as_int(problem):
-    result = registry.solve(problem, "aco", Budget(evaluations=50), options={"ants": 3.0, "polish_steps": 10.0})
+    result = registry.solve(
+        problem, "aco", Budget(evaluations=50), options={"ants": 3.0, "polish_steps": 10.0}
+    )
     assert result.facts["ants"] == 3 and isinstance(result.facts["ants"], int)
     with pytest.raises(ProblemError, match="options.ants"):
         registry.solve(problem, "aco", Budget(evaluations=50), options={"ants": 2.5})

@@ -21,7 +21,9 @@ def generate(output_root: Path) -> list[Path]:
     """Compile every ``proto/qsched/v1/*.proto`` into ``output_root/qsched/v1``."""
     sources = sorted((PROTO_ROOT / "qsched" / "v1").glob("*.proto"))
     well_known = resources.files("grpc_tools") / "_proto"
-    googleapis = Path(status_pb2.__file__).resolve().parents[2]  # google/rpc/*.proto of googleapis-common-protos
+    googleapis = (
+        Path(status_pb2.__file__).resolve().parents[2]
+    )  # google/rpc/*.proto of googleapis-common-protos
     (output_root / "qsched" / "v1").mkdir(parents=True, exist_ok=True)
     args = [
         "protoc",
