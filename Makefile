@@ -11,13 +11,19 @@ LOCK := requirements.lock
 UV_VERSION := 0.13.8
 LOCK_VENV := .lock-venv
 
-.PHONY: demo test install proto lock
+.PHONY: demo test lint install proto lock
 
 demo: install
 	$(BIN)/qsched demo
 
 test: install
 	$(BIN)/python -m pytest
+
+# ruff (lint and format) and mypy (strict on the core package), as configured in pyproject.toml.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 install: $(VENV)/.installed
 

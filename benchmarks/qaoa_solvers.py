@@ -1,6 +1,7 @@
 """`qaoa` against the stock qiskit stack (`qaoa-reference`) on small generated instances.
 
-    python benchmarks/qaoa_solvers.py --out benchmarks/results/qaoa-solvers.jsonl
+    python benchmarks/qaoa_solvers.py --out benchmarks/results/qaoa-solvers.jsonl \
+        --report benchmarks/results/qaoa-solvers.md
 
 For each generated instance (``--shapes``, ``--seeds``) whose QUBO fits the
 qubit budget, runs in this one process, one after another: `qaoa` (engine
@@ -116,6 +117,9 @@ def main() -> None:
         "--maxiter", type=int, default=100, help="COBYLA iterations of the reference"
     )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/qaoa-solvers.jsonl"))
+    parser.add_argument(
+        "--report", type=Path, help="also write the table and summary here (Markdown)"
+    )
     args = parser.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("")
@@ -133,10 +137,10 @@ def main() -> None:
                 out.write(json.dumps(record) + "\n")
             seconds = {key: f"{record[key]['seconds']:.1f} s" for key in ("qaoa", "reference")}
             print(f"{message.name}: {record['qubits']} qubits, {seconds}", flush=True)
-    print()
-    print(table(records))
-    print()
-    print(summary(records))
+    text = f"{table(records)}\n\n{summary(records)}\n"
+    print(f"\n{text}", end="")
+    if args.report:
+        args.report.write_text(text)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import grpc
 from google.protobuf import struct_pb2
@@ -74,7 +75,7 @@ def solve_locally(job: SolveJob, show_progress: bool | None = None) -> scheduler
     """Solve a validated job in this process; Ctrl-C stops it with the best so far."""
     stop = threading.Event()
     latest: list[ProgressEvent] = []
-    outcome: dict = {}
+    outcome: dict[str, Any] = {}
 
     def run() -> None:
         try:
@@ -91,8 +92,14 @@ def solve_locally(job: SolveJob, show_progress: bool | None = None) -> scheduler
     try:
         while worker.is_alive():
             worker.join(0.1)
-            best = latest[-1].point if latest else None
-            bar.update(time.monotonic() - started, best and best.objective, best and best.feasible)
+            if latest:
+                bar.update(
+                    time.monotonic() - started,
+                    latest[-1].point.objective,
+                    latest[-1].point.feasible,
+                )
+            else:
+                bar.update(time.monotonic() - started)
     except KeyboardInterrupt:
         stop.set()
         worker.join()
@@ -130,7 +137,9 @@ def compare_locally(
 
 
 def solve_remotely(
-    stub, request: scheduler_pb2.SolveRequest, show_progress: bool | None = None
+    stub: scheduler_pb2_grpc.SchedulerServiceStub,
+    request: scheduler_pb2.SolveRequest,
+    show_progress: bool | None = None,
 ) -> scheduler_pb2.SolveResponse:
     """Submit a job and watch it; Ctrl-C cancels it and keeps its best so far."""
     job = stub.SubmitJob(scheduler_pb2.SubmitJobRequest(request=request))
@@ -144,13 +153,12 @@ def solve_remotely(
         stub.CancelJob(scheduler_pb2.CancelJobRequest(job_id=job.id))
     finally:
         bar.close()
-    job = stub.GetJob(scheduler_pb2.GetJobRequest(job_id=job.id))
-    if not job.HasField("result"):
-        state = scheduler_pb2.JobState.Name(job.state)
-        raise RuntimeError(
-            f"job {job.id} ended {state} without a schedule: {job.error or 'no reason given'}"
-        )
-    return job.result
+    ended: scheduler_pb2.Job = stub.GetJob(scheduler_pb2.GetJobRequest(job_id=job.id))
+    if not ended.HasField("result"):
+        state = scheduler_pb2.JobState.Name(ended.state)
+        reason = ended.error or "no reason given"
+        raise RuntimeError(f"job {ended.id} ended {state} without a schedule: {reason}")
+    return ended.result
 
 
 def _print_response(response: scheduler_pb2.SolveResponse, args: argparse.Namespace) -> None:
@@ -310,7 +318,7 @@ def _job_line(job: scheduler_pb2.Job) -> str:
 def cmd_jobs(args: argparse.Namespace) -> int:
     stub = _stub(args.server)
     if args.action == "list":
-        state = scheduler_pb2.JobState.Value(f"JOB_STATE_{args.state.upper()}") if args.state else 0
+        state = f"JOB_STATE_{args.state.upper()}" if args.state else "JOB_STATE_UNSPECIFIED"
         listing = stub.ListJobs(scheduler_pb2.ListJobsRequest(state=state, page_size=args.limit))
         for job in listing.jobs:
             print(files.to_json(job, with_defaults=True) if args.json else _job_line(job))
@@ -412,10 +420,10 @@ def demo_verdict(results: Sequence[scheduler_pb2.SolveResponse]) -> tuple[int, s
     return 0, ""
 
 
-def _positive(kind: type):
+def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
     """An argparse type: a number of ``kind`` that is > 0."""
 
-    def parse(text: str):
+    def parse(text: str) -> float:
         try:
             value = kind(text)
         except ValueError:
@@ -581,7 +589,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        return args.run(args)
+        code: int = args.run(args)
+        return code
     except ProblemError as error:
         print(f"qsched: {error}", file=sys.stderr)
         return 2

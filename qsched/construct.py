@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import numpy.typing as npt
 
 from qsched.evaluate import Evaluation, over_capacity
 from qsched.options import Option
@@ -37,9 +38,10 @@ def list_schedule(problem: Problem, select: Selector) -> np.ndarray:
     assignment = np.empty(problem.num_tasks, dtype=np.int64)
     while unassigned.size:
         completion = ready + runtime[unassigned]
-        fits = ~over_capacity(
+        over = over_capacity(
             load[None, :, :] + problem.demand[unassigned, None, :], problem.capacity
-        ).any(axis=2)
+        )
+        fits: npt.NDArray[np.bool_] = ~np.any(over, axis=2)
         fits |= ~fits.any(axis=1, keepdims=True)
         completion = np.where(fits, completion, np.inf)
         best_machine = np.argmin(completion, axis=1)

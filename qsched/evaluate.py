@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from qsched.problem import Problem
 
@@ -62,7 +63,9 @@ class Evaluation:
         return (not self.feasible, self.violation, self.objective)
 
 
-def check_assignment(problem: Problem, assignment, levels=None) -> tuple[np.ndarray, np.ndarray]:
+def check_assignment(
+    problem: Problem, assignment: npt.ArrayLike, levels: npt.ArrayLike | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Return (assignment, levels) as int arrays, or raise ValueError if out of range."""
     tasks = np.asarray(assignment, dtype=np.int64)
     if tasks.shape != (problem.num_tasks,):
@@ -86,7 +89,9 @@ def check_assignment(problem: Problem, assignment, levels=None) -> tuple[np.ndar
     return tasks, chosen
 
 
-def evaluate(problem: Problem, assignment, levels=None) -> Evaluation:
+def evaluate(
+    problem: Problem, assignment: npt.ArrayLike, levels: npt.ArrayLike | None = None
+) -> Evaluation:
     """Evaluate ``assignment`` ((T,) machine indices) at ``levels`` ((M,), default: fastest)."""
     tasks, levels = check_assignment(problem, assignment, levels)
     machines = np.arange(problem.num_machines)
@@ -157,9 +162,9 @@ def machine_loads(problem: Problem, tasks: np.ndarray) -> np.ndarray:
     return load
 
 
-def over_capacity(load: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+def over_capacity(load: np.ndarray, capacity: np.ndarray) -> npt.NDArray[np.bool_]:
     """Where a load breaks its capacity: the one rule, with its float tolerance, for everyone."""
-    return load > capacity * (1 + TOLERANCE) + TOLERANCE
+    return np.asarray(load > capacity * (1 + TOLERANCE) + TOLERANCE)
 
 
 def _capacity_excess(problem: Problem, tasks: np.ndarray) -> np.ndarray:
@@ -169,7 +174,14 @@ def _capacity_excess(problem: Problem, tasks: np.ndarray) -> np.ndarray:
 
 
 def _peak_power(
-    problem, tasks, order, counts, sorted_start, busy, sorted_watts, powered_on
+    problem: Problem,
+    tasks: np.ndarray,
+    order: np.ndarray,
+    counts: np.ndarray,
+    sorted_start: np.ndarray,
+    busy: np.ndarray,
+    sorted_watts: np.ndarray,
+    powered_on: np.ndarray,
 ) -> float:
     """Highest summed power over [0, makespan): a sweep over the moments power changes.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from google.protobuf import json_format
+from google.protobuf.message import Message
 
 from qsched import hcsp
 from qsched.problem import FieldViolation, Limits, Problem, ProblemError
@@ -28,7 +29,7 @@ def read_problem(path: Path | str, limits: Limits = Limits()) -> Problem:
     return Problem.from_message(read_message(path), limits)
 
 
-def to_json(message, *, with_defaults: bool = False) -> str:
+def to_json(message: Message, *, with_defaults: bool = False) -> str:
     """Protobuf JSON with the .proto field names, as the dataset files are written.
 
     ``with_defaults`` also prints zero-valued fields (e.g. ``energy_joules: 0``),
@@ -42,5 +43,5 @@ def to_json(message, *, with_defaults: bool = False) -> str:
     )
 
 
-def write_message(message, path: Path | str) -> None:
+def write_message(message: Message, path: Path | str) -> None:
     Path(path).write_text(to_json(message) + "\n")

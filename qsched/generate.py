@@ -28,7 +28,7 @@ from importlib import resources
 
 import numpy as np
 
-from qsched import registry
+from qsched.construct import HEURISTICS, list_schedule
 from qsched.evaluate import evaluate
 from qsched.problem import Problem
 from qsched.v1 import problem_pb2
@@ -63,7 +63,8 @@ class Calibration:
 def specpower_curves() -> dict[str, list[float]]:
     """Server name -> watts at 0%, 10%, ..., 100% load."""
     text = resources.files("qsched").joinpath("data/specpower_curves.json").read_text()
-    return json.loads(text)["servers"]
+    servers: dict[str, list[float]] = json.loads(text)["servers"]
+    return servers
 
 
 def generate(
@@ -98,27 +99,27 @@ def _generate(
         )
     work = np.round(rng.lognormal(mean=np.log(600.0), sigma=0.8, size=num_tasks), 1)
     load = np.round(rng.uniform(0.4, 1.0, size=num_tasks), 2)
-    memory = rng.choice([1.0, 2.0, 4.0, 8.0], size=num_tasks, p=[0.3, 0.35, 0.25, 0.1])
+    memory_demand = rng.choice([1.0, 2.0, 4.0, 8.0], size=num_tasks, p=[0.3, 0.35, 0.25, 0.1])
     for i in range(num_tasks):
         message.tasks.append(
             problem_pb2.Task(
                 id=f"task-{i:03d}",
                 work=float(work[i]),
                 load=float(load[i]),
-                demand={"memory": float(memory[i])},
+                demand={"memory": float(memory_demand[i])},
             )
         )
 
-    _fit_memory(message, memory.sum())
-    min_min = registry.solve(Problem.from_message(message), "min-min").evaluation.assignment
+    _fit_memory(message, float(memory_demand.sum()))
+    min_min = list_schedule(Problem.from_message(message), HEURISTICS["min-min"])
     calibration = Calibration(min_min, np.full(num_machines, CALIBRATION_LEVEL))
     _raise_capacity_to(message, calibration)
 
     fast = evaluate(Problem.from_message(message), calibration.assignment)
     with_deadline = rng.random(num_tasks) < DEADLINE_FRACTION
     slack = rng.uniform(*DEADLINE_SLACK, size=num_tasks)
-    for i in np.flatnonzero(with_deadline):
-        message.tasks[i].deadline = float(np.ceil(fast.finish[i] * slack[i]))
+    for task in np.flatnonzero(with_deadline):
+        message.tasks[task].deadline = float(np.ceil(fast.finish[task] * slack[task]))
 
     problem = Problem.from_message(message)
     fast = evaluate(problem, calibration.assignment)

@@ -121,7 +121,7 @@ def gaps(
     figure, axis = plt.subplots(figsize=(max(5, 1.2 * len(solvers)), 4))
     axis.bar(
         solvers,
-        [np.mean(v) if v else np.nan for v in values],
+        [float(np.mean(v)) if v else np.nan for v in values],
         yerr=[np.std(v) if v else 0 for v in values],
         color=[f"C{k}" for k in range(len(solvers))],
         capsize=3,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -112,13 +113,13 @@ class Problem:
             self, "models_power", bool(self.busy_watts.any() or self.idle_watts.any())
         )
 
-    def task_watts(self, tasks, machines, levels) -> np.ndarray:
+    def task_watts(self, tasks: np.ndarray, machines: np.ndarray, levels: np.ndarray) -> np.ndarray:
         """Watts while ``tasks`` run on ``machines`` at ``levels`` (broadcast index arrays):
         idle power plus the dynamic part above idle, scaled for the DVFS level."""
         idle = self.idle_watts[machines]
-        return idle + self.dynamic_scale[machines, levels] * (
-            self.busy_watts[tasks, machines] - idle
-        )
+        dynamic = self.busy_watts[tasks, machines] - idle
+        watts: np.ndarray = idle + self.dynamic_scale[machines, levels] * dynamic
+        return watts
 
     @property
     def num_tasks(self) -> int:
@@ -298,7 +299,9 @@ class _Builder:
         for j in np.flatnonzero(~np.isfinite(totals))[:5]:
             self.fail("tasks", f"runtimes on machines[{j}] add up to more than a float can hold")
 
-    def resource_matrix(self, kind: str, maps: list, name: str, resources: list[str]) -> np.ndarray:
+    def resource_matrix(
+        self, kind: str, maps: Sequence[Mapping[str, float]], name: str, resources: list[str]
+    ) -> np.ndarray:
         column = {r: k for k, r in enumerate(resources)}
         matrix = np.zeros((len(maps), len(resources)))
         for i, amounts in enumerate(maps):
@@ -422,4 +425,5 @@ def _curve_at(curves: np.ndarray, load: np.ndarray) -> np.ndarray:
     position = load * (CURVE_POINTS - 1)
     low = np.minimum(np.floor(position).astype(np.int64), CURVE_POINTS - 2)
     weight = (position - low)[:, None]
-    return curves[:, low].T * (1 - weight) + curves[:, low + 1].T * weight
+    watts: np.ndarray = curves[:, low].T * (1 - weight) + curves[:, low + 1].T * weight
+    return watts

@@ -10,6 +10,7 @@ and, as far as slowing machines down can, the power cap.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from qsched.evaluate import TOLERANCE, Evaluation, machine_loads, over_capacity
 from qsched.problem import Problem
@@ -53,7 +54,8 @@ def repair_capacity(problem: Problem, assignment: np.ndarray) -> np.ndarray:
         for task in tasks[np.argsort(-share.sum(axis=1), kind="stable")]:
             if not over_capacity(load[machine], problem.capacity[machine]).any():
                 break
-            fits = ~over_capacity(load + problem.demand[task], problem.capacity).any(axis=1)
+            overfull = over_capacity(load + problem.demand[task], problem.capacity)
+            fits: npt.NDArray[np.bool_] = ~np.any(overfull, axis=1)
             fits[machine] = False
             if not fits.any():
                 continue

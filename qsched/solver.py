@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from qsched.evaluate import Evaluation, evaluate
 from qsched.problem import Problem
@@ -152,7 +153,9 @@ class SolveTracker:
         finally:
             self.stage_seconds[name] = self.stage_seconds.get(name, 0.0) + self.elapsed - started
 
-    def evaluate(self, assignment, levels=None, stage: str = "search") -> Evaluation:
+    def evaluate(
+        self, assignment: npt.ArrayLike, levels: npt.ArrayLike | None = None, stage: str = "search"
+    ) -> Evaluation:
         """Evaluate one candidate, count it, and keep it if it is the best so far."""
         evaluation = evaluate(self.problem, assignment, levels)
         self.evaluations += 1

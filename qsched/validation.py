@@ -16,6 +16,8 @@ from qsched.problem import FieldViolation, Limits, Problem, ProblemError
 from qsched.solver import Budget, ProgressCallback, Result, StopSignal
 from qsched.v1 import scheduler_pb2
 
+#: The requests a solve is made from: one solver's, or a comparison's (one solver at a time).
+Request = scheduler_pb2.SolveRequest | scheduler_pb2.CompareRequest
 DEFAULT_SOLVER = "min-min"
 #: Wall time given to a solve whose budget sets neither time nor evaluations.
 DEFAULT_WALL_SECONDS = 10.0
@@ -54,7 +56,7 @@ class SolveJob:
         )
 
 
-def problem_from(message, limits: Limits = Limits()) -> Problem:
+def problem_from(message: Request, limits: Limits = Limits()) -> Problem:
     """Validate the request's ``problem`` field; violations are named from the request root."""
     if not message.HasField("problem"):
         raise ProblemError([FieldViolation("problem", "is required")])
@@ -81,7 +83,7 @@ def budget_from(
 
 
 def solve_job(
-    message,
+    message: Request,
     solver: str,
     problem: Problem,
     policy: BudgetPolicy = BudgetPolicy(),

@@ -112,7 +112,7 @@ def qaoa(
     mixer: Annotated[
         str,
         Option(
-            "xy: one-hot rows from the start's assignment; x: transverse field from |+>",
+            "xy: one-hot rows from the start's assignment; x: transverse field, uniform start",
             choices=MIXERS,
         ),
     ] = "xy",

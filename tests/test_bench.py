@@ -172,7 +172,7 @@ def test_relative_summary_compares_runs_on_the_same_instance_and_seed():
         record("ga", 0, 100.0, 50.0),
         record("ga", 1, 1.0, 1.0),
     ]
-    summary = bench_report.relative_summary(records)
+    summary = bench_report.relative_summary(records, "hybrid")
     assert (
         "| ga | -10.00 | -10.00 | +0.00 | +0.00 | 1.00 | 1 |" in summary
     )  # seed 1 has no hybrid run to pair with

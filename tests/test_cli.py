@@ -142,6 +142,19 @@ def test_solvers_lists_local_and_remote(server, capsys):
     assert code == 0 and remote == local
 
 
+def test_solvers_name_prints_its_options_the_same_locally_and_from_a_server(server, capsys):
+    code, local, _ = run_cli(capsys, "solvers", "ga")
+    lines = local.splitlines()
+    assert code == 0 and lines[0].startswith("ga (metaheuristic): ")
+    assert lines[2].split() == ["option", "type", "default", "allowed", "description"]
+    assert lines[3].split()[:5] == ["population", "int", "60", "[2,", "10000]"]
+    assert any(line.split()[:4] == ["start", "string", '"min-min"', "one"] for line in lines)
+    code, remote, _ = run_cli(capsys, "solvers", "ga", "--server", server.address)
+    assert code == 0 and remote == local
+    code, _, err = run_cli(capsys, "solvers", "nope")
+    assert code == 2 and "unknown solver 'nope'" in err
+
+
 BRAUN = Path(__file__).resolve().parent.parent / "datasets" / "hcsp" / "512x16" / "u_c_lolo.0"
 
 
