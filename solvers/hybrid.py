@@ -59,6 +59,8 @@ from qsched.solvers.engine import basis_bits
 from qsched.solvers.qaoa import EngineQaoa
 
 SUB_SOLVERS = ("qaoa", "exhaustive")
+#: The least the milp start gets, when loading it took its whole share (it answers with Min-min).
+MIN_START_SECONDS = 1e-3
 STARTS = ("min-min", "milp")
 
 
@@ -153,29 +155,30 @@ def hybrid(
         ),
     ] = 0.5,
 ) -> Result:
-    """QAOA on windows of a classical schedule (large-neighbourhood search) until the budget
-    ends."""
+    """QAOA windows in a classical schedule (large-neighbourhood search) until the budget ends."""
     tracker = SolveTracker(problem, budget, progress)
     rng = np.random.default_rng(seed)
     order = levels_by_power(problem)
-    current = hill_climb(
-        tracker, _start(tracker, start, start_share), rng, polish_steps, stage="polish"
-    )
+    with tracker.stage("start"):
+        current = _start(tracker, start, start_share)
+    with tracker.stage("polish"):
+        current = hill_climb(tracker, current, rng, polish_steps, stage="polish")
     stats = WindowStats()
     angles = AngleCache(depth, optimizer_evaluations, reoptimize_every)
-    while not tracker.exhausted and problem.num_machines > 1:
-        window = fitting_window(problem, current, rng, window_qubits, window_machines)
-        stats.tried += 1
-        stats.qubits = max(stats.qubits, window.form.num_qubits)
-        found = window.qaoa(angles, shots, rng) if sub_solver == "qaoa" else window.exhaustive()
-        for assignment in window.best(found, candidates):
-            if tracker.exhausted:
-                break
-            candidate = repair(tracker, assignment, current.levels, order, stage="window")
-            candidate = hill_climb(tracker, candidate, rng, window_polish, stage="window")
-            if candidate.key < current.key:
-                current = candidate
-                stats.accepted += 1
+    with tracker.stage("window"):
+        while not tracker.exhausted and problem.num_machines > 1:
+            window = fitting_window(problem, current, rng, window_qubits, window_machines)
+            stats.tried += 1
+            stats.qubits = max(stats.qubits, window.form.num_qubits)
+            found = window.qaoa(angles, shots, rng) if sub_solver == "qaoa" else window.exhaustive()
+            for assignment in window.best(found, candidates):
+                if tracker.exhausted:
+                    break
+                candidate = repair(tracker, assignment, current.levels, order, stage="window")
+                candidate = hill_climb(tracker, candidate, rng, window_polish, stage="window")
+                if candidate.key < current.key:
+                    current = candidate
+                    stats.accepted += 1
     facts = {
         "sub_solver": sub_solver,
         "windows": stats.tried,
@@ -200,9 +203,9 @@ def _start(tracker: SolveTracker, start: str, share: float) -> Evaluation:
                 )
             ]
         )
-    result = registry.solve(
-        tracker.problem, "milp", Budget(wall_seconds=share * budget.wall_seconds, stop=budget.stop)
-    )
+    registry.get("milp")  # imported on first use, and that counts against its share
+    seconds = max(share * budget.wall_seconds - tracker.elapsed, MIN_START_SECONDS)
+    result = registry.solve(tracker.problem, "milp", Budget(seconds, stop=budget.stop))
     return tracker.evaluate(result.evaluation.assignment, result.evaluation.levels, stage="start")
 
 
