@@ -42,7 +42,7 @@ and "proven optimal" are reported only when the evaluator agrees with HiGHS
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import pyomo.environ as pyo
@@ -84,7 +84,6 @@ def power_cap_is_exact(problem: Problem) -> bool:
 def build_model(problem: Problem) -> pyo.ConcreteModel:
     """The MILP described in the module docstring."""
     r = runtimes(problem)
-    power = task_power(problem)
     tasks, machines = range(problem.num_tasks), range(problem.num_machines)
     pairs = [(m, level) for m in machines for level in range(problem.level_count[m])]
     triples = [(t, m, level) for t in tasks for m, level in pairs]
@@ -97,7 +96,6 @@ def build_model(problem: Problem) -> pyo.ConcreteModel:
     model.used = pyo.Var(machines, domain=pyo.Binary)
     model.makespan = pyo.Var(bounds=(0, horizon))
     model.on_span = pyo.Var(machines, bounds=(0, horizon))
-
     busy = {
         m: sum(
             r[t, m, level] * model.z[t, m, level]
@@ -106,6 +104,36 @@ def build_model(problem: Problem) -> pyo.ConcreteModel:
         )
         for m in machines
     }
+    _add_assignment(model, problem, triples, busy, horizon)
+    _add_capacities_and_deadlines(model, problem, r)
+    power = task_power(problem)
+    if math.isfinite(problem.power_cap):
+        _add_power_cap(model, problem, power, triples)
+    energy = sum(
+        r[t, m, level] * power[t, m, level] * model.z[t, m, level]
+        for t, m, level in triples
+        if power[t, m, level]
+    ) + sum(
+        problem.idle_watts[m] * (model.on_span[m] - busy[m])
+        for m in machines
+        if problem.idle_watts[m]
+    )
+    model.objective = pyo.Objective(
+        expr=problem.energy_weight * energy + problem.makespan_weight * model.makespan
+    )
+    return model
+
+
+def _add_assignment(
+    model: pyo.ConcreteModel,
+    problem: Problem,
+    triples: list[tuple[int, int, int]],
+    busy: dict[int, Any],
+    horizon: float,
+) -> None:
+    """One machine per task, one level per machine, z = x * y, which machines are used, the
+    makespan over their busy times, and how long each is on."""
+    tasks, machines = range(problem.num_tasks), range(problem.num_machines)
     model.assign = pyo.Constraint(
         tasks, rule=lambda _, t: sum(model.x[t, m] for m in machines) == 1
     )
@@ -133,6 +161,12 @@ def build_model(problem: Problem) -> pyo.ConcreteModel:
             rule=lambda _, m: model.on_span[m] >= model.makespan - horizon * (1 - model.used[m]),
         )
 
+
+def _add_capacities_and_deadlines(
+    model: pyo.ConcreteModel, problem: Problem, r: np.ndarray
+) -> None:
+    """Summed demand within capacity, and EDF deadlines exactly (a big-M on x[t, m])."""
+    tasks, machines = range(problem.num_tasks), range(problem.num_machines)
     model.capacity = pyo.Constraint(
         machines,
         range(len(problem.resources)),
@@ -141,7 +175,7 @@ def build_model(problem: Problem) -> pyo.ConcreteModel:
         ),
     )
     edf = np.argsort(problem.edf_rank)
-    deadline_rows = []
+    model.deadlines = pyo.ConstraintList()
     for position, t in enumerate(edf):
         if math.isfinite(problem.deadline[t]):
             earlier = edf[: position + 1]
@@ -151,36 +185,27 @@ def build_model(problem: Problem) -> pyo.ConcreteModel:
                 finish = sum(
                     r[e, m, level] * model.z[e, m, level] for e in earlier for level in levels
                 )
-                deadline_rows.append(finish <= problem.deadline[t] + slack * (1 - model.x[t, m]))
-    model.deadlines = pyo.ConstraintList()
-    for row in deadline_rows:
-        model.deadlines.add(row)
+                model.deadlines.add(finish <= problem.deadline[t] + slack * (1 - model.x[t, m]))
 
-    if math.isfinite(problem.power_cap):
-        model.peak = pyo.Var(machines, bounds=(0, None))
-        model.peak_power = pyo.Constraint(
-            triples,
-            rule=lambda _, t, m, level: model.peak[m] >= power[t, m, level] * model.z[t, m, level],
+
+def _add_power_cap(
+    model: pyo.ConcreteModel,
+    problem: Problem,
+    power: np.ndarray,
+    triples: list[tuple[int, int, int]],
+) -> None:
+    """Each machine's peak draw over its tasks (and idle power if it stays on) within the cap."""
+    machines = range(problem.num_machines)
+    model.peak = pyo.Var(machines, bounds=(0, None))
+    model.peak_power = pyo.Constraint(
+        triples,
+        rule=lambda _, t, m, level: model.peak[m] >= power[t, m, level] * model.z[t, m, level],
+    )
+    if problem.idle_machines_on:
+        model.idle_power = pyo.Constraint(
+            machines, rule=lambda _, m: model.peak[m] >= problem.idle_watts[m]
         )
-        if problem.idle_machines_on:
-            model.idle_power = pyo.Constraint(
-                machines, rule=lambda _, m: model.peak[m] >= problem.idle_watts[m]
-            )
-        model.cap = pyo.Constraint(expr=sum(model.peak[m] for m in machines) <= problem.power_cap)
-
-    energy = sum(
-        r[t, m, level] * power[t, m, level] * model.z[t, m, level]
-        for t, m, level in triples
-        if power[t, m, level]
-    ) + sum(
-        problem.idle_watts[m] * (model.on_span[m] - busy[m])
-        for m in machines
-        if problem.idle_watts[m]
-    )
-    model.objective = pyo.Objective(
-        expr=problem.energy_weight * energy + problem.makespan_weight * model.makespan
-    )
-    return model
+    model.cap = pyo.Constraint(expr=sum(model.peak[m] for m in machines) <= problem.power_cap)
 
 
 def read_schedule(model: pyo.ConcreteModel, problem: Problem) -> tuple[np.ndarray, np.ndarray]:

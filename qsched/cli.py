@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.protobuf import struct_pb2
@@ -35,6 +35,10 @@ from qsched.validation import (
     problem_from,
     solve_job,
 )
+
+if TYPE_CHECKING:
+    #: What `build_parser`'s helpers add their commands to.
+    Commands = argparse._SubParsersAction[argparse.ArgumentParser]
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 #: Solvers the demo compares.
@@ -466,7 +470,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Quantum-assisted scheduling of tasks onto heterogeneous machines.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    for add in (
+        _add_demo_and_serve,
+        _add_solve_and_compare,
+        _add_bench_and_gen,
+        _add_server_queries,
+    ):
+        add(commands)
+    return parser
 
+
+def _add_demo_and_serve(commands: Commands) -> None:
     demo = commands.add_parser(
         "demo", help="start a local server and solve a generated problem through it"
     )
@@ -503,6 +517,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(run=cmd_serve)
 
+
+def _add_solve_and_compare(commands: Commands) -> None:
     solve = commands.add_parser("solve", help="solve a problem file (protobuf JSON or Braun ETC)")
     solve.add_argument("--solver", default="min-min")
     _add_solve_arguments(solve, "solve through a qsched server instead of locally", "SolveResponse")
@@ -518,6 +534,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_solve_arguments(compare, "compare on a qsched server (the Compare RPC)", "CompareResponse")
     compare.set_defaults(run=cmd_compare)
 
+
+def _add_bench_and_gen(commands: Commands) -> None:
     bench = commands.add_parser(
         "bench", help="solvers x instances x seeds of a suite, resumable, with a report"
     )
@@ -561,6 +579,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
     gen.set_defaults(run=cmd_gen)
 
+
+def _add_server_queries(commands: Commands) -> None:
+    """`jobs` and `solvers`."""
     jobs = commands.add_parser("jobs", help="list, get, watch or cancel jobs on a server")
     jobs.add_argument("action", choices=("list", "get", "watch", "cancel"))
     jobs.add_argument("job_id", nargs="?")
@@ -580,7 +601,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--server", metavar="ADDR", help="ask a server instead of this installation"
     )
     solvers.set_defaults(run=cmd_solvers)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
