@@ -17,7 +17,9 @@ runs in a process at a time (the service gives every solve its own process).
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import numpy as np
@@ -83,38 +85,41 @@ def genetic_algorithm(
     ] = 100,
 ) -> Result:
     """Genetic algorithm (DEAP): tournament, two-point crossover, repair, elitism, greedy seed."""
+    settings = _Settings(population, crossover, mutation, tournament, elite, start, polish_steps)
+    with _python_random_seeded(seed):
+        return _evolve(problem, budget, seed, progress, settings)
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """The GA's options, as checked."""
+
+    population: int
+    crossover: float
+    mutation: float
+    tournament: int
+    elite: int
+    start: str
+    polish_steps: int
+
+
+@contextmanager
+def _python_random_seeded(seed: int) -> Iterator[None]:
+    """DEAP's operators draw from the global `random`: seed it for the run, then restore it."""
     caller_state = random.getstate()
     random.seed(seed)
     try:
-        return _evolve(
-            problem,
-            budget,
-            seed,
-            progress,
-            population,
-            crossover,
-            mutation,
-            tournament,
-            elite,
-            start,
-            polish_steps,
-        )
+        yield
     finally:
         random.setstate(caller_state)
 
 
 def _evolve(
-    problem,
-    budget,
-    seed,
-    progress,
-    population,
-    crossover,
-    mutation,
-    tournament,
-    elite,
-    start,
-    polish_steps,
+    problem: Problem,
+    budget: Budget,
+    seed: int,
+    progress: ProgressCallback | None,
+    settings: _Settings,
 ) -> Result:
     rng = np.random.default_rng(seed)
     tracker = SolveTracker(problem, budget, progress)
@@ -129,7 +134,7 @@ def _evolve(
         up=upper.tolist(),
         indpb=max(1.0 / len(upper), 2.0 / problem.num_tasks),
     )
-    toolbox.register("select", tools.selTournament, tournsize=tournament)
+    toolbox.register("select", tools.selTournament, tournsize=settings.tournament)
     toolbox.register("clone", _clone)
 
     def individual(evaluation) -> Individual:
@@ -141,20 +146,20 @@ def _evolve(
     def evaluated(genes) -> Individual:
         return individual(repair(tracker, *unflatten(problem, genes), order))
 
-    people = [individual(heuristic_start(tracker, start))]
-    while len(people) < population and not tracker.exhausted:
+    people = [individual(heuristic_start(tracker, settings.start))]
+    while len(people) < settings.population and not tracker.exhausted:
         people.append(evaluated(rng.integers(0, upper + 1)))
     generations = 0
     while not tracker.exhausted:
-        elites = tools.selBest(people, min(elite, len(people)))
+        elites = tools.selBest(people, min(settings.elite, len(people)))
         offspring = [toolbox.clone(p) for p in toolbox.select(people, len(people) - len(elites))]
         # An odd one out is not crossed.
         for first, second in zip(offspring[::2], offspring[1::2], strict=False):
-            if random.random() < crossover:
+            if random.random() < settings.crossover:
                 toolbox.mate(first, second)
                 del first.fitness.values, second.fitness.values
         for child in offspring:
-            if random.random() < mutation:
+            if random.random() < settings.mutation:
                 toolbox.mutate(child)
                 del child.fitness.values
         children = []
@@ -163,9 +168,9 @@ def _evolve(
                 break
             children.append(child if child.fitness.valid else evaluated(child))
         best = tools.selBest(elites + children, 1)[0]
-        polished = individual(hill_climb(tracker, best.evaluation, rng, polish_steps))
+        polished = individual(hill_climb(tracker, best.evaluation, rng, settings.polish_steps))
         people = [polished, *(p for p in elites + children if p is not best)]
         generations += 1
     return tracker.result(
-        "ga", completed=False, facts={"generations": generations, "population": population}
+        "ga", completed=False, facts={"generations": generations, "population": settings.population}
     )

@@ -56,19 +56,28 @@ def allowed(option: OptionSpec, value: object) -> bool:
 
 @pytest.mark.parametrize("solver, option", OPTIONS, ids=[f"{s}.{o.name}" for s, o in OPTIONS])
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=80,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(value=JSON_VALUES)
 def test_an_option_value_is_taken_exactly_when_its_declaration_allows_it(solver, option, value):
+    """A value its declaration rules out is refused naming the option, and only such a value:
+    an allowed one may still make the problem too large for the solver (qaoa's max_qubits),
+    but that is a violation of the problem, not of the option."""
     spec = registry.get(solver)
     options = {option.name: value, **COMPANIONS.get((solver, option.name), {})}
-    if allowed(option, value):
-        checked = spec.check(PROBLEM, options)
-        assert checked[option.name] == value and type(checked[option.name]) is option.type
+    try:
+        checked, fields = spec.check(PROBLEM, options), []
+    except ProblemError as error:
+        checked, fields = None, [v.field for v in error.violations]
+    if not allowed(option, value):
+        assert fields == [f"options.{option.name}"]
+    elif checked is None:
+        assert f"options.{option.name}" not in fields
     else:
-        with pytest.raises(ProblemError) as error:
-            spec.check(PROBLEM, options)
-        assert [v.field for v in error.value.violations] == [f"options.{option.name}"]
+        assert checked[option.name] == value and type(checked[option.name]) is option.type
 
 
 @pytest.mark.parametrize("solver", ["ga", "pso", "aco", "local-search"])
