@@ -1,12 +1,13 @@
-"""Min-min, Max-min and Sufferage as solvers: the heuristic's schedule, evaluated once.
+"""MCT, Min-min, Max-min and Sufferage as solvers: the heuristic's schedule, evaluated once.
 
-The heuristics themselves are `qsched.construct`'s, where every search
-also takes its start from.
+The heuristics themselves are `qsched.construct`'s, where every search also
+takes its start from. A budget that ends mid-heuristic leaves the rest of
+the tasks to MCT, so the solver still answers (stopped by its budget).
 """
 
 from __future__ import annotations
 
-from qsched.construct import heuristic_start
+from qsched.construct import budgeted_schedule
 from qsched.problem import Problem
 from qsched.registry import SolverKind, register
 from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
@@ -16,8 +17,18 @@ def _solve_with(
     name: str, problem: Problem, budget: Budget, progress: ProgressCallback | None
 ) -> Result:
     tracker = SolveTracker(problem, budget, progress)
-    heuristic_start(tracker, name)
-    return tracker.result(name, completed=True)
+    assignment, finished = budgeted_schedule(tracker, name)
+    tracker.evaluate(assignment, stage="construct")
+    return tracker.result(name, completed=finished)
+
+
+@register("mct", kind=SolverKind.HEURISTIC, finite=True)
+def mct(
+    problem: Problem, budget: Budget, seed: int, progress: ProgressCallback | None = None
+) -> Result:
+    """MCT: each task in earliest-deadline order onto its earliest-completion machine, O(T M)
+    (Braun et al. 2001): the fastest first schedule."""
+    return _solve_with("mct", problem, budget, progress)
 
 
 @register("min-min", kind=SolverKind.HEURISTIC, finite=True)

@@ -3,7 +3,7 @@
 A solver module registers its solvers with `register`. Built-in solvers are
 listed here by module (`BUILTIN_SOLVERS`), and a module is imported only
 when one of its solvers is asked for: running Min-min imports neither
-qiskit nor numba nor pyomo. Other packages add solvers through the
+qiskit nor pyomo nor DEAP. Other packages add solvers through the
 entry-point group ``qsched.solvers``: an entry point named after the solver
 and pointing at the module that registers it, e.g. in its pyproject.toml::
 
@@ -30,6 +30,7 @@ from qsched.solver import Budget, ProgressCallback, Result
 
 #: Built-in solver name -> the module that registers it.
 BUILTIN_SOLVERS = {
+    "mct": "qsched.baselines.greedy",
     "min-min": "qsched.baselines.greedy",
     "max-min": "qsched.baselines.greedy",
     "sufferage": "qsched.baselines.greedy",

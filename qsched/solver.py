@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from qsched.evaluate import Evaluation, evaluate
+from qsched.list_scheduling import list_schedule
 from qsched.problem import Problem
 
 
@@ -113,6 +114,10 @@ def time_to_within(trace: Sequence[TracePoint], fraction: float = 0.01) -> float
     return final.elapsed
 
 
+#: `SolveTracker.evaluations_left` without an evaluation budget.
+UNLIMITED = 1 << 62
+
+
 class SolveTracker:
     """Budget keeper and best-so-far tracker that every solver evaluates through."""
 
@@ -153,12 +158,31 @@ class SolveTracker:
         finally:
             self.stage_seconds[name] = self.stage_seconds.get(name, 0.0) + self.elapsed - started
 
+    @property
+    def evaluations_left(self) -> int:
+        """Evaluations the budget still allows (a large number without an evaluation budget)."""
+        if self.budget.evaluations is None:
+            return UNLIMITED
+        return max(0, self.budget.evaluations - self.evaluations)
+
+    def spend(self, evaluations: int) -> None:
+        """Count candidates scored elsewhere (incrementally) and not kept."""
+        self.evaluations += evaluations
+
     def evaluate(
-        self, assignment: npt.ArrayLike, levels: npt.ArrayLike | None = None, stage: str = "search"
+        self,
+        assignment: npt.ArrayLike,
+        levels: npt.ArrayLike | None = None,
+        stage: str = "search",
+        spent: int = 1,
     ) -> Evaluation:
-        """Evaluate one candidate, count it, and keep it if it is the best so far."""
+        """Evaluate one candidate, count it, and keep it if it is the best so far.
+
+        ``spent``: the evaluations this one stands for, when a search scored
+        ``spent`` candidates incrementally and evaluates only where it ended.
+        """
         evaluation = evaluate(self.problem, assignment, levels)
-        self.evaluations += 1
+        self.spend(spent)
         if self.best is None or evaluation.key < self.best.key:
             self.best = evaluation
             point = TracePoint(
@@ -177,9 +201,14 @@ class SolveTracker:
         bound: float | None = None,
         facts: dict[str, Any] | None = None,
     ) -> Result:
-        """Package the best schedule; ``completed`` says the solver ended its search by itself."""
+        """Package the best schedule; ``completed`` says the solver ended its search by itself.
+
+        A solver stopped before it scored any schedule still answers: with MCT's, the
+        O(T M) first schedule (stage ``"fallback"``).
+        """
         if self.best is None:
-            raise RuntimeError(f"{solver} stopped before evaluating any schedule")
+            self.evaluate(list_schedule(self.problem, "mct"), stage="fallback")
+            assert self.best is not None
         if self.cancelled:
             reason = StopReason.CANCELLED
         elif completed:

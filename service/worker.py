@@ -14,7 +14,8 @@ The parent sends "stop" when asked (cancel, shutdown), at the caller's
 `WALL_SLACK` whatever the solver does, so no solve outlives its budget. A
 worker that ignores "stop" is killed after a grace period (or at ``kill_at``,
 if sooner); the parent then answers from the last progress event it
-received, re-evaluated with the one evaluator. A worker whose parent dies
+received, re-evaluated with the one evaluator, or with MCT's schedule if
+none came: a stopped solve always has a schedule. A worker whose parent dies
 sees its pipe close and exits.
 """
 
@@ -30,6 +31,7 @@ from dataclasses import dataclass, replace
 
 from qsched import registry
 from qsched.evaluate import evaluate
+from qsched.list_scheduling import list_schedule
 from qsched.problem import FieldViolation, ProblemError
 from qsched.solver import ProgressEvent, Result, StopReason, TracePoint
 from qsched.validation import SolveJob
@@ -210,12 +212,8 @@ class WorkerPool:
                 if not process.is_alive() and not parent.poll():
                     break
             process.join(timeout=5)
-            if stopped is not None and last is not None:
-                return Outcome(result=_result_from_progress(job, last, received, stopped))
             if stopped is not None:
-                return Outcome(
-                    error=f"{job.solver} was stopped ({stopped.value}) before it found any schedule"
-                )
+                return Outcome(result=_result_when_stopped(job, last, received, stopped))
             return Outcome(error=f"solver process died (exit code {process.exitcode})")
         finally:
             parent.close()
@@ -227,16 +225,27 @@ class WorkerPool:
                 self._processes.discard(process)
 
 
-def _result_from_progress(
-    job: SolveJob, last: ProgressEvent, trace: list[TracePoint], reason: StopReason
+def _result_when_stopped(
+    job: SolveJob, last: ProgressEvent | None, trace: list[TracePoint], reason: StopReason
 ) -> Result:
-    """The best-so-far answer of a worker that had to be killed."""
+    """The answer of a worker that had to be killed: its best so far, re-evaluated, or, if
+    it sent none, MCT's schedule (O(T M), computed here), so a stopped solve always has one."""
+    if last is not None:
+        return Result(
+            solver=job.solver,
+            evaluation=evaluate(job.problem, last.assignment, last.levels),
+            trace=tuple(trace),
+            elapsed=last.point.elapsed,
+            evaluations=last.point.evaluations,
+            stop_reason=reason,
+            facts={"killed": True},
+        )
     return Result(
         solver=job.solver,
-        evaluation=evaluate(job.problem, last.assignment, last.levels),
-        trace=tuple(trace),
-        elapsed=last.point.elapsed,
-        evaluations=last.point.evaluations,
+        evaluation=evaluate(job.problem, list_schedule(job.problem, "mct")),
+        trace=(),
+        elapsed=0.0,
+        evaluations=0,
         stop_reason=reason,
-        facts={"killed": True},
+        facts={"killed": True, "fallback": "mct"},
     )

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from builders import generated
 
-from qsched.construct import HEURISTICS, list_schedule
 from qsched.evaluate import evaluate
+from qsched.list_scheduling import list_schedule
 from qsched.solver import Budget, SolveTracker
 from qsched.solvers.backends import device
 from qsched.solvers.engine import cost_diagonal
@@ -29,7 +29,7 @@ def best_levels(problem, assignment):
 
 
 def min_min(problem):
-    return list_schedule(problem, HEURISTICS["min-min"])
+    return list_schedule(problem, "min-min")
 
 
 @pytest.mark.parametrize("shape", INSTANCES)

@@ -84,7 +84,7 @@ def test_an_option_value_is_taken_exactly_when_its_declaration_allows_it(solver,
 def test_a_bad_start_is_refused_before_anything_runs(solver):
     with pytest.raises(ProblemError, match="options.start") as error:
         registry.get(solver).check(PROBLEM, {"start": "bogus"})
-    assert "one of min-min, max-min, sufferage" in str(error.value)
+    assert "one of mct, min-min, max-min, sufferage" in str(error.value)
 
 
 def test_unknown_options_name_what_the_solver_takes():
