@@ -1,61 +1,44 @@
-"""The neighbourhood every search shares: one random change to a schedule, and hill climbing.
+"""The neighbourhood every search shares, and hill climbing on it.
 
 All searches work on the same encoding, a machine index per task plus a
-DVFS level per machine, and score candidates only through
-`SolveTracker.evaluate`:
+DVFS level per machine. One step proposes one random change: with
+probability `LEVEL_MOVE_RATE` a machine's DVFS level, otherwise a task
+(half the time one of the machine that finishes last, since only those
+shorten the makespan) swaps with a task on another machine or moves to
+another machine. `hill_climb` keeps a proposal when its key (feasibility,
+violation, objective) is no worse, so the search drifts across plateaus.
 
-- `propose`: one random neighbour (move, swap, or DVFS change);
-- `hill_climb`: accept-if-not-worse steps from a schedule, for a step budget.
+The climb runs compiled on an incremental schedule
+(`qsched.incremental.schedule.Schedule`): a proposal costs O(1) to O(log M)
+instead of a full evaluation, and a million of them take about a second at
+10,000 x 256. It goes in batches, so the budget is looked at every few
+milliseconds; each proposal counts as one evaluation, and the schedule a
+batch ends on is scored by the one evaluator when it changed.
 """
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from qsched.evaluate import Evaluation
+from qsched.incremental.climb import LEVEL_MOVE_RATE
+from qsched.incremental.schedule import Schedule
 from qsched.problem import Problem
 from qsched.solver import SolveTracker
 
-#: Share of proposals that change a machine's DVFS level instead of moving tasks.
-LEVEL_MOVE_RATE = 0.1
+__all__ = ["LEVEL_MOVE_RATE", "can_move", "hill_climb"]
 
-
-def propose(
-    rng: np.random.Generator, problem: Problem, current: Evaluation
-) -> tuple[np.ndarray, np.ndarray]:
-    """One neighbour of ``current`` as (assignment, levels): a move, a swap or a DVFS change.
-
-    Half of the task moves start from the machine that finishes last, since
-    only those can shorten the makespan.
-    """
-    assignment, levels = current.assignment.copy(), current.levels.copy()
-    if not can_move(problem):
-        return assignment, levels
-    tunable = np.flatnonzero(problem.level_count > 1)
-    if tunable.size and (problem.num_machines == 1 or rng.random() < LEVEL_MOVE_RATE):
-        machine = int(rng.choice(tunable))
-        levels[machine] = (
-            levels[machine] + rng.integers(1, problem.level_count[machine])
-        ) % problem.level_count[machine]
-        return assignment, levels
-    if rng.random() < 0.5:
-        task = int(rng.choice(np.flatnonzero(assignment == np.argmax(current.busy))))
-    else:
-        task = int(rng.integers(problem.num_tasks))
-    if rng.random() < 0.5:
-        others = np.flatnonzero(assignment != assignment[task])
-        if others.size:
-            partner = int(rng.choice(others))
-            assignment[task], assignment[partner] = assignment[partner], assignment[task]
-            return assignment, levels
-    assignment[task] = (
-        assignment[task] + rng.integers(1, problem.num_machines)
-    ) % problem.num_machines
-    return assignment, levels
+#: Proposals in the first batch; batches double while one takes under `BATCH_SECONDS`
+#: (always, without a wall budget), up to `LARGEST_BATCH`.
+FIRST_BATCH = 64
+BATCH_SECONDS = 0.02
+LARGEST_BATCH = 1 << 16
 
 
 def can_move(problem: Problem) -> bool:
-    """Whether `propose` has anything to change."""
+    """Whether the neighbourhood has anything to change."""
     return problem.num_machines > 1 or bool(problem.level_count.max() > 1)
 
 
@@ -66,12 +49,30 @@ def hill_climb(
     steps: int | None = None,
     stage: str = "search",
 ) -> Evaluation:
-    """Accept-if-not-worse neighbours of ``current`` for ``steps`` steps (or until the budget
-    ends)."""
-    taken = 0
-    while can_move(tracker.problem) and not tracker.exhausted and (steps is None or taken < steps):
-        candidate = tracker.evaluate(*propose(rng, tracker.problem, current), stage=stage)
-        if candidate.key <= current.key:
-            current = candidate
-        taken += 1
+    """Accept-if-not-worse proposals from ``current`` for ``steps`` steps (or until the budget
+    ends); returns the evaluation of where it ended.
+
+    The proposals are drawn from a generator seeded by ``rng``, so the same
+    ``rng`` state gives the same climb however the batches fall.
+    """
+    problem = tracker.problem
+    if not can_move(problem):
+        return current
+    schedule = Schedule(problem, current.assignment, current.levels)
+    seed = np.array([rng.integers(1 << 63)], dtype=np.uint64)
+    batch, taken = FIRST_BATCH, 0
+    # Without a wall budget, batch sizes must not depend on the clock: the schedule a batch
+    # ends on is what the tracker sees, and the result must not depend on machine load.
+    untimed = tracker.budget.wall_seconds is None
+    while not tracker.exhausted and (steps is None or taken < steps):
+        size = min(batch, tracker.evaluations_left, steps - taken if steps is not None else batch)
+        started = time.perf_counter()
+        accepted = schedule.climb(size, seed)
+        taken += size
+        if accepted:
+            current = tracker.evaluate(schedule.assignment, schedule.levels, stage, spent=size)
+        else:
+            tracker.spend(size)
+        if untimed or time.perf_counter() - started < BATCH_SECONDS:
+            batch = min(2 * batch, LARGEST_BATCH)
     return current

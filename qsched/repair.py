@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from qsched.evaluate import TOLERANCE, Evaluation, machine_loads, over_capacity
+from qsched.incremental.schedule import Schedule
 from qsched.problem import Problem
 from qsched.solver import SolveTracker
 
@@ -75,26 +76,32 @@ def repair(
     order: list[np.ndarray],
     stage: str = "search",
 ) -> Evaluation:
-    """Capacity repair, then, while over the power cap, move the machine with the highest
-    mean power to its next less power-hungry DVFS level (``order`` from `levels_by_power`)."""
+    """Capacity repair, then, while over the power cap, move the powered machine with the
+    highest mean power to its next less power-hungry DVFS level (``order`` from
+    `levels_by_power`). The DVFS steps run on an incremental schedule; each counts as
+    one evaluation, and where they end is scored by the evaluator."""
     problem = tracker.problem
     evaluation = tracker.evaluate(repair_capacity(problem, assignment), levels, stage)
-    while evaluation.power_cap_excess > 0 and not tracker.exhausted:
-        levels = evaluation.levels.copy()
-        candidates = []
-        for machine in np.flatnonzero(evaluation.powered_on):
-            position = int(np.flatnonzero(order[machine] == levels[machine])[0])
-            if position + 1 < len(order[machine]):
-                candidates.append(
-                    (
-                        evaluation.machine_energy[machine] / max(evaluation.makespan, TOLERANCE),
-                        machine,
-                        order[machine][position + 1],
-                    )
-                )
-        if not candidates:
+    if evaluation.power_cap_excess == 0 or tracker.exhausted:
+        return evaluation
+    schedule = Schedule(problem, evaluation.assignment, evaluation.levels)
+    position = np.array(
+        [int(np.flatnonzero(order[m] == level)[0]) for m, level in enumerate(schedule.levels)]
+    )
+    slower = position + 1 < np.array([len(levels) for levels in order])
+    stepped = False
+    while schedule.power_cap_excess > 0 and not tracker.exhausted:
+        power = schedule.machine_power()
+        candidates = np.flatnonzero(slower & evaluation.powered_on)
+        if not candidates.size:
             break
-        _, machine, slower = max(candidates)
-        levels[machine] = slower
-        evaluation = tracker.evaluate(evaluation.assignment, levels, stage)
+        # The highest mean power; on a tie the higher machine index, as before.
+        machine = candidates[np.lexsort((candidates, power[candidates]))[-1]]
+        position[machine] += 1
+        slower[machine] = position[machine] + 1 < len(order[machine])
+        schedule.set_level(machine, order[machine][position[machine]])
+        tracker.spend(1)
+        stepped = True
+    if stepped:
+        evaluation = tracker.evaluate(schedule.assignment, schedule.levels, stage, spent=0)
     return evaluation
