@@ -42,6 +42,7 @@ and "proven optimal" are reported only when the evaluator agrees with HiGHS
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import numpy as np
@@ -51,7 +52,7 @@ from pyomo.contrib.solver.solvers.highs import Highs
 
 from qsched.construct import heuristic_start
 from qsched.options import Option
-from qsched.problem import Problem
+from qsched.problem import FieldViolation, Problem
 from qsched.registry import SolverKind, register
 from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
 
@@ -225,7 +226,27 @@ def read_schedule(model: pyo.ConcreteModel, problem: Problem) -> tuple[np.ndarra
     return x.argmax(axis=1), levels
 
 
-@register("milp", kind=SolverKind.EXACT, finite=True)
+#: Largest problem (tasks x machines) the MILP takes: it has a binary per cell, and Pyomo
+#: needs ~18 s to build the model of a 500 x 20 generated instance with its deadlines and cap.
+MAX_CELLS = 10_000
+
+
+def check_milp(problem: Problem, options: Mapping[str, Any]) -> list[FieldViolation]:
+    """Refuse problems whose model would take longer to build than any budget allows."""
+    cells = problem.num_tasks * problem.num_machines
+    if cells <= MAX_CELLS:
+        return []
+    return [
+        FieldViolation(
+            "problem.tasks",
+            f"{problem.num_tasks} tasks x {problem.num_machines} machines = {cells} binary "
+            f"variables; milp takes at most {MAX_CELLS}; the heuristics and searches "
+            "(min-min, local-search, ...) take any size",
+        )
+    ]
+
+
+@register("milp", kind=SolverKind.EXACT, finite=True, check=check_milp)
 def exact_milp(
     problem: Problem,
     budget: Budget,

@@ -78,7 +78,7 @@ def qubit_violations(problem: Problem, budget: int, taker: str) -> list[FieldVio
             "problem.tasks",
             f"{problem.num_tasks} tasks x {problem.num_machines} machines need {qubits} qubits; "
             f"{taker} takes at most {budget}; "
-            "classical solvers (local-search, milp, ...) take any size",
+            "the classical heuristics and searches (min-min, local-search, ...) take any size",
         )
     ]
 
