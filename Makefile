@@ -33,6 +33,8 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --editable .
 	$(BIN)/python -m pip check
+	# Compile the numba kernels once; they are cached next to the sources (__pycache__).
+	$(BIN)/qsched solve datasets/examples/gen-8x3-s1.json --solver local-search --evaluations 2000 >/dev/null
 	touch $@
 
 # Newest versions pyproject.toml allows, for every platform, one version each,

@@ -4,11 +4,16 @@ Suites:
 
 - ``hcsp``: the 12 Braun et al. 512x16 instances in ``DATA/hcsp/512x16``
   (makespan objective), reported as the gap to the best known solutions;
-- ``energy``: generated energy-aware instances (`ENERGY_INSTANCES`: DVFS,
-  SPECpower curves, deadlines, power cap), reported as energy, makespan,
-  utilization and time to within 1 % of the final value per solver, mean
-  and spread over seeds, and the gap to the best proven bound where an
-  exact solver gave one.
+- ``energy``: five generated energy-aware instances, frozen as files in
+  ``DATA/energy`` (DVFS, SPECpower curves, deadlines, power cap), reported as
+  energy, makespan, utilization and time to within 1 % of the final value per
+  solver, mean and spread over seeds, and the gap to the best proven bound
+  where an exact solver gave one;
+- ``scale``: cluster-size instances made on the fly (`SCALE_INSTANCES`:
+  generated energy-aware ones up to 20,000 x 1,000, and Braun-style ETC
+  matrices), reported as time to the first schedule, peak memory against the
+  problem's own arrays, evaluations per second, and the objective after 10 s
+  and at the end.
 
 A solver is named as in the registry, or ``name@key=value+...`` to run it
 with options under its own label (``hybrid@sub_solver=exhaustive``, the
@@ -28,27 +33,45 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from qsched import files, hcsp, registry
+from qsched import files, hcsp, memory, registry
 from qsched.generate import generate
 from qsched.options import parse_label
-from qsched.problem import Problem
+from qsched.problem import Limits, Problem
 from qsched.solver import Budget, TracePoint
+from qsched.v1 import problem_pb2
 
-SUITES = ("hcsp", "energy")
-#: The energy suite's generated instances: name -> (tasks, machines, generator seed).
-ENERGY_INSTANCES = {
-    f"gen-{t}x{m}-s{s}": (t, m, s)
-    for t, m, s in ((40, 6, 1), (40, 6, 2), (60, 8, 1), (60, 8, 2), (80, 10, 1))
-}
+SUITES = ("hcsp", "energy", "scale")
 HCSP_DIRECTORY = Path("hcsp") / "512x16"
+ENERGY_DIRECTORY = Path("energy")
+#: The scale suite's largest instance is the default limit's size; nothing is refused here.
+SCALE_LIMITS = Limits(max_tasks=1 << 40, max_machines=1 << 40, max_cells=1 << 40)
+
+
+def _braun_problem(tasks: int, machines: int) -> problem_pb2.AllocationProblem:
+    name = f"etc-{tasks}x{machines}-u_i_hihi-s1"
+    return hcsp.etc_problem(hcsp.braun_etc(tasks, machines, seed=1), name)
+
+
+#: The scale suite: name -> how to make it (seed 1 throughout).
+SCALE_INSTANCES: dict[str, Callable[[], problem_pb2.AllocationProblem]] = {
+    **{
+        f"gen-{t}x{m}-s1": partial(generate, t, m, 1)
+        for t, m in ((512, 16), (2_000, 64), (10_000, 256), (20_000, 1_000))
+    },
+    **{
+        f"etc-{t}x{m}-u_i_hihi-s1": partial(_braun_problem, t, m)
+        for t, m in ((1_024, 32), (4_096, 128))
+    },
+}
 EXECUTORS = ("local", "ray")
 #: Each run on one thread: runs share the cores, not each other's threads.
 SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
@@ -94,6 +117,11 @@ class Record(Run):
     trace: tuple[TracePoint, ...]
     assignment: tuple[int, ...]
     levels: tuple[int, ...]
+    #: Resident memory (bytes) when the solve started and at its peak, and the bytes of the
+    #: problem's arrays; None in records made before they were recorded.
+    rss_start: int | None = None
+    rss_peak: int | None = None
+    problem_bytes: int | None = None
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -103,7 +131,9 @@ class Record(Run):
     @classmethod
     def from_json(cls, line: str) -> Record:
         data = json.loads(line)
-        if set(data) != {f.name for f in fields(cls)}:
+        names = {f.name for f in fields(cls)}
+        required = {f.name for f in fields(cls) if f.default is MISSING}
+        if not required <= set(data) <= names:
             raise ValueError(f"not a bench record: fields {sorted(data)}")
         data["trace"] = tuple(TracePoint(e, n, o, f, "") for e, n, o, f in data["trace"])
         data["assignment"] = tuple(data["assignment"])
@@ -115,21 +145,26 @@ def instances(suite: str, data: Path) -> list[str]:
     if suite == "hcsp":
         return sorted(p.name for p in (data / HCSP_DIRECTORY).iterdir() if hcsp.is_etc_file(p))
     if suite == "energy":
-        return list(ENERGY_INSTANCES)
+        return sorted(p.stem for p in (data / ENERGY_DIRECTORY).glob("*.json"))
+    if suite == "scale":
+        return list(SCALE_INSTANCES)
     raise ValueError(f"unknown suite {suite!r}; known: {', '.join(SUITES)}")
 
 
 def load(suite: str, instance: str, data: Path) -> Problem:
     if suite == "hcsp":
         return files.read_problem(data / HCSP_DIRECTORY / instance)
-    return Problem.from_message(generate(*ENERGY_INSTANCES[instance]))
+    if suite == "energy":
+        return files.read_problem(data / ENERGY_DIRECTORY / f"{instance}.json")
+    return Problem.from_message(SCALE_INSTANCES[instance](), SCALE_LIMITS)
 
 
 def run(spec: Run, data: Path) -> Record:
-    """Solve once and describe it as a record."""
+    """Solve once and describe it as a record, with the memory the solve took."""
     problem = load(spec.suite, spec.instance, data)
     budget = Budget(wall_seconds=spec.wall_seconds, evaluations=spec.budget_evaluations)
     name, options = parse_label(spec.solver)
+    rss_start = memory.reset_peak()
     result = registry.solve(problem, name, budget, seed=spec.seed, options=options)
     evaluation = result.evaluation
     return Record(
@@ -147,6 +182,9 @@ def run(spec: Run, data: Path) -> Record:
         trace=result.trace,
         assignment=tuple(evaluation.assignment.tolist()),
         levels=tuple(evaluation.levels.tolist()),
+        rss_start=rss_start,
+        rss_peak=memory.peak(),
+        problem_bytes=memory.array_bytes(problem),
     )
 
 
@@ -217,8 +255,8 @@ def _single_thread() -> None:
 
 def _run_local(todo: list[Run], data: Path, jobs: int) -> Iterator[Record]:
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=jobs, mp_context=context, initializer=_single_thread
+    with ProcessPoolExecutor(  # a fresh process per run, so peak memory is the run's own
+        max_workers=jobs, mp_context=context, initializer=_single_thread, max_tasks_per_child=1
     ) as pool:
         for future in as_completed([pool.submit(run, spec, data) for spec in todo]):
             yield future.result()

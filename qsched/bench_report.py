@@ -5,7 +5,11 @@
 - ``energy``: per instance and solver, mean and spread over seeds of the
   objective, energy, makespan, utilization and `time_to_within` 1 %, the
   feasible runs, and the gap to the best proven bound; then each of `SUBJECTS`
-  against every other solver, run by run (`relative_summary`).
+  against every other solver, run by run (`relative_summary`);
+- ``scale``: per instance and solver, the time to the first schedule and to
+  the end, evaluations per second, peak memory against the problem's own
+  arrays, and the objective after `EARLY_SECONDS` and at the end, as gaps to
+  the best final schedule of the instance.
 """
 
 from __future__ import annotations
@@ -18,11 +22,14 @@ import numpy as np
 from qsched import hcsp
 from qsched.bench import HCSP_DIRECTORY, Record, load
 from qsched.evaluate import evaluate
-from qsched.solver import gap, time_to_within
+from qsched.solver import TracePoint, gap, time_to_within
 
 #: Whose figures the energy report states relative to the others, run by run (the seed
 #: paper's format): the hybrid from Min-min and from the MILP's incumbent.
 SUBJECTS = ("hybrid", "hybrid@start=milp")
+#: The scale report's early look at each run's best so far.
+EARLY_SECONDS = 10.0
+MEBIBYTE = 1 << 20
 
 
 def verify(records: list[Record], data: Path) -> None:
@@ -65,7 +72,9 @@ def best_bounds(records: list[Record]) -> dict[str, float]:
 
 def report(suite: str, records: list[Record], data: Path = Path("datasets")) -> str:
     verify(records, data)
-    return hcsp_report(records, data) if suite == "hcsp" else energy_report(records)
+    if suite == "hcsp":
+        return hcsp_report(records, data)
+    return scale_report(records) if suite == "scale" else energy_report(records)
 
 
 def _markdown_row(*cells: str) -> str:
@@ -190,3 +199,54 @@ def energy_report(records: list[Record]) -> str:
             )
     summaries = [summary for subject in SUBJECTS if (summary := relative_summary(records, subject))]
     return "\n\n".join(["\n".join(lines), *summaries])
+
+
+def best_at(trace: tuple[TracePoint, ...], seconds: float) -> TracePoint | None:
+    """The best-so-far point ``seconds`` into a run (None if it had no schedule yet)."""
+    reached = [point for point in trace if point.elapsed <= seconds]
+    return reached[-1] if reached else None
+
+
+def scale_report(records: list[Record]) -> str:
+    """Per instance and solver (first seed): time to the first schedule and to the end,
+    evaluations per second, peak memory, and the objective early and at the end as a gap
+    to the instance's best final schedule (feasible ones first)."""
+    lines = [
+        _markdown_row(
+            "instance",
+            "solver",
+            "first schedule s",
+            "ended s",
+            "evaluations/s",
+            "peak RSS MiB",
+            "problem MiB",
+            "peak / problem",
+            f"gap @{EARLY_SECONDS:g}s %",
+            "gap at end %",
+            "feasible",
+        ),
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|:-:|",
+    ]
+    for instance in dict.fromkeys(r.instance for r in records):
+        mine = [r for r in records if r.instance == instance and r.seed == records[0].seed]
+        best = min(mine, key=lambda r: (not r.feasible, r.objective)).objective
+        for record in mine:
+            early = best_at(record.trace, EARLY_SECONDS)
+            memory = record.rss_peak or 0
+            problem = record.problem_bytes or 1
+            lines.append(
+                _markdown_row(
+                    instance,
+                    record.solver,
+                    f"{record.trace[0].elapsed:.2f}" if record.trace else "",
+                    f"{record.elapsed:.1f}",
+                    f"{record.evaluations / max(record.elapsed, 1e-9):,.0f}",
+                    f"{memory / MEBIBYTE:,.0f}",
+                    f"{problem / MEBIBYTE:,.1f}",
+                    f"{memory / problem:.1f}",
+                    f"{100 * gap(early.objective, best):+.2f}" if early else "no schedule",
+                    f"{100 * gap(record.objective, best):+.2f}",
+                    "yes" if record.feasible else "no",
+                )
+            )
+    return "\n".join(lines)

@@ -221,7 +221,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     workers = {"workers": args.workers} if args.workers else {}
     config = ServiceConfig(
-        limits=Limits(max_tasks=args.max_tasks, max_machines=args.max_machines),
+        limits=Limits(
+            max_tasks=args.max_tasks, max_machines=args.max_machines, max_cells=args.max_cells
+        ),
         default_wall_seconds=args.default_seconds,
         max_wall_seconds=args.max_seconds,
         max_message_bytes=int(args.max_message_mb * 1024 * 1024),
@@ -264,13 +266,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from qsched import plots
 
         args.report.write_text(text + "\n")
-        figures = [
-            plots.convergence(chosen, args.report.with_suffix(".convergence.png")),
-            plots.metrics(chosen, args.report.with_suffix(".metrics.png")),
-        ]
-        targets, label = bench_report.gap_targets(args.suite, chosen, args.data)
-        if targets:
-            figures.append(plots.gaps(chosen, targets, args.report.with_suffix(".gaps.png"), label))
+        figures = [plots.convergence(chosen, args.report.with_suffix(".convergence.png"))]
+        if args.suite == "scale":
+            figures.append(plots.scale(chosen, args.report.with_suffix(".scale.png")))
+        else:
+            figures.append(plots.metrics(chosen, args.report.with_suffix(".metrics.png")))
+            targets, label = bench_report.gap_targets(args.suite, chosen, args.data)
+            if targets:
+                figures.append(
+                    plots.gaps(chosen, targets, args.report.with_suffix(".gaps.png"), label)
+                )
         print(
             f"report: {args.report}; figures: {', '.join(str(f) for f in figures)}", file=sys.stderr
         )
@@ -498,8 +503,16 @@ def _add_demo_and_serve(commands: Commands) -> None:
     )
     serve.add_argument("--db", default="qsched.db", help="SQLite file for jobs")
     serve.add_argument("--workers", type=_positive(int), help="solves at once (default: CPU count)")
-    serve.add_argument("--max-tasks", type=_positive(int), default=Limits.max_tasks)
+    serve.add_argument(
+        "--max-tasks", type=_positive(int), default=Limits.max_tasks, help="largest request"
+    )
     serve.add_argument("--max-machines", type=_positive(int), default=Limits.max_machines)
+    serve.add_argument(
+        "--max-cells",
+        type=_positive(int),
+        default=Limits.max_cells,
+        help="largest tasks x machines (each cell is 16 bytes of a worker's memory)",
+    )
     serve.add_argument(
         "--default-seconds",
         type=_positive(float),
@@ -539,7 +552,7 @@ def _add_bench_and_gen(commands: Commands) -> None:
     bench = commands.add_parser(
         "bench", help="solvers x instances x seeds of a suite, resumable, with a report"
     )
-    bench.add_argument("suite", choices=("hcsp", "energy"))
+    bench.add_argument("suite", choices=("hcsp", "energy", "scale"))
     bench.add_argument(
         "--solvers",
         default="min-min,local-search,ga,pso,aco,milp",

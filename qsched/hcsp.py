@@ -3,6 +3,7 @@
 An instance is ``T M 0`` on the first line, then T*M expected times to
 compute, task-major. It becomes an `AllocationProblem` whose tasks carry
 explicit ETC rows and no power model: the "ETC given, makespan only" case.
+`braun_etc` draws new instances of any size by the same (range-based) method.
 """
 
 from __future__ import annotations
@@ -51,6 +52,37 @@ def etc_problem(etc: np.ndarray, name: str) -> problem_pb2.AllocationProblem:
         for i, row in enumerate(etc)
     )
     return message
+
+
+#: Braun et al.'s heterogeneity ranges: ETC = U(1, task range) x U(1, machine range).
+TASK_RANGES = {"hi": 3000.0, "lo": 100.0}
+MACHINE_RANGES = {"hi": 1000.0, "lo": 10.0}
+CONSISTENCIES = ("c", "i", "s")
+
+
+def braun_etc(
+    tasks: int,
+    machines: int,
+    seed: int,
+    *,
+    consistency: str = "i",
+    task_heterogeneity: str = "hi",
+    machine_heterogeneity: str = "hi",
+) -> np.ndarray:
+    """A (T, M) ETC matrix drawn as Braun et al. (2001) did: a baseline per task from U(1,
+    task range), times U(1, machine range) per machine. Consistent (``c``): every row
+    sorted, so a faster machine is faster for every task; semi-consistent (``s``): the
+    even columns sorted within each row; inconsistent (``i``): as drawn."""
+    if consistency not in CONSISTENCIES:
+        raise ValueError(f"consistency must be one of {', '.join(CONSISTENCIES)}")
+    rng = np.random.default_rng(seed)
+    baseline = rng.uniform(1.0, TASK_RANGES[task_heterogeneity], size=(tasks, 1))
+    etc = baseline * rng.uniform(1.0, MACHINE_RANGES[machine_heterogeneity], (tasks, machines))
+    if consistency == "c":
+        etc.sort(axis=1)
+    elif consistency == "s":
+        etc[:, ::2] = np.sort(etc[:, ::2], axis=1)
+    return etc
 
 
 def read_problem(path: Path) -> problem_pb2.AllocationProblem:

@@ -7,12 +7,15 @@
   spread over seeds as error bars (relative values, so instances of
   different sizes can share an axis);
 - `gaps`: per solver, the mean gap to the best known solutions (or to the
-  best proven bound), with its spread.
+  best proven bound), with its spread;
+- `scale`: seconds to the first schedule, and to the end of the heuristics
+  that finish by themselves, against the problem's size (log-log).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import matplotlib
@@ -132,3 +135,36 @@ def gaps(
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def scale(records: list[Record], path: Path) -> Path:
+    """Time to the first schedule (solid) and, for runs that completed by themselves, to
+    the end (dashed), against tasks x machines, log-log."""
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    for k, solver in enumerate(solvers_in(records)):
+        mine = sorted(
+            (r for r in records if r.solver == solver and r.trace), key=lambda r: _cells(r)
+        )
+        cells = [_cells(r) for r in mine]
+        axis.plot(
+            cells, [max(r.trace[0].elapsed, 1e-4) for r in mine], "o-", color=f"C{k}", label=solver
+        )
+        done = [r for r in mine if r.stop_reason == "completed"]
+        if done:
+            axis.plot([_cells(r) for r in done], [r.elapsed for r in done], "s--", color=f"C{k}")
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    axis.set_xlabel("tasks x machines")
+    axis.set_ylabel("seconds (solid: first schedule; dashed: completed)")
+    axis.legend(fontsize=8, ncol=2)
+    axis.grid(True, which="both", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
+def _cells(record: Record) -> int:
+    """Tasks x machines, read off the instance name (``gen-10000x256-s1``)."""
+    tasks, machines = re.search(r"(\d+)x(\d+)", record.instance).groups()  # type: ignore[union-attr]
+    return int(tasks) * int(machines)

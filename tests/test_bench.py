@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from qsched import bench, bench_report, plots
+from qsched import bench, bench_report, hcsp, plots
 from qsched.cli import main
+from qsched.generate import generate
 from qsched.options import parse_label
 from qsched.solver import TracePoint
 
-DATA = Path(__file__).resolve().parent.parent / "datasets"
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "datasets"
+RESULTS = ROOT / "benchmarks" / "results"
 
 
 def lines(path: Path) -> list[dict]:
@@ -50,11 +55,11 @@ def test_energy_suite_reports_spread_over_seeds_and_feasible_runs(tmp_path):
         data=DATA,
         show_progress=False,
     )
-    assert len(records) == len(bench.ENERGY_INSTANCES) * 2 * 2
+    assert len(records) == len(bench.instances("energy", DATA)) * 2 * 2
     assert all(r.trace and r.assignment and r.levels for r in records)
     assert bench.read_records(out) == records  # a record reads back as it was written
     text = bench_report.report("energy", records, DATA)
-    assert text.count("| local-search |") == len(bench.ENERGY_INSTANCES)
+    assert text.count("| local-search |") == len(bench.instances("energy", DATA))
     assert "2/2" in text  # feasible runs out of seeds
 
 
@@ -176,3 +181,41 @@ def test_relative_summary_compares_runs_on_the_same_instance_and_seed():
     assert (
         "| ga | -10.00 | -10.00 | +0.00 | +0.00 | 1.00 | 1 |" in summary
     )  # seed 1 has no hybrid run to pair with
+
+
+def test_scale_suite_lists_its_cluster_sizes_and_makes_braun_style_matrices():
+    names = bench.instances("scale", DATA)
+    assert names[-3:] == [
+        "gen-20000x1000-s1",
+        "etc-1024x32-u_i_hihi-s1",
+        "etc-4096x128-u_i_hihi-s1",
+    ]
+    consistent = hcsp.braun_etc(50, 8, seed=1, consistency="c")
+    assert (np.diff(consistent, axis=1) >= 0).all()
+    inconsistent = hcsp.braun_etc(2000, 8, seed=1)
+    assert inconsistent.min() >= 1.0 and inconsistent.max() <= 3000.0 * 1000.0
+    assert not (np.diff(inconsistent, axis=1) >= 0).all()
+    assert (hcsp.braun_etc(20, 4, seed=2) == hcsp.braun_etc(20, 4, seed=2)).all()
+
+
+def test_scale_records_carry_memory_and_the_report_and_figure_use_them(tmp_path, monkeypatch):
+    small = {
+        "gen-30x4-s1": partial(generate, 30, 4, 1),
+        "etc-40x5-u_i_hihi-s1": lambda: hcsp.etc_problem(hcsp.braun_etc(40, 5, seed=1), "e"),
+    }
+    monkeypatch.setattr(bench, "SCALE_INSTANCES", small)
+    records = [
+        bench.run(bench.Run("scale", instance, solver, 0, None, 300), DATA)
+        for instance in small
+        for solver in ("mct", "local-search")
+    ]
+    assert all(r.rss_peak >= r.rss_start > 0 and r.problem_bytes > 0 for r in records)
+    text = bench_report.report("scale", records, DATA)
+    assert text.count("| gen-30x4-s1 |") == 2 and "peak / problem" in text
+    assert plots.scale(records, tmp_path / "scale.png").stat().st_size > 0
+
+
+def test_records_written_before_memory_was_recorded_still_read():
+    line = (RESULTS / "hcsp-30s.jsonl").read_text().splitlines()[0]
+    record = bench.Record.from_json(line)
+    assert record.rss_peak is None and record.problem_bytes is None
