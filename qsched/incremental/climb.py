@@ -249,27 +249,17 @@ def _level_objective(c: Constants, s: State, m: int, level: int) -> float:
 
 
 @kernel
-def _apply(c: Constants, s: State, proposal: np.ndarray) -> None:
+def _carry_out(c: Constants, s: State, proposal: np.ndarray, back: bool) -> None:
+    """Apply the proposal, or (``back``) undo it."""
     kind = proposal[KIND]
     if kind == LEVEL:
-        set_level(c, s, proposal[MACHINE], proposal[NEW_LEVEL])
-    elif kind == SWAP:
-        move(c, s, proposal[TASK], proposal[TO])
-        move(c, s, proposal[OTHER], proposal[FROM])
-    else:
-        move(c, s, proposal[TASK], proposal[TO])
-
-
-@kernel
-def _revert(c: Constants, s: State, proposal: np.ndarray) -> None:
-    kind = proposal[KIND]
-    if kind == LEVEL:
-        set_level(c, s, proposal[MACHINE], proposal[OLD_LEVEL])
-    elif kind == SWAP:
-        move(c, s, proposal[OTHER], proposal[TO])
-        move(c, s, proposal[TASK], proposal[FROM])
-    else:
-        move(c, s, proposal[TASK], proposal[FROM])
+        set_level(c, s, proposal[MACHINE], proposal[OLD_LEVEL] if back else proposal[NEW_LEVEL])
+    elif kind == MOVE:
+        move(c, s, proposal[TASK], proposal[FROM] if back else proposal[TO])
+    else:  # a swap: undone in reverse order, so each task returns to its own machine
+        first, second = (OTHER, TASK) if back else (TASK, OTHER)
+        move(c, s, proposal[first], proposal[TO])
+        move(c, s, proposal[second], proposal[FROM])
 
 
 @kernel
@@ -314,16 +304,16 @@ def climb(
         _propose(c, s, seed, tunable, proposal)
         if not current[INFEASIBLE] and _objective_of(c, s, proposal) > current[OBJECTIVE]:
             continue
-        _apply(c, s, proposal)
+        _carry_out(c, s, proposal, False)
         base_key(c, s, key)
         keep = True
         if c.capped and s.totals[TOP] > c.power_cap * (1 + TOLERANCE):
             keep = not worse(key, current)
             if keep:
                 _touched(proposal, touched)
-                _revert(c, s, proposal)
+                _carry_out(c, s, proposal, True)
                 _profiles(c, s, touched, times, watts, profile_steps, 0)
-                _apply(c, s, proposal)
+                _carry_out(c, s, proposal, False)
                 keep = _settle_power(
                     c, s, key, current, power, touched, times, watts, profile_steps, counters,
                     candidate,
@@ -336,5 +326,5 @@ def climb(
             if c.capped:
                 power[:] = candidate
         else:
-            _revert(c, s, proposal)
+            _carry_out(c, s, proposal, True)
     return accepted
