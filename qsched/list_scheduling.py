@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from qsched.compiled import inline, kernel
+from qsched.compiled import inline, kernel, readonly
 from qsched.evaluate import TOLERANCE
 from qsched.problem import Problem
 
@@ -303,8 +303,8 @@ class ListScheduler:
         self.remaining = _advance(
             self._rule,
             self._runtime,
-            self.problem.demand,
-            self.problem.capacity,
+            readonly(self.problem.demand),
+            readonly(self.problem.capacity),
             self.assignment,
             self._ready,
             self._load,
@@ -321,8 +321,8 @@ class ListScheduler:
             order = unassigned[np.argsort(self.problem.edf_rank[unassigned], kind="stable")]
             _earliest_completion(
                 self._runtime,
-                self.problem.demand,
-                self.problem.capacity,
+                readonly(self.problem.demand),
+                readonly(self.problem.capacity),
                 order,
                 self.assignment,
                 self._ready,

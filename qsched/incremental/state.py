@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from qsched.compiled import inline, kernel
+from qsched.compiled import inline, kernel, readonly
 from qsched.evaluate import TOLERANCE
 from qsched.problem import Problem
 
@@ -408,16 +408,16 @@ def problem_constants(problem: Problem) -> Constants:
     """``problem``'s arrays for the kernels, with the evaluator's violation units."""
     mean_demand = problem.demand.mean(axis=0)
     return Constants(
-        etc=problem.etc,
-        busy_watts=problem.busy_watts,
-        idle=problem.idle_watts,
-        frequency=problem.frequency,
-        scale=problem.dynamic_scale,
-        level_count=problem.level_count,
-        demand=problem.demand,
-        capacity=problem.capacity,
-        deadline=problem.deadline,
-        rank=problem.edf_rank,
+        etc=readonly(problem.etc),
+        busy_watts=readonly(problem.busy_watts),
+        idle=readonly(problem.idle_watts),
+        frequency=readonly(problem.frequency),
+        scale=readonly(problem.dynamic_scale),
+        level_count=readonly(problem.level_count),
+        demand=readonly(problem.demand),
+        capacity=readonly(problem.capacity),
+        deadline=readonly(problem.deadline),
+        rank=readonly(problem.edf_rank),
         demand_unit=np.where(mean_demand > 0, mean_demand, 1.0),
         mean_etc=float(problem.etc.mean()),
         power_cap=float(problem.power_cap),
