@@ -1,9 +1,10 @@
 """Local search: start from a greedy schedule, then hill-climb until the budget ends.
 
-Each step proposes one change to the incumbent (`neighbourhood.propose`: move a
+Each step proposes one change to the incumbent (`qsched.neighbourhood`: move a
 task, swap two tasks, or change a machine's DVFS level) and keeps it when its
 evaluation key (feasibility, violation, then objective) is no worse, so the
-search can drift across plateaus. It runs until the budget is spent and needs one.
+search can drift across plateaus. It runs compiled on an incremental schedule
+until the budget is spent, and needs one.
 """
 
 from __future__ import annotations

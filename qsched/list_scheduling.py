@@ -2,16 +2,19 @@
 
 Min-min, Max-min and Sufferage (Braun et al. 2001) each assign one task per
 step; the textbook version recomputes every unassigned task's best
-completion time at every step, O(T^2 M). Here each task keeps its best
-(and second-best) completion time and machine between steps. Assigning a
-task to machine m only makes m slower (its ready time grows) and fuller
-(its load grows), so a task whose best and second-best machines are not m
-keeps both values exactly; only the tasks that named m are re-ranked, in
-O(M R) each. A step is then one O(T) scan to pick the task plus those
-re-rankings, and the whole run O(T^2 + T M R) in the usual case, against
-O(T^2 M R) before. MCT (Braun et al.'s "minimum completion time") takes the
-tasks once, in earliest-deadline order, each onto its earliest-completion
-machine: O(T M R), the anytime first schedule.
+completion time on every machine at every step, O(T^2 M). Assigning a task
+to machine m only makes m later (its ready time grows) and fuller (its load
+grows), and every other machine stays as it was. So each task keeps, between
+steps, its `KEPT` earliest-finishing candidate machines, a lower bound on
+all the others, and its best and second-best time and machine (`Kept`). A
+task is looked at again only when m was its best (for Sufferage, also its
+second best): its kept machines are re-timed in O(KEPT R), and a kept
+machine that no longer beats the bound joins the others; only when too few
+stay is the task ranked afresh over all machines, O(M R). A step is one
+O(T) pass that picks the task, so a run is O(T^2) plus the re-rankings,
+against O(T^2 M R) before. MCT (Braun et al.'s "minimum completion time")
+takes the tasks once, in earliest-deadline order, each onto its
+earliest-completion machine: O(T M R), the anytime first schedule.
 
 Rules shared by all four: a machine is a candidate for a task while the
 task's demand still fits its remaining capacity (`qsched.evaluate`'s

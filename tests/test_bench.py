@@ -216,6 +216,6 @@ def test_scale_records_carry_memory_and_the_report_and_figure_use_them(tmp_path,
 
 
 def test_records_written_before_memory_was_recorded_still_read():
-    line = (RESULTS / "hcsp-30s.jsonl").read_text().splitlines()[0]
+    line = (RESULTS / "hcsp-hybrid-60s.jsonl").read_text().splitlines()[0]
     record = bench.Record.from_json(line)
     assert record.rss_peak is None and record.problem_bytes is None

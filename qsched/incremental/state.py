@@ -10,7 +10,8 @@ machine, its share of each cluster total (`FIGURES`), and those totals; and
 a tournament tree over busy times for the makespan, O(log M) per change.
 `refresh` brings one machine's shares and the totals up to date after its
 lists or level changed. Running sums are re-added from the lists every
-`RESUM_EVERY` proposals (`resum`), so rounding cannot build up.
+`qsched.incremental.climb.RESUM_EVERY` proposals (`resum`), so rounding
+cannot build up.
 """
 
 from __future__ import annotations
