@@ -219,11 +219,9 @@ def _violation(
     mean task runtimes, power excess as a fraction of the cap."""
     total = 0.0
     if capacity_excess.size and capacity_excess.any():
-        mean_demand = problem.demand.mean(axis=0)
-        unit = np.where(mean_demand > 0, mean_demand, 1.0)
-        total += float((capacity_excess / unit).sum())
+        total += float((capacity_excess / problem.demand_unit).sum())
     if tardiness > 0:
-        total += tardiness / float(problem.etc.mean())
+        total += tardiness / problem.mean_etc
     if power_excess > 0:
         total += power_excess / problem.power_cap
     return total

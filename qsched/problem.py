@@ -87,6 +87,9 @@ class Problem:
         edf_rank: (T,) position of each task in earliest-deadline order.
         fastest_levels: (M,) index of each machine's highest-frequency level.
         models_power: whether any machine has a power model (else energy and power are 0).
+        demand_unit: (R,) mean task demand per resource (1 where it is 0): the unit of
+            capacity excess in a schedule's violation.
+        mean_etc: mean ETC entry (s): the unit of tardiness in a schedule's violation.
     """
 
     name: str
@@ -109,6 +112,8 @@ class Problem:
     edf_rank: np.ndarray = field(init=False)
     fastest_levels: np.ndarray = field(init=False)
     models_power: bool = field(init=False)
+    demand_unit: np.ndarray = field(init=False)
+    mean_etc: float = field(init=False)
 
     def __post_init__(self) -> None:
         order = np.lexsort((np.arange(self.num_tasks), self.deadline))
@@ -119,6 +124,11 @@ class Problem:
         object.__setattr__(
             self, "models_power", bool(self.busy_watts.any() or self.idle_watts.any())
         )
+        mean_demand = self.demand.mean(axis=0)
+        object.__setattr__(
+            self, "demand_unit", _frozen(np.where(mean_demand > 0, mean_demand, 1.0))
+        )
+        object.__setattr__(self, "mean_etc", float(self.etc.mean()))
 
     def task_watts(self, tasks: np.ndarray, machines: np.ndarray, levels: np.ndarray) -> np.ndarray:
         """Watts while ``tasks`` run on ``machines`` at ``levels`` (broadcast index arrays):

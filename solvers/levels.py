@@ -96,9 +96,9 @@ class LevelSelection:
         late = finish > problem.deadline[tasks] * (1 + TOLERANCE)
         self.busy[machine, level] = finish[-1] if tasks.size else 0.0
         self.energy[machine, level] = float(runtime @ (watts - problem.idle_watts[machine]))
-        self.lateness[machine, level] = float(
-            np.sum(finish[late] - problem.deadline[tasks][late])
-        ) / float(problem.etc.mean())
+        self.lateness[machine, level] = (
+            float(np.sum(finish[late] - problem.deadline[tasks][late])) / problem.mean_etc
+        )
         self.watts[machine, level] = watts.max() if tasks.size else problem.idle_watts[machine]
 
     def variable(self, machine: int, level: int) -> str:

@@ -268,7 +268,7 @@ def refresh(c: Constants, s: State, m: int) -> None:
             excess += (s.load[m, r] - c.capacity[m, r]) / c.demand_unit[r]
             violations += 1
     top = idle + scale * (s.top_watts[m] - idle) if s.tasks_on[m] else idle
-    _share(s, m, DYNAMIC, scale * (s.watt_work[m] - idle * s.work[m]) / frequency if on else 0.0)
+    _share(s, m, DYNAMIC, _dynamic_energy(c, m, level, s.work[m], s.watt_work[m]) if on else 0.0)
     _share(s, m, IDLE, idle if on else 0.0)
     _share(s, m, TARDINESS, s.tardiness[m])
     _share(s, m, LATE, 1.0 if s.tardiness[m] > 0 else 0.0)
@@ -285,6 +285,25 @@ def retree(s: State, m: int) -> None:
     while node >= 1:
         s.tree[node] = _later(s, s.tree[2 * node], s.tree[2 * node + 1])
         node //= 2
+
+
+@inline
+def _dynamic_energy(c: Constants, m: int, level: int, work: float, watt_work: float) -> float:
+    """Machine m's energy above idle (J) for ``work`` seconds of work at ``level``."""
+    return float(c.scale[m, level] * (watt_work - c.idle[m] * work) / c.frequency[m, level])
+
+
+@inline
+def _pretend(
+    c: Constants, s: State, m: int, level: int, work: float, watt_work: float, count: int
+) -> tuple[float, float]:
+    """Put machine m's busy time for ``work`` at ``level`` into the tree (the caller puts the
+    old one back); its dynamic energy and idle watts if it would be on, else zeros."""
+    s.busy[m] = work / c.frequency[m, level]
+    retree(s, m)
+    if count > 0 or c.idle_on:
+        return _dynamic_energy(c, m, level, work, watt_work), float(c.idle[m])
+    return 0.0, 0.0
 
 
 @inline
@@ -309,19 +328,13 @@ def objective_if(
         dynamic -= s.shares[b, DYNAMIC]
         idle -= s.shares[b, IDLE]
     busy_a, busy_b = s.busy[a], s.busy[b] if b >= 0 else 0.0
-    for k in range(2):
-        m, work, watt_work, count = a, work_a, watt_work_a, count_a
-        level = s.levels[a]
-        if k == 1:
-            if b < 0:
-                break
-            m, work, watt_work, count, level = b, work_b, watt_work_b, count_b, level_b
-        frequency = c.frequency[m, level]
-        s.busy[m] = work / frequency
-        retree(s, m)
-        if count > 0 or c.idle_on:
-            dynamic += c.scale[m, level] * (watt_work - c.idle[m] * work) / frequency
-            idle += c.idle[m]
+    dynamic_a, idle_a = _pretend(c, s, a, s.levels[a], work_a, watt_work_a, count_a)
+    dynamic += dynamic_a
+    idle += idle_a
+    if b >= 0:
+        dynamic_b, idle_b = _pretend(c, s, b, level_b, work_b, watt_work_b, count_b)
+        dynamic += dynamic_b
+        idle += idle_b
     makespan = s.busy[s.tree[1]]
     s.busy[a] = busy_a
     retree(s, a)
@@ -407,7 +420,6 @@ def new_state(problem: Problem, assignment: np.ndarray, levels: np.ndarray) -> S
 
 def problem_constants(problem: Problem) -> Constants:
     """``problem``'s arrays for the kernels, with the evaluator's violation units."""
-    mean_demand = problem.demand.mean(axis=0)
     return Constants(
         etc=readonly(problem.etc),
         busy_watts=readonly(problem.busy_watts),
@@ -419,8 +431,8 @@ def problem_constants(problem: Problem) -> Constants:
         capacity=readonly(problem.capacity),
         deadline=readonly(problem.deadline),
         rank=readonly(problem.edf_rank),
-        demand_unit=np.where(mean_demand > 0, mean_demand, 1.0),
-        mean_etc=float(problem.etc.mean()),
+        demand_unit=readonly(problem.demand_unit),
+        mean_etc=problem.mean_etc,
         power_cap=float(problem.power_cap),
         energy_weight=float(problem.energy_weight),
         makespan_weight=float(problem.makespan_weight),
