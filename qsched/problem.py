@@ -89,7 +89,8 @@ class Problem:
         models_power: whether any machine has a power model (else energy and power are 0).
         demand_unit: (R,) mean task demand per resource (1 where it is 0): the unit of
             capacity excess in a schedule's violation.
-        mean_etc: mean ETC entry (s): the unit of tardiness in a schedule's violation.
+        mean_etc: mean ETC entry (s; 1 where every entry is 0): the unit of tardiness in a
+            schedule's violation.
     """
 
     name: str
@@ -128,7 +129,8 @@ class Problem:
         object.__setattr__(
             self, "demand_unit", _frozen(np.where(mean_demand > 0, mean_demand, 1.0))
         )
-        object.__setattr__(self, "mean_etc", float(self.etc.mean()))
+        # The unit of tardiness; 1 s where every task takes no time at all.
+        object.__setattr__(self, "mean_etc", float(self.etc.mean()) or 1.0)
 
     def task_watts(self, tasks: np.ndarray, machines: np.ndarray, levels: np.ndarray) -> np.ndarray:
         """Watts while ``tasks`` run on ``machines`` at ``levels`` (broadcast index arrays):
@@ -285,7 +287,7 @@ class _Builder:
                 for name, seconds in task.etc.items():
                     if name not in column:
                         self.fail(f"{path}.etc[{_key(name)}]", "names an unknown machine")
-                    elif self.number(f"{path}.etc[{_key(name)}]", seconds, low=0.0, strict=True):
+                    elif self.number(f"{path}.etc[{_key(name)}]", seconds, low=0.0):
                         etc[i, column[name]] = seconds
                 missing = [m for m in machine_ids if m not in task.etc]
                 if missing:
@@ -304,8 +306,14 @@ class _Builder:
         return etc
 
     def check_runtimes(self, etc: np.ndarray) -> None:
-        """Every runtime, and every machine's total, must be a positive finite number of seconds."""
-        for i, j in np.argwhere(~(np.isfinite(etc) & (etc > 0)))[:5]:
+        """Every runtime must be a finite number of seconds, and every machine's total too.
+
+        An ETC entry of 0 is a task that takes no time on that machine (published HCSP
+        instances have them); a runtime from ``work / speed`` must still be positive,
+        since a zero there means the division underflowed."""
+        from_work = np.array([not task.etc for task in self.message.tasks])[:, None]
+        valid = np.isfinite(etc) & ((etc > 0) | (~from_work & (etc == 0)))
+        for i, j in np.argwhere(~valid)[:5]:
             self.fail(
                 f"tasks[{i}]",
                 f"has a runtime of {etc[i, j]:g} s on machines[{j}]: "

@@ -5,6 +5,8 @@ import math
 import numpy as np
 import pytest
 from builders import two_machine_problem
+from hypothesis import given
+from hypothesis import strategies as st
 
 from qsched.problem import Limits, Problem, ProblemError
 from qsched.v1 import problem_pb2
@@ -152,3 +154,52 @@ def test_summed_runtimes_must_stay_finite():
         task.ClearField("work")
         task.etc.update({"A": 1e308, "B": 1e308})
     assert "add up to more" in violations(message)["tasks"]
+
+
+def etc_message(rows: list[list[float]]) -> problem_pb2.AllocationProblem:
+    """A makespan-only message with explicit ETC rows on machines A, B."""
+    message = problem_pb2.AllocationProblem(name="etc")
+    message.machines.extend(problem_pb2.Machine(id=m) for m in ("A", "B"))
+    message.tasks.extend(
+        problem_pb2.Task(id=f"t{i}", etc={"A": a, "B": b}) for i, (a, b) in enumerate(rows)
+    )
+    return message
+
+
+def test_an_etc_entry_of_zero_is_a_task_that_takes_no_time():
+    # Published HCSP instances write such entries as 0.00.
+    problem = Problem.from_message(etc_message([[0.0, 3.0], [0.0, 0.0]]))
+    assert problem.etc.tolist() == [[0.0, 3.0], [0.0, 0.0]]
+    assert problem.mean_etc == 0.75
+    assert Problem.from_message(etc_message([[0.0, 0.0]])).mean_etc == 1.0
+
+
+def test_a_work_that_underflows_to_a_zero_runtime_is_still_refused():
+    message = two_machine_problem()
+    message.tasks[0].work = 5e-324
+    message.machines[0].speed = 1e10
+    assert "underflows" in violations(message)["tasks[0]"]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.just(0.0)),
+            st.one_of(st.floats(min_value=0.0, max_value=1e6), st.just(-0.0)),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_etc_entries_load_exactly_when_finite_and_not_negative(rows):
+    message = etc_message([list(row) for row in rows])
+    bad = {
+        f'tasks[{i}].etc["{machine}"]'
+        for i, row in enumerate(rows)
+        for machine, value in zip("AB", row, strict=True)
+        if not (math.isfinite(value) and value >= 0)
+    }
+    if bad:
+        assert bad <= set(violations(message))
+    else:
+        assert Problem.from_message(message).etc.tolist() == [list(row) for row in rows]
