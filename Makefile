@@ -35,6 +35,7 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(BIN)/python -m pip check
 	# Compile the numba kernels once; they are cached next to the sources (__pycache__).
 	$(BIN)/qsched solve datasets/examples/gen-8x3-s1.json --solver local-search --evaluations 2000 >/dev/null
+	$(BIN)/qsched solve datasets/examples/gen-8x3-s1.json --solver tabu-search --evaluations 2000 >/dev/null
 	touch $@
 
 # Newest versions pyproject.toml allows, for every platform, one version each,

@@ -9,7 +9,9 @@ another type than a writable one: `readonly` gives the problem's arrays to
 the kernels as read-only views, so a problem that was pickled to a worker
 process (which makes its arrays writable) runs the version already
 compiled and cached instead of compiling another (half a minute).
-`inline` is for helpers of a few lines on the hottest paths: they are
+Kernels release the GIL (``nogil``): a search with several workers runs them in
+threads, which then use as many cores (they share the read-only problem and
+nothing else). `inline` is for helpers of a few lines on the hottest paths: they are
 inlined into their callers before compilation (larger ones would make
 compiling slow; LLVM inlines those it finds worth it).
 """
@@ -19,8 +21,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-kernel = numba.njit(cache=True, error_model="numpy")
-inline = numba.njit(cache=True, error_model="numpy", inline="always")
+kernel = numba.njit(cache=True, error_model="numpy", nogil=True)
+inline = numba.njit(cache=True, error_model="numpy", nogil=True, inline="always")
 
 
 def readonly(array: np.ndarray) -> np.ndarray:

@@ -19,16 +19,18 @@ batch ends on is scored by the one evaluator when it changed.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
 from qsched.evaluate import Evaluation
 from qsched.incremental.climb import LEVEL_MOVE_RATE
-from qsched.incremental.schedule import Schedule
+from qsched.incremental.schedule import Schedule, TabuSearch
 from qsched.problem import Problem
-from qsched.solver import SolveTracker
+from qsched.solver import UNLIMITED, SolveTracker
 
-__all__ = ["LEVEL_MOVE_RATE", "can_move", "hill_climb"]
+__all__ = ["LEVEL_MOVE_RATE", "TabuSettings", "can_move", "hill_climb", "in_batches", "tabu_search"]
 
 #: Proposals in the first batch; batches double while one takes under `BATCH_SECONDS`
 #: (always, without a wall budget), up to `LARGEST_BATCH`.
@@ -55,24 +57,77 @@ def hill_climb(
     The proposals are drawn from a generator seeded by ``rng``, so the same
     ``rng`` state gives the same climb however the batches fall.
     """
-    problem = tracker.problem
-    if not can_move(problem):
+    if not can_move(tracker.problem):
         return current
-    schedule = Schedule(problem, current.assignment, current.levels)
+    schedule = Schedule(tracker.problem, current.assignment, current.levels)
     seed = np.array([rng.integers(1 << 63)], dtype=np.uint64)
-    batch, taken = FIRST_BATCH, 0
+
+    def batch(size: int) -> tuple[np.ndarray, np.ndarray] | None:
+        accepted = schedule.climb(size, seed)
+        return (schedule.assignment, schedule.levels) if accepted else None
+
+    return in_batches(tracker, batch, current, steps, stage)
+
+
+def tabu_search(
+    tracker: SolveTracker,
+    current: Evaluation,
+    rng: np.random.Generator,
+    settings: TabuSettings,
+    steps: int | None = None,
+    stage: str = "search",
+) -> Evaluation:
+    """`qsched.incremental.tabu`'s search from ``current`` for ``steps`` scored candidates
+    (or until the budget ends); returns the evaluation of the best schedule it found."""
+    if not can_move(tracker.problem):
+        return current
+    search = TabuSearch(tracker.problem, current.assignment, current.levels, **settings._asdict())
+    seed = np.array([rng.integers(1 << 63)], dtype=np.uint64)
+
+    def batch(size: int) -> tuple[np.ndarray, np.ndarray] | None:
+        improved = search.run(size, seed)
+        return (search.best_assignment, search.best_levels) if improved else None
+
+    return in_batches(tracker, batch, current, steps, stage)
+
+
+class TabuSettings(NamedTuple):
+    """`qsched.incremental.tabu`'s settings (the ``tabu-search`` solver's options)."""
+
+    tenure: int
+    patience: int
+    kick: int
+    samples: int
+
+
+#: A batch: take this many proposals; the schedule to score if it should be, else None.
+Batch = Callable[[int], "tuple[np.ndarray, np.ndarray] | None"]
+
+
+def in_batches(
+    tracker: SolveTracker, batch: Batch, current: Evaluation, steps: int | None, stage: str
+) -> Evaluation:
+    """Run ``batch`` until ``steps`` proposals (or the budget) are spent, scoring what it
+    hands back; returns the last evaluation (``current`` if none).
+
+    Batches start at `FIRST_BATCH` proposals and double while one takes under
+    `BATCH_SECONDS` (always, without a wall budget), so the budget and the stop
+    signal are looked at every few milliseconds.
+    """
+    size, taken = FIRST_BATCH, 0
     # Without a wall budget, batch sizes must not depend on the clock: the schedule a batch
     # ends on is what the tracker sees, and the result must not depend on machine load.
     untimed = tracker.budget.wall_seconds is None
-    while not tracker.exhausted and (steps is None or taken < steps):
-        size = min(batch, tracker.evaluations_left, steps - taken if steps is not None else batch)
+    limit = UNLIMITED if steps is None else steps
+    while not tracker.exhausted and taken < limit:
+        proposals = min(size, tracker.evaluations_left, limit - taken)
         started = time.perf_counter()
-        accepted = schedule.climb(size, seed)
-        taken += size
-        if accepted:
-            current = tracker.evaluate(schedule.assignment, schedule.levels, stage, spent=size)
+        scored = batch(proposals)
+        taken += proposals
+        if scored is not None:
+            current = tracker.evaluate(*scored, stage, spent=proposals)
         else:
-            tracker.spend(size)
+            tracker.spend(proposals)
         if untimed or time.perf_counter() - started < BATCH_SECONDS:
-            batch = min(2 * batch, LARGEST_BATCH)
+            size = min(2 * size, LARGEST_BATCH)
     return current

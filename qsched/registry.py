@@ -35,6 +35,7 @@ BUILTIN_SOLVERS = {
     "max-min": "qsched.baselines.greedy",
     "sufferage": "qsched.baselines.greedy",
     "local-search": "qsched.baselines.local_search",
+    "tabu-search": "qsched.baselines.tabu_search",
     "ga": "qsched.baselines.ga",
     "pso": "qsched.baselines.pso",
     "aco": "qsched.baselines.aco",

@@ -91,16 +91,19 @@ def worse(key: np.ndarray, than: np.ndarray) -> bool:
 
 @kernel
 def exact_key(c: Constants, s: State, key: np.ndarray, power: np.ndarray) -> None:
-    """The full key, sweeping the peak if the cap may bind; the peak goes into ``power``."""
+    """The full key, sweeping the peak if the cap may bind (the sum of per-machine highest
+    draws is above it); the peak's bounds go into ``power``."""
     base_key(c, s, key)
-    if c.capped:
+    if c.capped and s.totals[TOP] <= c.power_cap * (1 + TOLERANCE):
+        power[UPPER], power[LOWER], power[MOMENT] = s.totals[TOP], -np.inf, 0.0
+    elif c.capped:
         highest, moment = draw.peak(c, s)
         _with_excess(c, key, _excess(c, highest))
         power[UPPER], power[LOWER], power[MOMENT] = highest, highest, moment
 
 
 @inline
-def _next(seed: np.ndarray) -> np.uint64:
+def next_random(seed: np.ndarray) -> np.uint64:
     """splitmix64: the searches' own generator, so runs never share numba's global one."""
     seed[0] += np.uint64(0x9E3779B97F4A7C15)
     z = seed[0]
@@ -110,13 +113,13 @@ def _next(seed: np.ndarray) -> np.uint64:
 
 
 @inline
-def _below(seed: np.ndarray, n: int) -> int:
-    return int(np.int64(_next(seed) % np.uint64(n)))
+def below(seed: np.ndarray, n: int) -> int:
+    return int(np.int64(next_random(seed) % np.uint64(n)))
 
 
 @inline
-def _uniform(seed: np.ndarray) -> float:
-    return np.float64(_next(seed) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+def uniform(seed: np.ndarray) -> float:
+    return np.float64(next_random(seed) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
 @kernel
@@ -189,34 +192,34 @@ def _propose(
 ) -> None:
     """Draw one neighbour into ``proposal`` (nothing is changed yet)."""
     tasks, machines = c.etc.shape
-    if tunable.size and (machines == 1 or _uniform(seed) < LEVEL_MOVE_RATE):
-        machine = tunable[_below(seed, tunable.size)]
+    if tunable.size and (machines == 1 or uniform(seed) < LEVEL_MOVE_RATE):
+        machine = tunable[below(seed, tunable.size)]
         count = c.level_count[machine]
         level = s.levels[machine]
         proposal[KIND], proposal[MACHINE] = LEVEL, machine
         proposal[OLD_LEVEL], proposal[NEW_LEVEL] = (
             level,
-            (level + 1 + _below(seed, count - 1)) % count,
+            (level + 1 + below(seed, count - 1)) % count,
         )
         return
     last = last_machine(s)
-    if _uniform(seed) < 0.5:
-        task = s.slot_task[s.first[last] + _below(seed, s.tasks_on[last])]
+    if uniform(seed) < 0.5:
+        task = s.slot_task[s.first[last] + below(seed, s.tasks_on[last])]
     else:
-        task = _below(seed, tasks)
+        task = below(seed, tasks)
     home = s.assignment[task]
     proposal[TASK], proposal[FROM] = task, home
-    if _uniform(seed) < 0.5 and s.tasks_on[home] < tasks:
-        other = _below(seed, tasks)
+    if uniform(seed) < 0.5 and s.tasks_on[home] < tasks:
+        other = below(seed, tasks)
         while s.assignment[other] == home:
-            other = _below(seed, tasks)
+            other = below(seed, tasks)
         proposal[KIND], proposal[TO], proposal[OTHER] = SWAP, s.assignment[other], other
     else:
-        proposal[KIND], proposal[TO] = MOVE, (home + 1 + _below(seed, machines - 1)) % machines
+        proposal[KIND], proposal[TO] = MOVE, (home + 1 + below(seed, machines - 1)) % machines
 
 
 @inline
-def _objective_of(c: Constants, s: State, proposal: np.ndarray) -> float:
+def objective_of(c: Constants, s: State, proposal: np.ndarray) -> float:
     """The proposal's objective, without applying it."""
     kind = proposal[KIND]
     if kind == LEVEL:
@@ -249,7 +252,7 @@ def _level_objective(c: Constants, s: State, m: int, level: int) -> float:
 
 
 @kernel
-def _carry_out(c: Constants, s: State, proposal: np.ndarray, back: bool) -> None:
+def carry_out(c: Constants, s: State, proposal: np.ndarray, back: bool) -> None:
     """Apply the proposal, or (``back``) undo it."""
     kind = proposal[KIND]
     if kind == LEVEL:
@@ -302,18 +305,18 @@ def climb(
         if counters[PROPOSALS] % RESUM_EVERY == 0:
             resum(c, s)
         _propose(c, s, seed, tunable, proposal)
-        if not current[INFEASIBLE] and _objective_of(c, s, proposal) > current[OBJECTIVE]:
+        if not current[INFEASIBLE] and objective_of(c, s, proposal) > current[OBJECTIVE]:
             continue
-        _carry_out(c, s, proposal, False)
+        carry_out(c, s, proposal, False)
         base_key(c, s, key)
         keep = True
         if c.capped and s.totals[TOP] > c.power_cap * (1 + TOLERANCE):
             keep = not worse(key, current)
             if keep:
                 _touched(proposal, touched)
-                _carry_out(c, s, proposal, True)
+                carry_out(c, s, proposal, True)
                 _profiles(c, s, touched, times, watts, profile_steps, 0)
-                _carry_out(c, s, proposal, False)
+                carry_out(c, s, proposal, False)
                 keep = _settle_power(
                     c, s, key, current, power, touched, times, watts, profile_steps, counters,
                     candidate,
@@ -326,5 +329,5 @@ def climb(
             if c.capped:
                 power[:] = candidate
         else:
-            _carry_out(c, s, proposal, True)
+            carry_out(c, s, proposal, True)
     return accepted

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qsched.incremental import climb, power
+from qsched.incremental import climb, power, tabu
 from qsched.incremental.state import (
     DYNAMIC,
     IDLE,
@@ -143,3 +143,75 @@ class Schedule:
         )
         climb.exact_key(self._constants, self._state, self._key, np.zeros(3))
         return int(accepted)
+
+
+class TabuSearch(Schedule):
+    """A `Schedule` walked by `qsched.incremental.tabu.search`, which remembers its best.
+
+    ``tenure``, ``patience``, ``kick`` and ``samples`` are the search's settings (see that
+    module); the walk goes on across `run` calls as if it were one.
+    """
+
+    def __init__(
+        self,
+        problem: Problem,
+        assignment: np.ndarray,
+        levels: np.ndarray,
+        *,
+        tenure: int,
+        patience: int,
+        kick: int,
+        samples: int,
+    ):
+        super().__init__(problem, assignment, levels)
+        self._counters = np.zeros(tabu.COUNTERS, dtype=np.int64)
+        self._settings = np.zeros(4, dtype=np.int64)
+        self._settings[[tabu.TENURE, tabu.PATIENCE, tabu.KICK, tabu.SAMPLES]] = (
+            tenure,
+            patience,
+            kick,
+            samples,
+        )
+        self._tabu_until = np.zeros(problem.num_tasks, dtype=np.int64)
+        self._best_key = self._climb_key.copy()
+        self._best_busy = np.array([self._state.busy.sum()])
+        self._best_assignment = self._state.assignment.copy()
+        self._best_levels = self._state.levels.copy()
+
+    def run(self, proposals: int, seed: np.ndarray) -> bool:
+        """Go on for ``proposals`` more scored candidates; whether the best improved."""
+        self._counters[tabu.IMPROVED] = 0
+        tabu.search(
+            self._constants,
+            self._state,
+            seed,
+            self._tunable,
+            self._climb_key,
+            self._power,
+            self._best_key,
+            self._best_busy,
+            self._best_assignment,
+            self._best_levels,
+            self._tabu_until,
+            self._settings,
+            self._counters,
+            self.proposals + proposals,
+        )
+        climb.exact_key(self._constants, self._state, self._key, np.zeros(3))
+        return bool(self._counters[tabu.IMPROVED])
+
+    @property
+    def best_assignment(self) -> np.ndarray:
+        return self._best_assignment.copy()
+
+    @property
+    def best_levels(self) -> np.ndarray:
+        return self._best_levels.copy()
+
+    @property
+    def iterations(self) -> int:
+        return int(self._counters[tabu.ITERATIONS])
+
+    @property
+    def kicks(self) -> int:
+        return int(self._counters[tabu.KICKS])

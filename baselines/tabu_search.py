@@ -1,0 +1,78 @@
+"""Tabu search: the strongest classical search here, for problems of any size.
+
+It starts from a greedy schedule and walks with `qsched.incremental.tabu`:
+every move and swap of the machine that finishes last scored each iteration
+(O(k M + k T) for its k tasks, each candidate in O(log M) on the incremental
+schedule), the best one not tabu taken, and a kick from the best schedule
+found whenever ``patience`` iterations bring nothing new (iterated local
+search). Seeded, anytime (every new best is scored and reported), and it
+looks at its budget and the stop signal every few milliseconds.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import numpy as np
+
+from qsched.construct import START, heuristic_start
+from qsched.neighbourhood import TabuSettings, can_move, tabu_search
+from qsched.options import Option
+from qsched.portfolio import MAX_WORKERS, run_workers
+from qsched.problem import Problem
+from qsched.registry import SolverKind, register
+from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
+
+
+@register("tabu-search", kind=SolverKind.METAHEURISTIC, finite=False)
+def tabu_search_solver(
+    problem: Problem,
+    budget: Budget,
+    seed: int,
+    progress: ProgressCallback | None = None,
+    *,
+    start: Annotated[str, START] = "lp",
+    tenure: Annotated[
+        int,
+        Option(
+            "iterations a moved task may not move again (plus up to as many)",
+            minimum=0,
+            maximum=1_000_000,
+        ),
+    ] = 10,
+    patience: Annotated[
+        int,
+        Option(
+            "iterations without a new best before a kick from the best",
+            minimum=1,
+            maximum=1_000_000_000,
+        ),
+    ] = 200,
+    kick: Annotated[int, Option("random task moves in a kick", minimum=0, maximum=1_000_000)] = 3,
+    samples: Annotated[
+        int,
+        Option(
+            "random tasks whose moves are scored too, each iteration",
+            minimum=0,
+            maximum=1_000_000,
+        ),
+    ] = 4,
+    workers: Annotated[
+        int,
+        Option(
+            "searches run side by side (threads), each with its own seed",
+            minimum=1,
+            maximum=MAX_WORKERS,
+        ),
+    ] = 1,
+) -> Result:
+    """Tabu search on the critical machine's moves and swaps, with kicks from the best."""
+    settings = TabuSettings(tenure, patience, kick, samples)
+
+    def search(tracker: SolveTracker, rng: np.random.Generator) -> None:
+        tabu_search(tracker, heuristic_start(tracker, start), rng, settings)
+
+    return run_workers(
+        "tabu-search", problem, budget, seed, progress, workers, search,
+        completed=not can_move(problem),
+    )  # fmt: skip
