@@ -21,8 +21,13 @@ from qsched.solver import SolveTracker
 
 #: The heuristics by name: the solvers of `baselines.greedy` and the searches' starts.
 HEURISTICS = ("mct", *RULES)
-#: The ``start`` option of the searches that begin at a heuristic's schedule.
-START = Option("heuristic whose schedule the search starts from", choices=HEURISTICS)
+#: Where a search may start: a heuristic's schedule or the rounded LP relaxation's.
+STARTS = (*HEURISTICS, "lp")
+#: The ``start`` option of the searches.
+START = Option(
+    "heuristic whose schedule the search starts from (lp: the LP relaxation, rounded)",
+    choices=STARTS,
+)
 #: Task visits between two looks at the budget (a step visits every unassigned task):
 #: about 10 ms, so 20 steps a look at 100,000 tasks and 200 at 10,000.
 VISITS_PER_SLICE = 1 << 21
@@ -43,11 +48,19 @@ def heuristic_start(tracker: SolveTracker, heuristic: str) -> Evaluation:
     """Where the searches start: the named heuristic's schedule, budgeted.
 
     MCT's schedule is scored first, in O(T M), so that a search stopped at any
-    moment has an answer: at cluster scale Min-min alone takes seconds.
+    moment has an answer: at cluster scale Min-min alone takes seconds. ``"lp"``
+    falls back to Min-min where `qsched.relaxation.relaxed_start` has no schedule.
     """
     first = tracker.evaluate(list_schedule(tracker.problem, "mct"), stage="first")
     if heuristic == "mct":
         return first
+    if heuristic == "lp":
+        from qsched.relaxation import relaxed_start  # HiGHS takes 0.1 s to import: only here
+
+        relaxed = relaxed_start(tracker)
+        if relaxed is not None:
+            return relaxed
+        heuristic = "min-min"
     assignment, _ = budgeted_schedule(tracker, heuristic)
     return tracker.evaluate(assignment, stage="construct")
 

@@ -1,0 +1,57 @@
+"""The LP relaxation start: a true relaxation, rounded into a full schedule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qsched import hcsp, registry, relaxation
+from qsched.construct import heuristic_start
+from qsched.generate import generate
+from qsched.problem import Problem
+from qsched.solver import Budget, SolveTracker
+
+
+def braun(tasks: int, machines: int, seed: int) -> Problem:
+    return Problem.from_message(hcsp.etc_problem(hcsp.braun_etc(tasks, machines, seed), "b"))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_lp_bound_is_below_the_optimum_and_the_rounding_keeps_whole_tasks(seed):
+    problem = braun(7, 3, seed)
+    x = relaxation.solve_relaxation(problem, None)
+    assert x is not None
+    assert np.allclose(x.sum(axis=1), 1) and (x >= -1e-9).all()
+    lp_makespan = (x * problem.etc).sum(axis=0).max()
+    optimum = registry.solve(problem, "exhaustive").evaluation.makespan
+    assert lp_makespan <= optimum * (1 + 1e-9)
+    assignment = relaxation.rounded(problem, x)
+    whole = x.max(axis=1) >= relaxation.WHOLE
+    assert (assignment[whole] == x.argmax(axis=1)[whole]).all()
+    assert ((assignment >= 0) & (assignment < problem.num_machines)).all()
+
+
+def test_the_lp_keeps_capacities_and_its_split_tasks_are_few():
+    problem = Problem.from_message(generate(60, 6, 3))
+    x = relaxation.solve_relaxation(problem, None)
+    assert x is not None
+    load = x.T @ problem.demand
+    assert (load <= problem.capacity * (1 + 1e-6) + 1e-6).all()
+    rows = problem.num_tasks + problem.num_machines * (1 + problem.capacity.shape[1])
+    assert (x.max(axis=1) < relaxation.WHOLE).sum() <= rows - problem.num_tasks
+
+
+def test_a_problem_too_large_for_the_lp_starts_from_min_min(monkeypatch):
+    monkeypatch.setattr(relaxation, "MAX_CELLS", 10)
+    tracker = SolveTracker(braun(20, 4, 1), Budget(evaluations=100))
+    heuristic_start(tracker, "lp")
+    assert [point.stage for point in tracker.trace][-1] in ("first", "construct")
+    assert "lp" not in tracker.stage_seconds
+
+
+def test_the_lp_start_is_scored_as_its_own_stage():
+    tracker = SolveTracker(braun(40, 4, 2), Budget(evaluations=100))
+    start = heuristic_start(tracker, "lp")
+    assert start.feasible
+    assert "lp" in tracker.stage_seconds
+    assert tracker.best is not None and tracker.best.makespan <= start.makespan
