@@ -24,10 +24,11 @@ idle) z + sum idle[m] on[m]`` (the MILP's energy rearranged), so that
 rounding each term by a relative amount rounds the sum by at most as much.
 
 Integers. CP-SAT takes integer coefficients only. Times, watts and demands
-are counted in units (`Scale`): the coarsest exact unit if one is at least
-as fine as the resolution needs (a single weight, or decimal data such as
-ETCs given to a few decimals), else `RESOLUTION` times the smallest value,
-so that each value is off by at most that fraction of itself. The objective
+are counted in units (`Scale`): the coarsest exact unit if there is one
+not much finer than the resolution needs (a single weight, or decimal data
+such as ETCs given to a few decimals: the Braun instances in datasets/ are
+exact), else `RESOLUTION` times the smallest value, so that each value is
+off by at most that fraction of itself. The objective
 is counted in one time unit times one rate unit (`Units`): the makespan and
 the on times, in time units, take the objective per second, in rate units,
 as coefficients, and each dynamic-energy term is rounded on its own. Fact
@@ -78,13 +79,16 @@ from qsched.solver import Budget, ProgressCallback, Result, SolveTracker, StopSi
 RESOLUTION = 1e-6
 #: Relative error below which a unit counts as exact (float noise of a decimal value).
 EXACT = 1e-12
+#: How much finer than `RESOLUTION` needs an exact unit may be (its integers that much
+#: larger) and still be taken over an inexact one.
+EXACT_REACH = 1000.0
 #: Largest number of units the objective may reach (every task on its costliest choice,
 #: every time variable at the horizon), far inside CP-SAT's 64-bit integers; time is
 #: counted coarser where it would reach more.
 MAX_UNITS = 2.0**50
 #: CP-SAT deterministic seconds one evaluation of an evaluation budget buys: 10,000
-#: evaluations (about a second of GA or PSO at 40 tasks) buy one, which is one to two
-#: wall seconds of CP-SAT on this project's 2-core machine.
+#: evaluations (about a second of GA or PSO at 40 tasks) buy one, which took one to
+#: five wall seconds of CP-SAT on this project's 2-core machine (512 x 16 Braun: 2-5).
 DETERMINISTIC_SECONDS_PER_EVALUATION = 1e-4
 #: How often the watcher looks at the stop signal while CP-SAT runs.
 STOP_POLL_SECONDS = 0.02
@@ -126,9 +130,10 @@ def rounding_error(values: np.ndarray, unit: float) -> float:
 def scale(values: np.ndarray) -> Scale:
     """The unit to count ``values`` (nan and zeros ignored) in.
 
-    The coarsest exact one, if one is at least as fine as `RESOLUTION` needs: the smallest
-    value (when every value is a multiple of it: a single objective weight) or a power of
-    ten (decimal data); else `RESOLUTION` of the smallest value.
+    The coarsest exact one, if there is one no finer than `EXACT_REACH` times what
+    `RESOLUTION` needs: the smallest value (when every value is a multiple of it: a single
+    objective weight) or a power of ten (decimal data); else `RESOLUTION` of the smallest
+    value.
     """
     positive = values[np.isfinite(values) & (values > 0)]
     if positive.size == 0:
@@ -137,7 +142,7 @@ def scale(values: np.ndarray) -> Scale:
     finest = 2 * RESOLUTION * smallest
     power = math.floor(math.log10(smallest))
     for unit in (smallest, *(10.0**p for p in range(power, -325, -1))):
-        if unit < finest:
+        if unit < finest / EXACT_REACH:
             break
         if rounding_error(positive, unit) <= EXACT:
             return Scale(unit, 0.0)
