@@ -40,6 +40,7 @@ BUILTIN_SOLVERS = {
     "pso": "qsched.baselines.pso",
     "aco": "qsched.baselines.aco",
     "milp": "qsched.baselines.milp",
+    "cpsat": "qsched.baselines.cpsat",
     "exhaustive": "qsched.baselines.exhaustive",
     "qaoa": "qsched.solvers.qaoa",
     "qaoa-reference": "qsched.solvers.reference",

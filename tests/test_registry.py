@@ -101,7 +101,7 @@ def test_a_solver_from_an_installed_package_is_found_by_its_entry_point(tmp_path
 
 
 def test_an_unknown_name_says_which_solvers_there_are():
-    with pytest.raises(registry.UnknownSolverError, match="known: aco, exhaustive, ga"):
+    with pytest.raises(registry.UnknownSolverError, match="known: aco, cpsat, exhaustive, ga"):
         registry.get("nope")
 
 

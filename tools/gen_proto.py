@@ -2,16 +2,20 @@
 
 Usage: ``python tools/gen_proto.py [OUTPUT_ROOT]`` (default: the repository root).
 The drift test runs this into a temporary directory and compares the files.
+
+protoc runs in a process of its own: its compiler carries a copy of the protobuf C++
+runtime, and loaded next to ortools' (the cpsat solver, which earlier tests import)
+both register the same descriptors and the process aborts.
 """
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
 
 from google.rpc import status_pb2
-from grpc_tools import protoc
 
 REPO = Path(__file__).resolve().parent.parent
 PROTO_ROOT = REPO / "proto"
@@ -26,7 +30,9 @@ def generate(output_root: Path) -> list[Path]:
     )  # google/rpc/*.proto of googleapis-common-protos
     (output_root / "qsched" / "v1").mkdir(parents=True, exist_ok=True)
     args = [
-        "protoc",
+        sys.executable,
+        "-m",
+        "grpc_tools.protoc",
         f"-I{PROTO_ROOT}",
         f"-I{well_known}",
         f"-I{googleapis}",
@@ -35,7 +41,7 @@ def generate(output_root: Path) -> list[Path]:
         f"--grpc_python_out={output_root}",
         *(str(source.relative_to(PROTO_ROOT)) for source in sources),
     ]
-    if protoc.main(args) != 0:
+    if subprocess.run(args, check=False).returncode != 0:
         raise RuntimeError("protoc failed")
     return sorted((output_root / "qsched" / "v1").glob("*_pb2*.py*"))
 
