@@ -1,12 +1,16 @@
 """Tabu search: the strongest classical search here, for problems of any size.
 
-It starts from a greedy schedule and walks with `qsched.incremental.tabu`:
-every move and swap of the machine that finishes last scored each iteration
-(O(k M + k T) for its k tasks, each candidate in O(log M) on the incremental
+It starts from the rounded LP relaxation (`qsched.relaxation`; Min-min
+beyond its size limit or time share), whose optimum it also reports as the
+bound where it is one, and walks with `qsched.incremental.tabu`: every move
+and swap of the machine that finishes last scored each iteration (O(k M +
+k T) for its k tasks, each candidate in O(log M) on the incremental
 schedule), the best one not tabu taken, and a kick from the best schedule
 found whenever ``patience`` iterations bring nothing new (iterated local
 search). Seeded, anytime (every new best is scored and reported), and it
-looks at its budget and the stop signal every few milliseconds.
+looks at its budget and the stop signal every few milliseconds. With
+``workers`` > 1, independent walks (worker 0's is the one-worker walk) run
+in threads (`qsched.portfolio`) and the best answers.
 """
 
 from __future__ import annotations

@@ -542,7 +542,9 @@ def _add_solve_and_compare(commands: Commands) -> None:
         "compare", help="several solvers on one problem at one budget, side by side"
     )
     compare.add_argument(
-        "--solvers", default="min-min,ga,pso,aco,milp", help="comma-separated solver names"
+        "--solvers",
+        default="min-min,tabu-search,ga,pso,aco,milp,cpsat",
+        help="comma-separated solver names",
     )
     _add_solve_arguments(compare, "compare on a qsched server (the Compare RPC)", "CompareResponse")
     compare.set_defaults(run=cmd_compare)
@@ -552,10 +554,10 @@ def _add_bench_and_gen(commands: Commands) -> None:
     bench = commands.add_parser(
         "bench", help="solvers x instances x seeds of a suite, resumable, with a report"
     )
-    bench.add_argument("suite", choices=("hcsp", "energy", "scale"))
+    bench.add_argument("suite", choices=("hcsp", "braun", "energy", "scale"))
     bench.add_argument(
         "--solvers",
-        default="min-min,local-search,ga,pso,aco,milp",
+        default="min-min,local-search,tabu-search,ga,pso,aco,milp,cpsat",
         help="comma-separated solver names",
     )
     bench.add_argument("--seeds", type=int, nargs="+", default=[0])

@@ -49,7 +49,8 @@ def heuristic_start(tracker: SolveTracker, heuristic: str) -> Evaluation:
 
     MCT's schedule is scored first, in O(T M), so that a search stopped at any
     moment has an answer: at cluster scale Min-min alone takes seconds. ``"lp"``
-    falls back to Min-min where `qsched.relaxation.relaxed_start` has no schedule.
+    falls back to Min-min where `qsched.relaxation.relaxed_start` has no schedule; where
+    it has one, the LP's bound (if it is one) becomes the tracker's.
     """
     first = tracker.evaluate(list_schedule(tracker.problem, "mct"), stage="first")
     if heuristic == "mct":
@@ -59,7 +60,8 @@ def heuristic_start(tracker: SolveTracker, heuristic: str) -> Evaluation:
 
         relaxed = relaxed_start(tracker)
         if relaxed is not None:
-            return relaxed
+            start, tracker.bound = relaxed
+            return start
         heuristic = "min-min"
     assignment, _ = budgeted_schedule(tracker, heuristic)
     return tracker.evaluate(assignment, stage="construct")

@@ -91,6 +91,7 @@ def run_workers(
         elapsed=max(result.elapsed for result in results),
         evaluations=sum(result.evaluations for result in results),
         stop_reason=results[best].stop_reason,
+        bound=max((r.bound for r in results if r.bound is not None), default=None),
         stage_seconds=results[best].stage_seconds,
         facts={**(facts or {}), "workers": workers, "best_worker": best},
     )

@@ -105,8 +105,8 @@ def _quiet_stdout() -> Iterator[None]:
         os.close(saved)
 
 
-def solve_relaxation(problem: Problem, seconds: float | None) -> np.ndarray | None:
-    """The LP's (T, M) x, or None if HiGHS found no optimum within ``seconds``."""
+def solve_relaxation(problem: Problem, seconds: float | None) -> tuple[np.ndarray, float] | None:
+    """The LP's (T, M) x and optimal value, or None if HiGHS found no optimum in ``seconds``."""
     runtimes = fastest_runtimes(problem)
     with _quiet_stdout():
         highs = highspy.Highs()  # type: ignore[no-untyped-call]
@@ -120,7 +120,27 @@ def solve_relaxation(problem: Problem, seconds: float | None) -> np.ndarray | No
     if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
     values = np.asarray(highs.getSolution().col_value[:-1])
-    return values.reshape(runtimes.shape)
+    return values.reshape(runtimes.shape), float(highs.getInfo().objective_function_value)
+
+
+#: Taken off the LP's optimum before it is reported as a bound: HiGHS meets its rows to
+#: a relative 1e-7, so the value itself may sit a hair above the true LP optimum.
+BOUND_MARGIN = 1e-6
+
+
+def bounds_objective(problem: Problem) -> bool:
+    """Whether the LP's optimum is a lower bound on the evaluator's objective: it leaves out
+    deadlines and the power cap (which only remove schedules) and prices energy at the
+    fastest levels, which is exact when energy does not count or no machine has another."""
+    return problem.energy_weight == 0 or bool((problem.level_count == 1).all())
+
+
+def lp_bound(problem: Problem) -> float | None:
+    """A proven lower bound on the objective from the LP, where `bounds_objective`."""
+    if not bounds_objective(problem) or problem.num_tasks * problem.num_machines > MAX_CELLS:
+        return None
+    solved = solve_relaxation(problem, None)
+    return None if solved is None else solved[1] * (1 - BOUND_MARGIN)
 
 
 def rounded(problem: Problem, x: np.ndarray) -> np.ndarray:
@@ -146,16 +166,19 @@ def rounded(problem: Problem, x: np.ndarray) -> np.ndarray:
 LP_SHARE = 0.25
 
 
-def relaxed_start(tracker: SolveTracker) -> Evaluation | None:
-    """The rounded LP schedule, scored (stage ``"lp"``); None if the problem is larger than
-    `MAX_CELLS` or the LP found no optimum within its share of the wall budget."""
+def relaxed_start(tracker: SolveTracker) -> tuple[Evaluation, float | None] | None:
+    """The rounded LP schedule, scored (stage ``"lp"``), and the LP's bound on the objective
+    where it is one; None if the problem is larger than `MAX_CELLS` or the LP found no
+    optimum within its share of the wall budget."""
     problem = tracker.problem
     if problem.num_tasks * problem.num_machines > MAX_CELLS:
         return None
     wall = tracker.budget.wall_seconds
     seconds = None if wall is None else LP_SHARE * (wall - tracker.elapsed)
     with tracker.stage("lp"):
-        x = solve_relaxation(problem, seconds)
-    if x is None:
+        solved = solve_relaxation(problem, seconds)
+    if solved is None:
         return None
-    return tracker.evaluate(rounded(problem, x), stage="lp")
+    x, value = solved
+    bound = value * (1 - BOUND_MARGIN) if bounds_objective(problem) else None
+    return tracker.evaluate(rounded(problem, x), stage="lp"), bound

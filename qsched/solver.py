@@ -86,7 +86,7 @@ class Result:
     elapsed: float
     evaluations: int
     stop_reason: StopReason
-    #: A proven lower bound on the objective (exact solvers), else None.
+    #: A proven lower bound on the objective (exact solvers, the LP start), else None.
     bound: float | None = None
     #: Wall seconds of each pipeline stage, by stage name (multi-stage solvers).
     stage_seconds: dict[str, float] = field(default_factory=dict)
@@ -129,6 +129,8 @@ class SolveTracker:
         self.best: Evaluation | None = None
         self.trace: list[TracePoint] = []
         self.stage_seconds: dict[str, float] = {}
+        #: A lower bound on the objective proven on the way (the LP start's), if any.
+        self.bound: float | None = None
         self._started = time.perf_counter()
 
     @property
@@ -201,7 +203,8 @@ class SolveTracker:
         bound: float | None = None,
         facts: dict[str, Any] | None = None,
     ) -> Result:
-        """Package the best schedule; ``completed`` says the solver ended its search by itself.
+        """Package the best schedule; ``completed`` says the solver ended its search by itself;
+        ``bound`` defaults to the tracker's.
 
         A solver stopped before it scored any schedule still answers: with MCT's, the
         O(T M) first schedule (stage ``"fallback"``).
@@ -222,7 +225,7 @@ class SolveTracker:
             elapsed=self.elapsed,
             evaluations=self.evaluations,
             stop_reason=reason,
-            bound=bound,
+            bound=self.bound if bound is None else bound,
             stage_seconds=dict(self.stage_seconds),
             facts=dict(facts or {}),
         )

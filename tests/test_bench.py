@@ -219,3 +219,23 @@ def test_records_written_before_memory_was_recorded_still_read():
     line = (RESULTS / "hcsp-hybrid-60s.jsonl").read_text().splitlines()[0]
     record = bench.Record.from_json(line)
     assert record.rss_peak is None and record.problem_bytes is None
+
+
+def test_braun_suite_draws_the_twelve_classes_and_measures_gaps_to_the_lp_bound(
+    tmp_path, monkeypatch
+):
+    names = bench.instances("braun", DATA)
+    assert len(names) == 12 and "etc-1024x32-u_c_lohi-s1" in names
+    problem = bench.load("braun", "etc-1024x32-u_c_lohi-s1", DATA)
+    assert problem.etc.shape == (1024, 32) and (np.diff(problem.etc, axis=1) >= 0).all()
+    small = {name: partial(bench._braun_problem, 40, 4, name[-9], name[-7:-3]) for name in names}
+    monkeypatch.setattr(bench, "BRAUN_INSTANCES", small)
+    records = [
+        bench.run(bench.Run("braun", instance, "min-min", 0, None, 1), DATA)
+        for instance in names[:3]
+    ]
+    targets, label = bench_report.gap_targets("braun", records, DATA)
+    assert label == "gap to proven bound %" and len(targets) == 3
+    assert all(targets[r.instance] <= r.makespan for r in records)
+    text = bench_report.report("braun", records, DATA)
+    assert "best bound" in text and "**mean gap**" in text

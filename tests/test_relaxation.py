@@ -19,12 +19,14 @@ def braun(tasks: int, machines: int, seed: int) -> Problem:
 @pytest.mark.parametrize("seed", range(4))
 def test_the_lp_bound_is_below_the_optimum_and_the_rounding_keeps_whole_tasks(seed):
     problem = braun(7, 3, seed)
-    x = relaxation.solve_relaxation(problem, None)
-    assert x is not None
+    solved = relaxation.solve_relaxation(problem, None)
+    assert solved is not None
+    x, value = solved
     assert np.allclose(x.sum(axis=1), 1) and (x >= -1e-9).all()
-    lp_makespan = (x * problem.etc).sum(axis=0).max()
+    assert np.isclose((x * problem.etc).sum(axis=0).max(), value)
     optimum = registry.solve(problem, "exhaustive").evaluation.makespan
-    assert lp_makespan <= optimum * (1 + 1e-9)
+    bound = relaxation.lp_bound(problem)
+    assert bound is not None and bound <= value <= optimum * (1 + 1e-9)
     assignment = relaxation.rounded(problem, x)
     whole = x.max(axis=1) >= relaxation.WHOLE
     assert (assignment[whole] == x.argmax(axis=1)[whole]).all()
@@ -33,8 +35,9 @@ def test_the_lp_bound_is_below_the_optimum_and_the_rounding_keeps_whole_tasks(se
 
 def test_the_lp_keeps_capacities_and_its_split_tasks_are_few():
     problem = Problem.from_message(generate(60, 6, 3))
-    x = relaxation.solve_relaxation(problem, None)
-    assert x is not None
+    solved = relaxation.solve_relaxation(problem, None)
+    assert solved is not None
+    x, _ = solved
     load = x.T @ problem.demand
     assert (load <= problem.capacity * (1 + 1e-6) + 1e-6).all()
     rows = problem.num_tasks + problem.num_machines * (1 + problem.capacity.shape[1])
@@ -55,3 +58,15 @@ def test_the_lp_start_is_scored_as_its_own_stage():
     assert start.feasible
     assert "lp" in tracker.stage_seconds
     assert tracker.best is not None and tracker.best.makespan <= start.makespan
+
+
+def test_the_lp_bound_is_reported_only_where_it_bounds_the_objective():
+    """Generated problems price energy at several DVFS levels: the LP at the fastest ones
+    bounds nothing there."""
+    energy_aware = Problem.from_message(generate(30, 4, 1))
+    assert relaxation.lp_bound(energy_aware) is None
+    result = registry.solve(energy_aware, "tabu-search", Budget(evaluations=2000))
+    assert result.bound is None
+    makespan_only = braun(60, 5, 3)
+    result = registry.solve(makespan_only, "tabu-search", Budget(evaluations=20_000))
+    assert result.bound is not None and result.bound <= result.evaluation.objective
