@@ -142,6 +142,11 @@ class TaskAllocation:
         """The x variables: one per task and machine."""
         return self.num_tasks * self.num_machines
 
+    @property
+    def num_variables(self) -> int:
+        """The program's variables: x per task and machine, on per machine where the cap binds."""
+        return self.cells + (self.num_machines if self.power_row is not None else 0)
+
     def variable(self, task: int, machine: int) -> str:
         return f"x{task}_{machine}"
 
@@ -219,7 +224,7 @@ class TaskAllocation:
         """The program's objective over its variables (module docstring), as the engine's
         arrays: per x{t}_{m} its energy and the load term's diagonal, per pair of tasks on a
         machine the load term's cross product, and the fixed load's square as the constant."""
-        variables = self.cells + (self.num_machines if self.power_row is not None else 0)
+        variables = self.num_variables
         weight = self._alpha / self._work / self.scale
         runtime = self.runtime
         linear = np.zeros(variables)
@@ -362,9 +367,7 @@ class TaskAllocation:
     @cached_property
     def num_qubits(self) -> int:
         """Qubits of the QUBO: the program's variables and its inequalities' slack bits."""
-        return self.objective_arrays.num_qubits + sum(
-            row.slack_weights().size for _, row in self.rows
-        )
+        return self.num_variables + sum(row.slack_weights().size for _, row in self.rows)
 
     def interpret(self, x: np.ndarray) -> np.ndarray:
         """Machine per task from the program's variables; -1 where a row is not one-hot."""

@@ -245,6 +245,7 @@ class WindowSettings:
 class WindowStats:
     tried: int = 0
     accepted: int = 0
+    empty: int = 0  # windows whose sub-solver offered nothing but the incumbent's assignment
     qubits: int = 0
 
     def facts(self) -> dict[str, Any]:
@@ -252,6 +253,7 @@ class WindowStats:
             "windows": self.tried,
             "accepted_windows": self.accepted,
             "acceptance_rate": self.accepted / self.tried if self.tried else 0.0,
+            "windows_without_candidates": self.empty,
             "max_window_qubits": self.qubits,
         }
 
@@ -286,17 +288,26 @@ class WindowSearch:
             window = fitting_window(
                 problem, self.schedule, self.rng, settings.qubits, settings.machines
             )
+            if window is None:
+                tracker.spend(1)
+                continue
             try:
                 found = self.solve_window(window, self.rng)
             except StopRequested:
                 break
-            self.stats.tried += 1
-            self.stats.qubits = max(self.stats.qubits, window.num_qubits)
-            count = min(settings.candidates, tracker.evaluations_left)
-            self._accept_best(window, ranked(window, found, count))
-            self._polish()
-            self._report(final=False)
+            self._settle(window, found)
         self._report(final=True)
+
+    def _settle(self, window: Window, found: np.ndarray) -> None:
+        """Count the window, take its best candidate if better, polish, report."""
+        self.stats.tried += 1
+        self.stats.qubits = max(self.stats.qubits, window.num_qubits)
+        count = min(self.settings.candidates, self.tracker.evaluations_left)
+        candidates = ranked(window, found, count)
+        self.stats.empty += not len(candidates)
+        self._accept_best(window, candidates)
+        self._polish()
+        self._report(final=False)
 
     def _accept_best(self, window: Window, candidates: np.ndarray) -> None:
         """Move the window's tasks as the best candidate says if that beats the incumbent; each

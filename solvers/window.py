@@ -18,7 +18,13 @@ Sub-solvers (`SUB_SOLVERS`), each returning window assignments (machine
 positions within the window, one row per sample):
 
 - ``qaoa``: the engine's QAOA, XY mixer from the incumbent's window
-  assignment, ``shots`` samples; angles from `AngleCache`;
+  assignment, ``shots`` samples; angles from `AngleCache`. The engine runs
+  on one thread here (`one_thread`): a window's state has at most 2^22
+  amplitudes, where each gate's parallel loop costs more to start than it
+  saves, and where another process shares the cores a two-thread gate
+  waits for the preempted thread (measured on this project's 2-core
+  machine under load: 4 ms per expectation value on one thread, 210 ms on
+  two);
 - ``exhaustive``: every assignment of the window's tasks to its machines
   (exact on the window: what a perfect sub-solver would find);
 - ``random``: ``shots`` uniformly random assignments, as many samples as
@@ -28,9 +34,11 @@ positions within the window, one row per sample):
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from itertools import zip_longest
 
+import numba
 import numpy as np
 
 from qsched.incremental.schedule import Schedule
@@ -181,11 +189,14 @@ def fitting_window(
     rng: np.random.Generator,
     qubits: int,
     machine_count: int,
-) -> Window:
+) -> Window | None:
     """A window around the critical machine whose QUBO, slack bits included, fits ``qubits``:
-    the last-taken tasks are dropped until it does."""
+    the last-taken tasks are dropped until it does. None when the machines drawn have no
+    tasks (possible only when no machine is busy: zero ETC entries)."""
     chosen = choose_machines(schedule, rng, machine_count)
     tasks = choose_tasks(schedule, chosen, rng, max(1, qubits // chosen.size))
+    if not tasks.size:
+        return None
     machines = np.sort(chosen)
     window = build_window(problem, schedule, tasks, machines)
     while window.num_qubits > qubits and tasks.size > 1:
@@ -232,12 +243,28 @@ WindowSolver = Callable[[Window, np.random.Generator], np.ndarray]
 def window_solver(name: str, shots: int, angles: AngleCache) -> WindowSolver:
     """The sub-solver ``name`` (one of `SUB_SOLVERS`): window -> window assignments."""
     if name == "qaoa":
-        return lambda window, rng: qaoa_assignments(window, angles, shots, rng)
+
+        def qaoa(window: Window, rng: np.random.Generator) -> np.ndarray:
+            with one_thread():
+                return qaoa_assignments(window, angles, shots, rng)
+
+        return qaoa
     if name == "random":
         return lambda window, rng: rng.integers(
             window.machines.size, size=(shots, window.tasks.size)
         )
     return lambda window, rng: every_assignment(window)
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Numba's parallel kernels on one thread while inside (this thread's setting only)."""
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(threads)
 
 
 def qaoa_assignments(

@@ -13,8 +13,8 @@ from qsched.problem import Problem
 from qsched.solver import Budget, SolveTracker
 from qsched.solvers.allocation import TaskAllocation
 from qsched.solvers.engine import cost_diagonal
-from qsched.solvers.hybrid import sub_problem
 from qsched.solvers.qaoa import encode
+from qsched.solvers.window import sub_problem
 
 INSTANCES = [(3, 2, 1), (4, 2, 2), (5, 2, 7), (4, 2, 5), (3, 3, 2)]  # 6 to 20 qubits
 
