@@ -43,6 +43,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = ((512, 16), (1024, 32))
+SUB_SOLVERS = ("qaoa", "exhaustive", "random")
 #: Directories installed as subpackages of qsched (pyproject.toml's package-dir).
 SUBPACKAGES = ("solvers", "baselines", "service")
 
@@ -148,49 +149,24 @@ def run_job(job: dict[str, Any], tree: Path | None) -> dict[str, Any]:
 
 
 def jobs(seconds: float) -> list[dict[str, Any]]:
-    """Windows jobs (both revisions where the option exists), then stop jobs."""
-    found = []
-    for tasks, machines in SIZES:
-        for sub_solver in ("qaoa", "exhaustive", "random"):
-            found.append(
-                {
-                    "kind": "windows",
-                    "tasks": tasks,
-                    "machines": machines,
-                    "seconds": seconds,
-                    "options": {"sub_solver": sub_solver},
-                    "baseline": sub_solver != "random",
-                }
-            )
-    for tasks, machines in SIZES:
-        found.append(
-            {
-                "kind": "stop",
-                "solver": "hybrid",
-                "tasks": tasks,
-                "machines": machines,
-                "after": 3.0,
-                "budget": 30.0,
-                "options": {},
-                "baseline": True,
-            }
-        )
-    found.append(
-        {
-            "kind": "stop",
-            "solver": "milp",
-            "tasks": 512,
-            "machines": 16,
-            "after": 8.0,
-            "budget": 20.0,
-            "options": {},
-            "baseline": True,
-        }
-    )
-    return found
-
-
-SUB_SOLVERS = ("qaoa", "exhaustive", "random")
+    """Windows jobs (in both revisions where the option exists), then stop jobs: the hybrid
+    stopped in its window stage, the MILP while HiGHS solves."""
+    windows = [
+        {"kind": "windows", "tasks": tasks, "machines": machines, "seconds": seconds,
+         "options": {"sub_solver": sub_solver}, "baseline": sub_solver != "random"}
+        for tasks, machines in SIZES
+        for sub_solver in SUB_SOLVERS
+    ]  # fmt: skip
+    stops = [
+        {"kind": "stop", "solver": "hybrid", "tasks": tasks, "machines": machines,
+         "after": 3.0, "budget": 30.0}
+        for tasks, machines in SIZES
+    ]  # fmt: skip
+    stops.append(
+        {"kind": "stop", "solver": "milp", "tasks": 512, "machines": 16, "after": 8.0,
+         "budget": 20.0}
+    )  # fmt: skip
+    return windows + [{**stop, "options": {}, "baseline": True} for stop in stops]
 
 
 def find(records: list[dict[str, Any]], revision: str, **match: Any) -> dict[str, Any] | None:
@@ -209,14 +185,17 @@ def windows_record(
     return find(records, revision, kind="windows", tasks=tasks, machines=machines, options=options)
 
 
+def table(header: list[str], rows: list[list[str]], text_columns: int = 1) -> list[str]:
+    """A Markdown table, the first ``text_columns`` left-aligned and the numbers right."""
+    rule = ["---"] * text_columns + ["---:"] * (len(header) - text_columns)
+    return [f"| {' | '.join(row)} |" for row in [header, rule, *rows]]
+
+
 def rates_table(records: list[dict[str, Any]], revisions: list[str]) -> list[str]:
     """Windows per second per revision and size, and the large-to-small ratio."""
-    sizes = [f"{r} {t}x{m}" for r in revisions for t, m in SIZES]
-    ratios = [f"{r} {SIZES[1][0]}/{SIZES[0][0]}" for r in revisions]
-    lines = [
-        "| sub_solver | " + " | ".join(sizes + ratios) + " |",
-        "|---" * (1 + len(sizes) + len(ratios)) + "|",
-    ]
+    header = ["sub_solver", *(f"{r} {t}x{m}" for r in revisions for t, m in SIZES)]
+    header += [f"{r} {SIZES[1][0]}/{SIZES[0][0]}" for r in revisions]
+    rows = []
     for sub_solver in SUB_SOLVERS:
         rates = [
             [windows_record(records, r, size, sub_solver) for size in SIZES] for r in revisions
@@ -228,46 +207,40 @@ def rates_table(records: list[dict[str, Any]], revisions: list[str]) -> list[str
             else "-"
             for small, large in rates
         ]
-        lines.append(f"| {sub_solver} | " + " | ".join(cells) + " |")
-    return lines
+        rows.append([sub_solver, *cells])
+    return table(header, rows)
 
 
 def ablation_table(records: list[dict[str, Any]]) -> list[str]:
     """This checkout's sub-solvers at the same budget and seed."""
-    lines = [
-        "| instance | sub_solver | objective | vs start | windows | accepted | acceptance "
-        "| no candidate |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
-    ]
+    header = ["instance", "sub_solver", "objective", "vs start", "windows", "accepted"]
+    header += ["acceptance", "no candidate"]
+    rows = []
     for size in SIZES:
         for sub_solver in SUB_SOLVERS:
             record = windows_record(records, "this", size, sub_solver)
             if record:
                 change = record["objective"] / record["start_objective"] - 1
-                lines.append(
-                    f"| {size[0]}x{size[1]} | {sub_solver} | {record['objective']:.1f} | "
-                    f"{100 * change:+.2f} % | {record['windows']} | "
-                    f"{record['accepted_windows']} | {100 * record['acceptance_rate']:.2f} % | "
-                    f"{record['windows_without_candidates']} |"
-                )
-    return lines
+                rows.append(
+                    [f"{size[0]}x{size[1]}", sub_solver, f"{record['objective']:.1f}",
+                     f"{100 * change:+.2f} %", str(record["windows"]),
+                     str(record["accepted_windows"]), f"{100 * record['acceptance_rate']:.2f} %",
+                     str(record["windows_without_candidates"])]
+                )  # fmt: skip
+    return table(header, rows, text_columns=2)
 
 
 def stop_table(records: list[dict[str, Any]]) -> list[str]:
-    lines = [
-        "| solver | instance | stop after s | revision | latency s | stop reason | status "
-        "| full and feasible |",
-        "|---|---|---:|---|---:|---|---|---|",
-    ]
-    for record in records:
-        if record["kind"] == "stop":
-            lines.append(
-                f"| {record['solver']} | {record['tasks']}x{record['machines']} | "
-                f"{record['after']} | {record['revision']} | {record['latency']:.2f} | "
-                f"{record['stop_reason']} | {record['status'] or ''} | "
-                f"{record['full_and_feasible']} |"
-            )
-    return lines
+    header = ["solver", "instance", "revision", "stop reason", "status", "full and feasible"]
+    header += ["stop after s", "latency s"]
+    rows = [
+        [record["solver"], f"{record['tasks']}x{record['machines']}", record["revision"],
+         record["stop_reason"], record["status"] or "", str(record["full_and_feasible"]),
+         str(record["after"]), f"{record['latency']:.2f}"]
+        for record in records
+        if record["kind"] == "stop"
+    ]  # fmt: skip
+    return table(header, rows, text_columns=6)
 
 
 def report(records: list[dict[str, Any]], baseline: str | None) -> str:
