@@ -45,7 +45,12 @@ within machines and are left to the decode, polish and VQE stages.
 
 `to_qubo()` converts with a penalty calibrated on the incumbent
 (`qsched.solvers.qubo`), and `interpret(x)` maps a solution back to an
-assignment.
+assignment. `qubo_arrays()` builds the same QUBO straight from the arrays the
+program is made of (its objective and integer rows), without a
+`QuadraticProgram`: the hybrid's windows need only the engine's arrays, and
+building and converting a program costs more than solving a window.
+`objectives` and `meet_rows` score many assignments at once in the program's
+terms.
 """
 
 from __future__ import annotations
@@ -57,7 +62,15 @@ from qiskit_optimization import QuadraticProgram
 
 from qsched.evaluate import over_capacity
 from qsched.problem import Problem
-from qsched.solvers.qubo import QuboForm, integer_row, to_qubo
+from qsched.solvers.engine import Qubo
+from qsched.solvers.qubo import (
+    IntegerRow,
+    PenaltyQubo,
+    QuboForm,
+    integer_row,
+    penalty_qubo,
+    to_qubo,
+)
 
 #: Integer units per capacity or power-cap row, coarsest first: 2^b - 1 fits a b-bit slack.
 CONSTRAINT_STEPS = (7, 15, 31, 63)
@@ -83,6 +96,9 @@ class TaskAllocation:
     bound; by default every task on its fastest machine. ``base_load``:
     seconds of work each machine already has from tasks outside the program
     (a subproblem of a larger schedule); it enters the load-balancing term.
+
+    Variables are numbered as in the program: ``x{t}_{m}`` is ``t * M + m``, then
+    ``on{m}`` (``T * M + m``) where the power cap binds.
     """
 
     def __init__(
@@ -121,23 +137,45 @@ class TaskAllocation:
     def num_machines(self) -> int:
         return self.problem.num_machines
 
+    @property
+    def cells(self) -> int:
+        """The x variables: one per task and machine."""
+        return self.num_tasks * self.num_machines
+
+    @property
+    def num_variables(self) -> int:
+        """The program's variables: x per task and machine, on per machine where the cap binds."""
+        return self.cells + (self.num_machines if self.power_row is not None else 0)
+
     def variable(self, task: int, machine: int) -> str:
         return f"x{task}_{machine}"
+
+    def _names(self) -> list[str]:
+        """The program's variable names, in variable order."""
+        names = [
+            self.variable(t, m) for t in range(self.num_tasks) for m in range(self.num_machines)
+        ]
+        if self.power_row is not None:
+            names += [f"on{m}" for m in range(self.num_machines)]
+        return names
 
     @cached_property
     def scale(self) -> float:
         """The incumbent's unscaled objective (1 if that is 0)."""
-        value = self._unscaled(self.incumbent)
+        value = float(self._unscaled(self.incumbent[None, :])[0])
         return value if value > 0 else 1.0
 
-    def _unscaled(self, assignment: np.ndarray) -> float:
+    def _unscaled(self, assignments: np.ndarray) -> np.ndarray:
+        """The objective before scaling, for each row of ``assignments`` (N, T)."""
         problem = self.problem
-        tasks = np.arange(self.num_tasks)
-        loads = self.base_load + np.bincount(
-            assignment, weights=self.runtime[tasks, assignment], minlength=self.num_machines
-        )
-        energy = self.dynamic_energy[tasks, assignment].sum()
-        return float(problem.energy_weight * energy + self._alpha * (loads @ loads) / self._work)
+        loads = np.zeros((assignments.shape[0], self.num_machines))
+        rows = np.arange(assignments.shape[0])
+        for t in range(self.num_tasks):
+            loads[rows, assignments[:, t]] += self.runtime[t, assignments[:, t]]
+        loads += self.base_load
+        energy = self.dynamic_energy[np.arange(self.num_tasks), assignments].sum(axis=1)
+        balance = np.einsum("nm,nm->n", loads, loads)
+        return np.asarray(problem.energy_weight * energy + self._alpha * balance / self._work)
 
     @cached_property
     def _alpha(self) -> float:
@@ -181,67 +219,64 @@ class TaskAllocation:
         on = np.bincount(self.incumbent, minlength=self.num_machines) > 0
         return incumbent_row(peak - always, float(headroom), on)
 
-    def to_quadratic_program(self) -> QuadraticProgram:
-        problem = self.problem
-        program = QuadraticProgram(problem.name or "task-allocation")
-        for t in range(self.num_tasks):
-            for m in range(self.num_machines):
-                program.binary_var(self.variable(t, m))
-        power = self.power_row
-        if power is not None:
-            for m in range(self.num_machines):
-                program.binary_var(f"on{m}")
-
-        linear: dict[str, float] = {}
-        quadratic: dict[tuple[str, str], float] = {}
+    @cached_property
+    def objective_arrays(self) -> Qubo:
+        """The program's objective over its variables (module docstring), as the engine's
+        arrays: per x{t}_{m} its energy and the load term's diagonal, per pair of tasks on a
+        machine the load term's cross product, and the fixed load's square as the constant."""
+        variables = self.num_variables
         weight = self._alpha / self._work / self.scale
+        runtime = self.runtime
+        linear = np.zeros(variables)
+        linear[: self.cells] = (
+            self.problem.energy_weight * self.dynamic_energy / self.scale
+            + weight * runtime * (runtime + 2 * self.base_load)
+        ).ravel()
+        quadratic = np.zeros((variables, variables))
+        first, second = np.triu_indices(self.num_tasks, 1)
         for m in range(self.num_machines):
-            runtime = self.runtime[:, m]
-            for t in range(self.num_tasks):
-                linear[self.variable(t, m)] = (
-                    problem.energy_weight * self.dynamic_energy[t, m] / self.scale
-                ) + weight * runtime[t] * (runtime[t] + 2 * self.base_load[m])
-                for u in range(t + 1, self.num_tasks):
-                    quadratic[(self.variable(t, m), self.variable(u, m))] = (
-                        2 * weight * runtime[t] * runtime[u]
-                    )
-        program.minimize(
-            constant=weight * float(self.base_load @ self.base_load),
-            linear=linear,
-            quadratic=quadratic,
-        )
-
-        for t in range(self.num_tasks):
-            program.linear_constraint(
-                {self.variable(t, m): 1 for m in range(self.num_machines)}, "==", 1, name=f"task{t}"
+            quadratic[first * self.num_machines + m, second * self.num_machines + m] = (
+                2 * weight * runtime[first, m] * runtime[second, m]
             )
-        for m, r in self.capped_resources():
-            self._capacity_row(program, m, r)
-        if power is not None:
-            coefficients, rhs = power
-            for t in range(self.num_tasks):
-                for m in range(self.num_machines):
-                    program.linear_constraint(
-                        {self.variable(t, m): 1, f"on{m}": -1}, "<=", 0, name=f"on{t}_{m}"
-                    )
-            program.linear_constraint(
-                {f"on{m}": int(c) for m, c in enumerate(coefficients) if c},
-                "<=",
-                rhs,
-                name="power_cap",
-            )
-        return program
+        return Qubo(linear, quadratic, weight * float(self.base_load @ self.base_load))
 
-    def _capacity_row(self, program: QuadraticProgram, machine: int, resource: int) -> None:
+    @cached_property
+    def rows(self) -> list[tuple[str, IntegerRow]]:
+        """The program's integer rows by name, in program order: one-hot per task, capacity per
+        capped (machine, resource), the power cap. (The ``x <= on`` rows are `implications`.)"""
+        machines = np.arange(self.num_machines)
+        rows = [
+            (
+                f"task{t}",
+                IntegerRow(t * self.num_machines + machines, np.ones_like(machines), 1, True),
+            )
+            for t in range(self.num_tasks)
+        ]
+        rows += [self._capacity_row(m, r) for m, r in self.capped_resources()]
+        if self.power_row is not None:
+            coefficients, rhs = self.power_row
+            used = np.flatnonzero(coefficients)
+            rows.append(("power_cap", IntegerRow(self.cells + used, coefficients[used], rhs)))
+        return rows
+
+    def implications(self) -> list[tuple[int, int]]:
+        """``x{t}_{m} <= on{m}`` as (x, on) variable pairs, where the power cap binds."""
+        if self.power_row is None:
+            return []
+        return [
+            (t * self.num_machines + m, self.cells + m)
+            for t in range(self.num_tasks)
+            for m in range(self.num_machines)
+        ]
+
+    def _capacity_row(self, machine: int, resource: int) -> tuple[str, IntegerRow]:
         demand = self.problem.demand[:, resource]
         capacity = self.problem.capacity[machine, resource]
         name = f"capacity{machine}_{self.problem.resources[resource]}"
         users = np.flatnonzero(demand > 0)
+        variables = users * self.num_machines + machine
         if capacity <= 0:
-            program.linear_constraint(
-                {self.variable(t, machine): 1 for t in users}, "<=", 0, name=name
-            )
-            return
+            return name, IntegerRow(variables, np.ones_like(users), 0)
         chosen = self.incumbent[users] == machine
         row = incumbent_row(demand[users], capacity, chosen)
         if row is None and not over_capacity(demand[users][chosen].sum(), capacity):
@@ -249,40 +284,94 @@ class TaskAllocation:
             coefficients, rhs = integer_row(demand[users], capacity, CONSTRAINT_STEPS[-1])
             row = coefficients, max(rhs, int(coefficients[chosen].sum()))
         coefficients, rhs = row or integer_row(demand[users], capacity, CONSTRAINT_STEPS[-1])
-        program.linear_constraint(
-            {self.variable(t, machine): int(c) for t, c in zip(users, coefficients, strict=True)},
-            "<=",
-            rhs,
-            name=name,
+        return name, IntegerRow(variables, coefficients, rhs)
+
+    def to_quadratic_program(self) -> QuadraticProgram:
+        """The program (module docstring) for qiskit-optimization."""
+        problem = self.problem
+        names = self._names()
+        program = QuadraticProgram(problem.name or "task-allocation")
+        for name in names:
+            program.binary_var(name)
+        objective = self.objective_arrays
+        first, second = np.nonzero(objective.quadratic)
+        program.minimize(
+            constant=objective.constant,
+            linear={name: float(c) for name, c in zip(names, objective.linear, strict=True)},
+            quadratic={
+                (names[i], names[j]): float(objective.quadratic[i, j])
+                for i, j in zip(first, second, strict=True)
+            },
         )
+        for name, row in self.rows:
+            program.linear_constraint(
+                {names[v]: int(c) for v, c in zip(row.variables, row.coefficients, strict=True)},
+                "==" if row.equality else "<=",
+                row.rhs,
+                name=name,
+            )
+        for x, on in self.implications():
+            t, m = divmod(x, self.num_machines)
+            program.linear_constraint({names[x]: 1, names[on]: -1}, "<=", 0, name=f"on{t}_{m}")
+        return program
 
     def solution(self, assignment: np.ndarray) -> np.ndarray:
         """The program's variable vector for an assignment (machines on where they have tasks)."""
-        x = np.zeros((self.num_tasks, self.num_machines))
-        x[np.arange(self.num_tasks), assignment] = 1
-        parts = [x.ravel()]
+        return self.solutions(np.asarray(assignment)[None, :])[0]
+
+    def solutions(self, assignments: np.ndarray) -> np.ndarray:
+        """`solution` for each row of ``assignments`` (N, T)."""
+        x = assignments[:, :, None] == np.arange(self.num_machines)
+        parts = [x.reshape(len(assignments), self.cells)]
         if self.power_row is not None:
-            parts.append(np.bincount(assignment, minlength=self.num_machines) > 0)
-        return np.concatenate(parts).astype(float)
+            parts.append(x.any(axis=1))
+        return np.concatenate(parts, axis=1).astype(float)
+
+    def meet_rows(self, assignments: np.ndarray) -> np.ndarray:
+        """Whether each row of ``assignments`` (N, T) meets the program's constraints."""
+        x = self.solutions(assignments)
+        fits = np.ones(len(assignments), dtype=bool)
+        for _, row in self.rows:
+            fits &= row.holds(x)
+        return fits
 
     def objective(self, assignment: np.ndarray) -> float:
         """The program's objective at an assignment, in units of `scale`."""
-        return self._unscaled(np.asarray(assignment, dtype=np.int64)) / self.scale
+        return float(self.objectives(np.asarray(assignment, dtype=np.int64)[None, :])[0])
+
+    def objectives(self, assignments: np.ndarray) -> np.ndarray:
+        """`objective` for each row of ``assignments`` (N, T)."""
+        return self._unscaled(assignments) / self.scale
+
+    @property
+    def _incumbent_upper(self) -> float | None:
+        """The penalty's upper bound: the incumbent's objective when it meets the constraints
+        (always, unless it overfills a machine)."""
+        return (
+            self.objective(self.incumbent) if self.meet_rows(self.incumbent[None, :])[0] else None
+        )
 
     def to_qubo(self) -> QuboForm:
-        """The QUBO, with the penalty calibrated on the incumbent when it meets the
-        constraints (always, unless the incumbent overfills a machine)."""
-        program = self.to_quadratic_program()
-        fits = program.is_feasible(self.solution(self.incumbent))
-        return to_qubo(program, upper=self.objective(self.incumbent) if fits else None)
+        """The QUBO by qiskit-optimization, with the penalty calibrated on the incumbent."""
+        return to_qubo(self.to_quadratic_program(), upper=self._incumbent_upper)
+
+    def qubo_arrays(self) -> PenaltyQubo:
+        """The QUBO `to_qubo` gives, built from the program's arrays (no `QuadraticProgram`)."""
+        return penalty_qubo(
+            self.objective_arrays,
+            [row for _, row in self.rows],
+            self.implications(),
+            upper=self._incumbent_upper,
+        )
+
+    @cached_property
+    def num_qubits(self) -> int:
+        """Qubits of the QUBO: the program's variables and its inequalities' slack bits."""
+        return self.num_variables + sum(row.slack_weights().size for _, row in self.rows)
 
     def interpret(self, x: np.ndarray) -> np.ndarray:
         """Machine per task from the program's variables; -1 where a row is not one-hot."""
-        rows = (
-            np.asarray(x)[: self.num_tasks * self.num_machines]
-            .reshape(self.num_tasks, self.num_machines)
-            .round()
-        )
+        rows = np.asarray(x)[: self.cells].reshape(self.num_tasks, self.num_machines).round()
         return np.where(rows.sum(axis=1) == 1, rows.argmax(axis=1), -1)
 
     def start_state(self, assignment: np.ndarray, num_qubits: int) -> np.ndarray:

@@ -1,96 +1,111 @@
 """`hybrid`: QAOA inside a classical large-neighbourhood search, for problems of any size.
 
-A simulator holds tens of qubits; a cluster's problem has hundreds of tasks.
+A simulator holds tens of qubits; a cluster's problem has thousands of tasks.
 The hybrid solver keeps a full schedule and lets QAOA re-solve small windows
 of it:
 
-1. Start: Min-min, repaired, or (``start="milp"``) the exact MILP's
-   incumbent after ``start_share`` of the wall budget; then polished by
-   ``polish_steps`` local-search steps.
-2. Window: the machine that finishes last plus ``window_machines - 1``
-   others (drawn with weights favouring the least busy), and up to
-   ``window_qubits / window_machines`` of the tasks on them (drawn at random,
-   seeded), fewer if the capacity rows' slack bits would not fit
-   ``window_qubits``. Everything else stays fixed.
+1. Start: a registered solver (`STARTS`: Min-min, the local search, the
+   MILP), run through the registry on ``start_share`` of the budget (of the
+   wall time and of the evaluations, whichever are given), its schedule
+   repaired; then polished by ``polish_steps`` local-search steps.
+2. Window (`qsched.solvers.window`): the machine that finishes last plus
+   ``window_machines - 1`` others (drawn with weights favouring the least
+   busy), and up to ``window_qubits / window_machines`` of their tasks,
+   taken from each machine in turn (the critical machine first), fewer if
+   the capacity rows' slack bits would not fit ``window_qubits``.
+   Everything else stays fixed.
 3. Sub-QUBO: `allocation.TaskAllocation` on the window's tasks and machines,
    with the fixed tasks' work on those machines as ``base_load``, their
-   demand taken off the capacities, at the incumbent's levels. The power cap
-   is left out of the window (the repair and the evaluator keep it).
-4. Sub-solver (``sub_solver``):
-   - ``qaoa``: the engine, XY mixer started from the incumbent's window
-     assignment, ``shots`` samples; angles by COBYLA with INTERP (depth
-     ``depth``) on one window in ``reoptimize_every``, reused in between
-     (`AngleCache`);
-   - ``exhaustive`` (the ablation): every assignment of the window's tasks
-     to its machines, so the quantum step is measured against an exact
-     classical solver of the same subproblem.
-   Both hand over their ``candidates`` best distinct window assignments by
-   the program's objective (meeting its rows first).
-5. Accept: each candidate, put back into the full schedule, repaired and
-   polished by ``window_polish`` local-search steps (the window moves many
-   tasks at once; the polish settles the rest around them), replaces the
-   incumbent when the evaluator finds it better.
+   demand taken off the capacities, at the incumbent's levels, built straight
+   from arrays. The power cap is left out of the window (the evaluator's key
+   keeps it).
+4. Sub-solver (``sub_solver``): ``qaoa`` (the engine, XY mixer started
+   from the incumbent's window assignment, ``shots`` samples; angles by
+   COBYLA with INTERP, depth ``depth``, on one window in
+   ``reoptimize_every``, reused in between), or the ablations
+   ``exhaustive`` (every assignment of the window: an exact classical
+   solver of the same subproblem) and ``random`` (``shots`` uniformly random
+   assignments: chance at QAOA's number of samples).
+5. Accept: the ``candidates`` best distinct window assignments by the
+   window's program (meeting its rows first) are scored on the incremental
+   schedule by moving only the window's tasks; the best replaces the
+   incumbent when its key (feasibility, violation, objective) is better.
+   Then ``window_polish`` hill-climbing steps on the incumbent settle the
+   rest around the window (accept-if-not-worse, so they never make it worse).
 
-It runs until its budget ends. Facts report windows tried and accepted, and
-where the accepted improvements came from, so the benchmark can say what the
-QAOA step adds over its classical stand-in.
+Every step of a window costs O(window) (O(window + M) for drawing its
+machines): the schedule is the incremental one, and the incumbent is handed
+to the tracker (a full evaluation) only when it improved, at most every
+`REPORT_SECONDS` and once at the end. It runs until its budget ends; it
+looks at the budget and at "stop" between windows and before each state
+evolution of the angle optimizer (the one long step), and the milp start
+stops in HiGHS's callback, so a stopped solve answers with its incumbent
+within hundredths of a second in the windows and about a second in the
+MILP. Facts report the windows tried and accepted, the acceptance rate and
+the windows whose sub-solver offered nothing but the incumbent's assignment,
+so the benchmark can say what the QAOA step adds over its classical
+stand-ins.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 import numpy as np
 
 from qsched import registry
-from qsched.construct import repaired_start
 from qsched.evaluate import Evaluation
 from qsched.neighbourhood import hill_climb
 from qsched.options import Option
 from qsched.problem import FieldViolation, Problem, ProblemError
 from qsched.registry import SolverKind, register
 from qsched.repair import levels_by_power, repair
-from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
-from qsched.solvers.allocation import TaskAllocation
+from qsched.solver import Budget, ProgressCallback, ProgressEvent, Result, SolveTracker
 from qsched.solvers.backends import QUBIT_BUDGET
-from qsched.solvers.engine import basis_bits
-from qsched.solvers.qaoa import EngineQaoa
+from qsched.solvers.window import (
+    SUB_SOLVERS,
+    AngleCache,
+    LiveSchedule,
+    StopRequested,
+    Window,
+    WindowSolver,
+    candidate_key,
+    fitting_window,
+    ranked,
+    window_solver,
+)
 
-SUB_SOLVERS = ("qaoa", "exhaustive")
-#: The least the milp start gets, when loading it took its whole share (it answers with Min-min).
+#: Registered solvers the hybrid can start from.
+STARTS = ("min-min", "local-search", "milp")
+#: Starts that an evaluation budget does not bound (HiGHS runs until it proves optimality).
+WALL_TIME_STARTS = frozenset({"milp"})
+#: The least the start gets, when loading it took its whole share (it answers with its first
+#: schedule).
 MIN_START_SECONDS = 1e-3
-STARTS = ("min-min", "milp")
+#: Least wall time between two hand-overs of an improved incumbent to the tracker (each is a
+#: full evaluation, O(T log T)); the last one is always made.
+REPORT_SECONDS = 0.05
 
 
-class AngleCache:
-    """QAOA angles shared across windows: optimized on one window, reused on the next
-    ``every - 1`` (windows are QUBOs of one size and one scale, and good angles transfer
-    between such instances: parameter concentration, Brandao et al. 2018), so most
-    windows cost one state evolution instead of an optimizer loop."""
-
-    def __init__(self, depth: int, evaluations: int, every: int):
-        self.depth, self.evaluations, self.every = depth, evaluations, every
-        self.uses = 0
-        self.angles: tuple[np.ndarray, np.ndarray] | None = None
-
-    def for_window(self, engine: EngineQaoa) -> tuple[np.ndarray, np.ndarray]:
-        if self.angles is None or self.uses % self.every == 0:
-            found = engine.optimize(self.depth, self.evaluations)
-            self.angles = found.gammas, found.betas
-        self.uses += 1
-        return self.angles
+def check_hybrid(problem: Problem, options: Mapping[str, Any]) -> list[FieldViolation]:
+    """The start solver's own refusals of this problem (the MILP's size limit), as the start
+    option's."""
+    start = options["start"]
+    try:
+        registry.get(start).check(problem, {})
+    except ProblemError as error:
+        return [
+            FieldViolation(
+                "options.start", f"{start} cannot start this problem: {v.field} {v.description}"
+            )
+            for v in error.violations
+        ]
+    return []
 
 
-@dataclasses.dataclass
-class WindowStats:
-    tried: int = 0
-    accepted: int = 0
-    qubits: int = 0
-
-
-@register("hybrid", kind=SolverKind.QUANTUM, finite=False, backends=("engine",))
+@register("hybrid", kind=SolverKind.QUANTUM, finite=False, backends=("engine",), check=check_hybrid)
 def hybrid(
     problem: Problem,
     budget: Budget,
@@ -101,7 +116,8 @@ def hybrid(
     sub_solver: Annotated[
         str,
         Option(
-            "what solves a window: qaoa, or exhaustive (the classical ablation)",
+            "what solves a window: qaoa, or the classical ablations exhaustive (every "
+            "assignment) and random (shots uniform samples)",
             choices=SUB_SOLVERS,
         ),
     ] = "qaoa",
@@ -126,7 +142,10 @@ def hybrid(
         int, Option("hill-climbing steps on the start", minimum=0, maximum=1_000_000)
     ] = 200,
     window_polish: Annotated[
-        int, Option("hill-climbing steps on each window candidate", minimum=0, maximum=1_000_000)
+        int,
+        Option(
+            "hill-climbing steps on the incumbent after each window", minimum=0, maximum=1_000_000
+        ),
     ] = 20,
     reoptimize_every: Annotated[
         int,
@@ -139,15 +158,15 @@ def hybrid(
     start: Annotated[
         str,
         Option(
-            "min-min (repaired), or milp: the MILP's incumbent after start_share "
-            "of the wall budget",
+            "registered solver whose schedule (repaired) the windows start from, run on "
+            "start_share of the budget; milp needs a wall-time budget",
             choices=STARTS,
         ),
     ] = "min-min",
     start_share: Annotated[
         float,
         Option(
-            "share of the wall budget the milp start takes",
+            "share of the budget (wall time and evaluations) the start may take",
             minimum=0,
             maximum=1,
             exclusive_minimum=True,
@@ -158,183 +177,166 @@ def hybrid(
     """QAOA windows in a classical schedule (large-neighbourhood search) until the budget ends."""
     tracker = SolveTracker(problem, budget, progress)
     rng = np.random.default_rng(seed)
-    order = levels_by_power(problem)
     with tracker.stage("start"):
-        current = _start(tracker, start, start_share)
+        current = _start(tracker, start, start_share, seed)
     with tracker.stage("polish"):
         current = hill_climb(tracker, current, rng, polish_steps, stage="polish")
-    stats = WindowStats()
-    angles = AngleCache(depth, optimizer_evaluations, reoptimize_every)
+    angles = AngleCache(depth, optimizer_evaluations, reoptimize_every, lambda: tracker.exhausted)
+    search = WindowSearch(
+        tracker,
+        current,
+        rng,
+        window_solver(sub_solver, shots, angles),
+        WindowSettings(window_qubits, window_machines, candidates, window_polish),
+    )
     with tracker.stage("window"):
-        while not tracker.exhausted and problem.num_machines > 1:
-            window = fitting_window(problem, current, rng, window_qubits, window_machines)
-            stats.tried += 1
-            stats.qubits = max(stats.qubits, window.form.num_qubits)
-            found = window.qaoa(angles, shots, rng) if sub_solver == "qaoa" else window.exhaustive()
-            for assignment in window.best(found, candidates):
-                if tracker.exhausted:
-                    break
-                candidate = repair(tracker, assignment, current.levels, order, stage="window")
-                candidate = hill_climb(tracker, candidate, rng, window_polish, stage="window")
-                if candidate.key < current.key:
-                    current = candidate
-                    stats.accepted += 1
-    facts = {
-        "sub_solver": sub_solver,
-        "windows": stats.tried,
-        "accepted_windows": stats.accepted,
-        "max_window_qubits": stats.qubits,
-    }
+        search.run()
+    facts = {"sub_solver": sub_solver, "start": start, **search.stats.facts()}
     return tracker.result("hybrid", completed=False, facts=facts)
 
 
-def _start(tracker: SolveTracker, start: str, share: float) -> Evaluation:
-    """Min-min repaired, or (``start="milp"``) the MILP's incumbent after ``share`` of the wall
-    budget."""
-    if start == "min-min":
-        return repaired_start(tracker)
+def _start(tracker: SolveTracker, name: str, share: float, seed: int) -> Evaluation:
+    """The named solver's schedule after its share of the budget, repaired. Its best-so-far
+    schedules reach this solve's tracker as they come, so a solve stopped during the start
+    answers with the start's incumbent."""
+    registry.get(name)  # imported on first use, and that counts against its share
+
+    def forward(event: ProgressEvent) -> None:
+        tracker.evaluate(event.assignment, event.levels, stage="start", spent=0)
+
+    result = registry.solve(
+        tracker.problem, name, _start_budget(tracker, name, share), seed, forward
+    )
+    tracker.spend(result.evaluations)
+    schedule = result.evaluation
+    order = levels_by_power(tracker.problem)
+    return repair(tracker, schedule.assignment, schedule.levels, order, stage="start")
+
+
+def _start_budget(tracker: SolveTracker, name: str, share: float) -> Budget:
+    """``share`` of each bound of the budget (less the wall time already spent), and its stop
+    signal."""
     budget = tracker.budget
-    if budget.wall_seconds is None:
+    if name in WALL_TIME_STARTS and budget.wall_seconds is None:
         raise ProblemError(
             [
                 FieldViolation(
                     "options.start",
-                    "the milp start takes a share of the wall-time budget: give one",
+                    f"the {name} start takes a share of the wall-time budget: give one",
                 )
             ]
         )
-    registry.get("milp")  # imported on first use, and that counts against its share
-    seconds = max(share * budget.wall_seconds - tracker.elapsed, MIN_START_SECONDS)
-    result = registry.solve(tracker.problem, "milp", Budget(seconds, stop=budget.stop))
-    return tracker.evaluate(result.evaluation.assignment, result.evaluation.levels, stage="start")
-
-
-def choose_window(
-    problem: Problem, current: Evaluation, rng: np.random.Generator, qubits: int, machines: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The last-finishing machine plus others weighted towards the least busy, and some of their
-    tasks."""
-    count = min(machines, problem.num_machines)
-    latest = int(np.argmax(current.busy))
-    others = np.delete(np.arange(problem.num_machines), latest)
-    slack = current.busy.max() - current.busy[others] + 1e-9
-    chosen = np.sort(
-        np.concatenate(
-            ([latest], rng.choice(others, count - 1, replace=False, p=slack / slack.sum()))
-        )
+    wall = (
+        None
+        if budget.wall_seconds is None
+        else max(share * budget.wall_seconds - tracker.elapsed, MIN_START_SECONDS)
     )
-    on_window = np.flatnonzero(np.isin(current.assignment, chosen))
-    size = max(1, qubits // count)
-    tasks = (
-        np.sort(rng.choice(on_window, min(size, on_window.size), replace=False))
-        if on_window.size
-        else on_window
-    )
-    return tasks, chosen
+    evaluations = None if budget.evaluations is None else max(1, int(share * budget.evaluations))
+    return Budget(wall, evaluations, budget.stop)
 
 
-def fitting_window(
-    problem: Problem, current: Evaluation, rng: np.random.Generator, qubits: int, machines: int
-) -> Window:
-    """A window whose QUBO, slack bits included, fits ``qubits``: tasks are dropped until it
-    does."""
-    tasks, chosen = choose_window(problem, current, rng, qubits, machines)
-    window = Window(problem, current, tasks, chosen)
-    while window.form.num_qubits > qubits and tasks.size > 1:
-        tasks = tasks[:-1]
-        window = Window(problem, current, tasks, chosen)
-    return window
+@dataclasses.dataclass(frozen=True)
+class WindowSettings:
+    qubits: int
+    machines: int
+    candidates: int
+    polish: int
 
 
-class Window:
-    """The subproblem of ``tasks`` on ``machines`` with the rest of ``current`` fixed."""
+@dataclasses.dataclass
+class WindowStats:
+    tried: int = 0
+    accepted: int = 0
+    empty: int = 0  # windows whose sub-solver offered nothing but the incumbent's assignment
+    qubits: int = 0
+
+    def facts(self) -> dict[str, Any]:
+        return {
+            "windows": self.tried,
+            "accepted_windows": self.accepted,
+            "acceptance_rate": self.accepted / self.tried if self.tried else 0.0,
+            "windows_without_candidates": self.empty,
+            "max_window_qubits": self.qubits,
+        }
+
+
+class WindowSearch:
+    """The window loop (module docstring, steps 2-5) on a live incremental schedule."""
 
     def __init__(
-        self, problem: Problem, current: Evaluation, tasks: np.ndarray, machines: np.ndarray
+        self,
+        tracker: SolveTracker,
+        start: Evaluation,
+        rng: np.random.Generator,
+        solve_window: WindowSolver,
+        settings: WindowSettings,
     ):
-        self.problem, self.current, self.tasks, self.machines = problem, current, tasks, machines
-        fixed = np.ones(problem.num_tasks, dtype=bool)
-        fixed[tasks] = False
-        fixed_tasks = np.flatnonzero(fixed)
-        placed = current.assignment[fixed_tasks]
-        runtime = (
-            problem.etc[fixed_tasks, placed] / problem.frequency[placed, current.levels[placed]]
+        self.tracker, self.rng, self.solve_window, self.settings = (
+            tracker,
+            rng,
+            solve_window,
+            settings,
         )
-        base = np.bincount(placed, weights=runtime, minlength=problem.num_machines)[machines]
-        fixed_demand = np.zeros((problem.num_machines, len(problem.resources)))
-        np.add.at(fixed_demand, placed, problem.demand[fixed_tasks])
-        self.sub = sub_problem(
-            problem,
-            tasks,
-            machines,
-            np.maximum(problem.capacity[machines] - fixed_demand[machines], 0.0),
-        )
-        position = {int(m): k for k, m in enumerate(machines)}
-        self.start = np.array([position[int(m)] for m in current.assignment[tasks]], dtype=np.int64)
-        self.allocation = TaskAllocation(
-            self.sub, levels=current.levels[machines], incumbent=self.start, base_load=base
-        )
-        self.form = self.allocation.to_qubo()
+        self.schedule = LiveSchedule(tracker.problem, start.assignment, start.levels)
+        self.seed = np.array([rng.integers(1 << 63)], dtype=np.uint64)
+        self.stats = WindowStats()
+        self.reported, self.reported_at = self.schedule.key, tracker.elapsed
 
-    def qaoa(self, angles: AngleCache, shots: int, rng: np.random.Generator) -> list[np.ndarray]:
-        """Window assignments sampled from QAOA (XY mixer from the incumbent's window
-        assignment)."""
-        initial = self.allocation.start_state(self.start, self.form.num_qubits)
-        engine = EngineQaoa(self.form, self.allocation.one_hot_groups(), initial)
-        gammas, betas = angles.for_window(engine)
-        cells = self.tasks.size * self.machines.size
-        states = engine.sample(gammas, betas, shots, rng)
-        return [self.allocation.interpret(basis_bits(z, cells)) for z in sorted(states)]
-
-    def exhaustive(self) -> list[np.ndarray]:
-        """Every assignment of the window's tasks to its machines (the classical ablation)."""
-        return [
-            np.array(a)
-            for a in itertools.product(range(self.machines.size), repeat=self.tasks.size)
-        ]
-
-    def best(self, window_assignments: list[np.ndarray], count: int) -> list[np.ndarray]:
-        """The ``count`` best distinct ones by the program (meeting its rows first, then its
-        objective), each put back into the full assignment."""
-        program = self.form.program
-        scored = {}
-        for assignment in window_assignments:
-            if np.any(assignment < 0):
-                continue
-            x = self.allocation.solution(assignment)
-            scored[assignment.tobytes()] = (
-                not program.is_feasible(x),
-                self.allocation.objective(assignment),
-                assignment,
+    def run(self) -> None:
+        """Windows until the budget ends or stop is set; the incumbent then goes to the
+        tracker."""
+        problem, settings, tracker = self.tracker.problem, self.settings, self.tracker
+        while problem.num_machines > 1 and not tracker.exhausted:
+            window = fitting_window(
+                problem, self.schedule, self.rng, settings.qubits, settings.machines
             )
-        ranked = sorted(scored.values(), key=lambda entry: (entry[0], entry[1], entry[2].tolist()))[
-            :count
-        ]
-        full = []
-        for _, _, assignment in ranked:
-            schedule = self.current.assignment.copy()
-            schedule[self.tasks] = self.machines[assignment]
-            full.append(schedule)
-        return full
+            if window is None:
+                tracker.spend(1)
+                continue
+            try:
+                found = self.solve_window(window, self.rng)
+            except StopRequested:
+                break
+            self._settle(window, found)
+        self._report(final=True)
 
+    def _settle(self, window: Window, found: np.ndarray) -> None:
+        """Count the window, take its best candidate if better, polish, report."""
+        self.stats.tried += 1
+        self.stats.qubits = max(self.stats.qubits, window.num_qubits)
+        count = min(self.settings.candidates, self.tracker.evaluations_left)
+        candidates = ranked(window, found, count)
+        self.stats.empty += not len(candidates)
+        self._accept_best(window, candidates)
+        self._polish()
+        self._report(final=False)
 
-def sub_problem(
-    problem: Problem, tasks: np.ndarray, machines: np.ndarray, capacity: np.ndarray
-) -> Problem:
-    """``problem`` restricted to ``tasks`` on ``machines`` with the given remaining capacity, no
-    power cap."""
-    return dataclasses.replace(
-        problem,
-        task_ids=tuple(problem.task_ids[t] for t in tasks),
-        machine_ids=tuple(problem.machine_ids[m] for m in machines),
-        etc=problem.etc[np.ix_(tasks, machines)],
-        demand=problem.demand[tasks],
-        capacity=capacity,
-        deadline=problem.deadline[tasks],
-        frequency=problem.frequency[machines],
-        level_count=problem.level_count[machines],
-        idle_watts=problem.idle_watts[machines],
-        busy_watts=problem.busy_watts[np.ix_(tasks, machines)],
-        dynamic_scale=problem.dynamic_scale[machines],
-        power_cap=np.inf,
-    )
+    def _accept_best(self, window: Window, candidates: np.ndarray) -> None:
+        """Move the window's tasks as the best candidate says if that beats the incumbent; each
+        candidate scored counts as an evaluation (a window as at least one)."""
+        best_key, best = self.schedule.key, None
+        for candidate in candidates:
+            key = candidate_key(self.schedule, window, candidate)
+            if key < best_key:
+                best_key, best = key, candidate
+        self.tracker.spend(max(1, len(candidates)))
+        if best is not None:
+            moved = best != window.start
+            self.schedule.assign(window.tasks[moved], window.machines[best[moved]])
+            self.stats.accepted += 1
+
+    def _polish(self) -> None:
+        steps = min(self.settings.polish, self.tracker.evaluations_left)
+        if steps:
+            self.schedule.climb(steps, self.seed)
+            self.tracker.spend(steps)
+
+    def _report(self, *, final: bool) -> None:
+        """Hand an improved incumbent to the tracker: at the end, or once `REPORT_SECONDS` have
+        passed since the last hand-over."""
+        tracker = self.tracker
+        if self.schedule.key < self.reported and (
+            final or tracker.elapsed - self.reported_at >= REPORT_SECONDS
+        ):
+            tracker.evaluate(self.schedule.assignment, self.schedule.levels, "window", spent=0)
+            self.reported, self.reported_at = self.schedule.key, tracker.elapsed

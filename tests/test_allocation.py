@@ -8,10 +8,13 @@ import numpy as np
 import pytest
 from builders import generated, two_machine_problem
 
+from qsched.construct import repaired_start
 from qsched.problem import Problem
+from qsched.solver import Budget, SolveTracker
 from qsched.solvers.allocation import TaskAllocation
 from qsched.solvers.engine import cost_diagonal
 from qsched.solvers.qaoa import encode
+from qsched.solvers.window import sub_problem
 
 INSTANCES = [(3, 2, 1), (4, 2, 2), (5, 2, 7), (4, 2, 5), (3, 3, 2)]  # 6 to 20 qubits
 
@@ -121,3 +124,49 @@ def test_one_hot_groups_are_the_task_rows():
         "x2_0",
         "x2_1",
     ]
+
+
+def assert_same_qubo(allocation: TaskAllocation) -> None:
+    """The arrays path and qiskit-optimization's converter give one QUBO: every coefficient,
+    the offset, the penalty and the number of qubits."""
+    form, arrays = allocation.to_qubo(), allocation.qubo_arrays()
+    scale = np.abs(form.arrays.linear).max()
+    assert arrays.num_qubits == form.num_qubits == allocation.num_qubits
+    assert arrays.penalty == pytest.approx(form.penalty, rel=1e-12)
+    assert np.allclose(arrays.arrays.linear, form.arrays.linear, rtol=1e-12, atol=1e-12 * scale)
+    assert np.allclose(
+        arrays.arrays.quadratic, form.arrays.quadratic, rtol=1e-12, atol=1e-12 * scale
+    )
+    assert arrays.arrays.constant == pytest.approx(form.arrays.constant, rel=1e-12)
+
+
+@pytest.mark.parametrize("shape", [*INSTANCES, (5, 3, 4), (6, 2, 3)])
+def test_qubo_from_arrays_is_the_converters_qubo(shape):
+    """Capacity rows with slack, and (in some of these) the power cap's rows."""
+    allocation, _, _ = encode(generated(*shape))
+    assert_same_qubo(allocation)
+
+
+def test_qubo_from_arrays_is_the_converters_qubo_for_a_window():
+    """A window of a larger schedule: fixed work as base load, capacity left over."""
+    problem = generated(16, 4, 3)
+    start = repaired_start(SolveTracker(problem, Budget()))
+    tasks, machines = np.array([0, 3, 5, 9, 12]), np.array([1, 2])
+    levels = start.levels[machines]
+    sub = sub_problem(problem, tasks, machines, problem.capacity[machines] * 0.6)
+    allocation = TaskAllocation(
+        sub, levels=levels, incumbent=np.array([0, 1, 1, 0, 1]), base_load=np.array([30.0, 12.0])
+    )
+    assert allocation.rows and any(name.startswith("capacity") for name, _ in allocation.rows)
+    assert_same_qubo(allocation)
+
+
+@pytest.mark.parametrize("shape", INSTANCES[:3])
+def test_rows_and_objectives_of_many_assignments_are_the_programs(shape):
+    allocation, form, _ = encode(generated(*shape))
+    outcomes = list(brute_force(allocation, form.program))
+    assignments = np.array([assignment for assignment, _, _ in outcomes])
+    assert allocation.meet_rows(assignments).tolist() == [fits for _, fits, _ in outcomes]
+    assert np.allclose(
+        allocation.objectives(assignments), [value for _, _, value in outcomes], rtol=1e-12
+    )

@@ -1,16 +1,18 @@
 """The exact MILP against brute-force enumeration, and its bound against known optima."""
 
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from qsched import files, hcsp, registry
+from qsched.baselines import milp
 from qsched.baselines.milp import power_cap_is_exact
 from qsched.evaluate import evaluate
 from qsched.generate import generate
 from qsched.problem import Problem, ProblemError
-from qsched.solver import Budget
+from qsched.solver import Budget, StopReason
 
 DATA = Path(__file__).resolve().parent.parent / "datasets" / "hcsp" / "512x16"
 
@@ -104,3 +106,37 @@ def test_exhaustive_search_proves_its_optimum_as_the_bound():
     result = registry.solve(problem, "exhaustive")
     assert result.bound == result.evaluation.objective
     assert result.facts["schedules"] == 2**5 * 9 == result.evaluations
+
+
+def test_stop_interrupts_highs_and_the_incumbent_is_returned(monkeypatch):
+    """Stop set as HiGHS starts (far from proving optimality on a 512 x 16 instance): HiGHS
+    is interrupted from its callback and the solve answers with a full schedule, cancelled."""
+    problem = files.read_problem(DATA / "u_i_hihi.0")
+    stop = threading.Event()
+    solve = milp.StoppableHighs._solve
+
+    def stop_then_solve(self):
+        stop.set()
+        return solve(self)
+
+    monkeypatch.setattr(milp.StoppableHighs, "_solve", stop_then_solve)
+    result = registry.solve(problem, "milp", Budget(wall_seconds=600, stop=stop))
+    assert result.facts["status"] == "interrupted"
+    assert result.stop_reason is StopReason.CANCELLED
+    assert result.evaluation.feasible and result.evaluation.assignment.shape == (512,)
+
+
+@pytest.mark.parametrize("stop_at", ["first", "construct"])
+def test_stop_before_highs_starts_answers_with_the_start(stop_at):
+    """Stop set while Min-min runs: the model is not built or not handed over."""
+    problem = Problem.from_message(generate(40, 6, seed=1))
+    stop = threading.Event()
+
+    def progress(event):
+        if event.point.stage == stop_at:
+            stop.set()
+
+    result = registry.solve(problem, "milp", Budget(wall_seconds=600, stop=stop), 0, progress)
+    assert result.facts["status"] == "not started"
+    assert result.stop_reason is StopReason.CANCELLED
+    assert result.evaluation.assignment.shape == (40,)

@@ -1,0 +1,311 @@
+"""A window of the hybrid's schedule: chosen, encoded, solved and scored in O(window).
+
+The hybrid (`qsched.solvers.hybrid`) re-solves thousands of windows of one
+schedule, so nothing a window does may cost O(problem):
+
+- the incumbent is a `LiveSchedule` (the incremental `Schedule`, which
+  keeps each machine's tasks, busy time and load), so the critical machine
+  is read in O(1), the window's tasks in O(tasks on its machines), its
+  fixed work and remaining capacity in O(window);
+- the window's QUBO is built from arrays (`TaskAllocation.qubo_arrays`),
+  not through a `QuadraticProgram`;
+- the sub-solver's samples are ranked on the window's program with array
+  operations (`TaskAllocation.meet_rows`, `objectives`);
+- a candidate is scored by moving only the window's tasks on the live
+  schedule and reading its key, then moving them back.
+
+Sub-solvers (`SUB_SOLVERS`), each returning window assignments (machine
+positions within the window, one row per sample):
+
+- ``qaoa``: the engine's QAOA, XY mixer from the incumbent's window
+  assignment, ``shots`` samples; angles from `AngleCache`. The engine runs
+  on one thread here (`one_thread`): a window's state has at most 2^22
+  amplitudes, where each gate's parallel loop costs more to start than it
+  saves, and where another process shares the cores a two-thread gate
+  waits for the preempted thread (measured on this project's 2-core
+  machine under load: 4 ms per expectation value on one thread, 210 ms on
+  two);
+- ``exhaustive``: every assignment of the window's tasks to its machines
+  (exact on the window: what a perfect sub-solver would find);
+- ``random``: ``shots`` uniformly random assignments, as many samples as
+  QAOA draws, so QAOA is measured against chance at equal samples.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from itertools import zip_longest
+
+import numba
+import numpy as np
+
+from qsched.incremental.schedule import Schedule
+from qsched.incremental.state import move
+from qsched.problem import Problem
+from qsched.solvers.allocation import TaskAllocation
+from qsched.solvers.parameters import optimize
+from qsched.solvers.qaoa import EngineQaoa
+
+SUB_SOLVERS = ("qaoa", "exhaustive", "random")
+#: Added to every machine's slack when drawing the window's other machines, so that machines
+#: as busy as the critical one can still be drawn.
+SLACK_FLOOR = 1e-9
+
+
+class StopRequested(Exception):
+    """The budget ended or stop was set inside a long window step (the angle optimizer)."""
+
+
+class LiveSchedule(Schedule):
+    """The hybrid's incumbent: an incremental `Schedule` with the read-only views a window is
+    chosen and built from, and moves of several tasks that re-key once."""
+
+    @property
+    def critical_machine(self) -> int:
+        """The machine that finishes last (the lower index on ties)."""
+        return int(self._state.tree[1])
+
+    @property
+    def busy(self) -> np.ndarray:
+        """(M,) each machine's busy time at its level (a read-only view)."""
+        return _readonly(self._state.busy)
+
+    @property
+    def load(self) -> np.ndarray:
+        """(M, R) each machine's summed demand (a read-only view)."""
+        return _readonly(self._state.load)
+
+    def tasks_on(self, machine: int) -> np.ndarray:
+        """The tasks on ``machine``, in EDF order."""
+        first = self._state.first[machine]
+        return self._state.slot_task[first : first + self._state.tasks_on[machine]].copy()
+
+    def machines_of(self, tasks: np.ndarray) -> np.ndarray:
+        return self._state.assignment[tasks]
+
+    def levels_of(self, machines: np.ndarray) -> np.ndarray:
+        return self._state.levels[machines]
+
+    def assign(self, tasks: np.ndarray, machines: np.ndarray) -> None:
+        """Move each of ``tasks`` to its machine in ``machines``; the key is computed once."""
+        for task, machine in zip(tasks.tolist(), machines.tolist(), strict=True):
+            move(self._constants, self._state, task, machine)
+        self._rekey()
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    view = array.view()
+    view.setflags(write=False)
+    return view
+
+
+@dataclasses.dataclass(frozen=True)
+class Window:
+    """``tasks`` on ``machines`` with the rest of the schedule fixed: ``start`` is the
+    incumbent's window assignment (positions in ``machines``), ``allocation`` the subproblem's
+    program, its fixed work as base load and its remaining capacity."""
+
+    tasks: np.ndarray
+    machines: np.ndarray
+    start: np.ndarray
+    allocation: TaskAllocation
+
+    @property
+    def num_qubits(self) -> int:
+        return self.allocation.num_qubits
+
+
+def build_window(
+    problem: Problem, schedule: LiveSchedule, tasks: np.ndarray, machines: np.ndarray
+) -> Window:
+    """The window of ``tasks`` (all on ``machines``) at the incumbent's levels, in O(window)."""
+    levels = schedule.levels_of(machines)
+    start = np.argmax(schedule.machines_of(tasks)[:, None] == machines[None, :], axis=1)
+    runtime = (
+        problem.etc[tasks, machines[start]] / problem.frequency[machines[start], levels[start]]
+    )
+    own_work = np.bincount(start, weights=runtime, minlength=machines.size)
+    own_demand = np.zeros((machines.size, len(problem.resources)))
+    np.add.at(own_demand, start, problem.demand[tasks])
+    fixed_demand = schedule.load[machines] - own_demand
+    sub = sub_problem(
+        problem, tasks, machines, np.maximum(problem.capacity[machines] - fixed_demand, 0.0)
+    )
+    allocation = TaskAllocation(
+        sub, levels=levels, incumbent=start, base_load=schedule.busy[machines] - own_work
+    )
+    return Window(tasks, machines, start, allocation)
+
+
+def sub_problem(
+    problem: Problem, tasks: np.ndarray, machines: np.ndarray, capacity: np.ndarray
+) -> Problem:
+    """``problem`` restricted to ``tasks`` on ``machines`` with the given remaining capacity, no
+    power cap."""
+    return dataclasses.replace(
+        problem,
+        task_ids=tuple(problem.task_ids[t] for t in tasks),
+        machine_ids=tuple(problem.machine_ids[m] for m in machines),
+        etc=problem.etc[np.ix_(tasks, machines)],
+        demand=problem.demand[tasks],
+        capacity=capacity,
+        deadline=problem.deadline[tasks],
+        frequency=problem.frequency[machines],
+        level_count=problem.level_count[machines],
+        idle_watts=problem.idle_watts[machines],
+        busy_watts=problem.busy_watts[np.ix_(tasks, machines)],
+        dynamic_scale=problem.dynamic_scale[machines],
+        power_cap=np.inf,
+    )
+
+
+def choose_machines(schedule: LiveSchedule, rng: np.random.Generator, count: int) -> np.ndarray:
+    """The critical machine first, then ``count - 1`` others drawn with weights favouring the
+    least busy (the ones that can take its work)."""
+    busy = schedule.busy
+    critical = schedule.critical_machine
+    others = np.delete(np.arange(busy.size), critical)
+    slack = busy[critical] - busy[others] + SLACK_FLOOR
+    drawn = rng.choice(others, min(count, busy.size) - 1, replace=False, p=slack / slack.sum())
+    return np.concatenate(([critical], drawn))
+
+
+def choose_tasks(
+    schedule: LiveSchedule, machines: np.ndarray, rng: np.random.Generator, size: int
+) -> np.ndarray:
+    """Up to ``size`` tasks taken in turn from each of ``machines`` (the critical machine first,
+    each machine's in random order), so every machine, the critical one above all, has tasks
+    in the window; in the order taken."""
+    shuffled = [rng.permutation(schedule.tasks_on(int(m))) for m in machines]
+    taken = [t for turn in zip_longest(*shuffled) for t in turn if t is not None]
+    return np.array(taken[:size], dtype=np.int64)
+
+
+def fitting_window(
+    problem: Problem,
+    schedule: LiveSchedule,
+    rng: np.random.Generator,
+    qubits: int,
+    machine_count: int,
+) -> Window | None:
+    """A window around the critical machine whose QUBO, slack bits included, fits ``qubits``:
+    the last-taken tasks are dropped until it does. None when the machines drawn have no
+    tasks (possible only when no machine is busy: zero ETC entries)."""
+    chosen = choose_machines(schedule, rng, machine_count)
+    tasks = choose_tasks(schedule, chosen, rng, max(1, qubits // chosen.size))
+    if not tasks.size:
+        return None
+    machines = np.sort(chosen)
+    window = build_window(problem, schedule, tasks, machines)
+    while window.num_qubits > qubits and tasks.size > 1:
+        tasks = tasks[:-1]
+        window = build_window(problem, schedule, tasks, machines)
+    return window
+
+
+class AngleCache:
+    """QAOA angles shared across windows: optimized on one window, reused on the next
+    ``every - 1`` (windows are QUBOs of one size and one scale, and good angles transfer
+    between such instances: parameter concentration, Brandao et al. 2018), so most
+    windows cost one state evolution instead of an optimizer loop.
+
+    The optimizer loop is the one long step of a window (hundreds of state evolutions), so
+    it looks at ``should_stop`` before each and raises `StopRequested` when it is true.
+    """
+
+    def __init__(self, depth: int, evaluations: int, every: int, should_stop: Callable[[], bool]):
+        self.depth, self.evaluations, self.every = depth, evaluations, every
+        self.should_stop = should_stop
+        self.uses = 0
+        self.angles: tuple[np.ndarray, np.ndarray] | None = None
+
+    def for_window(self, engine: EngineQaoa) -> tuple[np.ndarray, np.ndarray]:
+        if self.angles is None or self.uses % self.every == 0:
+            found = optimize(self._stoppable(engine), self.depth, self.evaluations)
+            self.angles = found.gammas, found.betas
+        self.uses += 1
+        return self.angles
+
+    def _stoppable(self, engine: EngineQaoa) -> Callable[[np.ndarray, np.ndarray], float]:
+        def expectation(gammas: np.ndarray, betas: np.ndarray) -> float:
+            if self.should_stop():
+                raise StopRequested
+            return float(engine.engine.expectation(gammas, betas))
+
+        return expectation
+
+
+WindowSolver = Callable[[Window, np.random.Generator], np.ndarray]
+
+
+def window_solver(name: str, shots: int, angles: AngleCache) -> WindowSolver:
+    """The sub-solver ``name`` (one of `SUB_SOLVERS`): window -> window assignments."""
+    if name == "qaoa":
+
+        def qaoa(window: Window, rng: np.random.Generator) -> np.ndarray:
+            with one_thread():
+                return qaoa_assignments(window, angles, shots, rng)
+
+        return qaoa
+    if name == "random":
+        return lambda window, rng: rng.integers(
+            window.machines.size, size=(shots, window.tasks.size)
+        )
+    return lambda window, rng: every_assignment(window)
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Numba's parallel kernels on one thread while inside (this thread's setting only)."""
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(threads)
+
+
+def qaoa_assignments(
+    window: Window, angles: AngleCache, shots: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Distinct window assignments sampled from QAOA (XY mixer from the incumbent's window
+    assignment, so every sample is one-hot)."""
+    allocation = window.allocation
+    form = allocation.qubo_arrays()
+    initial = allocation.start_state(window.start, form.num_qubits)
+    engine = EngineQaoa(form, allocation.one_hot_groups(), initial)
+    states = np.array(sorted(engine.sample(*angles.for_window(engine), shots, rng)))
+    bits = (states[:, None] >> np.arange(allocation.cells)) & 1
+    rows = bits.reshape(states.size, window.tasks.size, window.machines.size)
+    return rows.argmax(axis=2)[rows.sum(axis=2).min(axis=1) == 1]
+
+
+def every_assignment(window: Window) -> np.ndarray:
+    """Every assignment of the window's tasks to its machines (M^T rows)."""
+    shape = (window.machines.size,) * window.tasks.size
+    return np.stack(np.unravel_index(np.arange(np.prod(shape, dtype=np.int64)), shape), axis=1)
+
+
+def ranked(window: Window, assignments: np.ndarray, count: int) -> np.ndarray:
+    """The ``count`` best distinct window assignments other than the incumbent's, by the
+    window's program: meeting its rows first, then its objective, then the assignment."""
+    distinct = np.unique(assignments, axis=0)
+    distinct = distinct[np.any(distinct != window.start, axis=1)]
+    allocation = window.allocation
+    order = np.lexsort((allocation.objectives(distinct), ~allocation.meet_rows(distinct)))
+    return distinct[order[:count]]
+
+
+def candidate_key(
+    schedule: LiveSchedule, window: Window, candidate: np.ndarray
+) -> tuple[bool, float, float]:
+    """The schedule's key with the window's tasks placed as ``candidate`` says, the schedule
+    put back afterwards: only the tasks that move are touched."""
+    moved = candidate != window.start
+    tasks = window.tasks[moved]
+    schedule.assign(tasks, window.machines[candidate[moved]])
+    key = schedule.key
+    schedule.assign(tasks, window.machines[window.start[moved]])
+    return key
