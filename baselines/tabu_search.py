@@ -20,7 +20,7 @@ from typing import Annotated
 import numpy as np
 
 from qsched.construct import START, heuristic_start
-from qsched.neighbourhood import TabuSettings, can_move, tabu_search
+from qsched.neighbourhood import TABU, TabuSettings, can_move, tabu_search
 from qsched.options import Option
 from qsched.portfolio import MAX_WORKERS, run_workers
 from qsched.problem import Problem
@@ -43,7 +43,7 @@ def tabu_search_solver(
             minimum=0,
             maximum=1_000_000,
         ),
-    ] = 10,
+    ] = TABU.tenure,
     patience: Annotated[
         int,
         Option(
@@ -51,8 +51,10 @@ def tabu_search_solver(
             minimum=1,
             maximum=1_000_000_000,
         ),
-    ] = 200,
-    kick: Annotated[int, Option("random task moves in a kick", minimum=0, maximum=1_000_000)] = 3,
+    ] = TABU.patience,
+    kick: Annotated[
+        int, Option("random task moves in a kick", minimum=0, maximum=1_000_000)
+    ] = TABU.kick,
     samples: Annotated[
         int,
         Option(
@@ -60,7 +62,7 @@ def tabu_search_solver(
             minimum=0,
             maximum=1_000_000,
         ),
-    ] = 4,
+    ] = TABU.samples,
     workers: Annotated[
         int,
         Option(

@@ -30,7 +30,15 @@ from qsched.incremental.schedule import Schedule, TabuSearch
 from qsched.problem import Problem
 from qsched.solver import UNLIMITED, SolveTracker
 
-__all__ = ["LEVEL_MOVE_RATE", "TabuSettings", "can_move", "hill_climb", "in_batches", "tabu_search"]
+__all__ = [
+    "LEVEL_MOVE_RATE",
+    "TABU",
+    "TabuSettings",
+    "can_move",
+    "hill_climb",
+    "in_batches",
+    "tabu_search",
+]
 
 #: Proposals in the first batch; batches double while one takes under `BATCH_SECONDS`
 #: (always, without a wall budget), up to `LARGEST_BATCH`.
@@ -99,6 +107,9 @@ class TabuSettings(NamedTuple):
     kick: int
     samples: int
 
+
+#: The ``tabu-search`` solver's default settings.
+TABU = TabuSettings(tenure=10, patience=200, kick=3, samples=4)
 
 #: A batch: take this many proposals; the schedule to score if it should be, else None.
 Batch = Callable[[int], "tuple[np.ndarray, np.ndarray] | None"]

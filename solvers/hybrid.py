@@ -4,10 +4,11 @@ A simulator holds tens of qubits; a cluster's problem has thousands of tasks.
 The hybrid solver keeps a full schedule and lets QAOA re-solve small windows
 of it:
 
-1. Start: a registered solver (`STARTS`: Min-min, the local search, the
-   MILP), run through the registry on ``start_share`` of the budget (of the
-   wall time and of the evaluations, whichever are given), its schedule
-   repaired; then polished by ``polish_steps`` local-search steps.
+1. Start: a registered solver (`STARTS`: the tabu search by default,
+   Min-min, the local search, the MILP), run through the registry on
+   ``start_share`` of the budget (of the wall time and of the evaluations,
+   whichever are given), its schedule repaired; then polished by
+   ``polish_steps`` proposals of the tabu search.
 2. Window (`qsched.solvers.window`): the machine that finishes last plus
    ``window_machines - 1`` others (drawn with weights favouring the least
    busy), and up to ``window_qubits / window_machines`` of their tasks,
@@ -57,7 +58,7 @@ import numpy as np
 
 from qsched import registry
 from qsched.evaluate import Evaluation
-from qsched.neighbourhood import hill_climb
+from qsched.neighbourhood import TABU, tabu_search
 from qsched.options import Option
 from qsched.problem import FieldViolation, Problem, ProblemError
 from qsched.registry import SolverKind, register
@@ -78,7 +79,7 @@ from qsched.solvers.window import (
 )
 
 #: Registered solvers the hybrid can start from.
-STARTS = ("min-min", "local-search", "milp")
+STARTS = ("tabu-search", "min-min", "local-search", "milp")
 #: Starts that an evaluation budget does not bound (HiGHS runs until it proves optimality).
 WALL_TIME_STARTS = frozenset({"milp"})
 #: The least the start gets, when loading it took its whole share (it answers with its first
@@ -139,7 +140,7 @@ def hybrid(
         ),
     ] = 30,
     polish_steps: Annotated[
-        int, Option("hill-climbing steps on the start", minimum=0, maximum=1_000_000)
+        int, Option("tabu-search proposals on the start", minimum=0, maximum=1_000_000)
     ] = 200,
     window_polish: Annotated[
         int,
@@ -162,7 +163,7 @@ def hybrid(
             "start_share of the budget; milp needs a wall-time budget",
             choices=STARTS,
         ),
-    ] = "min-min",
+    ] = "tabu-search",
     start_share: Annotated[
         float,
         Option(
@@ -180,7 +181,7 @@ def hybrid(
     with tracker.stage("start"):
         current = _start(tracker, start, start_share, seed)
     with tracker.stage("polish"):
-        current = hill_climb(tracker, current, rng, polish_steps, stage="polish")
+        current = tabu_search(tracker, current, rng, TABU, polish_steps, stage="polish")
     angles = AngleCache(depth, optimizer_evaluations, reoptimize_every, lambda: tracker.exhausted)
     search = WindowSearch(
         tracker,

@@ -28,7 +28,7 @@ from qsched.solvers.window import (
 )
 
 
-def run(problem, evaluations=400, seed=0, **options):
+def run(problem, evaluations=1000, seed=0, **options):
     return registry.solve(problem, "hybrid", Budget(evaluations=evaluations), seed, None, options)
 
 
