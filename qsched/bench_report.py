@@ -80,8 +80,37 @@ def best_bounds(records: list[Record]) -> dict[str, float]:
 def report(suite: str, records: list[Record], data: Path = Path("datasets")) -> str:
     verify(records, data)
     if suite in ("hcsp", "braun"):
-        return gap_report(suite, records, data)
-    return scale_report(records) if suite == "scale" else energy_report(records)
+        text = gap_report(suite, records, data)
+    elif suite == "scale":
+        text = scale_report(records)
+    else:
+        text = energy_report(records)
+    windows = windows_report(records)
+    return f"{text}\n\n{windows}" if windows else text
+
+
+def windows_report(records: list[Record]) -> str:
+    """Per solver label that ran windows (the hybrid and its ablations), summed over its
+    runs: windows tried, accepted, the acceptance rate, and windows whose sub-solver
+    offered nothing but the incumbent's assignment; "" if none did."""
+    lines = []
+    for solver in solvers_in(records):
+        mine = [r for r in records if r.solver == solver and "windows" in r.facts]
+        if not mine:
+            continue
+        tried = sum(r.facts["windows"] for r in mine)
+        accepted = sum(r.facts.get("accepted_windows", 0) for r in mine)
+        empty = sum(r.facts.get("windows_without_candidates", 0) for r in mine)
+        rate = f"{100 * accepted / tried:.2f}" if tried else ""
+        lines.append(
+            _markdown_row(solver, str(len(mine)), str(tried), str(accepted), rate, str(empty))
+        )
+    if not lines:
+        return ""
+    header = _markdown_row(
+        "windows of", "runs", "windows", "accepted", "acceptance %", "without candidates"
+    )
+    return "\n".join([header, "|---|---:|---:|---:|---:|---:|", *lines])
 
 
 def _markdown_row(*cells: str) -> str:

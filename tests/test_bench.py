@@ -239,3 +239,16 @@ def test_braun_suite_draws_the_twelve_classes_and_measures_gaps_to_the_lp_bound(
     assert all(targets[r.instance] <= r.makespan for r in records)
     text = bench_report.report("braun", records, DATA)
     assert "best bound" in text and "**mean gap**" in text
+
+
+def test_reports_keep_the_windows_acceptance_of_the_hybrid_and_its_ablations():
+    runs = bench.read_records(RESULTS / "hcsp-hybrid-60s.jsonl")
+    text = bench_report.report("hcsp", runs, DATA)
+    header = "| windows of | runs | windows | accepted | acceptance % | without candidates |"
+    assert header in text
+    hybrid = [r for r in runs if r.solver == "hybrid"]
+    tried = sum(r.facts["windows"] for r in hybrid)
+    accepted = sum(r.facts["accepted_windows"] for r in hybrid)
+    assert f"| hybrid | 12 | {tried} | {accepted} | {100 * accepted / tried:.2f} |" in text
+    plain = [dataclasses.replace(r, facts={}) for r in runs]
+    assert header not in bench_report.report("hcsp", plain, DATA)

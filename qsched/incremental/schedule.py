@@ -207,11 +207,3 @@ class TabuSearch(Schedule):
     @property
     def best_levels(self) -> np.ndarray:
         return self._best_levels.copy()
-
-    @property
-    def iterations(self) -> int:
-        return int(self._counters[tabu.ITERATIONS])
-
-    @property
-    def kicks(self) -> int:
-        return int(self._counters[tabu.KICKS])
