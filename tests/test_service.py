@@ -380,7 +380,7 @@ def test_list_solvers_returns_each_solvers_declared_options(stub):
     assert (start.type, start.default_value.string_value, list(start.choices)) == (
         "string",
         "min-min",
-        ["mct", "min-min", "max-min", "sufferage"],
+        ["mct", "min-min", "max-min", "sufferage", "lp"],
     )
 
 
