@@ -42,7 +42,16 @@ if TYPE_CHECKING:
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 #: Solvers the demo compares.
-DEMO_SOLVERS = ("min-min", "max-min", "sufferage", "local-search", "tabu-search", "ga", "pso", "aco")
+DEMO_SOLVERS = (
+    "min-min",
+    "max-min",
+    "sufferage",
+    "local-search",
+    "tabu-search",
+    "ga",
+    "pso",
+    "aco",
+)
 #: The demo's quantum part: a problem small enough for a simulated QUBO, and who solves it.
 DEMO_QUANTUM_SHAPE = (5, 2)
 STOCK_STACK = "qaoa-reference"
