@@ -134,10 +134,17 @@ class Problem:
 
     def task_watts(self, tasks: np.ndarray, machines: np.ndarray, levels: np.ndarray) -> np.ndarray:
         """Watts while ``tasks`` run on ``machines`` at ``levels`` (broadcast index arrays):
-        idle power plus the dynamic part above idle, scaled for the DVFS level."""
-        idle = self.idle_watts[machines]
-        dynamic = self.busy_watts[tasks, machines] - idle
-        watts: np.ndarray = idle + self.dynamic_scale[machines, levels] * dynamic
+        idle power plus `dynamic_watts`."""
+        watts: np.ndarray = self.idle_watts[machines] + self.dynamic_watts(tasks, machines, levels)
+        return watts
+
+    def dynamic_watts(
+        self, tasks: np.ndarray, machines: np.ndarray, levels: np.ndarray
+    ) -> np.ndarray:
+        """Watts above idle while ``tasks`` run on ``machines`` at ``levels`` (broadcast index
+        arrays): the task's draw above idle, scaled for the DVFS level."""
+        dynamic = self.busy_watts[tasks, machines] - self.idle_watts[machines]
+        watts: np.ndarray = self.dynamic_scale[machines, levels] * dynamic
         return watts
 
     @property

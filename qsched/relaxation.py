@@ -30,6 +30,7 @@ import highspy
 import numpy as np
 
 from qsched.evaluate import Evaluation
+from qsched.list_scheduling import fastest_runtimes
 from qsched.problem import Problem
 from qsched.solver import SolveTracker
 
@@ -39,18 +40,12 @@ MAX_CELLS = 2_000_000
 WHOLE = 1 - 1e-6
 
 
-def fastest_runtimes(problem: Problem) -> np.ndarray:
-    """(T, M) seconds of each task on each machine at its fastest level."""
-    machines = np.arange(problem.num_machines)
-    runtimes: np.ndarray = problem.etc / problem.frequency[machines, problem.fastest_levels]
-    return runtimes
-
-
 def _dynamic_energy(problem: Problem, runtimes: np.ndarray) -> np.ndarray:
     """(T, M) joules above idle of each task on each machine at its fastest level."""
+    tasks = np.arange(problem.num_tasks)[:, None]
     machines = np.arange(problem.num_machines)
-    scale = problem.dynamic_scale[machines, problem.fastest_levels]
-    energy: np.ndarray = scale * (problem.busy_watts - problem.idle_watts) * runtimes
+    watts = problem.dynamic_watts(tasks, machines, problem.fastest_levels)
+    energy: np.ndarray = watts * runtimes
     return energy
 
 
