@@ -60,8 +60,8 @@ from qsched.incremental.climb import (
 from qsched.incremental.state import Constants, State, last_machine, move, resum, set_level
 
 # Slots of the counters array after the climb's (proposals, sweeps).
-ITERATIONS, STALL, KICKS, IMPROVED, REFUSED = range(2, 7)
-COUNTERS = 7
+ITERATIONS, STALL, IMPROVED = range(2, 5)
+COUNTERS = 5
 # Slots of the settings array.
 TENURE, PATIENCE, KICK, SAMPLES = range(4)
 #: Iterations between two exact re-additions of every sum (`state.resum`).
@@ -335,7 +335,6 @@ def search(
         if counters[STALL] >= settings[PATIENCE]:
             _kick(c, s, seed, best_assignment, best_levels, settings, current, power)
             counters[STALL] = 0
-            counters[KICKS] += 1
             busy = s.busy.sum()
         iteration = counters[ITERATIONS]
         if iteration % RESUM_EVERY == 0:
@@ -362,13 +361,11 @@ def search(
             tenure_ends = iteration + settings[TENURE]
             if _breaks_feasibility(key, current):
                 carry_out(c, s, chosen, True)
-                exact_key(c, s, key, power)
-                _make_tabu(seed, chosen, tabu_until, tenure_ends, settings[TENURE])
-                counters[REFUSED] += 1
+                exact_key(c, s, key, power)  # puts the current schedule's power bounds back
             else:
                 current[:] = key
                 busy += choice[1]
-                _make_tabu(seed, chosen, tabu_until, tenure_ends, settings[TENURE])
+            _make_tabu(seed, chosen, tabu_until, tenure_ends, settings[TENURE])
         counters[ITERATIONS] += 1
         if worse(best_key, current) or (not worse(current, best_key) and busy < best_busy[0]):
             best_key[:] = current
