@@ -58,6 +58,7 @@ import numpy as np
 
 from qsched import registry
 from qsched.evaluate import Evaluation
+from qsched.incremental.schedule import Schedule
 from qsched.neighbourhood import TABU, tabu_search
 from qsched.options import Option
 from qsched.problem import FieldViolation, Problem, ProblemError
@@ -68,7 +69,6 @@ from qsched.solvers.backends import QUBIT_BUDGET
 from qsched.solvers.window import (
     SUB_SOLVERS,
     AngleCache,
-    LiveSchedule,
     StopRequested,
     Window,
     WindowSolver,
@@ -278,7 +278,7 @@ class WindowSearch:
             solve_window,
             settings,
         )
-        self.schedule = LiveSchedule(tracker.problem, start.assignment, start.levels)
+        self.schedule = Schedule(tracker.problem, start.assignment, start.levels)
         self.seed = np.array([rng.integers(1 << 63)], dtype=np.uint64)
         self.stats = WindowStats()
         self.reported, self.reported_at = self.schedule.key, tracker.elapsed

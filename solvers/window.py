@@ -3,8 +3,8 @@
 The hybrid (`qsched.solvers.hybrid`) re-solves thousands of windows of one
 schedule, so nothing a window does may cost O(problem):
 
-- the incumbent is a `LiveSchedule` (the incremental `Schedule`, which
-  keeps each machine's tasks, busy time and load), so the critical machine
+- the incumbent is an incremental `Schedule` (which keeps each machine's
+  tasks, busy time and load), so the critical machine
   is read in O(1), the window's tasks in O(tasks on its machines), its
   fixed work and remaining capacity in O(window);
 - the window's QUBO is built from arrays (`TaskAllocation.qubo_arrays`),
@@ -42,7 +42,6 @@ import numba
 import numpy as np
 
 from qsched.incremental.schedule import Schedule
-from qsched.incremental.state import move
 from qsched.problem import Problem
 from qsched.solvers.allocation import TaskAllocation
 from qsched.solvers.parameters import optimize
@@ -56,49 +55,6 @@ SLACK_FLOOR = 1e-9
 
 class StopRequested(Exception):
     """The budget ended or stop was set inside a long window step (the angle optimizer)."""
-
-
-class LiveSchedule(Schedule):
-    """The hybrid's incumbent: an incremental `Schedule` with the read-only views a window is
-    chosen and built from, and moves of several tasks that re-key once."""
-
-    @property
-    def critical_machine(self) -> int:
-        """The machine that finishes last (the lower index on ties)."""
-        return int(self._state.tree[1])
-
-    @property
-    def busy(self) -> np.ndarray:
-        """(M,) each machine's busy time at its level (a read-only view)."""
-        return _readonly(self._state.busy)
-
-    @property
-    def load(self) -> np.ndarray:
-        """(M, R) each machine's summed demand (a read-only view)."""
-        return _readonly(self._state.load)
-
-    def tasks_on(self, machine: int) -> np.ndarray:
-        """The tasks on ``machine``, in EDF order."""
-        first = self._state.first[machine]
-        return self._state.slot_task[first : first + self._state.tasks_on[machine]].copy()
-
-    def machines_of(self, tasks: np.ndarray) -> np.ndarray:
-        return self._state.assignment[tasks]
-
-    def levels_of(self, machines: np.ndarray) -> np.ndarray:
-        return self._state.levels[machines]
-
-    def assign(self, tasks: np.ndarray, machines: np.ndarray) -> None:
-        """Move each of ``tasks`` to its machine in ``machines``; the key is computed once."""
-        for task, machine in zip(tasks.tolist(), machines.tolist(), strict=True):
-            move(self._constants, self._state, task, machine)
-        self._rekey()
-
-
-def _readonly(array: np.ndarray) -> np.ndarray:
-    view = array.view()
-    view.setflags(write=False)
-    return view
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,7 +74,7 @@ class Window:
 
 
 def build_window(
-    problem: Problem, schedule: LiveSchedule, tasks: np.ndarray, machines: np.ndarray
+    problem: Problem, schedule: Schedule, tasks: np.ndarray, machines: np.ndarray
 ) -> Window:
     """The window of ``tasks`` (all on ``machines``) at the incumbent's levels, in O(window)."""
     levels = schedule.levels_of(machines)
@@ -161,7 +117,7 @@ def sub_problem(
     )
 
 
-def choose_machines(schedule: LiveSchedule, rng: np.random.Generator, count: int) -> np.ndarray:
+def choose_machines(schedule: Schedule, rng: np.random.Generator, count: int) -> np.ndarray:
     """The critical machine first, then ``count - 1`` others drawn with weights favouring the
     least busy (the ones that can take its work)."""
     busy = schedule.busy
@@ -173,7 +129,7 @@ def choose_machines(schedule: LiveSchedule, rng: np.random.Generator, count: int
 
 
 def choose_tasks(
-    schedule: LiveSchedule, machines: np.ndarray, rng: np.random.Generator, size: int
+    schedule: Schedule, machines: np.ndarray, rng: np.random.Generator, size: int
 ) -> np.ndarray:
     """Up to ``size`` tasks taken in turn from each of ``machines`` (the critical machine first,
     each machine's in random order), so every machine, the critical one above all, has tasks
@@ -185,7 +141,7 @@ def choose_tasks(
 
 def fitting_window(
     problem: Problem,
-    schedule: LiveSchedule,
+    schedule: Schedule,
     rng: np.random.Generator,
     qubits: int,
     machine_count: int,
@@ -299,7 +255,7 @@ def ranked(window: Window, assignments: np.ndarray, count: int) -> np.ndarray:
 
 
 def candidate_key(
-    schedule: LiveSchedule, window: Window, candidate: np.ndarray
+    schedule: Schedule, window: Window, candidate: np.ndarray
 ) -> tuple[bool, float, float]:
     """The schedule's key with the window's tasks placed as ``candidate`` says, the schedule
     put back afterwards: only the tasks that move are touched."""

@@ -12,11 +12,11 @@ from builders import generated
 from qsched import hcsp, registry
 from qsched.construct import repaired_start
 from qsched.evaluate import evaluate
+from qsched.incremental.schedule import Schedule
 from qsched.problem import Problem, ProblemError
 from qsched.solver import Budget, SolveTracker, StopReason
 from qsched.solvers.window import (
     AngleCache,
-    LiveSchedule,
     StopRequested,
     build_window,
     candidate_key,
@@ -36,9 +36,9 @@ def braun(tasks: int, machines: int) -> Problem:
     return Problem.from_message(hcsp.etc_problem(hcsp.braun_etc(tasks, machines, 0), "braun"))
 
 
-def live_start(problem: Problem) -> LiveSchedule:
+def live_start(problem: Problem) -> Schedule:
     start = repaired_start(SolveTracker(problem, Budget()))
-    return LiveSchedule(problem, start.assignment, start.levels)
+    return Schedule(problem, start.assignment, start.levels)
 
 
 @pytest.mark.parametrize("sub_solver", ["qaoa", "exhaustive", "random"])

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from qsched.compiled import readonly
 from qsched.incremental import climb, power, tabu
 from qsched.incremental.state import (
     DYNAMIC,
@@ -73,6 +74,40 @@ class Schedule:
         set_level(self._constants, self._state, machine, level)
         self._rekey()
 
+    def assign(self, tasks: np.ndarray, machines: np.ndarray) -> None:
+        """Move each of ``tasks`` to its machine in ``machines``; the key is computed once."""
+        for task, machine in zip(tasks.tolist(), machines.tolist(), strict=True):
+            move(self._constants, self._state, task, machine)
+        self._rekey()
+
+    @property
+    def critical_machine(self) -> int:
+        """The machine that finishes last (the lower index on ties)."""
+        return last_machine(self._state)
+
+    @property
+    def busy(self) -> np.ndarray:
+        """(M,) each machine's busy time at its level (a read-only view)."""
+        return readonly(self._state.busy)
+
+    @property
+    def load(self) -> np.ndarray:
+        """(M, R) each machine's summed demand (a read-only view)."""
+        return readonly(self._state.load)
+
+    def tasks_on(self, machine: int) -> np.ndarray:
+        """The tasks on ``machine``, in EDF order."""
+        first = self._state.first[machine]
+        return self._state.slot_task[first : first + self._state.tasks_on[machine]].copy()
+
+    def machines_of(self, tasks: np.ndarray) -> np.ndarray:
+        machines: np.ndarray = self._state.assignment[tasks]
+        return machines
+
+    def levels_of(self, machines: np.ndarray) -> np.ndarray:
+        levels: np.ndarray = self._state.levels[machines]
+        return levels
+
     @property
     def key(self) -> tuple[bool, float, float]:
         """(infeasible, violation, objective), as `qsched.evaluate.Evaluation.key`."""
@@ -84,7 +119,7 @@ class Schedule:
 
     @property
     def makespan(self) -> float:
-        return float(self._state.busy[last_machine(self._state)])
+        return float(self._state.busy[self.critical_machine])
 
     @property
     def energy(self) -> float:
