@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
@@ -62,10 +63,16 @@ def gap_targets(suite: str, records: list[Record], data: Path) -> tuple[dict[str
     bounds = best_bounds(records)
     if suite == "braun":
         for instance in {record.instance for record in records}:
-            lp = relaxation.lp_bound(load(suite, instance, data))
+            lp = _lp_bound(suite, instance, data)
             if lp is not None:
                 bounds[instance] = max(lp, bounds.get(instance, -math.inf))
     return bounds, "gap to proven bound %"
+
+
+@functools.cache
+def _lp_bound(suite: str, instance: str, data: Path) -> float | None:
+    """The instance's LP bound, solved once per process: a report and its figures both ask."""
+    return relaxation.lp_bound(load(suite, instance, data))
 
 
 def best_bounds(records: list[Record]) -> dict[str, float]:
