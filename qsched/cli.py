@@ -248,6 +248,37 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_extender(args: argparse.Namespace) -> int:
+    """The Kubernetes scheduler extender (HTTP), until SIGINT/SIGTERM."""
+    from qsched.service.extender.planner import PlannerSettings
+    from qsched.service.extender.server import ExtenderSettings, serve
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = ExtenderSettings(
+        listen=args.listen,
+        prefix=args.prefix,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        server=args.server,
+        bind=args.bind,
+        kubeconfig=args.kubeconfig,
+        scheduler_name=args.scheduler_name,
+        seed=args.seed,
+        max_body=int(args.max_body_mb * 2**20),
+        planner=PlannerSettings(
+            solver=args.solver,
+            batch_window=args.batch_window,
+            solve_seconds=args.solve_seconds,
+            max_batch=args.max_batch,
+            makespan_weight=args.makespan_weight,
+        ),
+    )
+    code: int = serve(settings)
+    return code
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     """Solvers x instances x seeds of a suite; appends records to --out, prints (and writes) the
     report."""
@@ -486,6 +517,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     for add in (
         _add_demo_and_serve,
+        _add_extender,
         _add_solve_and_compare,
         _add_bench_and_gen,
         _add_server_queries,
@@ -538,6 +570,48 @@ def _add_demo_and_serve(commands: Commands) -> None:
         "--max-message-mb", type=_positive(float), default=64.0, help="largest message (< 2048)"
     )
     serve.set_defaults(run=cmd_serve)
+
+
+def _add_extender(commands: Commands) -> None:
+    extender = commands.add_parser(
+        "extender", help="run the Kubernetes scheduler extender (extender/v1 over HTTP)"
+    )
+    extender.add_argument("--listen", default="127.0.0.1:8888", help="host:port to listen on")
+    extender.add_argument("--prefix", default="/scheduler", help="path prefix of the verbs")
+    extender.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
+    extender.add_argument("--tls-key", help="the certificate's private key (PEM)")
+    extender.add_argument("--server", help="solve on this qsched gRPC server (default: in-process)")
+    extender.add_argument(
+        "--kubeconfig", help="API server to watch (default in a pod: its service account)"
+    )
+    extender.add_argument(
+        "--bind", action="store_true", help="serve the bind verb (creates Bindings; needs RBAC)"
+    )
+    extender.add_argument(
+        "--scheduler-name", default="qsched", help="plan the pending pods with this schedulerName"
+    )
+    extender.add_argument("--solver", default="local-search", help="solver of each batch")
+    extender.add_argument(
+        "--solve-seconds",
+        type=_positive(float),
+        default=2.0,
+        help="wall budget of one plan (keep it well inside the scheduler's httpTimeout)",
+    )
+    extender.add_argument(
+        "--batch-window",
+        type=_positive(float),
+        default=0.25,
+        help="seconds to gather arriving pods into one batch",
+    )
+    extender.add_argument("--max-batch", type=_positive(int), default=10_000)
+    extender.add_argument(
+        "--makespan-weight",
+        type=_positive(float),
+        help="objective weight per makespan second (default: the nodes' summed idle watts)",
+    )
+    extender.add_argument("--seed", type=int, default=0)
+    extender.add_argument("--max-body-mb", type=_positive(float), default=32.0)
+    extender.set_defaults(run=cmd_extender)
 
 
 def _add_solve_and_compare(commands: Commands) -> None:

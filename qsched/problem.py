@@ -242,7 +242,7 @@ class _Builder:
         if self.violations:
             raise ProblemError(self.violations)
 
-        busy_watts = _curve_at(curves, load)
+        busy_watts = curve_at(curves, load)
         idle = curves[:, 0]
         full = curves[:, -1]
         dynamic = np.where(np.isnan(frequency), np.nan, frequency**3)
@@ -452,7 +452,7 @@ def _key(name: str) -> str:
     return json.dumps(name)
 
 
-def _curve_at(curves: np.ndarray, load: np.ndarray) -> np.ndarray:
+def curve_at(curves: np.ndarray, load: np.ndarray) -> np.ndarray:
     """(T, M) watts: each machine's 11-point curve interpolated at each task's load."""
     position = load * (CURVE_POINTS - 1)
     low = np.minimum(np.floor(position).astype(np.int64), CURVE_POINTS - 2)

@@ -59,6 +59,18 @@ def parse_quantity(value: object, field: str) -> float:
     return amount
 
 
+def scheduler_units(name: str, amount: float) -> float:
+    """``amount`` in the integer units the scheduler compares: millicores for CPU, else units.
+
+    Go's NodeResourcesFit compares ``MilliValue()`` for CPU and ``Value()`` for
+    everything else, both rounded up; comparing the same integers (exact in a
+    float64) keeps the extender's fit identical to the scheduler's.
+    """
+    scaled = amount * 1000 if name == "cpu" else amount
+    nearest = round(scaled)
+    return float(nearest if abs(scaled - nearest) <= 1e-6 * max(1.0, scaled) else math.ceil(scaled))
+
+
 def resource_list(value: object, field: str) -> dict[str, float]:
     """A `ResourceList` (name -> quantity); null or absent is empty."""
     if value is None:

@@ -1,0 +1,203 @@
+"""The planner: the pending pods solved as one allocation problem, in the background.
+
+kube-scheduler hands the extender one pod at a time, but the watch sees the
+whole queue. The planner waits a short window after pods arrive (so a wave
+becomes one batch), snapshots the cluster, builds an `AllocationProblem`
+(pending pods x schedulable nodes, capacity = what the nodes have left),
+solves it with the configured solver under a deadline well inside the
+scheduler's ``httpTimeout``, and publishes the `Plan`. HTTP handlers never
+wait for it: without a current plan they answer from marginal costs on an
+empty plan (the greedy fallback).
+
+A plan is dropped when the node set changes. A pod bound somewhere other
+than its planned node, or a pending pod the plan does not cover, asks for a
+new plan; until it lands, the old one keeps answering, because every answer
+is checked against the nodes' free capacity at the moment of the call.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from qsched.problem import Problem
+from qsched.service.extender.cluster import ClusterCache, Nodes, Snapshot
+from qsched.service.extender.mapping import PodTask
+from qsched.service.extender.plan import NodeModel, Plan, Weights
+from qsched.v1 import problem_pb2
+
+log = logging.getLogger(__name__)
+
+#: Solves a problem (as sent and as read) within a wall-clock budget:
+#: (assignment (T,), levels (M,), objective).
+Solve = Callable[
+    [problem_pb2.AllocationProblem, Problem, float], tuple[np.ndarray, np.ndarray, float]
+]
+
+
+@dataclass(frozen=True)
+class PlannerSettings:
+    """How the planner batches and solves (`qsched extender` flags)."""
+
+    solver: str = "local-search"
+    #: Seconds to keep collecting pods after the first new one arrives.
+    batch_window: float = 0.25
+    #: Wall-clock budget of one solve; well inside kube-scheduler's 5 s httpTimeout.
+    solve_seconds: float = 2.0
+    #: Largest batch; beyond it the highest-priority pods are planned first.
+    max_batch: int = 10_000
+    #: Objective weight on makespan seconds; None: the nodes' summed idle watts, so a
+    #: second of makespan costs what the whole cluster burns idling for a second.
+    makespan_weight: float | None = None
+
+
+class Planner:
+    """Keeps a plan for the pending pods current; thread-safe to read."""
+
+    def __init__(self, cluster: ClusterCache, solve: Solve, settings: PlannerSettings):
+        self.cluster = cluster
+        self.settings = settings
+        self._solve = solve
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._plan: Plan | None = None
+        self._model: tuple[Nodes, NodeModel] | None = None
+        self._thread = threading.Thread(target=self._run, name="qsched-planner", daemon=True)
+        self.solves = 0
+        self.last_solve_seconds = 0.0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        self._thread.join(timeout=self.settings.solve_seconds + 5)
+
+    def wake(self) -> None:
+        """Something changed (pods arrived, a pod was bound, a node moved): look again."""
+        self._wake.set()
+
+    def current(self, nodes: Nodes) -> Plan | None:
+        """The plan, if it was made for these nodes."""
+        plan = self._plan
+        generation = self.cluster.node_generation
+        return plan if plan is not None and plan.node_generation == generation else None
+
+    def node_model(self, nodes: Nodes) -> NodeModel:
+        """Speed and power arrays of ``nodes`` (cached per node snapshot)."""
+        cached = self._model
+        if cached is None or cached[0].machines is not nodes.machines:
+            cached = (nodes, NodeModel.of(nodes.machines))
+            self._model = cached
+        return cached[1]
+
+    def weights(self, model: NodeModel) -> Weights:
+        makespan = self.settings.makespan_weight
+        return Weights(1.0, float(model.idle.sum()) if makespan is None else makespan)
+
+    # -- the background loop ----------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait()
+            if self._stopping.wait(self.settings.batch_window):
+                return
+            self._wake.clear()
+            snapshot = self.cluster.snapshot()
+            if self._needs_plan(snapshot):
+                try:
+                    self._plan_for(snapshot)
+                except Exception:  # a failed solve must not kill the planner; answers fall back
+                    log.exception("planning %d pods failed", len(snapshot.pending))
+
+    def _needs_plan(self, snapshot: Snapshot) -> bool:
+        plan = self._plan
+        if not snapshot.pending or not len(snapshot.nodes.machines):
+            return False
+        if plan is None or plan.node_generation != snapshot.node_generation:
+            return True
+        if any(task.uid not in plan.node_of for task in snapshot.pending):
+            return True
+        return any(
+            (bound := self.cluster.bound_node(uid)) is not None and bound != node
+            for uid, node in plan.node_of.items()
+        )
+
+    def _plan_for(self, snapshot: Snapshot) -> None:
+        started = time.monotonic()
+        nodes = snapshot.nodes
+        pods = _batch(snapshot.pending, nodes, self.settings.max_batch)
+        if not pods:
+            return
+        model = self.node_model(nodes)
+        weights = self.weights(model)
+        message = allocation_problem(pods, nodes, weights)
+        problem = Problem.from_message(message)
+        assignment, levels, objective = self._solve(message, problem, self.settings.solve_seconds)
+        frequency = problem.frequency[np.arange(problem.num_machines), levels]
+        runtime = problem.etc[np.arange(problem.num_tasks), assignment] / frequency[assignment]
+        busy = np.bincount(assignment, weights=runtime, minlength=problem.num_machines)
+        names = [nodes.machines[m].name for m in assignment]
+        self._plan = Plan(
+            node_generation=snapshot.node_generation,
+            node_of={pod.uid: name for pod, name in zip(pods, names, strict=True)},
+            busy=busy,
+            frequency=np.where(busy > 0, frequency, model.fastest),
+            weights=weights,
+            solver=self.settings.solver,
+            objective=objective,
+        )
+        self.solves += 1
+        self.last_solve_seconds = time.monotonic() - started
+        log.info(
+            "planned %d pods on %d nodes in %.2f s (objective %.6g)",
+            len(pods),
+            len(nodes.machines),
+            self.last_solve_seconds,
+            objective,
+        )
+
+
+def _batch(pending: tuple[PodTask, ...], nodes: Nodes, limit: int) -> list[PodTask]:
+    """The pods worth planning: those some node offers every resource of, by priority."""
+    placeable = [task for task in pending if nodes.demand(task.requests) is not None]
+    placeable.sort(key=lambda task: (-task.priority, task.uid))
+    return placeable[:limit]
+
+
+def allocation_problem(
+    pods: list[PodTask], nodes: Nodes, weights: Weights
+) -> problem_pb2.AllocationProblem:
+    """The batch as qsched's wire problem: pods are tasks, nodes machines with their free room."""
+    free = np.maximum(nodes.free, 0.0)
+    message = problem_pb2.AllocationProblem(name="kube-pending-pods")
+    message.objective.energy_weight = weights.energy
+    message.objective.makespan_weight = weights.makespan
+    for row, machine in enumerate(nodes.machines):
+        message.machines.append(
+            problem_pb2.Machine(
+                id=machine.name,
+                speed=machine.speed,
+                capacity=dict(zip(nodes.resources, free[row].tolist(), strict=True)),
+                spec_power=problem_pb2.SpecPowerCurve(watts=machine.watts),
+                dvfs_levels=[problem_pb2.DvfsLevel(frequency=f) for f in machine.frequencies],
+            )
+        )
+    for pod in pods:
+        demand = nodes.demand(pod.requests)
+        task = problem_pb2.Task(
+            id=pod.uid,
+            work=pod.work_seconds,
+            load=pod.cpu_load,
+            demand={r: a for r, a in zip(nodes.resources, demand.tolist(), strict=True) if a > 0},
+        )
+        if pod.deadline_seconds is not None:
+            task.deadline = pod.deadline_seconds
+        message.tasks.append(task)
+    return message

@@ -1,0 +1,166 @@
+"""``qsched extender``: wire the cache, the watch, the planner and the HTTP app, and serve."""
+
+from __future__ import annotations
+
+import logging
+import os
+import ssl
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from qsched.generate import generate
+from qsched.problem import Problem
+from qsched.service.extender import wire
+from qsched.service.extender.answers import Binder, Extender
+from qsched.service.extender.app import DEFAULT_MAX_BODY, Readiness, create_app
+from qsched.service.extender.cluster import ClusterCache
+from qsched.service.extender.metrics import ExtenderMetrics
+from qsched.service.extender.planner import Planner, PlannerSettings, Solve
+from qsched.service.extender.solve import local_solve, remote_solve
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExtenderSettings:
+    """Everything ``qsched extender`` takes on its command line."""
+
+    listen: str = "127.0.0.1:8888"
+    prefix: str = "/scheduler"
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    #: A qsched gRPC server to solve on; None solves in this process.
+    server: str | None = None
+    #: Serve the bind verb (needs API credentials).
+    bind: bool = False
+    kubeconfig: str | None = None
+    #: Watch the API server (kubeconfig or in-cluster); without it the extender knows only
+    #: what kube-scheduler sends it.
+    watch: bool = True
+    scheduler_name: str = "qsched"
+    seed: int = 0
+    max_body: int = DEFAULT_MAX_BODY
+    planner: PlannerSettings = field(default_factory=PlannerSettings)
+
+
+@dataclass
+class ExtenderService:
+    """A running extender's parts (the HTTP app is served by the caller or `serve`)."""
+
+    app: web.Application
+    extender: Extender
+    planner: Planner
+    #: The API-server watch (`kube.ClusterWatch`), when there are credentials.
+    watch: Any | None
+    warm: threading.Event
+
+    def stop(self) -> None:
+        self.planner.stop()
+        if self.watch is not None:
+            self.watch.stop()
+
+
+def has_credentials(kubeconfig: str | None) -> bool:
+    """Whether the API server was named: ``--kubeconfig``, or a pod's service account.
+
+    Explicit on purpose: a developer's ~/.kube/config never makes a local
+    extender watch (and bind in) whatever cluster it happens to point at.
+    """
+    return bool(kubeconfig) or "KUBERNETES_SERVICE_HOST" in os.environ
+
+
+def build(settings: ExtenderSettings) -> ExtenderService:
+    """Start the planner (and the watch, when credentials exist); return the app to serve."""
+    metrics = ExtenderMetrics()
+    planner_box: list[Planner] = []
+    cluster = ClusterCache(settings.scheduler_name, on_change=lambda: planner_box[0].wake())
+    solve = (
+        remote_solve(settings.server, settings.planner.solver, settings.seed)
+        if settings.server
+        else local_solve(settings.planner.solver, settings.seed)
+    )
+    planner = Planner(cluster, solve, settings.planner)
+    planner_box.append(planner)
+
+    client = None
+    watched = settings.watch and has_credentials(settings.kubeconfig)
+    if watched or settings.bind:
+        from qsched.service.extender import kube  # the kubernetes client, only when used
+
+        client = kube.api_client(settings.kubeconfig)
+    binder: Binder | None = None
+    if settings.bind:
+        if client is None:
+            raise ValueError("--bind needs API server credentials (--kubeconfig or in-cluster)")
+
+        def binder(args: wire.BindingArgs) -> None:
+            kube.bind_pod(client, args.pod_namespace, args.pod_name, args.pod_uid, args.node)
+
+    watch = None
+    synced = threading.Event()
+    if watched:
+        watch = kube.ClusterWatch(client, cluster)
+        watch.start()
+        synced = watch.synced
+    else:
+        log.warning(
+            "no API server credentials: the extender knows only the nodes and pods "
+            "kube-scheduler sends it (run with --kubeconfig or in a pod for the full picture)"
+        )
+        synced.set()
+    extender = Extender(cluster, planner, binder, on_fallback=metrics.fallbacks.inc)
+    warm = threading.Event()
+    threading.Thread(target=_warm_up, args=(solve, warm), daemon=True).start()
+    planner.start()
+    app = create_app(
+        extender,
+        Readiness(synced.is_set, warm.is_set),
+        metrics,
+        settings.prefix,
+        settings.max_body,
+    )
+    return ExtenderService(app, extender, planner, watch, warm)
+
+
+def _warm_up(solve: Solve, warm: threading.Event) -> None:
+    """Solve a small problem once so that the first real plan does not compile kernels."""
+    message = generate(8, 3, seed=0)
+    try:
+        solve(message, Problem.from_message(message), 0.5)
+    except Exception:  # a remote server that is down: plans will fall back, not crash
+        log.exception("warming the solver failed")
+    warm.set()
+
+
+def ssl_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
+    """A server TLS context (TLS 1.2+) from a certificate and key file, or None for plain HTTP."""
+    if not cert and not key:
+        return None
+    if not cert or not key:
+        raise ValueError("--tls-cert and --tls-key go together")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert, key)
+    return context
+
+
+def serve(settings: ExtenderSettings) -> int:
+    """Serve until SIGINT/SIGTERM (aiohttp's run_app handles both)."""
+    host, _, port = settings.listen.rpartition(":")
+    context = ssl_context(settings.tls_cert, settings.tls_key)
+    service = build(settings)
+    try:
+        web.run_app(
+            service.app,
+            host=host.strip("[]") or "127.0.0.1",
+            port=int(port),
+            ssl_context=context,
+            access_log=None,
+            print=lambda text: log.info("%s", text),
+        )
+    finally:
+        service.stop()
+    return 0
