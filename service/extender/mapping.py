@@ -171,12 +171,13 @@ def _watts(hints: Mapping[str, str], model: str) -> tuple[float, ...]:
             )
         return curve
     if IDLE_WATTS in hints or PEAK_WATTS in hints:
-        idle = _number(hints, IDLE_WATTS, math.nan)
-        peak = _number(hints, PEAK_WATTS, math.nan)
-        if not idle <= peak:
-            raise InvalidObject(
-                f"metadata.{PEAK_WATTS}", f"needs {IDLE_WATTS} too, and must be >= it"
-            )
+        for needed, partner in ((IDLE_WATTS, PEAK_WATTS), (PEAK_WATTS, IDLE_WATTS)):
+            if needed not in hints:
+                raise InvalidObject(f"metadata.{needed}", f"is required with {partner}")
+        idle = _number(hints, IDLE_WATTS, 0.0)
+        peak = _number(hints, PEAK_WATTS, 0.0)
+        if peak < idle:
+            raise InvalidObject(f"metadata.{PEAK_WATTS}", f"must be >= {IDLE_WATTS}")
         return tuple(idle + (peak - idle) * step / 10 for step in range(11))
     return tuple(specpower_curves()[model])
 

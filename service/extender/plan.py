@@ -109,7 +109,9 @@ def scores(costs: np.ndarray, planned: np.ndarray | None) -> np.ndarray:
     The cheapest non-planned node scores 9 and the dearest 0, linearly in
     between; ``planned`` (a boolean mask) marks the plan's node.
     """
-    low, high = float(costs.min(initial=0.0)), float(costs.max(initial=0.0))
+    if not len(costs):
+        return np.zeros(0, dtype=np.int64)
+    low, high = float(costs.min()), float(costs.max())
     spread = high - low
     if spread > 0:
         scaled = (MAX_SCORE - 1) * (high - costs) / spread
