@@ -2,40 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import threading
-from collections.abc import Iterator
 from typing import Any
 
-from aiohttp import web
-
-from qsched.service.extender.server import ExtenderService, ExtenderSettings, build
+from qsched.service.extender.server import ExtenderService, ExtenderSettings, serving_in_thread
 
 
-@contextlib.contextmanager
 def running_extender(
     settings: ExtenderSettings = ExtenderSettings(), ssl_context: Any = None
-) -> Iterator[tuple[str, ExtenderService]]:
-    """Serve `build(settings)` on a free loopback port in a thread; yields (base URL, service)."""
-    service = build(settings)
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(service.app, access_log=None)
-    loop.run_until_complete(runner.setup())
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
-    loop.run_until_complete(site.start())
-    port = runner.addresses[0][1]
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    scheme = "https" if ssl_context else "http"
-    try:
-        yield f"{scheme}://127.0.0.1:{port}", service
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=5)
-        loop.run_until_complete(runner.cleanup())
-        loop.close()
-        service.stop()
+) -> contextlib.AbstractContextManager[tuple[str, ExtenderService]]:
+    """A real extender on a free loopback port (see `serving_in_thread`)."""
+    return serving_in_thread(settings, ssl_context)
 
 
 def node(

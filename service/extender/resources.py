@@ -99,7 +99,8 @@ def pod_requests(pod: Mapping[str, Any]) -> dict[str, float]:
     ``restartPolicy: Always``), or the largest init container running beside
     the sidecars started before it, whichever is larger, per resource; plus
     ``spec.overhead``. Pod-level ``spec.resources.requests`` replace the
-    container sum for the resources they name. Every pod also takes one
+    container sum for cpu, memory and hugepages (the resources Kubernetes
+    allows at pod level). Every pod also takes one
     ``pods`` slot.
     """
     spec = _mapping(pod.get("spec"), "spec")
@@ -123,7 +124,13 @@ def pod_requests(pod: Mapping[str, Any]) -> dict[str, float]:
         _max(largest_init, running)
     _max(total, largest_init)
     pod_level = _mapping(spec.get("resources"), "spec.resources")
-    total |= resource_list(pod_level.get("requests"), "spec.resources.requests")
+    total |= {
+        name: amount
+        for name, amount in resource_list(
+            pod_level.get("requests"), "spec.resources.requests"
+        ).items()
+        if name in ("cpu", "memory") or name.startswith("hugepages-")
+    }
     _add(total, resource_list(spec.get("overhead"), "spec.overhead"))
     total[POD_SLOTS] = 1.0
     return total

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import ssl
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,6 +148,35 @@ def ssl_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(cert, key)
     return context
+
+
+@contextlib.contextmanager
+def serving_in_thread(
+    settings: ExtenderSettings, ssl_context: ssl.SSLContext | None = None
+) -> Iterator[tuple[str, ExtenderService]]:
+    """`build(settings)` served on a free loopback port by an event loop in a thread.
+
+    Yields (base URL, service). For tests and the cluster simulation, which
+    drive a real extender over real HTTP from the same process.
+    """
+    service = build(settings)
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(service.app, access_log=None)
+    loop.run_until_complete(runner.setup())
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
+    loop.run_until_complete(site.start())
+    port = runner.addresses[0][1]
+    thread = threading.Thread(target=loop.run_forever, name="qsched-extender-http", daemon=True)
+    thread.start()
+    scheme = "https" if ssl_context else "http"
+    try:
+        yield f"{scheme}://127.0.0.1:{port}", service
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+        loop.run_until_complete(runner.cleanup())
+        loop.close()
+        service.stop()
 
 
 def serve(settings: ExtenderSettings) -> int:
