@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes.client import CoreV1Api
+from kubernetes.client import ApiException, CoreV1Api
 
 from qsched.service.extender.fake_apiserver import FakeApiServer, StatusError
 from qsched.service.extender.kube import (
@@ -282,3 +282,48 @@ def test_api_client_without_configuration_says_what_is_missing(tmp_path: Path, m
     monkeypatch.setenv("HOME", str(tmp_path))
     with pytest.raises(ConfigError, match="KUBERNETES_SERVICE_HOST unset"):
         api_client(None)
+
+
+def test_the_fake_server_serves_the_typed_client(server: FakeApiServer) -> None:
+    with server.client() as client:
+        api = CoreV1Api(client)
+        api.create_node(node("n0"))
+        created = api.create_namespaced_pod("team", pod("p0", namespace="team"))
+        assert created.metadata.uid and created.status.phase == "Pending"
+        assert [p.metadata.name for p in api.list_namespaced_pod("team").items] == ["p0"]
+        assert api.list_namespaced_pod("other").items == []
+        with pytest.raises(ApiException) as duplicate:
+            api.create_namespaced_pod("team", pod("p0", namespace="team"))
+        assert duplicate.value.status == 409
+        assert json.loads(duplicate.value.body)["reason"] == "AlreadyExists"
+        bind_pod(client, "team", "p0", created.metadata.uid, "n0")
+        assert api.read_namespaced_pod("p0", "team").spec.node_name == "n0"
+        api.delete_namespaced_pod("p0", "team")
+        with pytest.raises(ApiException) as missing:
+            api.read_namespaced_pod("p0", "team")
+        assert missing.value.status == 404
+        api.delete_node("n0")
+        assert server.nodes() == [] and server.pods() == []
+
+
+def test_a_watch_from_version_0_starts_with_the_current_objects(server: FakeApiServer) -> None:
+    server.add_node(node("n0"))
+    server.add_node(node("n1"))
+    with server.client() as client:
+        response = CoreV1Api(client).list_node(
+            watch=True,
+            resource_version="0",
+            timeout_seconds=1,
+            allow_watch_bookmarks=True,
+            _preload_content=False,
+        )
+        events = [json.loads(line) for line in response.data.splitlines()]
+    assert [(e["type"], e["object"]["metadata"].get("name")) for e in events] == [
+        ("ADDED", "n0"),
+        ("ADDED", "n1"),
+        ("BOOKMARK", None),  # the watch timed out: where to resume from
+    ]
+    assert (
+        events[-1]["object"]["metadata"]["resourceVersion"]
+        == server.nodes()[-1]["metadata"]["resourceVersion"]
+    )

@@ -112,19 +112,19 @@ class _Store:
     def objects(self, resource: str) -> list[dict[str, Any]]:
         return [obj for obj, _ in self._objects[resource].values()]
 
-    def create(self, resource: str, obj: object, namespace: str | None = None) -> dict[str, Any]:
+    def create(self, resource: str, body: object, namespace: str | None = None) -> dict[str, Any]:
         """Store a new object as the API server would: defaults, uid, timestamps, version."""
-        if not isinstance(obj, dict):
+        if not isinstance(body, dict):
             raise StatusError(400, "BadRequest", f"a {_KINDS[resource][0]} must be a JSON object")
-        obj = json.loads(json.dumps(obj))  # a private copy, and JSON-only values
+        obj: dict[str, Any] = json.loads(json.dumps(body))  # a private copy, JSON values only
         metadata = obj.setdefault("metadata", {})
         name = metadata.get("name")
         if not isinstance(name, str) or not name:
             raise StatusError(422, "Invalid", "metadata.name: Required value: name is required")
-        if namespace is not None:
-            if metadata.setdefault("namespace", namespace) != namespace:
-                message = "the namespace of the provided object does not match the request"
-                raise StatusError(400, "BadRequest", message)
+        if namespace is not None and metadata.setdefault("namespace", namespace) != namespace:
+            message = "the namespace of the provided object does not match the request"
+            raise StatusError(400, "BadRequest", message)
+        if resource == "pods":  # the API server's defaults for a new pod
             obj.setdefault("spec", {}).setdefault("schedulerName", "default-scheduler")
             obj.setdefault("status", {}).setdefault("phase", "Pending")
         key = f"{namespace}/{name}" if namespace is not None else name
@@ -390,7 +390,7 @@ class _Api:
                 remaining = None if deadline is None else deadline - loop.time()
                 if remaining is not None and remaining <= 0:
                     if request.query.get("allowWatchBookmarks") in ("true", "1"):
-                        bookmark = {"kind": _KINDS[resource][0], "apiVersion": "v1"}
+                        bookmark: dict[str, Any] = {"kind": _KINDS[resource][0], "apiVersion": "v1"}
                         bookmark["metadata"] = {"resourceVersion": str(cursor)}
                         await stream.write(_dumps({"type": "BOOKMARK", "object": bookmark}) + b"\n")
                     break

@@ -20,10 +20,10 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import kubernetes.client
 import kubernetes.config
@@ -122,12 +122,16 @@ def bind_pod(client: ApiClient, namespace: str, name: str, uid: str, node: str) 
     target = kubernetes.client.V1ObjectReference(kind="Node", api_version="v1", name=node)
     body = kubernetes.client.V1Binding(metadata=metadata, target=target)
     try:
-        response = CoreV1Api(client).create_namespaced_pod_binding(
-            name,
-            namespace,
-            body,
-            _preload_content=False,
-            _request_timeout=(_CONNECT_TIMEOUT, _READ_MARGIN),
+        # Typed as V1Binding, but without preloading the client returns the raw response.
+        response = cast(
+            urllib3.BaseHTTPResponse,
+            CoreV1Api(client).create_namespaced_pod_binding(
+                name,
+                namespace,
+                body,
+                _preload_content=False,
+                _request_timeout=(_CONNECT_TIMEOUT, _READ_MARGIN),
+            ),
         )
     except ApiException as error:
         raise BindError(_refusal(error, f"binding {namespace}/{name}"), error.status) from error
@@ -139,7 +143,7 @@ def bind_pod(client: ApiClient, namespace: str, name: str, uid: str, node: str) 
 def _refusal(error: ApiException, what: str) -> str:
     """The API server's own message (from its Status body) for a refused request."""
     try:
-        message = json.loads(error.body)["message"]
+        message = json.loads(error.body or "")["message"]
     except (TypeError, ValueError, KeyError):
         message = error.reason
     return f"{what}: {error.status} {message}"
@@ -285,14 +289,14 @@ class ClusterWatch:
         if epoch is not None:
             epoch.end()
         with self._sink_lock:
-            pass  # a sink call in progress has finished; later ones see _stopping
+            pass  # a sink call under way has ended; later ones see _stopping or their epoch end
         if self._thread is not None:
             self._thread.join(timeout)
 
     def _backoff(self, failures: int) -> float:
-        return min(
-            self._resync_backoff * 2 ** (failures - 1), max(_MAX_BACKOFF, self._resync_backoff)
-        )
+        """The wait after ``failures`` failures in a row: doubling, not to hammer a sick server."""
+        ceiling = max(_MAX_BACKOFF, self._resync_backoff)
+        return min(self._resync_backoff * 2 ** (failures - 1), ceiling)
 
     def _run(self) -> None:
         """List, hand over, watch until the epoch ends; again until stopped."""
@@ -392,7 +396,7 @@ class ClusterWatch:
 
     def _stream(
         self, epoch: _Epoch, resource: _Resource, version: str
-    ) -> Iterator[tuple[str, dict[str, Any]]]:
+    ) -> Generator[tuple[str, dict[str, Any]], None, None]:
         """One watch request's events, (type, object); raises `_Gone` on a 410."""
         try:
             response = getattr(self._api, resource.list_method)(
