@@ -17,6 +17,7 @@ from qsched.evaluate import evaluate
 from qsched.problem import Problem
 from qsched.service.extender import wire
 from qsched.service.extender.cluster import ClusterCache
+from qsched.service.extender.fake_apiserver import FakeApiServer
 from qsched.service.extender.mapping import node_machine, pod_task
 from qsched.service.extender.plan import NodeModel, Weights, marginal_costs, scores
 from qsched.service.extender.planner import PlannerSettings, allocation_problem
@@ -286,3 +287,47 @@ def test_scores_rank_by_cost_and_give_the_plan_ten() -> None:
     assert scores(costs, None).tolist() == [4, 9, 7, 0]
     assert scores(costs, np.array([False, False, False, True])).tolist() == [4, 9, 7, 10]
     assert scores(np.array([2.0, 2.0]), None).tolist() == [9, 9]
+
+
+def test_bind_creates_the_binding_through_the_api_server_and_watches_the_cluster(tmp_path) -> None:
+    """--bind with a kubeconfig: the official client against a fake API server on loopback."""
+    api = FakeApiServer()
+    api.start()
+    try:
+        api.add_node(node("a", cpu="2"))
+        api.add_node(node("b", cpu="2"))
+        api.add_pod(pod("running", cpu="2", node_name="a"))
+        api.add_pod(pod("waiting", cpu="1"))
+        kubeconfig = str(api.kubeconfig(tmp_path / "kubeconfig"))
+        settings = ExtenderSettings(bind=True, kubeconfig=kubeconfig, planner=FAST.planner)
+        with running_extender(settings) as (url, service):
+            cluster = service.extender.cluster
+            wait_for(lambda: service.watch.synced.is_set() and cluster.pending_count() == 1)
+            # The watch counts the running pod on a: it no longer fits there.
+            answer = post(url, "filter", {"Pod": pod("waiting", cpu="1"), "NodeNames": ["a", "b"]})
+            assert answer.json()["NodeNames"] == ["b"]
+            wait_for(
+                lambda: (
+                    (plan := service.planner.current(cluster.nodes())) is not None
+                    and plan.node_of.get("waiting") == "b"
+                )
+            )
+            binding = {
+                "PodName": "pod-waiting",
+                "PodNamespace": "default",
+                "PodUID": "waiting",
+                "Node": "b",
+            }
+            assert post(url, "bind", binding).json() == {"Error": ""}
+            assert {p["metadata"]["uid"]: p["spec"].get("nodeName") for p in api.pods()}[
+                "waiting"
+            ] == "b"
+            assert cluster.bound_node("waiting") == "b" and cluster.pending_count() == 0
+            again = post(url, "bind", binding).json()["Error"]
+            assert "pod-waiting" in again  # the API server's conflict, passed on
+            missing = post(url, "bind", binding | {"PodName": "nope", "PodUID": "nope"}).json()[
+                "Error"
+            ]
+            assert missing.startswith("binding default/nope:")
+    finally:
+        api.stop()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
+import yaml
 from extender_helpers import node, pod
 from hypothesis import given
 from hypothesis import strategies as st
@@ -163,3 +167,18 @@ def test_any_node_annotation_value_reads_or_names_its_field(values: dict[str, st
             f"metadata.{mapping.IDLE_WATTS}",
             f"metadata.{mapping.PEAK_WATTS}",
         )
+
+
+def test_the_readme_example_maps_as_the_readme_says() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = re.search(r"```yaml\n(apiVersion: v1\nkind: Pod.*?)```", readme, re.S)
+    assert block is not None
+    example_pod, example_node = yaml.safe_load_all(block.group(1))
+    task = mapping.pod_task(example_pod)
+    machine = mapping.node_machine(example_node)
+    assert (task.work_seconds, task.deadline_seconds) == (900, 3600)
+    assert task.requests == {"cpu": 2, "memory": 4 * 2**30, "pods": 1}
+    assert task.work_seconds / machine.speed == 187.5
+    assert (machine.watts[0], machine.watts[-1]) == (58.4, 222)
+    assert machine.frequencies == (1.0, 0.8, 0.6)
+    assert machine.allocatable == {"cpu": 12, "memory": 64 * 2**30, "pods": 110}

@@ -97,7 +97,10 @@ class Extender:
     def bind(self, args: wire.BindingArgs) -> dict[str, str]:
         if self.binder is None:
             return wire.binding_result("binding is not enabled on this extender (--bind)")
-        self.binder(args)
+        try:
+            self.binder(args)
+        except Exception as error:  # the API server's refusal (conflict, not found, forbidden)
+            return wire.binding_result(f"binding {args.pod_namespace}/{args.pod_name}: {error}")
         self.cluster.assume_bound(args.pod_uid, args.node)
         return wire.binding_result()
 

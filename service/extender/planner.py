@@ -20,24 +20,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from qsched.problem import Problem
 from qsched.service.extender.cluster import ClusterCache, Nodes, Snapshot
 from qsched.service.extender.mapping import PodTask
 from qsched.service.extender.plan import NodeModel, Plan, Weights
+from qsched.service.extender.solve import Solve
 from qsched.v1 import problem_pb2
 
 log = logging.getLogger(__name__)
-
-#: Solves a problem (as sent and as read) within a wall-clock budget:
-#: (assignment (T,), levels (M,), objective).
-Solve = Callable[
-    [problem_pb2.AllocationProblem, Problem, float], tuple[np.ndarray, np.ndarray, float]
-]
 
 
 @dataclass(frozen=True)
@@ -137,21 +130,16 @@ class Planner:
             return
         model = self.node_model(nodes)
         weights = self.weights(model)
-        message = allocation_problem(pods, nodes, weights)
-        problem = Problem.from_message(message)
-        assignment, levels, objective = self._solve(message, problem, self.settings.solve_seconds)
-        frequency = problem.frequency[np.arange(problem.num_machines), levels]
-        runtime = problem.etc[np.arange(problem.num_tasks), assignment] / frequency[assignment]
-        busy = np.bincount(assignment, weights=runtime, minlength=problem.num_machines)
-        names = [nodes.machines[m].name for m in assignment]
+        solved = self._solve(allocation_problem(pods, nodes, weights), self.settings.solve_seconds)
+        names = [nodes.machines[m].name for m in solved.assignment]
         self._plan = Plan(
             node_generation=snapshot.node_generation,
             node_of={pod.uid: name for pod, name in zip(pods, names, strict=True)},
-            busy=busy,
-            frequency=np.where(busy > 0, frequency, model.fastest),
+            busy=solved.busy,
+            frequency=np.where(solved.busy > 0, solved.frequency, model.fastest),
             weights=weights,
             solver=self.settings.solver,
-            objective=objective,
+            objective=solved.objective,
         )
         self.solves += 1
         self.last_solve_seconds = time.monotonic() - started
@@ -160,7 +148,7 @@ class Planner:
             len(pods),
             len(nodes.machines),
             self.last_solve_seconds,
-            objective,
+            solved.objective,
         )
 
 

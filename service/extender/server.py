@@ -7,24 +7,26 @@ import contextlib
 import logging
 import os
 import ssl
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from qsched.generate import generate
-from qsched.problem import Problem
 from qsched.service.extender import wire
 from qsched.service.extender.answers import Binder, Extender
 from qsched.service.extender.app import DEFAULT_MAX_BODY, Readiness, create_app
 from qsched.service.extender.cluster import ClusterCache
 from qsched.service.extender.metrics import ExtenderMetrics
-from qsched.service.extender.planner import Planner, PlannerSettings, Solve
-from qsched.service.extender.solve import local_solve, remote_solve
+from qsched.service.extender.planner import Planner, PlannerSettings
+from qsched.service.extender.solve import Solve, process_solve, remote_solve
 
 log = logging.getLogger(__name__)
+
+SWITCH_INTERVAL_SECONDS = 0.001
 
 
 @dataclass(frozen=True)
@@ -59,11 +61,15 @@ class ExtenderService:
     #: The API-server watch (`kube.ClusterWatch`), when there are credentials.
     watch: Any | None
     warm: threading.Event
+    #: Shuts the solver's worker process down (None when solving on a server).
+    stop_solver: Callable[[], None] | None
 
     def stop(self) -> None:
         self.planner.stop()
         if self.watch is not None:
             self.watch.stop()
+        if self.stop_solver is not None:
+            self.stop_solver()
 
 
 def has_credentials(kubeconfig: str | None) -> bool:
@@ -77,14 +83,19 @@ def has_credentials(kubeconfig: str | None) -> bool:
 
 def build(settings: ExtenderSettings) -> ExtenderService:
     """Start the planner (and the watch, when credentials exist); return the app to serve."""
+    # Hand the GIL over after 1 ms rather than 5: the watch and the planner's bookkeeping
+    # then delay an HTTP answer by at most about that much.
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     metrics = ExtenderMetrics()
     planner_box: list[Planner] = []
     cluster = ClusterCache(settings.scheduler_name, on_change=lambda: planner_box[0].wake())
-    solve = (
-        remote_solve(settings.server, settings.planner.solver, settings.seed)
-        if settings.server
-        else local_solve(settings.planner.solver, settings.seed)
-    )
+    if settings.server:
+        solve, stop_solver = (
+            remote_solve(settings.server, settings.planner.solver, settings.seed),
+            None,
+        )
+    else:
+        solve, stop_solver = process_solve(settings.planner.solver, settings.seed)
     planner = Planner(cluster, solve, settings.planner)
     planner_box.append(planner)
 
@@ -125,14 +136,13 @@ def build(settings: ExtenderSettings) -> ExtenderService:
         settings.prefix,
         settings.max_body,
     )
-    return ExtenderService(app, extender, planner, watch, warm)
+    return ExtenderService(app, extender, planner, watch, warm, stop_solver)
 
 
 def _warm_up(solve: Solve, warm: threading.Event) -> None:
     """Solve a small problem once so that the first real plan does not compile kernels."""
-    message = generate(8, 3, seed=0)
     try:
-        solve(message, Problem.from_message(message), 0.5)
+        solve(generate(8, 3, seed=0), 0.5)
     except Exception:  # a remote server that is down: plans will fall back, not crash
         log.exception("warming the solver failed")
     warm.set()

@@ -1,49 +1,93 @@
-"""How the planner solves a batch: in this process, or on a qsched gRPC server (``--server``)."""
+"""How the planner solves a batch: in a worker process, or on a qsched gRPC server (``--server``).
+
+Never in the extender's own process: a solve's Python parts (reading the
+problem, the search's bookkeeping) would hold the GIL for whole seconds and
+hold up the event loop answering kube-scheduler. The worker process is
+started once, warmed, and reused for every plan.
+"""
 
 from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 
 import grpc
 import numpy as np
 
 from qsched import registry
 from qsched.problem import Problem
-from qsched.service.extender.planner import Solve
 from qsched.solver import Budget
 from qsched.v1 import problem_pb2, scheduler_pb2, scheduler_pb2_grpc
 
-#: Seconds a remote solve may take beyond its budget (transfer, queueing) before it is abandoned.
-REMOTE_GRACE_SECONDS = 1.0
+#: Seconds a solve may take beyond its budget (start-up, transfer) before it is abandoned.
+GRACE_SECONDS = 5.0
 
 
-def local_solve(solver: str, seed: int = 0) -> Solve:
-    """Solve with a registered solver in a planner thread (numba kernels release the GIL)."""
-    spec = registry.get(solver)
+@dataclass(frozen=True)
+class Solved:
+    """A solve's answer as the planner keeps it."""
 
-    def solve(
-        _: problem_pb2.AllocationProblem, problem: Problem, seconds: float
-    ) -> tuple[np.ndarray, np.ndarray, float]:
-        result = spec.run(problem, Budget(seconds), seed, None, {})
-        evaluation = result.evaluation
-        return evaluation.assignment, evaluation.levels, evaluation.objective
+    #: (T,) machine index per task.
+    assignment: np.ndarray
+    #: (M,) busy seconds and frequency factor of each machine under the answer.
+    busy: np.ndarray
+    frequency: np.ndarray
+    objective: float
 
-    return solve
+
+#: Solves a problem within a wall-clock budget (seconds).
+Solve = Callable[[problem_pb2.AllocationProblem, float], Solved]
+
+
+def solve_message(solver: str, seed: int, data: bytes, seconds: float) -> Solved:
+    """Read the problem and solve it (runs in the worker process)."""
+    problem = Problem.from_message(problem_pb2.AllocationProblem.FromString(data))
+    result = registry.get(solver).run(problem, Budget(seconds), seed, None, {})
+    evaluation = result.evaluation
+    machines = np.arange(problem.num_machines)
+    return Solved(
+        evaluation.assignment,
+        evaluation.busy,
+        problem.frequency[machines, evaluation.levels],
+        evaluation.objective,
+    )
+
+
+def process_solve(solver: str, seed: int = 0) -> tuple[Solve, Callable[[], None]]:
+    """Solve in one long-lived worker process (spawned: no threads inherited mid-flight).
+
+    Returns the solve function and a function that shuts the worker down.
+    """
+    registry.get(solver)  # an unknown solver fails here, at start-up
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+
+    def solve(message: problem_pb2.AllocationProblem, seconds: float) -> Solved:
+        future = pool.submit(solve_message, solver, seed, message.SerializeToString(), seconds)
+        return future.result(timeout=seconds + GRACE_SECONDS)
+
+    return solve, lambda: pool.shutdown(wait=False, cancel_futures=True)
 
 
 def remote_solve(address: str, solver: str, seed: int = 0) -> Solve:
-    """Solve on a qsched server's Solve RPC, with its wall budget as the call's deadline."""
-    channel = grpc.insecure_channel(address)
-    stub = scheduler_pb2_grpc.SchedulerServiceStub(channel)
+    """Solve on a qsched server's Solve RPC, with the wall budget as the call's deadline."""
+    stub = scheduler_pb2_grpc.SchedulerServiceStub(grpc.insecure_channel(address))
 
-    def solve(
-        message: problem_pb2.AllocationProblem, problem: Problem, seconds: float
-    ) -> tuple[np.ndarray, np.ndarray, float]:
+    def solve(message: problem_pb2.AllocationProblem, seconds: float) -> Solved:
         request = scheduler_pb2.SolveRequest(problem=message, solver=solver, seed=seed)
         request.budget.wall_seconds = seconds
-        response = stub.Solve(request, timeout=seconds + REMOTE_GRACE_SECONDS)
+        response = stub.Solve(request, timeout=seconds + GRACE_SECONDS)
         schedule = response.schedule
-        machine = {name: m for m, name in enumerate(problem.machine_ids)}
-        assignment = np.array([machine[schedule.assignment[t]] for t in problem.task_ids])
-        levels = np.array([plan.dvfs_level for plan in schedule.machines], dtype=np.int64)
-        return assignment, levels, schedule.metrics.objective
+        index = {machine.id: m for m, machine in enumerate(message.machines)}
+        assignment = np.array([index[schedule.assignment[task.id]] for task in message.tasks])
+        frequency = np.array(
+            [
+                machine.dvfs_levels[plan.dvfs_level].frequency if machine.dvfs_levels else 1.0
+                for machine, plan in zip(message.machines, schedule.machines, strict=True)
+            ]
+        )
+        busy = np.array([plan.busy_seconds for plan in schedule.machines])
+        return Solved(assignment, busy, frequency, schedule.metrics.objective)
 
     return solve
