@@ -40,7 +40,12 @@ from functools import cache
 from typing import Any
 
 from qsched.generate import SERVERS, specpower_curves
-from qsched.service.extender.resources import InvalidObject, pod_requests, resource_list
+from qsched.service.extender.resources import (
+    InvalidObject,
+    object_at,
+    pod_requests,
+    resource_list,
+)
 
 PREFIX = "qsched.io/"
 WORK_SECONDS = PREFIX + "work-seconds"
@@ -96,9 +101,9 @@ class NodeMachine:
 
 def pod_task(pod: Mapping[str, Any]) -> PodTask:
     """Read a v1.Pod; `InvalidObject` names the field that cannot be read."""
-    metadata = _object(pod.get("metadata"), "metadata")
-    spec = _object(pod.get("spec"), "spec")
-    status = _object(pod.get("status"), "status")
+    metadata = object_at(pod.get("metadata"), "metadata")
+    spec = object_at(pod.get("spec"), "spec")
+    status = object_at(pod.get("status"), "status")
     annotations = _strings(metadata.get("annotations"), "metadata.annotations")
     uid = _required_string(metadata, "uid", "metadata.uid")
     priority = spec.get("priority")
@@ -120,9 +125,9 @@ def pod_task(pod: Mapping[str, Any]) -> PodTask:
 
 def node_machine(node: Mapping[str, Any]) -> NodeMachine:
     """Read a v1.Node; `InvalidObject` names the field that cannot be read."""
-    metadata = _object(node.get("metadata"), "metadata")
-    spec = _object(node.get("spec"), "spec")
-    status = _object(node.get("status"), "status")
+    metadata = object_at(node.get("metadata"), "metadata")
+    spec = object_at(node.get("spec"), "spec")
+    status = object_at(node.get("status"), "status")
     name = _required_string(metadata, "name", "metadata.name")
     hints = _strings(metadata.get("labels"), "metadata.labels") | _strings(
         metadata.get("annotations"), "metadata.annotations"
@@ -257,16 +262,8 @@ def _number_list(hints: Mapping[str, str], key: str) -> tuple[float, ...]:
     return values
 
 
-def _object(value: object, field: str) -> Mapping[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise InvalidObject(field, "must be an object")
-    return value
-
-
 def _strings(value: object, field: str) -> dict[str, str]:
-    mapping = _object(value, field)
+    mapping = object_at(value, field)
     if not all(isinstance(v, str) for v in mapping.values()):
         raise InvalidObject(field, "values must be strings")
     return {str(k): v for k, v in mapping.items()}

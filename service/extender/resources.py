@@ -86,7 +86,7 @@ def container_requests(container: Mapping[str, Any], field: str) -> dict[str, fl
     The API server applies that default when it admits a pod; applying it here
     too reads pods the same before and after admission.
     """
-    resources = _mapping(container.get("resources"), f"{field}.resources")
+    resources = object_at(container.get("resources"), f"{field}.resources")
     requests = resource_list(resources.get("requests"), f"{field}.resources.requests")
     limits = resource_list(resources.get("limits"), f"{field}.resources.limits")
     return limits | requests
@@ -103,16 +103,16 @@ def pod_requests(pod: Mapping[str, Any]) -> dict[str, float]:
     allows at pod level). Every pod also takes one
     ``pods`` slot.
     """
-    spec = _mapping(pod.get("spec"), "spec")
+    spec = object_at(pod.get("spec"), "spec")
     total: dict[str, float] = {}
     for index, container in enumerate(_list(spec.get("containers"), "spec.containers")):
         field = f"spec.containers[{index}]"
-        _add(total, container_requests(_mapping(container, field), field))
+        _add(total, container_requests(object_at(container, field), field))
     sidecars: dict[str, float] = {}
     largest_init: dict[str, float] = {}
     for index, container in enumerate(_list(spec.get("initContainers"), "spec.initContainers")):
         field = f"spec.initContainers[{index}]"
-        init = _mapping(container, field)
+        init = object_at(container, field)
         requests = container_requests(init, field)
         if init.get("restartPolicy") == "Always":
             _add(total, requests)
@@ -123,7 +123,7 @@ def pod_requests(pod: Mapping[str, Any]) -> dict[str, float]:
             _add(running, sidecars)
         _max(largest_init, running)
     _max(total, largest_init)
-    pod_level = _mapping(spec.get("resources"), "spec.resources")
+    pod_level = object_at(spec.get("resources"), "spec.resources")
     total |= {
         name: amount
         for name, amount in resource_list(
@@ -146,7 +146,8 @@ def _max(total: dict[str, float], other: Mapping[str, float]) -> None:
         total[name] = max(total.get(name, 0.0), amount)
 
 
-def _mapping(value: object, field: str) -> Mapping[str, Any]:
+def object_at(value: object, field: str) -> Mapping[str, Any]:
+    """``value`` as a JSON object (null is empty); `InvalidObject` naming ``field`` otherwise."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
