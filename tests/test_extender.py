@@ -16,11 +16,12 @@ from hypothesis import strategies as st
 from qsched.evaluate import evaluate
 from qsched.problem import Problem
 from qsched.service.extender import wire
+from qsched.service.extender.batch import Batch, allocation_problem
 from qsched.service.extender.cluster import ClusterCache
 from qsched.service.extender.fake_apiserver import FakeApiServer
 from qsched.service.extender.mapping import node_machine, pod_task
 from qsched.service.extender.plan import NodeModel, Weights, marginal_costs, scores
-from qsched.service.extender.planner import PlannerSettings, allocation_problem
+from qsched.service.extender.planner import PlannerSettings
 from qsched.service.extender.server import ExtenderSettings, ssl_context
 
 FAST = ExtenderSettings(planner=PlannerSettings(batch_window=0.05, solve_seconds=0.5))
@@ -269,11 +270,13 @@ def test_marginal_cost_is_the_difference_of_two_evaluations() -> None:
     nodes = cluster.nodes()
     tasks = [pod_task(pod(f"t{i}", work_seconds=float(rng.integers(10, 500)))) for i in range(12)]
     weights = Weights(1.0, 250.0)
-    problem = Problem.from_message(allocation_problem(tasks, nodes, weights))
+    problem = Problem.from_message(allocation_problem(Batch.of(tasks, nodes, weights)))
     assignment = rng.integers(0, 5, size=len(tasks))  # node 5 stays off
     before = evaluate(problem, assignment)
     newcomer = pod_task(pod("new", work_seconds=77.0))
-    with_new = Problem.from_message(allocation_problem([*tasks, newcomer], nodes, weights))
+    with_new = Problem.from_message(
+        allocation_problem(Batch.of([*tasks, newcomer], nodes, weights))
+    )
     model = NodeModel.of(nodes.machines)
     rows = np.arange(len(nodes.machines))
     costs = marginal_costs(newcomer, model, rows, before.busy, model.fastest, weights)

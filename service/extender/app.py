@@ -161,6 +161,7 @@ def _metrics(
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handle(_: web.Request) -> web.Response:
         metrics.pending.set(extender.cluster.pending_count())
+        metrics.unplanned.set(extender.planner.unplanned())
         metrics.plans.set(extender.planner.solves)
         metrics.plan_seconds.set(extender.planner.last_solve_seconds)
         body = generate_latest(metrics.registry)

@@ -26,12 +26,16 @@ Read = TypeVar("Read")
 
 #: How long a pod seen only in a filter call (no watch reported it) counts as pending.
 SEEN_POD_TTL_SECONDS = 300.0
+#: Bindings kept for the planner to compare with its plan (it reads them within seconds).
+BIND_LOG_LIMIT = 100_000
 
 
 @dataclass(frozen=True)
 class Nodes:
     """The schedulable nodes as arrays, in one fixed order (a snapshot; never mutated)."""
 
+    #: The cache's node generation these arrays were built at (a plan names the one it used).
+    generation: int
     machines: tuple[NodeMachine, ...]
     index: Mapping[str, int]
     resources: tuple[str, ...]
@@ -68,9 +72,10 @@ class Nodes:
 class Snapshot:
     """What a plan is made from: the nodes and the pending pods, at one generation."""
 
-    node_generation: int
     nodes: Nodes
     pending: tuple[PodTask, ...]
+    #: Position in the bind log (`ClusterCache.bindings_after`) when the snapshot was taken.
+    bind_cursor: int
 
 
 class ClusterCache:
@@ -92,6 +97,11 @@ class ClusterCache:
         self._seen_until: dict[str, float] = {}
         self._nodes: Nodes | None = None
         self.node_generation = 0
+        #: Pending pods recorded so far: the planner waits until this stops moving.
+        self.arrivals = 0
+        #: Every binding in order, as (pod uid, node); ``_bind_offset`` entries were trimmed.
+        self._bind_log: list[tuple[str, str]] = []
+        self._bind_offset = 0
         self.watched = False
 
     # -- the ClusterSink protocol (the API-server watch) ---------------------------------
@@ -155,6 +165,7 @@ class ClusterCache:
             if task.uid in self._bound:
                 return
             new = task.uid not in self._pending
+            self.arrivals += new
             self._pending[task.uid] = task
             if not self.watched:
                 self._seen_until[task.uid] = time.monotonic() + SEEN_POD_TTL_SECONDS
@@ -202,7 +213,20 @@ class ClusterCache:
         with self._lock:
             self._expire_seen()
             pending = tuple(self._pending.values())
-            return Snapshot(self.node_generation, self._node_arrays(), pending)
+            cursor = self._bind_offset + len(self._bind_log)
+            return Snapshot(self._node_arrays(), pending, cursor)
+
+    def bindings_after(self, cursor: int) -> tuple[list[tuple[str, str]] | None, int]:
+        """Bindings since ``cursor`` and the new cursor; None if some were already trimmed."""
+        with self._lock:
+            end = self._bind_offset + len(self._bind_log)
+            if cursor < self._bind_offset:
+                return None, end
+            return self._bind_log[cursor - self._bind_offset :], end
+
+    def pending_uids(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self._pending)
 
     def pending_count(self) -> int:
         with self._lock:
@@ -218,12 +242,18 @@ class ClusterCache:
             self._bind(task.uid, task.node_name, task.requests)
             return True
         if task.scheduler_name == self.scheduler_name:
+            self.arrivals += task.uid not in self._pending
             self._pending[task.uid] = task
             return True
         return False
 
     def _bind(self, uid: str, node: str, requests: Mapping[str, float]) -> None:
         self._bound[uid] = (node, requests)
+        self._bind_log.append((uid, node))
+        if len(self._bind_log) > BIND_LOG_LIMIT:
+            half = len(self._bind_log) // 2
+            del self._bind_log[:half]
+            self._bind_offset += half
         self._move_requests(node, requests, +1)
 
     def _forget_pod(self, uid: str) -> bool:
@@ -257,7 +287,7 @@ class ClusterCache:
 
     def _node_arrays(self) -> Nodes:
         if self._nodes is None:
-            self._nodes = _build_nodes(self._machines, self._bound)
+            self._nodes = _build_nodes(self.node_generation, self._machines, self._bound)
         return self._nodes
 
     def _expire_seen(self) -> None:
@@ -268,7 +298,9 @@ class ClusterCache:
 
 
 def _build_nodes(
-    machines: Mapping[str, NodeMachine], bound: Mapping[str, tuple[str, Mapping[str, float]]]
+    generation: int,
+    machines: Mapping[str, NodeMachine],
+    bound: Mapping[str, tuple[str, Mapping[str, float]]],
 ) -> Nodes:
     schedulable = tuple(m for m in machines.values() if m.schedulable)
     names = {name for m in schedulable for name in m.allocatable}
@@ -285,7 +317,7 @@ def _build_nodes(
         if node in index:
             for name, amount in requests.items():
                 requested[index[node], column[name]] += scheduler_units(name, amount)
-    return Nodes(schedulable, index, resources, allocatable, requested)
+    return Nodes(generation, schedulable, index, resources, allocatable, requested)
 
 
 def _readable(

@@ -46,6 +46,11 @@ class ExtenderMetrics:
             "Pods waiting for this scheduler.",
             registry=self.registry,
         )
+        self.unplanned = Gauge(
+            "qsched_extender_unplanned_pods",
+            "Pending pods the current plan does not cover (answered by the greedy fallback).",
+            registry=self.registry,
+        )
         self.plans = Gauge(
             "qsched_extender_plans", "Plans made since the start.", registry=self.registry
         )

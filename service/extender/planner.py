@@ -24,11 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qsched.service.extender.batch import Batch
 from qsched.service.extender.cluster import ClusterCache, Nodes, Snapshot
 from qsched.service.extender.mapping import PodTask
 from qsched.service.extender.plan import NodeModel, Plan, Weights
 from qsched.service.extender.solve import Solve
-from qsched.v1 import problem_pb2
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,10 @@ class PlannerSettings:
     """How the planner batches and solves (`qsched extender` flags)."""
 
     solver: str = "local-search"
-    #: Seconds to keep collecting pods after the first new one arrives.
+    #: A batch is taken once no new pod has arrived for this many seconds...
     batch_window: float = 0.25
+    #: ...or this long after the first one, whichever comes first.
+    max_wait: float = 1.0
     #: Wall-clock budget of one solve; well inside kube-scheduler's 5 s httpTimeout.
     solve_seconds: float = 2.0
     #: Largest batch; beyond it the highest-priority pods are planned first.
@@ -59,6 +61,7 @@ class Planner:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._plan: Plan | None = None
+        self._bind_cursor = 0
         self._model: tuple[Nodes, NodeModel] | None = None
         self._thread = threading.Thread(target=self._run, name="qsched-planner", daemon=True)
         self.solves = 0
@@ -77,10 +80,15 @@ class Planner:
         self._wake.set()
 
     def current(self, nodes: Nodes) -> Plan | None:
-        """The plan, if it was made for these nodes."""
+        """The plan, if it was made for these nodes (the same node generation)."""
         plan = self._plan
-        generation = self.cluster.node_generation
-        return plan if plan is not None and plan.node_generation == generation else None
+        return plan if plan is not None and plan.node_generation == nodes.generation else None
+
+    def unplanned(self) -> int:
+        """Pending pods the current plan does not cover."""
+        pending = self.cluster.pending_uids()
+        plan = self.current(self.cluster.nodes())
+        return len(pending) if plan is None else len(pending - plan.node_of.keys())
 
     def node_model(self, nodes: Nodes) -> NodeModel:
         """Speed and power arrays of ``nodes`` (cached per node snapshot)."""
@@ -99,9 +107,8 @@ class Planner:
     def _run(self) -> None:
         while not self._stopping.is_set():
             self._wake.wait()
-            if self._stopping.wait(self.settings.batch_window):
+            if not self._gather():
                 return
-            self._wake.clear()
             snapshot = self.cluster.snapshot()
             if self._needs_plan(snapshot):
                 try:
@@ -109,18 +116,33 @@ class Planner:
                 except Exception:  # a failed solve must not kill the planner; answers fall back
                     log.exception("planning %d pods failed", len(snapshot.pending))
 
+    def _gather(self) -> bool:
+        """Wait until no new pod has arrived for ``batch_window`` (at most ``max_wait``), so
+        that a wave being created becomes one batch. False when the planner is stopping."""
+        deadline = time.monotonic() + self.settings.max_wait
+        arrivals = self.cluster.arrivals
+        while True:
+            if self._stopping.wait(self.settings.batch_window):
+                return False
+            self._wake.clear()
+            arrived, arrivals = self.cluster.arrivals != arrivals, self.cluster.arrivals
+            if not arrived or time.monotonic() >= deadline:
+                return True
+
     def _needs_plan(self, snapshot: Snapshot) -> bool:
+        """No plan for these nodes, a pending pod it does not cover, or a pod bound off plan."""
         plan = self._plan
         if not snapshot.pending or not len(snapshot.nodes.machines):
             return False
-        if plan is None or plan.node_generation != snapshot.node_generation:
+        if plan is None or plan.node_generation != snapshot.nodes.generation:
             return True
-        if any(task.uid not in plan.node_of for task in snapshot.pending):
+        plannable = _batch(snapshot.pending, snapshot.nodes, self.settings.max_batch)
+        if any(task.uid not in plan.node_of for task in plannable):
             return True
-        return any(
-            (bound := self.cluster.bound_node(uid)) is not None and bound != node
-            for uid, node in plan.node_of.items()
-        )
+        bindings, self._bind_cursor = self.cluster.bindings_after(self._bind_cursor)
+        if bindings is None:
+            return True
+        return any(plan.node_of.get(uid, node) != node for uid, node in bindings)
 
     def _plan_for(self, snapshot: Snapshot) -> None:
         started = time.monotonic()
@@ -130,10 +152,11 @@ class Planner:
             return
         model = self.node_model(nodes)
         weights = self.weights(model)
-        solved = self._solve(allocation_problem(pods, nodes, weights), self.settings.solve_seconds)
+        solved = self._solve(Batch.of(pods, nodes, weights), self.settings.solve_seconds)
         names = [nodes.machines[m].name for m in solved.assignment]
+        self._bind_cursor = snapshot.bind_cursor  # bindings during the solve are checked next
         self._plan = Plan(
-            node_generation=snapshot.node_generation,
+            node_generation=snapshot.nodes.generation,
             node_of={pod.uid: name for pod, name in zip(pods, names, strict=True)},
             busy=solved.busy,
             frequency=np.where(solved.busy > 0, solved.frequency, model.fastest),
@@ -157,35 +180,3 @@ def _batch(pending: tuple[PodTask, ...], nodes: Nodes, limit: int) -> list[PodTa
     placeable = [task for task in pending if nodes.demand(task.requests) is not None]
     placeable.sort(key=lambda task: (-task.priority, task.uid))
     return placeable[:limit]
-
-
-def allocation_problem(
-    pods: list[PodTask], nodes: Nodes, weights: Weights
-) -> problem_pb2.AllocationProblem:
-    """The batch as qsched's wire problem: pods are tasks, nodes machines with their free room."""
-    free = np.maximum(nodes.free, 0.0)
-    message = problem_pb2.AllocationProblem(name="kube-pending-pods")
-    message.objective.energy_weight = weights.energy
-    message.objective.makespan_weight = weights.makespan
-    for row, machine in enumerate(nodes.machines):
-        message.machines.append(
-            problem_pb2.Machine(
-                id=machine.name,
-                speed=machine.speed,
-                capacity=dict(zip(nodes.resources, free[row].tolist(), strict=True)),
-                spec_power=problem_pb2.SpecPowerCurve(watts=machine.watts),
-                dvfs_levels=[problem_pb2.DvfsLevel(frequency=f) for f in machine.frequencies],
-            )
-        )
-    for pod in pods:
-        demand = nodes.demand(pod.requests)
-        task = problem_pb2.Task(
-            id=pod.uid,
-            work=pod.work_seconds,
-            load=pod.cpu_load,
-            demand={r: a for r, a in zip(nodes.resources, demand.tolist(), strict=True) if a > 0},
-        )
-        if pod.deadline_seconds is not None:
-            task.deadline = pod.deadline_seconds
-        message.tasks.append(task)
-    return message

@@ -13,15 +13,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from aiohttp import web
 
-from qsched.generate import generate
 from qsched.service.extender import wire
 from qsched.service.extender.answers import Binder, Extender
 from qsched.service.extender.app import DEFAULT_MAX_BODY, Readiness, create_app
+from qsched.service.extender.batch import Batch
 from qsched.service.extender.cluster import ClusterCache
 from qsched.service.extender.metrics import ExtenderMetrics
+from qsched.service.extender.plan import Weights
 from qsched.service.extender.planner import Planner, PlannerSettings
+from qsched.service.extender.resources import POD_SLOTS
 from qsched.service.extender.solve import Solve, process_solve, remote_solve
 
 log = logging.getLogger(__name__)
@@ -139,10 +142,27 @@ def build(settings: ExtenderSettings) -> ExtenderService:
     return ExtenderService(app, extender, planner, watch, warm, stop_solver)
 
 
+#: Eight pods on three nodes: enough to load the solver and its compiled kernels.
+WARM_UP = Batch(
+    task_ids=tuple(f"warm-up-{i}" for i in range(8)),
+    work=np.linspace(60.0, 600.0, 8),
+    load=np.ones(8),
+    deadline=np.full(8, np.nan),
+    demand=np.ones((8, 1)),
+    machine_ids=("a", "b", "c"),
+    speed=np.array([1.0, 2.0, 3.0]),
+    capacity=np.full((3, 1), 8.0),
+    watts=np.tile(np.linspace(100.0, 200.0, 11), (3, 1)),
+    frequencies=((1.0, 0.8),) * 3,
+    resources=(POD_SLOTS,),
+    weights=Weights(1.0, 300.0),
+)
+
+
 def _warm_up(solve: Solve, warm: threading.Event) -> None:
-    """Solve a small problem once so that the first real plan does not compile kernels."""
+    """Solve a small batch once, so that the first real plan does not load or compile."""
     try:
-        solve(generate(8, 3, seed=0), 0.5)
+        solve(WARM_UP, 0.5)
     except Exception:  # a remote server that is down: plans will fall back, not crash
         log.exception("warming the solver failed")
     warm.set()

@@ -18,8 +18,9 @@ import numpy as np
 
 from qsched import registry
 from qsched.problem import Problem
+from qsched.service.extender.batch import Batch, allocation_problem
 from qsched.solver import Budget
-from qsched.v1 import problem_pb2, scheduler_pb2, scheduler_pb2_grpc
+from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
 
 #: Seconds a solve may take beyond its budget (start-up, transfer) before it is abandoned.
 GRACE_SECONDS = 5.0
@@ -37,13 +38,13 @@ class Solved:
     objective: float
 
 
-#: Solves a problem within a wall-clock budget (seconds).
-Solve = Callable[[problem_pb2.AllocationProblem, float], Solved]
+#: Solves a batch within a wall-clock budget (seconds).
+Solve = Callable[[Batch, float], Solved]
 
 
-def solve_message(solver: str, seed: int, data: bytes, seconds: float) -> Solved:
-    """Read the problem and solve it (runs in the worker process)."""
-    problem = Problem.from_message(problem_pb2.AllocationProblem.FromString(data))
+def solve_batch(solver: str, seed: int, batch: Batch, seconds: float) -> Solved:
+    """Build the problem and solve it (runs in the worker process)."""
+    problem = Problem.from_message(allocation_problem(batch))
     result = registry.get(solver).run(problem, Budget(seconds), seed, None, {})
     evaluation = result.evaluation
     machines = np.arange(problem.num_machines)
@@ -63,8 +64,8 @@ def process_solve(solver: str, seed: int = 0) -> tuple[Solve, Callable[[], None]
     registry.get(solver)  # an unknown solver fails here, at start-up
     pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
 
-    def solve(message: problem_pb2.AllocationProblem, seconds: float) -> Solved:
-        future = pool.submit(solve_message, solver, seed, message.SerializeToString(), seconds)
+    def solve(batch: Batch, seconds: float) -> Solved:
+        future = pool.submit(solve_batch, solver, seed, batch, seconds)
         return future.result(timeout=seconds + GRACE_SECONDS)
 
     return solve, lambda: pool.shutdown(wait=False, cancel_futures=True)
@@ -74,7 +75,8 @@ def remote_solve(address: str, solver: str, seed: int = 0) -> Solve:
     """Solve on a qsched server's Solve RPC, with the wall budget as the call's deadline."""
     stub = scheduler_pb2_grpc.SchedulerServiceStub(grpc.insecure_channel(address))
 
-    def solve(message: problem_pb2.AllocationProblem, seconds: float) -> Solved:
+    def solve(batch: Batch, seconds: float) -> Solved:
+        message = allocation_problem(batch)
         request = scheduler_pb2.SolveRequest(problem=message, solver=solver, seed=seed)
         request.budget.wall_seconds = seconds
         response = stub.Solve(request, timeout=seconds + GRACE_SECONDS)
