@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import time
+from collections.abc import Callable
 from typing import Any
 
 from qsched.service.extender.server import ExtenderService, ExtenderSettings, serving_in_thread
@@ -54,3 +56,11 @@ def pod(
         },
         "spec": spec,
     }
+
+
+def wait_for(condition: Callable[[], object], seconds: float = 20.0) -> None:
+    """Poll ``condition`` until it is true; fail the test after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
 import requests
 import trustme
-from extender_helpers import node, pod, running_extender
+from extender_helpers import node, pod, running_extender, wait_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -31,13 +30,6 @@ JSON = {"Content-Type": "application/json"}
 def post(url: str, verb: str, body: object) -> requests.Response:
     data = json.dumps(body)
     return requests.post(f"{url}/scheduler/{verb}", data=data, headers=JSON, timeout=5)
-
-
-def wait_for(condition, seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 @pytest.fixture(scope="module")
