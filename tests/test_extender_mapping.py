@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 from extender_helpers import node, pod
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qsched.generate import SERVERS, specpower_curves
@@ -134,6 +134,7 @@ KEYS = st.sampled_from(
 )
 
 
+@settings(derandomize=True)
 @given(key=KEYS, value=st.text(max_size=12))
 def test_any_pod_annotation_value_reads_or_names_its_field(key: str, value: str) -> None:
     manifest = pod("h")
@@ -156,6 +157,7 @@ NODE_KEYS = st.sampled_from(
 )
 
 
+@settings(derandomize=True)
 @given(values=st.dictionaries(NODE_KEYS, st.text(max_size=30), max_size=3))
 def test_any_node_annotation_value_reads_or_names_its_field(values: dict[str, str]) -> None:
     manifest = node("h")

@@ -514,7 +514,9 @@ _requests = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=80, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(
     nodes=st.lists(st.tuples(_node_cpu, _node_memory, st.integers(0, 12)), min_size=1, max_size=3),
     pods=st.lists(st.tuples(st.lists(_requests, max_size=3), st.booleans()), max_size=20),
