@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 from builders import two_machine_problem
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qsched.problem import Limits, Problem, ProblemError
@@ -181,10 +181,23 @@ def test_a_work_that_underflows_to_a_zero_runtime_is_still_refused():
     assert "underflows" in violations(message)["tasks[0]"]
 
 
+def test_runtimes_that_add_up_past_the_float_maximum_are_refused():
+    message = etc_message([[1e308, 1.0], [1e308, 1.0]])
+    assert violations(message) == {
+        "tasks": "runtimes on machines[0] add up to more than a float can hold"
+    }
+
+
+@settings(derandomize=True)
 @given(
     st.lists(
         st.tuples(
-            st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.just(0.0)),
+            # Finite entries stay far enough below the float maximum that six of them add up
+            # (a machine whose runtimes overflow is refused for that, as its own test shows).
+            st.one_of(
+                st.floats(min_value=-1e300, max_value=1e300),
+                st.sampled_from([math.nan, math.inf, -math.inf, 0.0]),
+            ),
             st.one_of(st.floats(min_value=0.0, max_value=1e6), st.just(-0.0)),
         ),
         min_size=1,
