@@ -253,9 +253,9 @@ def cmd_extender(args: argparse.Namespace) -> int:
     from qsched.service.extender.planner import PlannerSettings
     from qsched.service.extender.server import ExtenderSettings, serve
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.getLogger().setLevel(logging.INFO)  # plans and the watch are worth seeing
+    defaults = PlannerSettings()
+    options = tuple(parse_pair(pair) for pair in args.option) or defaults.options
     settings = ExtenderSettings(
         listen=args.listen,
         prefix=args.prefix,
@@ -269,7 +269,9 @@ def cmd_extender(args: argparse.Namespace) -> int:
         max_body=int(args.max_body_mb * 2**20),
         planner=PlannerSettings(
             solver=args.solver,
+            options=options,
             batch_window=args.batch_window,
+            max_wait=args.max_wait,
             solve_seconds=args.solve_seconds,
             max_batch=args.max_batch,
             makespan_weight=args.makespan_weight,
@@ -592,16 +594,29 @@ def _add_extender(commands: Commands) -> None:
     )
     extender.add_argument("--solver", default="local-search", help="solver of each batch")
     extender.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="the solver's options (default for local-search: start=mct)",
+    )
+    extender.add_argument(
         "--solve-seconds",
         type=_positive(float),
-        default=2.0,
+        default=1.0,
         help="wall budget of one plan (keep it well inside the scheduler's httpTimeout)",
     )
     extender.add_argument(
         "--batch-window",
         type=_positive(float),
         default=0.25,
-        help="seconds to gather arriving pods into one batch",
+        help="a batch is taken once no pod has arrived for this many seconds",
+    )
+    extender.add_argument(
+        "--max-wait",
+        type=_positive(float),
+        default=2.0,
+        help="...or this long after the first new pod, whichever comes first",
     )
     extender.add_argument("--max-batch", type=_positive(int), default=10_000)
     extender.add_argument(

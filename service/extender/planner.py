@@ -21,6 +21,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -38,12 +39,16 @@ class PlannerSettings:
     """How the planner batches and solves (`qsched extender` flags)."""
 
     solver: str = "local-search"
+    #: The solver's options. Local search from MCT: an O(T M) start, where its default
+    #: (Min-min, O(T^2 M)) alone takes 2.4 s at 5,000 pods x 1,000 nodes.
+    options: tuple[tuple[str, Any], ...] = (("start", "mct"),)
     #: A batch is taken once no new pod has arrived for this many seconds...
     batch_window: float = 0.25
     #: ...or this long after the first one, whichever comes first.
-    max_wait: float = 1.0
-    #: Wall-clock budget of one solve; well inside kube-scheduler's 5 s httpTimeout.
-    solve_seconds: float = 2.0
+    max_wait: float = 2.0
+    #: Wall-clock budget of one solve; well inside kube-scheduler's 5 s httpTimeout. Local
+    #: search from MCT at 5,000 pods x 1,000 nodes: 1 s ends within 0.3 % of 2 s's objective.
+    solve_seconds: float = 1.0
     #: Largest batch; beyond it the highest-priority pods are planned first.
     max_batch: int = 10_000
     #: Objective weight on makespan seconds; None: the nodes' summed idle watts, so a

@@ -25,7 +25,7 @@ from qsched.service.extender.metrics import ExtenderMetrics
 from qsched.service.extender.plan import Weights
 from qsched.service.extender.planner import Planner, PlannerSettings
 from qsched.service.extender.resources import POD_SLOTS
-from qsched.service.extender.solve import Solve, process_solve, remote_solve
+from qsched.service.extender.solve import Solve, check_solver, process_solve, remote_solve
 
 log = logging.getLogger(__name__)
 
@@ -92,13 +92,12 @@ def build(settings: ExtenderSettings) -> ExtenderService:
     metrics = ExtenderMetrics()
     planner_box: list[Planner] = []
     cluster = ClusterCache(settings.scheduler_name, on_change=lambda: planner_box[0].wake())
+    solver, options = settings.planner.solver, dict(settings.planner.options)
+    check_solver(solver, options, WARM_UP)
     if settings.server:
-        solve, stop_solver = (
-            remote_solve(settings.server, settings.planner.solver, settings.seed),
-            None,
-        )
+        solve, stop_solver = remote_solve(settings.server, solver, options, settings.seed), None
     else:
-        solve, stop_solver = process_solve(settings.planner.solver, settings.seed)
+        solve, stop_solver = process_solve(solver, options, settings.seed)
     planner = Planner(cluster, solve, settings.planner)
     planner_box.append(planner)
 

@@ -9,9 +9,10 @@ started once, warmed, and reused for every plan.
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import numpy as np
@@ -42,10 +43,13 @@ class Solved:
 Solve = Callable[[Batch, float], Solved]
 
 
-def solve_batch(solver: str, seed: int, batch: Batch, seconds: float) -> Solved:
+def solve_batch(
+    solver: str, options: Mapping[str, Any], seed: int, batch: Batch, seconds: float
+) -> Solved:
     """Build the problem and solve it (runs in the worker process)."""
     problem = Problem.from_message(allocation_problem(batch))
-    result = registry.get(solver).run(problem, Budget(seconds), seed, None, {})
+    spec = registry.get(solver)
+    result = spec.run(problem, Budget(seconds), seed, None, spec.check(problem, options))
     evaluation = result.evaluation
     machines = np.arange(problem.num_machines)
     return Solved(
@@ -56,28 +60,35 @@ def solve_batch(solver: str, seed: int, batch: Batch, seconds: float) -> Solved:
     )
 
 
-def process_solve(solver: str, seed: int = 0) -> tuple[Solve, Callable[[], None]]:
+def check_solver(solver: str, options: Mapping[str, Any], batch: Batch) -> None:
+    """Fail at start-up, naming the field, on an unknown solver or a bad option."""
+    registry.get(solver).check(Problem.from_message(allocation_problem(batch)), options)
+
+
+def process_solve(
+    solver: str, options: Mapping[str, Any], seed: int = 0
+) -> tuple[Solve, Callable[[], None]]:
     """Solve in one long-lived worker process (spawned: no threads inherited mid-flight).
 
     Returns the solve function and a function that shuts the worker down.
     """
-    registry.get(solver)  # an unknown solver fails here, at start-up
     pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
 
     def solve(batch: Batch, seconds: float) -> Solved:
-        future = pool.submit(solve_batch, solver, seed, batch, seconds)
+        future = pool.submit(solve_batch, solver, dict(options), seed, batch, seconds)
         return future.result(timeout=seconds + GRACE_SECONDS)
 
     return solve, lambda: pool.shutdown(wait=False, cancel_futures=True)
 
 
-def remote_solve(address: str, solver: str, seed: int = 0) -> Solve:
+def remote_solve(address: str, solver: str, options: Mapping[str, Any], seed: int = 0) -> Solve:
     """Solve on a qsched server's Solve RPC, with the wall budget as the call's deadline."""
     stub = scheduler_pb2_grpc.SchedulerServiceStub(grpc.insecure_channel(address))
 
     def solve(batch: Batch, seconds: float) -> Solved:
         message = allocation_problem(batch)
         request = scheduler_pb2.SolveRequest(problem=message, solver=solver, seed=seed)
+        request.options.update(options)
         request.budget.wall_seconds = seconds
         response = stub.Solve(request, timeout=seconds + GRACE_SECONDS)
         schedule = response.schedule
