@@ -130,6 +130,8 @@ class Run:
     pending: int
     #: Share of prioritize answers that came from a plan (the rest: greedy fallback).
     from_plan: float = float("nan")
+    #: Share of pods bound to the node the plan had put them on.
+    as_planned: float = float("nan")
 
 
 def baseline(name: str, scoring: Any, nodes: list, waves: list[list], seed: int) -> Run:
@@ -171,9 +173,11 @@ def with_qsched(nodes: list, waves: list[list], seed: int, solve_seconds: float)
                 plan_ready.append(watcher.result())
             seconds = time.perf_counter() - started
             latency = scheduler.extender_latency
+            wait(lambda: _bindings(url) >= len(scheduler.bound), 30)  # the watch caught up
             fallbacks = _metric(url, "qsched_extender_fallback_scores_total")
             run = Run("qsched", dict(scheduler.bound), seconds, latency, plan_ready, pending)
             run.from_plan = 1 - fallbacks / len(latency.get("prioritize", [1]))
+            run.as_planned = _bindings(url, "planned") / len(scheduler.bound)
             return run
 
 
@@ -206,9 +210,17 @@ def _get(url: str) -> str | None:
 
 
 def _metric(url: str, name: str) -> float:
-    """One unlabelled sample of the extender's /metrics (nan when it cannot be read)."""
-    found = re.search(rf"^{name} (\S+)$", _get(url + "/metrics") or "", re.M)
+    """One sample of the extender's /metrics, labels included in ``name`` (nan when absent)."""
+    found = re.search(rf"^{re.escape(name)} (\S+)$", _get(url + "/metrics") or "", re.M)
     return float(found.group(1)) if found else float("nan")
+
+
+def _bindings(url: str, *outcomes: str) -> float:
+    """Bindings the extender saw, of the given outcomes (all when none is given)."""
+    return sum(
+        np.nan_to_num(_metric(url, f'qsched_extender_bindings_total{{outcome="{outcome}"}}'))
+        for outcome in outcomes or ("planned", "off_plan", "unplanned")
+    )
 
 
 class _PlanWatch:
@@ -351,7 +363,8 @@ def report(
         f"{one_wave.plan_ready[0][1]:.2f} s (kube-scheduler's default httpTimeout is 5 s).",
         "",
         f"Prioritize answers that came from a plan: {qsched.from_plan:.1%}; the rest came "
-        "from the greedy fallback while a wave was being planned.",
+        "from the greedy fallback while a wave was being planned. Pods bound to the node "
+        f"their plan chose: {qsched.as_planned:.1%}.",
         "",
     ]
     return "\n".join(lines)

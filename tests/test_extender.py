@@ -321,6 +321,8 @@ def test_bind_creates_the_binding_through_the_api_server_and_watches_the_cluster
                 "waiting"
             ] == "b"
             assert cluster.bound_node("waiting") == "b" and cluster.pending_count() == 0
+            planned = 'qsched_extender_bindings_total{outcome="planned"} 1.0'
+            wait_for(lambda: planned in requests.get(f"{url}/metrics", timeout=5).text)
             again = post(url, "bind", binding).json()["Error"]
             assert "pod-waiting" in again  # the API server's conflict, passed on
             missing = post(url, "bind", binding | {"PodName": "nope", "PodUID": "nope"}).json()[

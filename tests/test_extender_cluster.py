@@ -83,8 +83,8 @@ def test_no_pod_is_placed_where_it_does_not_fit(node_cpus: list[str], pod_cpus: 
 
 
 def test_pods_follow_the_plan_and_every_answer_decodes_as_go_decodes_it() -> None:
-    """A wave planned before it is scheduled: every pod goes to its planned node (score 10
-    x weight 5 x 10 outweighs the resource plugins' 200 at most here)."""
+    """A wave planned before it is scheduled: every pod goes to its planned node (with the
+    deployed weight, 10 x 20 x 10 beats 9 x 20 x 10 plus the resource plugins' 200)."""
     nodes = [
         node(f"n{i}", cpu="8", memory="32Gi", **{"qsched.io/server-model": m})
         for i, m in enumerate(MODELS)

@@ -74,8 +74,6 @@ class Snapshot:
 
     nodes: Nodes
     pending: tuple[PodTask, ...]
-    #: Position in the bind log (`ClusterCache.bindings_after`) when the snapshot was taken.
-    bind_cursor: int
 
 
 class ClusterCache:
@@ -134,6 +132,13 @@ class ClusterCache:
     def pod_changed(self, pod: dict[str, Any]) -> None:
         for task in _readable([pod], pod_task, "pod"):
             with self._lock:
+                held = self._bound.get(task.uid)
+                if (
+                    held is not None
+                    and held == (task.node_name, task.requests)
+                    and not task.finished
+                ):
+                    return  # a status update of a pod already counted (or bound by us)
                 changed = self._forget_pod(task.uid) | self._record_pod(task)
             if changed:
                 self._on_change()
@@ -212,9 +217,7 @@ class ClusterCache:
         """Nodes and pending pods as one consistent picture, for the planner."""
         with self._lock:
             self._expire_seen()
-            pending = tuple(self._pending.values())
-            cursor = self._bind_offset + len(self._bind_log)
-            return Snapshot(self._node_arrays(), pending, cursor)
+            return Snapshot(self._node_arrays(), tuple(self._pending.values()))
 
     def bindings_after(self, cursor: int) -> tuple[list[tuple[str, str]] | None, int]:
         """Bindings since ``cursor`` and the new cursor; None if some were already trimmed."""

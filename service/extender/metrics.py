@@ -41,6 +41,13 @@ class ExtenderMetrics:
             "Prioritize answers for a pod no current plan covers (greedy marginal cost).",
             registry=self.registry,
         )
+        self.bindings = Counter(
+            "qsched_extender_bindings",
+            "Pods bound, by whether they went where the plan put them (planned), elsewhere "
+            "(off_plan) or no plan covered them (unplanned).",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.pending = Gauge(
             "qsched_extender_pending_pods",
             "Pods waiting for this scheduler.",

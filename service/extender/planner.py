@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,9 @@ from qsched.service.extender.plan import NodeModel, Plan, Weights
 from qsched.service.extender.solve import Solve
 
 log = logging.getLogger(__name__)
+
+#: Pause after a failed plan (a solver server down, a worker lost) before the next try.
+RETRY_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -59,10 +63,18 @@ class PlannerSettings:
 class Planner:
     """Keeps a plan for the pending pods current; thread-safe to read."""
 
-    def __init__(self, cluster: ClusterCache, solve: Solve, settings: PlannerSettings):
+    def __init__(
+        self,
+        cluster: ClusterCache,
+        solve: Solve,
+        settings: PlannerSettings,
+        on_binding: Callable[[str], None] = lambda outcome: None,
+    ):
         self.cluster = cluster
         self.settings = settings
         self._solve = solve
+        #: Told each binding's outcome once: "planned", "off_plan" or "unplanned".
+        self._on_binding = on_binding
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._plan: Plan | None = None
@@ -119,7 +131,9 @@ class Planner:
                 try:
                     self._plan_for(snapshot)
                 except Exception:  # a failed solve must not kill the planner; answers fall back
-                    log.exception("planning %d pods failed", len(snapshot.pending))
+                    log.exception("planning %d pods failed; trying again", len(snapshot.pending))
+                    self._stopping.wait(RETRY_SECONDS)
+                    self._wake.set()
 
     def _gather(self) -> bool:
         """Wait until no new pod has arrived for ``batch_window`` (at most ``max_wait``), so
@@ -137,17 +151,28 @@ class Planner:
     def _needs_plan(self, snapshot: Snapshot) -> bool:
         """No plan for these nodes, a pending pod it does not cover, or a pod bound off plan."""
         plan = self._plan
+        off_plan = self._judge_bindings(plan)
         if not snapshot.pending or not len(snapshot.nodes.machines):
             return False
         if plan is None or plan.node_generation != snapshot.nodes.generation:
             return True
         plannable = _batch(snapshot.pending, snapshot.nodes, self.settings.max_batch)
-        if any(task.uid not in plan.node_of for task in plannable):
-            return True
+        return off_plan or any(task.uid not in plan.node_of for task in plannable)
+
+    def _judge_bindings(self, plan: Plan | None) -> bool:
+        """Read the bindings since the last read, report each one's outcome under ``plan``
+        to ``on_binding``, and say whether one went off it (or some were missed)."""
         bindings, self._bind_cursor = self.cluster.bindings_after(self._bind_cursor)
         if bindings is None:
             return True
-        return any(plan.node_of.get(uid, node) != node for uid, node in bindings)
+        off_plan = False
+        for uid, node in bindings:
+            planned = plan.node_of.get(uid) if plan is not None else None
+            off_plan |= planned is not None and planned != node
+            self._on_binding(
+                "unplanned" if planned is None else "planned" if planned == node else "off_plan"
+            )
+        return off_plan
 
     def _plan_for(self, snapshot: Snapshot) -> None:
         started = time.monotonic()
@@ -159,7 +184,9 @@ class Planner:
         weights = self.weights(model)
         solved = self._solve(Batch.of(pods, nodes, weights), self.settings.solve_seconds)
         names = [nodes.machines[m].name for m in solved.assignment]
-        self._bind_cursor = snapshot.bind_cursor  # bindings during the solve are checked next
+        # Pods bound while this plan was being made followed the plan in force then: judge
+        # them by it, so the new plan starts from the bindings after it is published.
+        self._judge_bindings(self._plan)
         self._plan = Plan(
             node_generation=snapshot.nodes.generation,
             node_of={pod.uid: name for pod, name in zip(pods, names, strict=True)},

@@ -98,7 +98,12 @@ def build(settings: ExtenderSettings) -> ExtenderService:
         solve, stop_solver = remote_solve(settings.server, solver, options, settings.seed), None
     else:
         solve, stop_solver = process_solve(solver, options, settings.seed)
-    planner = Planner(cluster, solve, settings.planner)
+    planner = Planner(
+        cluster,
+        solve,
+        settings.planner,
+        on_binding=lambda outcome: metrics.bindings.labels(outcome).inc(),
+    )
     planner_box.append(planner)
 
     client = None

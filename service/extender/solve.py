@@ -9,6 +9,7 @@ started once, warmed, and reused for every plan.
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -23,8 +24,12 @@ from qsched.service.extender.batch import Batch, allocation_problem
 from qsched.solver import Budget
 from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
 
-#: Seconds a solve may take beyond its budget (start-up, transfer) before it is abandoned.
+#: Seconds a solve may take beyond its budget (transfer, reading the problem) before the
+#: planner gives up on it.
 GRACE_SECONDS = 5.0
+#: The first solve also starts the worker process: imports and loading compiled kernels take
+#: seconds, many more on a busy machine.
+START_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -74,9 +79,14 @@ def process_solve(
     """
     pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
 
+    started = threading.Event()
+
     def solve(batch: Batch, seconds: float) -> Solved:
         future = pool.submit(solve_batch, solver, dict(options), seed, batch, seconds)
-        return future.result(timeout=seconds + GRACE_SECONDS)
+        grace = GRACE_SECONDS if started.is_set() else START_SECONDS
+        solved = future.result(timeout=seconds + grace)
+        started.set()
+        return solved
 
     return solve, lambda: pool.shutdown(wait=False, cancel_futures=True)
 
