@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 from extender_helpers import node, pod, running_extender, wait_for
 from hypothesis import HealthCheck, given, settings
@@ -57,29 +58,37 @@ def fits(pods: list[dict], nodes: list[dict], bound: dict[str, str]) -> bool:
 CPUS = st.sampled_from(["250m", "500m", "1", "1500m", "2", "3"])
 
 
+@pytest.fixture(scope="module")
+def extender():
+    with running_extender(ExtenderSettings(planner=FAST)) as running:
+        yield running
+
+
 @settings(
-    max_examples=15, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=15,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 @given(
     node_cpus=st.lists(st.sampled_from(["1", "2", "4"]), min_size=1, max_size=5),
     pod_cpus=st.lists(CPUS, min_size=1, max_size=12),
 )
-def test_no_pod_is_placed_where_it_does_not_fit(node_cpus: list[str], pod_cpus: list[str]) -> None:
+def test_no_pod_is_placed_where_it_does_not_fit(extender, node_cpus, pod_cpus) -> None:
     """The extender's filter alone decides (the replica's own fit check is skipped by giving
     it nodes with room to spare): a node it lets through always has room."""
+    url, service = extender
     nodes = [node(f"n{i}", cpu=c, memory="8Gi") for i, c in enumerate(node_cpus)]
     pods = [pod(f"p{i}", cpu=c, memory="512Mi") for i, c in enumerate(pod_cpus)]
     roomy = [node(f"n{i}", cpu="1000", memory="8Gi") for i in range(len(nodes))]
-    with running_extender(ExtenderSettings(planner=FAST)) as (url, service):
-        service.extender.cluster.replace(nodes, [])
-        scheduler = ClusterScheduler(roomy, [deployed_extender(url)], DEFAULT_SCORING, seed=0)
-        for manifest in pods:
-            placed = scheduler.schedule(manifest)
-            if placed is not None:  # what the watch would report after the binding
-                service.extender.cluster.pod_changed(
-                    manifest | {"spec": manifest["spec"] | {"nodeName": placed}}
-                )
-        assert fits(pods, nodes, scheduler.bound)
+    service.extender.cluster.replace(nodes, [])  # a fresh cluster for each example
+    scheduler = ClusterScheduler(roomy, [deployed_extender(url)], DEFAULT_SCORING, seed=0)
+    for manifest in pods:
+        placed = scheduler.schedule(manifest)
+        if placed is not None:  # what the watch would report after the binding
+            bound = manifest | {"spec": manifest["spec"] | {"nodeName": placed}}
+            service.extender.cluster.pod_changed(bound)
+    assert fits(pods, nodes, scheduler.bound)
 
 
 def test_pods_follow_the_plan_and_every_answer_decodes_as_go_decodes_it() -> None:
