@@ -254,8 +254,7 @@ def cmd_extender(args: argparse.Namespace) -> int:
     from qsched.service.extender.server import ExtenderSettings, serve
 
     logging.getLogger().setLevel(logging.INFO)  # plans and the watch are worth seeing
-    defaults = PlannerSettings()
-    options = tuple(parse_pair(pair) for pair in args.option) or defaults.options
+    options = tuple(parse_pair(pair) for pair in args.option) or None
     settings = ExtenderSettings(
         listen=args.listen,
         prefix=args.prefix,

@@ -331,3 +331,51 @@ def test_bind_creates_the_binding_through_the_api_server_and_watches_the_cluster
             assert missing.startswith("binding default/nope:")
     finally:
         api.stop()
+
+
+def test_filter_checks_only_what_the_pod_requests(extender) -> None:
+    """As NodeResourcesFit: a node already over its cpu still takes a pod that asks for none."""
+    url, service = extender
+    service.extender.cluster.replace(
+        [node("over", cpu="1")], [pod("hog", cpu="2", node_name="over")]
+    )
+    memory_only = pod("m1", cpu="0", memory="1Gi")
+    assert post(url, "filter", {"Pod": memory_only, "NodeNames": ["over"]}).json()["NodeNames"] == [
+        "over"
+    ]
+    assert (
+        post(url, "filter", {"Pod": pod("c1", cpu="1"), "NodeNames": ["over"]}).json()["NodeNames"]
+        == []
+    )
+
+
+def test_a_deleted_pod_is_not_revived_by_a_late_filter_call(extender) -> None:
+    url, service = extender
+    cluster = service.extender.cluster
+    cluster.replace([node("a")], [pod("gone")])
+    assert cluster.pending_count() == 1
+    cluster.pod_deleted("gone")
+    post(url, "filter", {"Pod": pod("gone"), "NodeNames": ["a"]})
+    assert cluster.pending_count() == 0
+
+
+def test_pods_a_problem_refuses_are_left_out_and_the_others_planned() -> None:
+    """A pod whose runtime overflows on a node (work 1e308 on a speed-0.001 node) is named by
+    the problem's validation; the planner plans the rest without it."""
+    slow = node("slow")
+    slow["metadata"]["annotations"] = {"qsched.io/speed": "0.001"}
+    with running_extender(FAST) as (_, service):
+        cluster, planner = service.extender.cluster, service.planner
+        cluster.replace([slow, node("fast")], [pod("huge", work_seconds=1e308), pod("fine")])
+        wait_for(
+            lambda: (
+                (plan := planner.current(cluster.nodes())) is not None and "fine" in plan.node_of
+            )
+        )
+        assert "huge" not in planner.current(cluster.nodes()).node_of
+        assert planner.unplanned() == 1
+
+
+def test_binding_needs_the_watch() -> None:
+    with pytest.raises(ValueError, match="--bind needs the API server"):
+        running_extender(ExtenderSettings(bind=True)).__enter__()

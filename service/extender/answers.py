@@ -27,7 +27,8 @@ Binder = Callable[[wire.BindingArgs], None]
 
 
 class Extender:
-    """The four verbs; thread-safe, and each answer is a few NumPy operations."""
+    """The four verbs; thread-safe. Filter, prioritize and preempt are a few NumPy
+    operations on the cache; bind waits on the API server."""
 
     def __init__(
         self,
@@ -61,22 +62,30 @@ class Extender:
 
     def prioritize(self, args: wire.ExtenderArgs) -> list[dict[str, Any]]:
         task = pod_task(args.pod)
+        if args.nodes is not None:
+            self.cluster.add_nodes(args.nodes)
         names = args.names
         nodes = self.cluster.nodes()
         known = [name for name in names if name in nodes.index]
         rows = np.array([nodes.index[name] for name in known], dtype=np.int64)
         model = self.planner.node_model(nodes)
         plan = self.planner.current(nodes)
-        if plan is not None:
-            busy, frequency, weights = plan.busy, plan.frequency, plan.weights
-        else:
+        if plan is None:
             busy, frequency = np.zeros(len(nodes.machines)), model.fastest
-            weights = self.planner.weights(model)
-        planned_node = plan.node_of.get(task.uid) if plan is not None else None
-        if planned_node is None:
+            weights, planned_node = self.planner.weights(model), None
+        else:
+            busy, frequency, weights = plan.busy, plan.frequency, plan.weights
+            planned_node = plan.node_of.get(task.uid)
+            if planned_node is not None:  # the plan's loads include the pod itself: not twice
+                row = nodes.index[planned_node]
+                busy = busy.copy()
+                busy[row] = max(
+                    0.0, busy[row] - task.work_seconds / (model.speed[row] * frequency[row])
+                )
+        planned = np.array([name == planned_node for name in known], dtype=bool)
+        if not planned.any():
             self.on_fallback()
         costs = marginal_costs(task, model, rows, busy, frequency, weights)
-        planned = np.array([name == planned_node for name in known], dtype=bool)
         by_name = dict(zip(known, scores(costs, planned).tolist(), strict=True))
         return wire.host_priority_list({name: by_name.get(name, 0) for name in names})
 
@@ -88,15 +97,15 @@ class Extender:
         for node, victims in args.victims.items():
             if node not in nodes.index:
                 kept[node] = victims  # not ours to judge
-            elif demand is not None and np.all(
-                demand <= nodes.free[nodes.index[node]] + self._freed(nodes, victims.pod_uids)
-            ):
-                kept[node] = victims
+            elif demand is not None:
+                room = nodes.free[nodes.index[node]] + self._freed(nodes, victims.pod_uids)
+                if not _short(demand, room).any():
+                    kept[node] = victims
         return wire.preemption_result(kept)
 
     def bind(self, args: wire.BindingArgs) -> dict[str, str]:
-        if self.binder is None:
-            return wire.binding_result("binding is not enabled on this extender (--bind)")
+        """Only routed when there is a binder (``--bind``)."""
+        assert self.binder is not None
         try:
             self.binder(args)
         except Exception as error:  # the API server's refusal (conflict, not found, forbidden)
@@ -114,6 +123,13 @@ class Extender:
         return freed
 
 
+def _short(demand: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """Where ``demand`` does not fit ``free``: NodeResourcesFit checks only the resources a
+    pod requests, so a node already over its allocatable in one resource still takes pods
+    that do not ask for it."""
+    return (demand > 0) & (demand > free)
+
+
 def _misfits(task: PodTask, nodes: Nodes, names: list[str]) -> Mapping[str, str]:
     """Node -> why the pod does not fit there, for the named nodes the cache knows.
 
@@ -129,7 +145,7 @@ def _misfits(task: PodTask, nodes: Nodes, names: list[str]) -> Mapping[str, str]
     if demand is None:
         missing = sorted(r for r, a in task.requests.items() if a > 0 and r not in nodes.resources)
         return {name: f"Insufficient {missing[0]}" for name in known}
-    short = demand > nodes.free[rows]
+    short = _short(demand, nodes.free[rows])
     return {
         name: ", ".join(f"Insufficient {nodes.resources[c]}" for c in np.flatnonzero(row))
         for name, row in zip(known, short, strict=True)

@@ -13,6 +13,7 @@ out: an unexpected failure is logged once and answered like a bad request.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -32,7 +33,6 @@ log = logging.getLogger(__name__)
 
 #: Largest request body (bytes): a NodeList of 5,000 nodes is about 15 MB.
 DEFAULT_MAX_BODY = 32 * 2**20
-VERBS = ("filter", "prioritize", "preempt", "bind")
 
 
 @dataclass(frozen=True)
@@ -61,17 +61,21 @@ def create_app(
     if extender.binder is not None:
         handlers["bind"] = lambda doc: extender.bind(wire.binding_args(doc))
     for verb, answer in handlers.items():
-        app.router.add_post(f"{prefix}/{verb}", _verb(verb, answer, extender, metrics))
+        app.router.add_post(f"{prefix}/{verb}", _verb(verb, answer, metrics))
     app.router.add_get("/healthz", _text("ok"))
     app.router.add_get("/readyz", _ready(readiness))
-    app.router.add_get("/version", _version)
+    app.router.add_get("/version", _version(tuple(handlers)))
     app.router.add_get("/metrics", _metrics(extender, metrics))
     return app
 
 
 def _verb(
-    verb: str, answer: Callable[[Any], Any], extender: Extender, metrics: ExtenderMetrics
+    verb: str, answer: Callable[[Any], Any], metrics: ExtenderMetrics
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
+    # Bind waits on the API server: in a thread, so that the loop keeps answering the
+    # other verbs meanwhile. The others are a few milliseconds of NumPy: inline.
+    blocking = verb == "bind"
+
     async def handle(request: web.Request) -> web.Response:
         if request.content_type != "application/json":
             return web.json_response(
@@ -81,7 +85,8 @@ def _verb(
         started = time.perf_counter()
         body = await request.read()
         try:
-            result = answer(wire.parse_json(body))
+            document = wire.parse_json(body)
+            result = await asyncio.to_thread(answer, document) if blocking else answer(document)
         except (wire.WireError, InvalidObject) as error:
             metrics.errors.labels(verb).inc()
             return _refusal(verb, str(error))
@@ -91,6 +96,8 @@ def _verb(
             return _refusal(verb, f"qsched could not answer {verb}: {error.__class__.__name__}")
         finally:
             metrics.latency.labels(verb).observe(time.perf_counter() - started)
+        if isinstance(result, dict) and result.get("Error"):
+            metrics.errors.labels(verb).inc()
         return web.json_response(result)
 
     return handle
@@ -150,10 +157,12 @@ def _ready(readiness: Readiness) -> Callable[[web.Request], Awaitable[web.Respon
     return handle
 
 
-async def _version(_: web.Request) -> web.Response:
-    return web.json_response(
-        {"qsched": __version__, "api": "k8s.io/kube-scheduler/extender/v1", "verbs": VERBS}
-    )
+def _version(verbs: tuple[str, ...]) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handle(_: web.Request) -> web.Response:
+        api = "k8s.io/kube-scheduler/extender/v1"
+        return web.json_response({"qsched": __version__, "api": api, "verbs": verbs})
+
+    return handle
 
 
 def _metrics(
@@ -162,8 +171,6 @@ def _metrics(
     async def handle(_: web.Request) -> web.Response:
         metrics.pending.set(extender.cluster.pending_count())
         metrics.unplanned.set(extender.planner.unplanned())
-        metrics.plans.set(extender.planner.solves)
-        metrics.plan_seconds.set(extender.planner.last_solve_seconds)
         body = generate_latest(metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

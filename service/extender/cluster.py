@@ -60,13 +60,6 @@ class Nodes:
             vector[column] = scheduler_units(name, amount)
         return vector
 
-    def fits(self, requests: Mapping[str, float], rows: np.ndarray) -> np.ndarray:
-        """Which of the nodes ``rows`` have room for ``requests`` (NodeResourcesFit's rule)."""
-        vector = self.demand(requests)
-        if vector is None:
-            return np.zeros(len(rows), dtype=bool)
-        return np.all(vector <= self.free[rows], axis=1)
-
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -93,6 +86,9 @@ class ClusterCache:
         self._bound: dict[str, tuple[str, Mapping[str, float]]] = {}
         self._pending: dict[str, PodTask] = {}
         self._seen_until: dict[str, float] = {}
+        #: Pods the watch reported deleted, until when a late filter call may not revive them.
+        self._deleted: dict[str, float] = {}
+        self._node_versions: dict[str, str | None] = {}
         self._nodes: Nodes | None = None
         self.node_generation = 0
         #: Pending pods recorded so far: the planner waits until this stops moving.
@@ -100,23 +96,23 @@ class ClusterCache:
         #: Every binding in order, as (pod uid, node); ``_bind_offset`` entries were trimmed.
         self._bind_log: list[tuple[str, str]] = []
         self._bind_offset = 0
-        self.watched = False
 
     # -- the ClusterSink protocol (the API-server watch) ---------------------------------
 
     def replace(self, nodes: list[dict[str, Any]], pods: list[dict[str, Any]]) -> None:
-        """A full list: everything known before is forgotten."""
+        """A full list: everything known before is forgotten (no binding is logged: the
+        pods bound by then are the starting point, not news)."""
         machines = {m.name: m for m in _readable(nodes, node_machine, "node")}
-        tasks = _readable(pods, pod_task, "pod")
+        tasks = _readable(pods, _watched_pod, "pod")
         with self._lock:
-            self.watched = True
             self._machines = machines
+            self._node_versions = {str(_name(n)): _version(n) for n in nodes}
+            self._changed_nodes()
             self._bound.clear()
             self._pending.clear()
             self._seen_until.clear()
             for task in tasks:
-                self._record_pod(task)
-            self._changed_nodes()
+                self._record_pod(task, news=False)
         self._on_change()
 
     def node_changed(self, node: dict[str, Any]) -> None:
@@ -126,25 +122,22 @@ class ClusterCache:
         with self._lock:
             if self._machines.pop(name, None) is None:
                 return
+            self._node_versions.pop(name, None)
             self._changed_nodes()
         self._on_change()
 
     def pod_changed(self, pod: dict[str, Any]) -> None:
-        for task in _readable([pod], pod_task, "pod"):
+        for task in _readable([pod], _watched_pod, "pod"):
             with self._lock:
-                held = self._bound.get(task.uid)
-                if (
-                    held is not None
-                    and held == (task.node_name, task.requests)
-                    and not task.finished
-                ):
-                    return  # a status update of a pod already counted (or bound by us)
-                changed = self._forget_pod(task.uid) | self._record_pod(task)
+                if not self._is_news(task):
+                    return
+                changed = self._forget_pod(task.uid) | self._record_pod(task, news=True)
             if changed:
                 self._on_change()
 
     def pod_deleted(self, uid: str) -> None:
         with self._lock:
+            self._deleted[uid] = time.monotonic() + SEEN_POD_TTL_SECONDS
             moved = self._forget_pod(uid)
         if moved:
             self._on_change()
@@ -152,10 +145,16 @@ class ClusterCache:
     # -- what kube-scheduler and the bind verb tell us -----------------------------------
 
     def add_nodes(self, nodes: Iterable[Mapping[str, Any]]) -> None:
-        """Nodes as sent in a request's NodeList (or by the watch); unchanged ones cost nothing."""
+        """Nodes as the watch or a request's NodeList sends them; a node whose
+        ``resourceVersion`` the cache already has is not read again."""
+        with self._lock:
+            known = dict(self._node_versions)
+        fresh = [n for n in nodes if (v := _version(n)) is None or known.get(_name(n)) != v]
+        machines = [(m, _version(n)) for n in fresh for m in _readable([n], node_machine, "node")]
         changed = False
         with self._lock:
-            for machine in _readable(nodes, node_machine, "node"):
+            for machine, version in machines:
+                self._node_versions[machine.name] = version
                 if self._machines.get(machine.name) != machine:
                     self._machines[machine.name] = machine
                     changed = True
@@ -165,15 +164,16 @@ class ClusterCache:
             self._on_change()
 
     def saw_pending(self, task: PodTask) -> None:
-        """A pod kube-scheduler asked about: pending until it is bound (or, unwatched, a TTL)."""
+        """A pod kube-scheduler asked about. Pending until it is bound, or until a TTL runs
+        out if no watch ever reports it; a pod the watch reported deleted stays gone."""
         with self._lock:
-            if task.uid in self._bound:
+            if task.uid in self._bound or task.uid in self._deleted:
                 return
             new = task.uid not in self._pending
-            self.arrivals += new
-            self._pending[task.uid] = task
-            if not self.watched:
+            if new:
+                self.arrivals += 1
                 self._seen_until[task.uid] = time.monotonic() + SEEN_POD_TTL_SECONDS
+            self._pending[task.uid] = task
         if new:
             self._on_change()
 
@@ -183,8 +183,8 @@ class ClusterCache:
             task = self._pending.get(uid)
             if task is None or uid in self._bound:
                 return
-            del self._pending[uid]
-            self._bind(uid, node, task.requests)
+            self._forget_pod(uid)
+            self._record_pod(replace(task, node_name=node), news=True)
         self._on_change()
 
     # -- readers ---------------------------------------------------------------------------
@@ -193,10 +193,6 @@ class ClusterCache:
         """The node arrays (rebuilt only after a node change)."""
         with self._lock:
             return self._node_arrays()
-
-    def pending_task(self, uid: str) -> PodTask | None:
-        with self._lock:
-            return self._pending.get(uid)
 
     def is_bound(self, uid: str) -> bool:
         with self._lock:
@@ -219,13 +215,11 @@ class ClusterCache:
             self._expire_seen()
             return Snapshot(self._node_arrays(), tuple(self._pending.values()))
 
-    def bindings_after(self, cursor: int) -> tuple[list[tuple[str, str]] | None, int]:
-        """Bindings since ``cursor`` and the new cursor; None if some were already trimmed."""
+    def bindings_after(self, cursor: int) -> tuple[list[tuple[str, str]], int]:
+        """This scheduler's bindings since ``cursor`` (those still kept), and the new cursor."""
         with self._lock:
             end = self._bind_offset + len(self._bind_log)
-            if cursor < self._bind_offset:
-                return None, end
-            return self._bind_log[cursor - self._bind_offset :], end
+            return self._bind_log[max(0, cursor - self._bind_offset) :], end
 
     def pending_uids(self) -> frozenset[str]:
         with self._lock:
@@ -237,27 +231,42 @@ class ClusterCache:
 
     # -- internals (called with the lock held) -------------------------------------------
 
-    def _record_pod(self, task: PodTask) -> bool:
-        """Returns whether the pod holds resources on a node or waits for this scheduler."""
+    def _is_news(self, task: PodTask) -> bool:
+        """Whether a watch update changes anything the cache counts; updates to a pod's
+        status that leave it where it was (bound, or pending) only refresh it."""
+        held = self._bound.get(task.uid)
+        if held is not None and not task.finished:
+            return held != (task.node_name, task.requests)
+        if task.uid in self._pending and task.node_name is None and not task.finished:
+            self._pending[task.uid] = task
+            self._seen_until.pop(task.uid, None)  # the watch vouches for it now
+            return False
+        return True
+
+    def _record_pod(self, task: PodTask, news: bool) -> bool:
+        """Count a pod; returns whether it holds resources on a node or waits for this
+        scheduler. ``news``: a binding now, worth logging for the planner."""
         if task.finished:
             return False
         if task.node_name is not None:
-            self._bind(task.uid, task.node_name, task.requests)
+            self._bind(task, news and task.scheduler_name == self.scheduler_name)
             return True
         if task.scheduler_name == self.scheduler_name:
-            self.arrivals += task.uid not in self._pending
+            self.arrivals += 1
             self._pending[task.uid] = task
             return True
         return False
 
-    def _bind(self, uid: str, node: str, requests: Mapping[str, float]) -> None:
-        self._bound[uid] = (node, requests)
-        self._bind_log.append((uid, node))
-        if len(self._bind_log) > BIND_LOG_LIMIT:
-            half = len(self._bind_log) // 2
-            del self._bind_log[:half]
-            self._bind_offset += half
-        self._move_requests(node, requests, +1)
+    def _bind(self, task: PodTask, logged: bool) -> None:
+        assert task.node_name is not None
+        self._bound[task.uid] = (task.node_name, task.requests)
+        self._move_requests(task.node_name, task.requests, +1)
+        if logged:
+            self._bind_log.append((task.uid, task.node_name))
+            if len(self._bind_log) > BIND_LOG_LIMIT:
+                half = len(self._bind_log) // 2
+                del self._bind_log[:half]
+                self._bind_offset += half
 
     def _forget_pod(self, uid: str) -> bool:
         """Returns whether the pod was pending or held resources."""
@@ -298,6 +307,8 @@ class ClusterCache:
         for uid in [uid for uid, until in self._seen_until.items() if until < now]:
             del self._seen_until[uid]
             self._pending.pop(uid, None)
+        for uid in [uid for uid, until in self._deleted.items() if until < now]:
+            del self._deleted[uid]
 
 
 def _build_nodes(
@@ -334,3 +345,20 @@ def _readable(
         except InvalidObject as error:
             log.warning("ignoring a %s qsched cannot read: %s", kind, error)
     return readable
+
+
+def _watched_pod(pod: Mapping[str, Any]) -> PodTask:
+    """A pod as the watch reports it: bad qsched annotations fall back to their defaults
+    (logged), so the pod's requests are still counted on its node."""
+    return pod_task(pod, strict=False)
+
+
+def _name(node: Mapping[str, Any]) -> object:
+    return (node.get("metadata") or {}).get("name") if isinstance(node, Mapping) else None
+
+
+def _version(node: Mapping[str, Any]) -> str | None:
+    """A node's ``metadata.resourceVersion`` (None where there is none, as in tests)."""
+    metadata = node.get("metadata") if isinstance(node, Mapping) else None
+    version = metadata.get("resourceVersion") if isinstance(metadata, Mapping) else None
+    return version if isinstance(version, str) and version else None

@@ -32,6 +32,7 @@ A node without any of these is the default server model
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Mapping
@@ -46,6 +47,8 @@ from qsched.service.extender.resources import (
     pod_requests,
     resource_list,
 )
+
+log = logging.getLogger(__name__)
 
 PREFIX = "qsched.io/"
 WORK_SECONDS = PREFIX + "work-seconds"
@@ -99,27 +102,49 @@ class NodeMachine:
     schedulable: bool
 
 
-def pod_task(pod: Mapping[str, Any]) -> PodTask:
-    """Read a v1.Pod; `InvalidObject` names the field that cannot be read."""
+def pod_task(pod: Mapping[str, Any], *, strict: bool = True) -> PodTask:
+    """Read a v1.Pod; `InvalidObject` names the field that cannot be read.
+
+    With ``strict=False`` a malformed qsched annotation is logged and read as its default
+    rather than refused: a pod kube-scheduler placed anyway still holds its requests.
+    """
     metadata = object_at(pod.get("metadata"), "metadata")
     spec = object_at(pod.get("spec"), "spec")
     status = object_at(pod.get("status"), "status")
-    annotations = _strings(metadata.get("annotations"), "metadata.annotations")
     uid = _required_string(metadata, "uid", "metadata.uid")
-    priority = spec.get("priority")
     node_name = spec.get("nodeName")
+    try:
+        work, deadline, load, priority = _qsched_fields(metadata, spec)
+    except InvalidObject as error:
+        if strict:
+            raise
+        log.warning("pod %s: %s; using qsched's defaults", uid, error)
+        work, deadline, load, priority = DEFAULT_WORK_SECONDS, None, 1.0, 0
     return PodTask(
         uid=uid,
         namespace=str(metadata.get("namespace") or "default"),
         name=str(metadata.get("name") or uid),
         requests=pod_requests(pod),
-        work_seconds=_number(annotations, WORK_SECONDS, DEFAULT_WORK_SECONDS, positive=True),
-        deadline_seconds=_optional_number(annotations, DEADLINE_SECONDS),
-        cpu_load=_cpu_load(annotations),
-        priority=int(_number(annotations, PRIORITY, _priority(priority), integer=True)),
+        work_seconds=work,
+        deadline_seconds=deadline,
+        cpu_load=load,
+        priority=priority,
         scheduler_name=str(spec.get("schedulerName") or "default-scheduler"),
         node_name=str(node_name) if node_name else None,
         finished=status.get("phase") in ("Succeeded", "Failed"),
+    )
+
+
+def _qsched_fields(
+    metadata: Mapping[str, Any], spec: Mapping[str, Any]
+) -> tuple[float, float | None, float, int]:
+    """Work, deadline, CPU load and priority from the pod's annotations."""
+    annotations = _strings(metadata.get("annotations"), "metadata.annotations")
+    return (
+        _number(annotations, WORK_SECONDS, DEFAULT_WORK_SECONDS, positive=True),
+        _optional_number(annotations, DEADLINE_SECONDS),
+        _cpu_load(annotations),
+        int(_number(annotations, PRIORITY, _priority(spec.get("priority")), integer=True)),
     )
 
 
@@ -242,6 +267,8 @@ def _number(
         value = int(text) if integer else float(text)
     except ValueError:
         raise InvalidObject(field, f"{text[:40]!r} is not a number") from None
+    if integer:
+        return float(value)  # priorities may be negative, as Kubernetes' own
     if not math.isfinite(value) or value < 0 or (positive and value == 0):
         raise InvalidObject(field, "must be a finite number " + ("> 0" if positive else ">= 0"))
     return float(value)

@@ -58,11 +58,18 @@ class ExtenderMetrics:
             "Pending pods the current plan does not cover (answered by the greedy fallback).",
             registry=self.registry,
         )
-        self.plans = Gauge(
-            "qsched_extender_plans", "Plans made since the start.", registry=self.registry
-        )
+        self.plans = Counter("qsched_extender_plans", "Plans made.", registry=self.registry)
         self.plan_seconds = Gauge(
             "qsched_extender_last_plan_seconds",
             "Wall time of the last plan (snapshot, problem, solve).",
             registry=self.registry,
         )
+
+    def planned(self, seconds: float) -> None:
+        """A plan was made in ``seconds`` (the planner's callback)."""
+        self.plans.inc()
+        self.plan_seconds.set(seconds)
+
+    def bound(self, outcome: str) -> None:
+        """A pod was bound: "planned", "off_plan" or "unplanned" (the planner's callback)."""
+        self.bindings.labels(outcome).inc()

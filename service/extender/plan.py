@@ -18,10 +18,7 @@ import numpy as np
 
 from qsched.problem import curve_at
 from qsched.service.extender.mapping import NodeMachine, PodTask
-
-#: kube-scheduler's extender score range (`extender/v1` MinExtenderPriority, MaxExtenderPriority).
-MIN_SCORE = 0
-MAX_SCORE = 10
+from qsched.service.extender.wire import MAX_EXTENDER_PRIORITY
 
 
 @dataclass(frozen=True)
@@ -59,16 +56,10 @@ class Plan:
 
     node_generation: int
     node_of: Mapping[str, str]
-    #: (N,) busy seconds, frequency factor and powered state per node under the plan.
+    #: (N,) busy seconds and frequency factor per node under the plan.
     busy: np.ndarray
     frequency: np.ndarray
     weights: Weights
-    solver: str
-    objective: float
-
-    @property
-    def makespan(self) -> float:
-        return float(self.busy.max(initial=0.0))
 
 
 def marginal_costs(
@@ -114,10 +105,10 @@ def scores(costs: np.ndarray, planned: np.ndarray | None) -> np.ndarray:
     low, high = float(costs.min()), float(costs.max())
     spread = high - low
     if spread > 0:
-        scaled = (MAX_SCORE - 1) * (high - costs) / spread
+        scaled = (MAX_EXTENDER_PRIORITY - 1) * (high - costs) / spread
     else:
-        scaled = np.full(len(costs), MAX_SCORE - 1.0)
+        scaled = np.full(len(costs), MAX_EXTENDER_PRIORITY - 1.0)
     result = np.rint(scaled).astype(np.int64)
     if planned is not None:
-        result[planned] = MAX_SCORE
+        result[planned] = MAX_EXTENDER_PRIORITY
     return result

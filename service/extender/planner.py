@@ -11,8 +11,9 @@ empty plan (the greedy fallback).
 
 A plan is dropped when the node set changes. A pod bound somewhere other
 than its planned node, or a pending pod the plan does not cover, asks for a
-new plan; until it lands, the old one keeps answering, because every answer
-is checked against the nodes' free capacity at the moment of the call.
+new plan; until it lands, the old one keeps answering: filter checks every
+node against its free capacity at the moment of the call, so a stale plan
+can cost quality, never a pod placed where it does not fit.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from typing import Any
 
 import numpy as np
 
+from qsched.problem import Limits
 from qsched.service.extender.batch import Batch
 from qsched.service.extender.cluster import ClusterCache, Nodes, Snapshot
 from qsched.service.extender.mapping import PodTask
 from qsched.service.extender.plan import NodeModel, Plan, Weights
-from qsched.service.extender.solve import Solve
+from qsched.service.extender.solve import BatchRefused, Solve
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +45,10 @@ class PlannerSettings:
     """How the planner batches and solves (`qsched extender` flags)."""
 
     solver: str = "local-search"
-    #: The solver's options. Local search from MCT: an O(T M) start, where its default
-    #: (Min-min, O(T^2 M)) alone takes 2.4 s at 5,000 pods x 1,000 nodes.
-    options: tuple[tuple[str, Any], ...] = (("start", "mct"),)
+    #: The solver's options; None: its defaults, except that local search starts from MCT
+    #: (an O(T M) start: its default, Min-min, is O(T^2 M) and alone takes 2.4 s at 5,000
+    #: pods x 1,000 nodes).
+    options: tuple[tuple[str, Any], ...] | None = None
     #: A batch is taken once no new pod has arrived for this many seconds...
     batch_window: float = 0.25
     #: ...or this long after the first one, whichever comes first.
@@ -59,6 +62,12 @@ class PlannerSettings:
     #: second of makespan costs what the whole cluster burns idling for a second.
     makespan_weight: float | None = None
 
+    @property
+    def solver_options(self) -> dict[str, Any]:
+        if self.options is not None:
+            return dict(self.options)
+        return {"start": "mct"} if self.solver == "local-search" else {}
+
 
 class Planner:
     """Keeps a plan for the pending pods current; thread-safe to read."""
@@ -69,20 +78,23 @@ class Planner:
         solve: Solve,
         settings: PlannerSettings,
         on_binding: Callable[[str], None] = lambda outcome: None,
+        on_plan: Callable[[float], None] = lambda seconds: None,
     ):
         self.cluster = cluster
         self.settings = settings
         self._solve = solve
         #: Told each binding's outcome once: "planned", "off_plan" or "unplanned".
         self._on_binding = on_binding
+        #: Told the wall time of each plan made.
+        self._on_plan = on_plan
+        #: Pods the problem's validation refused: left out of plans while they wait.
+        self._refused: set[str] = set()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._plan: Plan | None = None
         self._bind_cursor = 0
         self._model: tuple[Nodes, NodeModel] | None = None
         self._thread = threading.Thread(target=self._run, name="qsched-planner", daemon=True)
-        self.solves = 0
-        self.last_solve_seconds = 0.0
 
     def start(self) -> None:
         self._thread.start()
@@ -151,60 +163,78 @@ class Planner:
     def _needs_plan(self, snapshot: Snapshot) -> bool:
         """No plan for these nodes, a pending pod it does not cover, or a pod bound off plan."""
         plan = self._plan
-        off_plan = self._judge_bindings(plan)
+        bindings = self._judge_bindings(plan)
         if not snapshot.pending or not len(snapshot.nodes.machines):
             return False
         if plan is None or plan.node_generation != snapshot.nodes.generation:
             return True
-        plannable = _batch(snapshot.pending, snapshot.nodes, self.settings.max_batch)
-        return off_plan or any(task.uid not in plan.node_of for task in plannable)
-
-    def _judge_bindings(self, plan: Plan | None) -> bool:
-        """Read the bindings since the last read, report each one's outcome under ``plan``
-        to ``on_binding``, and say whether one went off it (or some were missed)."""
-        bindings, self._bind_cursor = self.cluster.bindings_after(self._bind_cursor)
-        if bindings is None:
+        if any(plan.node_of.get(uid, node) != node for uid, node in bindings):
             return True
-        off_plan = False
+        plannable = _batch(snapshot.pending, snapshot.nodes, self._limit(snapshot.nodes))
+        return any(p.uid not in plan.node_of and p.uid not in self._refused for p in plannable)
+
+    def _judge_bindings(self, plan: Plan | None) -> list[tuple[str, str]]:
+        """The bindings since the last read (pod uid, node), each reported to
+        ``on_binding`` with its outcome under ``plan``."""
+        bindings, self._bind_cursor = self.cluster.bindings_after(self._bind_cursor)
         for uid, node in bindings:
             planned = plan.node_of.get(uid) if plan is not None else None
-            off_plan |= planned is not None and planned != node
             self._on_binding(
                 "unplanned" if planned is None else "planned" if planned == node else "off_plan"
             )
-        return off_plan
+        return bindings
 
     def _plan_for(self, snapshot: Snapshot) -> None:
         started = time.monotonic()
         nodes = snapshot.nodes
-        pods = _batch(snapshot.pending, nodes, self.settings.max_batch)
+        self._refused &= {task.uid for task in snapshot.pending}
+        pods = [
+            p
+            for p in _batch(snapshot.pending, nodes, self._limit(nodes))
+            if p.uid not in self._refused
+        ]
         if not pods:
             return
         model = self.node_model(nodes)
         weights = self.weights(model)
-        solved = self._solve(Batch.of(pods, nodes, weights), self.settings.solve_seconds)
+        try:
+            solved = self._solve(Batch.of(pods, nodes, weights), self.settings.solve_seconds)
+        except BatchRefused as error:
+            if not error.tasks:
+                raise
+            self._refused |= {pods[t].uid for t in error.tasks}
+            log.warning("left %d pods out of plans: %s", len(error.tasks), error.reason)
+            self._wake.set()  # plan the others at once
+            return
         names = [nodes.machines[m].name for m in solved.assignment]
         # Pods bound while this plan was being made followed the plan in force then: judge
-        # them by it, so the new plan starts from the bindings after it is published.
-        self._judge_bindings(self._plan)
-        self._plan = Plan(
-            node_generation=snapshot.nodes.generation,
+        # them by it; any the new plan puts elsewhere ask for another plan.
+        during = self._judge_bindings(self._plan)
+        plan = Plan(
+            node_generation=nodes.generation,
             node_of={pod.uid: name for pod, name in zip(pods, names, strict=True)},
             busy=solved.busy,
             frequency=np.where(solved.busy > 0, solved.frequency, model.fastest),
             weights=weights,
-            solver=self.settings.solver,
-            objective=solved.objective,
         )
-        self.solves += 1
-        self.last_solve_seconds = time.monotonic() - started
+        self._plan = plan
+        if any(plan.node_of.get(uid, node) != node for uid, node in during):
+            self._wake.set()
+        seconds = time.monotonic() - started
+        self._on_plan(seconds)
         log.info(
             "planned %d pods on %d nodes in %.2f s (objective %.6g)",
             len(pods),
             len(nodes.machines),
-            self.last_solve_seconds,
+            seconds,
             solved.objective,
         )
+
+    def _limit(self, nodes: Nodes) -> int:
+        """The largest batch: the setting, within the problem size qsched accepts."""
+        limits = Limits()
+        cells = limits.max_cells // max(1, len(nodes.machines))
+        return min(self.settings.max_batch, limits.max_tasks, cells)
 
 
 def _batch(pending: tuple[PodTask, ...], nodes: Nodes, limit: int) -> list[PodTask]:

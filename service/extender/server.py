@@ -84,52 +84,62 @@ def has_credentials(kubeconfig: str | None) -> bool:
     return bool(kubeconfig) or "KUBERNETES_SERVICE_HOST" in os.environ
 
 
+#: Eight pods on three nodes: enough to load the solver and its compiled kernels.
+WARM_UP = Batch(
+    task_ids=tuple(f"warm-up-{i}" for i in range(8)),
+    work=np.linspace(60.0, 600.0, 8),
+    load=np.ones(8),
+    deadline=np.full(8, np.nan),
+    demand=np.ones((8, 1)),
+    machine_ids=("a", "b", "c"),
+    speed=np.array([1.0, 2.0, 3.0]),
+    capacity=np.full((3, 1), 8.0),
+    watts=np.tile(np.linspace(100.0, 200.0, 11), (3, 1)),
+    frequencies=((1.0, 0.8),) * 3,
+    resources=(POD_SLOTS,),
+    weights=Weights(1.0, 300.0),
+)
+
+
 def build(settings: ExtenderSettings) -> ExtenderService:
-    """Start the planner (and the watch, when credentials exist); return the app to serve."""
+    """Check the settings, then start the solver, the watch (when the API server is named)
+    and the planner; return the app to serve."""
+    solver, options = settings.planner.solver, settings.planner.solver_options
+    check_solver(solver, options, WARM_UP)
+    watched = settings.watch and has_credentials(settings.kubeconfig)
+    if settings.bind and not watched:
+        # Binding without the watch would count pods onto nodes and never take them off.
+        raise ValueError("--bind needs the API server: --kubeconfig, or run in a pod")
     # Hand the GIL over after 1 ms rather than 5: the watch and the planner's bookkeeping
     # then delay an HTTP answer by at most about that much.
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+
     metrics = ExtenderMetrics()
     planner_box: list[Planner] = []
     cluster = ClusterCache(settings.scheduler_name, on_change=lambda: planner_box[0].wake())
-    solver, options = settings.planner.solver, dict(settings.planner.options)
-    check_solver(solver, options, WARM_UP)
     if settings.server:
         solve, stop_solver = remote_solve(settings.server, solver, options, settings.seed), None
     else:
         solve, stop_solver = process_solve(solver, options, settings.seed)
     planner = Planner(
-        cluster,
-        solve,
-        settings.planner,
-        on_binding=lambda outcome: metrics.bindings.labels(outcome).inc(),
+        cluster, solve, settings.planner, on_binding=metrics.bound, on_plan=metrics.planned
     )
     planner_box.append(planner)
 
-    client = None
-    watched = settings.watch and has_credentials(settings.kubeconfig)
-    if watched or settings.bind:
+    watch, binder, synced = None, None, threading.Event()
+    if watched:
         from qsched.service.extender import kube  # the kubernetes client, only when used
 
         client = kube.api_client(settings.kubeconfig)
-    binder: Binder | None = None
-    if settings.bind:
-        if client is None:
-            raise ValueError("--bind needs API server credentials (--kubeconfig or in-cluster)")
-
-        def binder(args: wire.BindingArgs) -> None:
-            kube.bind_pod(client, args.pod_namespace, args.pod_name, args.pod_uid, args.node)
-
-    watch = None
-    synced = threading.Event()
-    if watched:
         watch = kube.ClusterWatch(client, cluster)
         watch.start()
         synced = watch.synced
+        if settings.bind:
+            binder = _binder(kube, client)
     else:
         log.warning(
-            "no API server credentials: the extender knows only the nodes and pods "
-            "kube-scheduler sends it (run with --kubeconfig or in a pod for the full picture)"
+            "no API server named: the extender knows only the nodes and pods kube-scheduler "
+            "sends it (run with --kubeconfig or in a pod for the full picture)"
         )
         synced.set()
     extender = Extender(cluster, planner, binder, on_fallback=metrics.fallbacks.inc)
@@ -146,21 +156,13 @@ def build(settings: ExtenderSettings) -> ExtenderService:
     return ExtenderService(app, extender, planner, watch, warm, stop_solver)
 
 
-#: Eight pods on three nodes: enough to load the solver and its compiled kernels.
-WARM_UP = Batch(
-    task_ids=tuple(f"warm-up-{i}" for i in range(8)),
-    work=np.linspace(60.0, 600.0, 8),
-    load=np.ones(8),
-    deadline=np.full(8, np.nan),
-    demand=np.ones((8, 1)),
-    machine_ids=("a", "b", "c"),
-    speed=np.array([1.0, 2.0, 3.0]),
-    capacity=np.full((3, 1), 8.0),
-    watts=np.tile(np.linspace(100.0, 200.0, 11), (3, 1)),
-    frequencies=((1.0, 0.8),) * 3,
-    resources=(POD_SLOTS,),
-    weights=Weights(1.0, 300.0),
-)
+def _binder(kube: Any, client: Any) -> Binder:
+    """The bind verb's action: a Binding created through the API server."""
+
+    def bind(args: wire.BindingArgs) -> None:
+        kube.bind_pod(client, args.pod_namespace, args.pod_name, args.pod_uid, args.node)
+
+    return bind
 
 
 def _warm_up(solve: Solve, warm: threading.Event) -> None:

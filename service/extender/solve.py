@@ -9,9 +9,9 @@ started once, warmed, and reused for every plan.
 from __future__ import annotations
 
 import multiprocessing
+import re
 import threading
-from collections.abc import Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,8 @@ import grpc
 import numpy as np
 
 from qsched import registry
-from qsched.problem import Problem
+from qsched.problem import FieldViolation, Problem, ProblemError
+from qsched.service.errors import field_violations
 from qsched.service.extender.batch import Batch, allocation_problem
 from qsched.solver import Budget
 from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
@@ -48,11 +49,38 @@ class Solved:
 Solve = Callable[[Batch, float], Solved]
 
 
+class BatchRefused(ValueError):
+    """The problem's validation refused some pods of a batch (indices into it).
+
+    Plain arguments, so it crosses from the worker process intact (`ProblemError`
+    does not pickle with its violations).
+    """
+
+    def __init__(self, tasks: tuple[int, ...], reason: str) -> None:
+        super().__init__(tasks, reason)
+        self.tasks = tasks
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+def refused(violations: Iterable[FieldViolation], prefix: str = "") -> BatchRefused:
+    """The pods a list of field violations names (``{prefix}tasks[i]...``)."""
+    violations = list(violations)
+    pattern = re.compile(rf"^{re.escape(prefix)}tasks\[(\d+)\]")
+    tasks = {int(m.group(1)) for v in violations if (m := pattern.match(v.field))}
+    return BatchRefused(tuple(sorted(tasks)), "; ".join(str(v) for v in violations[:5]))
+
+
 def solve_batch(
     solver: str, options: Mapping[str, Any], seed: int, batch: Batch, seconds: float
 ) -> Solved:
     """Build the problem and solve it (runs in the worker process)."""
-    problem = Problem.from_message(allocation_problem(batch))
+    try:
+        problem = Problem.from_message(allocation_problem(batch))
+    except ProblemError as error:
+        raise refused(error.violations) from None
     spec = registry.get(solver)
     result = spec.run(problem, Budget(seconds), seed, None, spec.check(problem, options))
     evaluation = result.evaluation
@@ -73,22 +101,30 @@ def check_solver(solver: str, options: Mapping[str, Any], batch: Batch) -> None:
 def process_solve(
     solver: str, options: Mapping[str, Any], seed: int = 0
 ) -> tuple[Solve, Callable[[], None]]:
-    """Solve in one long-lived worker process (spawned: no threads inherited mid-flight).
+    """Solve in a long-lived worker process (spawned: no threads inherited mid-flight).
 
-    Returns the solve function and a function that shuts the worker down.
+    A solve that overruns its budget by more than `GRACE_SECONDS` (a worker killed
+    or out of memory never answers at all) ends the worker; the next plan gets a fresh
+    one. Returns the solve function and a function that shuts the worker down.
     """
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-
+    context = multiprocessing.get_context("spawn")
+    pools = [context.Pool(1)]
     started = threading.Event()
 
     def solve(batch: Batch, seconds: float) -> Solved:
-        future = pool.submit(solve_batch, solver, dict(options), seed, batch, seconds)
+        pending = pools[0].apply_async(solve_batch, (solver, dict(options), seed, batch, seconds))
         grace = GRACE_SECONDS if started.is_set() else START_SECONDS
-        solved = future.result(timeout=seconds + grace)
+        try:
+            solved: Solved = pending.get(timeout=seconds + grace)
+        except multiprocessing.TimeoutError:
+            pools[0].terminate()
+            pools[0] = context.Pool(1)
+            started.clear()
+            raise
         started.set()
         return solved
 
-    return solve, lambda: pool.shutdown(wait=False, cancel_futures=True)
+    return solve, lambda: pools[0].terminate()
 
 
 def remote_solve(address: str, solver: str, options: Mapping[str, Any], seed: int = 0) -> Solve:
@@ -100,7 +136,12 @@ def remote_solve(address: str, solver: str, options: Mapping[str, Any], seed: in
         request = scheduler_pb2.SolveRequest(problem=message, solver=solver, seed=seed)
         request.options.update(options)
         request.budget.wall_seconds = seconds
-        response = stub.Solve(request, timeout=seconds + GRACE_SECONDS)
+        try:
+            response = stub.Solve(request, timeout=seconds + GRACE_SECONDS)
+        except grpc.RpcError as error:
+            if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                raise refused(field_violations(error), "problem.") from None
+            raise
         schedule = response.schedule
         index = {machine.id: m for m, machine in enumerate(message.machines)}
         assignment = np.array([index[schedule.assignment[task.id]] for task in message.tasks])
