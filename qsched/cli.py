@@ -58,10 +58,29 @@ STOCK_STACK = "qaoa-reference"
 DEMO_QUANTUM_SOLVERS = ("min-min", "qaoa", STOCK_STACK, "exhaustive")
 
 
-def _stub(address: str) -> scheduler_pb2_grpc.SchedulerServiceStub:
-    channel = grpc.insecure_channel(address)
+def _stub(address: str, tls: Any = None) -> scheduler_pb2_grpc.SchedulerServiceStub:
+    """A stub on a ready channel; ``tls``: a `qsched.service.tls.ClientTLS`, or plaintext."""
+    from qsched.service.tls import channel as open_channel
+
+    channel = open_channel(address, tls)
     grpc.channel_ready_future(channel).result(timeout=10)
     return scheduler_pb2_grpc.SchedulerServiceStub(channel)
+
+
+def _client_tls(args: argparse.Namespace) -> Any:
+    """The client's TLS settings from ``--tls-ca/--tls-cert/--tls-key``; None: plaintext."""
+    from qsched.service.tls import ClientTLS
+
+    paths = [args.tls_ca, args.tls_cert, args.tls_key]
+    if not any(paths):
+        return None
+    return ClientTLS(*(Path(p) if p else None for p in paths))
+
+
+def _add_client_tls(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tls-ca", metavar="FILE", help="talk TLS to --server, trusting this CA")
+    parser.add_argument("--tls-cert", metavar="FILE", help="client certificate (mutual TLS)")
+    parser.add_argument("--tls-key", metavar="FILE", help="the client certificate's key")
 
 
 def _options(pairs: list[str]) -> struct_pb2.Struct:
@@ -188,7 +207,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     request = _request(args, args.solver)
     show = False if args.json else None
     if args.server:
-        response = solve_remotely(_stub(args.server), request, show)
+        response = solve_remotely(_stub(args.server, _client_tls(args)), request, show)
     else:
         response = solve_locally(solve_job(request, request.solver, problem_from(request)), show)
     _print_response(response, args)
@@ -209,7 +228,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             options=request.options,
             backend=request.backend,
         )
-        comparison = _stub(args.server).Compare(compare)
+        comparison = _stub(args.server, _client_tls(args)).Compare(compare)
     else:
         problem = problem_from(request)
         jobs = [
@@ -238,14 +257,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_message_bytes=int(args.max_message_mb * 1024 * 1024),
         **workers,
     )
-    server = Server(args.address, args.db, config).start()
-    print(f"listening on {server.address} (jobs in {Path(args.db).resolve()})", flush=True)
+    tls = _server_tls(args)
+    server = Server(args.address, args.db, config, tls, insecure=args.insecure).start()
+    scheme = "plaintext" if tls is None else "mutual TLS" if tls.client_ca else "TLS"
+    print(
+        f"listening on {server.address}, {scheme} (jobs in {Path(args.db).resolve()})", flush=True
+    )
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     with contextlib.suppress(KeyboardInterrupt):
         stopped.wait()
     server.stop()
     return 0
+
+
+def _server_tls(args: argparse.Namespace) -> Any:
+    """`qsched.service.tls.ServerTLS` from ``--tls-cert/--tls-key[/--tls-client-ca]``, or None."""
+    from qsched.service.tls import ServerTLS
+
+    if not (args.tls_cert or args.tls_key):
+        if args.tls_client_ca:
+            raise ValueError("--tls-client-ca needs --tls-cert and --tls-key")
+        return None
+    if not (args.tls_cert and args.tls_key):
+        raise ValueError("--tls-cert and --tls-key go together")
+    client_ca = Path(args.tls_client_ca) if args.tls_client_ca else None
+    return ServerTLS(Path(args.tls_cert), Path(args.tls_key), client_ca)
 
 
 def cmd_extender(args: argparse.Namespace) -> int:
@@ -341,7 +378,11 @@ def cmd_solvers(args: argparse.Namespace) -> int:
     """The solvers, or one solver with its options: this installation's, or a server's
     (`ListSolvers`)."""
     if args.server:
-        infos = list(_stub(args.server).ListSolvers(scheduler_pb2.ListSolversRequest()).solvers)
+        infos = list(
+            _stub(args.server, _client_tls(args))
+            .ListSolvers(scheduler_pb2.ListSolversRequest())
+            .solvers
+        )
     elif args.name:
         infos = [solver_info(registry.get(args.name))]
     else:
@@ -366,7 +407,7 @@ def _job_line(job: scheduler_pb2.Job) -> str:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    stub = _stub(args.server)
+    stub = _stub(args.server, _client_tls(args))
     if args.action == "list":
         state = f"JOB_STATE_{args.state.upper()}" if args.state else "JOB_STATE_UNSPECIFIED"
         listing = stub.ListJobs(scheduler_pb2.ListJobsRequest(state=state, page_size=args.limit))
@@ -505,6 +546,7 @@ def _add_solve_arguments(parser: argparse.ArgumentParser, server_help: str, resp
         help="quantum backend: engine, aer, aer-noisy, fake_<device>, ibm:<device>",
     )
     parser.add_argument("--server", metavar="ADDR", help=server_help)
+    _add_client_tls(parser)
     parser.add_argument(
         "--json", action="store_true", help=f"print the {response} as protobuf JSON"
     )
@@ -544,6 +586,16 @@ def _add_demo_and_serve(commands: Commands) -> None:
         "--address", default=DEFAULT_ADDRESS, help="host:port to listen on (port 0: any free port)"
     )
     serve.add_argument("--db", default="qsched.db", help="SQLite file for jobs")
+    serve.add_argument("--tls-cert", metavar="FILE", help="serve TLS with this certificate (PEM)")
+    serve.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (PEM)")
+    serve.add_argument(
+        "--tls-client-ca", metavar="FILE", help="require client certificates this CA signed (mTLS)"
+    )
+    serve.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow plaintext on a non-loopback address (without TLS qsched serves loopback only)",
+    )
     serve.add_argument("--workers", type=_positive(int), help="solves at once (default: CPU count)")
     serve.add_argument(
         "--max-tasks", type=_positive(int), default=Limits.max_tasks, help="largest request"
@@ -698,6 +750,7 @@ def _add_server_queries(commands: Commands) -> None:
     jobs.add_argument("action", choices=("list", "get", "watch", "cancel"))
     jobs.add_argument("job_id", nargs="?")
     jobs.add_argument("--server", default=DEFAULT_ADDRESS, metavar="ADDR")
+    _add_client_tls(jobs)
     jobs.add_argument(
         "--state", choices=("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
     )
@@ -712,6 +765,7 @@ def _add_server_queries(commands: Commands) -> None:
     solvers.add_argument(
         "--server", metavar="ADDR", help="ask a server instead of this installation"
     )
+    _add_client_tls(solvers)
     solvers.set_defaults(run=cmd_solvers)
 
 

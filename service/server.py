@@ -30,6 +30,7 @@ from qsched.service.config import ServiceConfig
 from qsched.service.errors import abort_invalid, abort_with
 from qsched.service.jobs import JobAlreadyEndedError, JobManager, JobNotFoundError, QueueFullError
 from qsched.service.store import JobStore
+from qsched.service.tls import ServerTLS, is_loopback
 from qsched.service.worker import Outcome, WorkerPool
 from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
 from qsched.validation import SolveJob, problem_from, solve_job
@@ -254,7 +255,20 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
 class Server:
     """A running qsched gRPC server; ``port`` is the bound port (useful with port 0)."""
 
-    def __init__(self, address: str, db_path: Path | str, config: ServiceConfig = ServiceConfig()):
+    def __init__(
+        self,
+        address: str,
+        db_path: Path | str,
+        config: ServiceConfig = ServiceConfig(),
+        tls: ServerTLS | None = None,
+        *,
+        insecure: bool = False,
+    ):
+        if tls is None and not insecure and not is_loopback(address):
+            raise ValueError(
+                f"without TLS qsched listens only on loopback, not {address}: give "
+                "--tls-cert and --tls-key, or --insecure to serve plaintext on the network"
+            )
         self.config = config
         registry.available()  # import every solver now, not in the first request that names it
         self.store = JobStore(db_path)
@@ -278,7 +292,10 @@ class Server:
         reflection.enable_server_reflection(
             (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self._grpc
         )
-        self.port = self._grpc.add_insecure_port(address)
+        if tls is None:
+            self.port = self._grpc.add_insecure_port(address)
+        else:
+            self.port = self._grpc.add_secure_port(address, tls.credentials())
         if self.port == 0:
             raise OSError(f"could not bind {address}")
         self.address = f"{address.rsplit(':', 1)[0]}:{self.port}"
