@@ -58,12 +58,18 @@ STOCK_STACK = "qaoa-reference"
 DEMO_QUANTUM_SOLVERS = ("min-min", "qaoa", STOCK_STACK, "exhaustive")
 
 
-def _stub(address: str, tls: Any = None) -> scheduler_pb2_grpc.SchedulerServiceStub:
-    """A stub on a ready channel; ``tls``: a `qsched.service.tls.ClientTLS`, or plaintext."""
+def _stub(
+    address: str, tls: Any = None, token: str | None = None
+) -> scheduler_pb2_grpc.SchedulerServiceStub:
+    """A stub on a ready channel; ``tls``: a `qsched.service.tls.ClientTLS`, or plaintext;
+    ``token``: sent as ``authorization: Bearer`` with every call."""
+    from qsched.service.auth import BearerToken
     from qsched.service.tls import channel as open_channel
 
     channel = open_channel(address, tls)
     grpc.channel_ready_future(channel).result(timeout=10)
+    if token:
+        channel = grpc.intercept_channel(channel, BearerToken(token))
     return scheduler_pb2_grpc.SchedulerServiceStub(channel)
 
 
@@ -77,10 +83,21 @@ def _client_tls(args: argparse.Namespace) -> Any:
     return ClientTLS(*(Path(p) if p else None for p in paths))
 
 
+def _token(args: argparse.Namespace) -> str | None:
+    """The bearer token: ``--token-file``'s first line, else ``$QSCHED_TOKEN`` (never a flag:
+    command lines show up in ``ps``)."""
+    if args.token_file:
+        return Path(args.token_file).read_text().strip() or None
+    return os.environ.get("QSCHED_TOKEN") or None
+
+
 def _add_client_tls(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-ca", metavar="FILE", help="talk TLS to --server, trusting this CA")
     parser.add_argument("--tls-cert", metavar="FILE", help="client certificate (mutual TLS)")
     parser.add_argument("--tls-key", metavar="FILE", help="the client certificate's key")
+    parser.add_argument(
+        "--token-file", metavar="FILE", help="bearer token for --server (else $QSCHED_TOKEN)"
+    )
 
 
 def _options(pairs: list[str]) -> struct_pb2.Struct:
@@ -207,7 +224,9 @@ def cmd_solve(args: argparse.Namespace) -> int:
     request = _request(args, args.solver)
     show = False if args.json else None
     if args.server:
-        response = solve_remotely(_stub(args.server, _client_tls(args)), request, show)
+        response = solve_remotely(
+            _stub(args.server, _client_tls(args), _token(args)), request, show
+        )
     else:
         response = solve_locally(solve_job(request, request.solver, problem_from(request)), show)
     _print_response(response, args)
@@ -228,7 +247,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             options=request.options,
             backend=request.backend,
         )
-        comparison = _stub(args.server, _client_tls(args)).Compare(compare)
+        comparison = _stub(args.server, _client_tls(args), _token(args)).Compare(compare)
     else:
         problem = problem_from(request)
         jobs = [
@@ -257,8 +276,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_message_bytes=int(args.max_message_mb * 1024 * 1024),
         **workers,
     )
+    from qsched.service.auth import Authenticator
+
     tls = _server_tls(args)
-    server = Server(args.address, args.db, config, tls, insecure=args.insecure).start()
+    auth = Authenticator.from_file(Path(args.tokens)) if args.tokens else None
+    server = Server(
+        args.address,
+        args.db,
+        config,
+        tls,
+        insecure=args.insecure,
+        auth=auth,
+        reflection_on=not args.no_reflection,
+    ).start()
     scheme = "plaintext" if tls is None else "mutual TLS" if tls.client_ca else "TLS"
     print(
         f"listening on {server.address}, {scheme} (jobs in {Path(args.db).resolve()})", flush=True
@@ -283,6 +313,17 @@ def _server_tls(args: argparse.Namespace) -> Any:
         raise ValueError("--tls-cert and --tls-key go together")
     client_ca = Path(args.tls_client_ca) if args.tls_client_ca else None
     return ServerTLS(Path(args.tls_cert), Path(args.tls_key), client_ca)
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    """A new random bearer token, and the digest the token file stores for it."""
+    import secrets
+
+    from qsched.service.auth import digest
+
+    token = secrets.token_urlsafe(32)
+    print(f"token:  {token}\nsha256: {digest(token)}")
+    return 0
 
 
 def cmd_extender(args: argparse.Namespace) -> int:
@@ -379,7 +420,7 @@ def cmd_solvers(args: argparse.Namespace) -> int:
     (`ListSolvers`)."""
     if args.server:
         infos = list(
-            _stub(args.server, _client_tls(args))
+            _stub(args.server, _client_tls(args), _token(args))
             .ListSolvers(scheduler_pb2.ListSolversRequest())
             .solvers
         )
@@ -407,7 +448,7 @@ def _job_line(job: scheduler_pb2.Job) -> str:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    stub = _stub(args.server, _client_tls(args))
+    stub = _stub(args.server, _client_tls(args), _token(args))
     if args.action == "list":
         state = f"JOB_STATE_{args.state.upper()}" if args.state else "JOB_STATE_UNSPECIFIED"
         listing = stub.ListJobs(scheduler_pb2.ListJobsRequest(state=state, page_size=args.limit))
@@ -592,6 +633,14 @@ def _add_demo_and_serve(commands: Commands) -> None:
         "--tls-client-ca", metavar="FILE", help="require client certificates this CA signed (mTLS)"
     )
     serve.add_argument(
+        "--tokens",
+        metavar="FILE",
+        help="bearer tokens and client identities -> tenants and scopes (JSON; see README)",
+    )
+    serve.add_argument(
+        "--no-reflection", action="store_true", help="do not serve gRPC server reflection"
+    )
+    serve.add_argument(
         "--insecure",
         action="store_true",
         help="allow plaintext on a non-loopback address (without TLS qsched serves loopback only)",
@@ -623,6 +672,11 @@ def _add_demo_and_serve(commands: Commands) -> None:
         "--max-message-mb", type=_positive(float), default=64.0, help="largest message (< 2048)"
     )
     serve.set_defaults(run=cmd_serve)
+
+    token = commands.add_parser(
+        "token", help="make a bearer token and the SHA-256 digest a --tokens file lists"
+    )
+    token.set_defaults(run=cmd_token)
 
 
 def _add_extender(commands: Commands) -> None:

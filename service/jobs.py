@@ -70,8 +70,9 @@ class JobManager:
         for thread in self._threads:
             thread.join(timeout=self.config.grace_seconds + 5)
 
-    def submit(self, request: scheduler_pb2.SolveRequest) -> scheduler_pb2.Job:
-        """Validate, persist and queue; raises `ProblemError` or `QueueFullError`."""
+    def submit(self, request: scheduler_pb2.SolveRequest, tenant: str = "") -> scheduler_pb2.Job:
+        """Validate, persist and queue as ``tenant``'s; raises `ProblemError` or
+        `QueueFullError`."""
         job = solve_job(
             request,
             request.solver,
@@ -86,19 +87,22 @@ class JobManager:
         stored = scheduler_pb2.SolveRequest()
         stored.CopyFrom(request)
         stored.solver = job.solver
-        job = self.store.add(stored)
+        job = self.store.add(stored, tenant)
         self._enqueue(job.id)
         return job
 
-    def get(self, job_id: str, include_request: bool = False) -> scheduler_pb2.Job:
-        job = self.store.get(job_id, include_request=include_request)
+    def get(
+        self, job_id: str, include_request: bool = False, tenant: str | None = None
+    ) -> scheduler_pb2.Job:
+        """The job (of ``tenant``, when given: another tenant's job is not found)."""
+        job = self.store.get(job_id, include_request=include_request, tenant=tenant)
         if job is None:
             raise JobNotFoundError(job_id)
         return job
 
-    def cancel(self, job_id: str) -> scheduler_pb2.Job:
+    def cancel(self, job_id: str, tenant: str | None = None) -> scheduler_pb2.Job:
         """Cancel a queued job at once; ask a running one to stop (it keeps its best so far)."""
-        job = self.get(job_id)
+        job = self.get(job_id, tenant=tenant)
         if job.state in TERMINAL_STATES:
             raise JobAlreadyEndedError(
                 f"job {job_id} already ended as {scheduler_pb2.JobState.Name(job.state)}"
@@ -113,8 +117,11 @@ class JobManager:
             self._publish_job(job_id)
         return self._wait_for_end(job_id)
 
-    def watch(self, job_id: str, is_active: Callable[[], bool]) -> Iterator[scheduler_pb2.JobEvent]:
+    def watch(
+        self, job_id: str, is_active: Callable[[], bool], tenant: str | None = None
+    ) -> Iterator[scheduler_pb2.JobEvent]:
         """The job now, then its progress and state changes, until it ends or the caller leaves."""
+        self.get(job_id, tenant=tenant)  # another tenant's job is not found, before any event
         inbox: queue.Queue = queue.Queue()
         with self._lock:
             self._watchers[job_id].append(inbox)

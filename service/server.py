@@ -26,6 +26,14 @@ from qsched import registry
 from qsched.messages import failed_response, invalid_status, response_message, solver_info
 from qsched.problem import FieldViolation, ProblemError
 from qsched.report import best_bound
+from qsched.service.auth import (
+    HARDWARE_PREFIX,
+    UNRESTRICTED,
+    Authenticator,
+    AuthError,
+    Principal,
+    require,
+)
 from qsched.service.config import ServiceConfig
 from qsched.service.errors import abort_invalid, abort_with
 from qsched.service.jobs import JobAlreadyEndedError, JobManager, JobNotFoundError, QueueFullError
@@ -110,12 +118,34 @@ def _internal_errors(method):
 
 
 class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
-    def __init__(self, pool: WorkerPool, jobs: JobManager, config: ServiceConfig):
+    def __init__(
+        self,
+        pool: WorkerPool,
+        jobs: JobManager,
+        config: ServiceConfig,
+        auth: Authenticator | None = None,
+    ):
         self.pool = pool
         self.jobs = jobs
         self.config = config
+        #: None: no token file, every caller may do everything (loopback or --insecure).
+        self.auth = auth
         self._lock = threading.Lock()
         self._calls: set[threading.Event] = set()
+
+    def _authorize(
+        self, context: grpc.ServicerContext, scope: str, what: str, backend: str = ""
+    ) -> Principal:
+        """The caller, if it may ``what`` (and use ``backend``); else the call ends
+        UNAUTHENTICATED or PERMISSION_DENIED."""
+        try:
+            principal = UNRESTRICTED if self.auth is None else self.auth.authenticate(context)
+            require(principal, scope, what)
+            if backend.startswith(HARDWARE_PREFIX):
+                require(principal, "hardware", f"run on quantum hardware ({HARDWARE_PREFIX}...)")
+        except AuthError as error:
+            context.abort(error.code, str(error))
+        return principal
 
     def stop_calls(self) -> None:
         """Ask every running unary solve to answer now with its best so far (server shutdown)."""
@@ -147,6 +177,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
 
     @_internal_errors
     def Solve(self, request, context):
+        self._authorize(context, "submit", "solve", request.backend)
         try:
             job = solve_job(
                 request,
@@ -164,6 +195,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
     @_internal_errors
     def Compare(self, request, context):
         """Solvers one after another; under a deadline each gets an equal share of the time left."""
+        self._authorize(context, "submit", "compare solvers", request.backend)
         if not request.solvers:
             abort_invalid(context, [FieldViolation("solvers", "must name at least one solver")])
         try:
@@ -189,8 +221,9 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
 
     @_internal_errors
     def SubmitJob(self, request, context):
+        caller = self._authorize(context, "submit", "submit jobs", request.request.backend)
         try:
-            return self.jobs.submit(request.request)
+            return self.jobs.submit(request.request, caller.tenant)
         except ProblemError as error:
             abort_invalid(
                 context, [replace(v, field=f"request.{v.field}") for v in error.violations]
@@ -200,22 +233,27 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
 
     @_internal_errors
     def GetJob(self, request, context):
+        caller = self._authorize(context, "read", "read jobs")
         try:
-            return self.jobs.get(request.job_id, include_request=request.include_request)
+            return self.jobs.get(
+                request.job_id, include_request=request.include_request, tenant=caller.job_tenant
+            )
         except JobNotFoundError:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no job {request.job_id!r}")
 
     @_internal_errors
     def WatchJob(self, request, context):
+        caller = self._authorize(context, "read", "watch jobs")
         try:
-            yield from self.jobs.watch(request.job_id, context.is_active)
+            yield from self.jobs.watch(request.job_id, context.is_active, caller.job_tenant)
         except JobNotFoundError:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no job {request.job_id!r}")
 
     @_internal_errors
     def CancelJob(self, request, context):
+        caller = self._authorize(context, "cancel", "cancel jobs")
         try:
-            return self.jobs.cancel(request.job_id)
+            return self.jobs.cancel(request.job_id, caller.job_tenant)
         except JobNotFoundError:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no job {request.job_id!r}")
         except JobAlreadyEndedError as error:
@@ -223,6 +261,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
 
     @_internal_errors
     def ListJobs(self, request, context):
+        caller = self._authorize(context, "read", "list jobs")
         size = request.page_size or DEFAULT_PAGE_SIZE
         if size > MAX_PAGE_SIZE:
             abort_invalid(context, [FieldViolation("page_size", f"must be <= {MAX_PAGE_SIZE}")])
@@ -236,13 +275,14 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
                     context, [FieldViolation("page_token", "is not a token from ListJobs")]
                 )
             before = int(token)
-        jobs, next_seq = self.jobs.store.list(request.state, size, before)
+        jobs, next_seq = self.jobs.store.list(request.state, size, before, caller.job_tenant)
         return scheduler_pb2.ListJobsResponse(
             jobs=jobs, next_page_token="" if next_seq is None else str(next_seq)
         )
 
     @_internal_errors
     def ListSolvers(self, request, context):
+        self._authorize(context, "read", "list solvers")
         limits = self.config.limits
         return scheduler_pb2.ListSolversResponse(
             solvers=[solver_info(spec) for spec in registry.available()],
@@ -263,6 +303,8 @@ class Server:
         tls: ServerTLS | None = None,
         *,
         insecure: bool = False,
+        auth: Authenticator | None = None,
+        reflection_on: bool = True,
     ):
         if tls is None and not insecure and not is_loopback(address):
             raise ValueError(
@@ -285,13 +327,14 @@ class Server:
             options=options,
             maximum_concurrent_rpcs=config.max_concurrent_rpcs,
         )
-        self._servicer = SchedulerServicer(self.pool, self.jobs, config)
+        self._servicer = SchedulerServicer(self.pool, self.jobs, config, auth)
         scheduler_pb2_grpc.add_SchedulerServiceServicer_to_server(self._servicer, self._grpc)
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._grpc)
-        reflection.enable_server_reflection(
-            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self._grpc
-        )
+        if reflection_on:  # open to anyone who can connect: operators may switch it off
+            reflection.enable_server_reflection(
+                (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self._grpc
+            )
         if tls is None:
             self.port = self._grpc.add_insecure_port(address)
         else:

@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     request BLOB NOT NULL,
     progress BLOB,
     result BLOB,
-    error TEXT NOT NULL DEFAULT ''
+    error TEXT NOT NULL DEFAULT '',
+    tenant TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, seq);
 """
@@ -69,6 +70,9 @@ class JobStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+            if "tenant" not in columns:  # a store from before tenants: its jobs have none
+                self._db.execute("ALTER TABLE jobs ADD COLUMN tenant TEXT NOT NULL DEFAULT ''")
         except sqlite3.Error as error:
             raise OSError(f"cannot open the job store {self.path}: {error}") from None
 
@@ -76,13 +80,13 @@ class JobStore:
         with self._lock:
             self._db.close()
 
-    def add(self, request: scheduler_pb2.SolveRequest) -> scheduler_pb2.Job:
-        """Persist a new QUEUED job; it is durable when this returns."""
+    def add(self, request: scheduler_pb2.SolveRequest, tenant: str = "") -> scheduler_pb2.Job:
+        """Persist a new QUEUED job of ``tenant``; it is durable when this returns."""
         job_id = uuid.uuid4().hex
         with self._lock:
             self._db.execute(
-                "INSERT INTO jobs (id, state, solver, problem_name, created, request) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO jobs (id, state, solver, problem_name, created, request, tenant) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     job_id,
                     scheduler_pb2.JOB_STATE_QUEUED,
@@ -90,14 +94,22 @@ class JobStore:
                     request.problem.name,
                     time.time(),
                     request.SerializeToString(),
+                    tenant,
                 ),
             )
         return self.get(job_id)
 
-    def get(self, job_id: str, *, include_request: bool = False) -> scheduler_pb2.Job | None:
+    def get(
+        self, job_id: str, *, include_request: bool = False, tenant: str | None = None
+    ) -> scheduler_pb2.Job | None:
+        """The job, or None if there is none (of ``tenant``, when given)."""
         columns = _SUMMARY_COLUMNS + ", result" + (", request" if include_request else "")
+        query = f"SELECT {columns} FROM jobs WHERE id = ?"
+        params: tuple = (job_id,)
+        if tenant is not None:
+            query, params = query + " AND tenant = ?", (job_id, tenant)
         with self._lock:
-            row = self._db.execute(f"SELECT {columns} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            row = self._db.execute(query, params).fetchone()
         if row is None:
             return None
         job = self._summary(row[:9])
@@ -115,10 +127,14 @@ class JobStore:
         return scheduler_pb2.SolveRequest.FromString(blob)
 
     def list(
-        self, state: int, limit: int, before_seq: int | None
+        self, state: int, limit: int, before_seq: int | None, tenant: str | None = None
     ) -> tuple[list[scheduler_pb2.Job], int | None]:
-        """Newest first; returns the jobs and the ``seq`` to continue from (None at the end)."""
+        """Newest first (of ``tenant``, when given); returns the jobs and the ``seq`` to
+        continue from (None at the end)."""
         clauses, params = [], []
+        if tenant is not None:
+            clauses.append("tenant = ?")
+            params.append(tenant)
         if state:
             clauses.append("state = ?")
             params.append(state)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+import trustme
 
 from qsched.v1 import problem_pb2, scheduler_pb2
 
@@ -164,3 +165,11 @@ def assert_complete_schedule(schedule, problem) -> None:
     assert set(schedule.assignment.values()) <= {m.id for m in problem.machines}
     assert [plan.machine_id for plan in schedule.machines] == [m.id for m in problem.machines]
     assert sum(len(plan.tasks) for plan in schedule.machines) == len(problem.tasks)
+
+
+def write_pair(issued: trustme.LeafCert, directory: Path, name: str) -> tuple[Path, Path]:
+    """A certificate made by trustme, written as PEM files: (chain, key)."""
+    cert, key = directory / f"{name}.pem", directory / f"{name}.key"
+    cert.write_bytes(b"".join(blob.bytes() for blob in issued.cert_chain_pems))
+    key.write_bytes(issued.private_key_pem.bytes())
+    return cert, key

@@ -7,6 +7,7 @@ from pathlib import Path
 import grpc
 import pytest
 import trustme
+from service_helpers import write_pair
 
 from qsched.cli import main
 from qsched.service.server import Server
@@ -14,13 +15,6 @@ from qsched.service.tls import ClientTLS, ServerTLS, channel, is_loopback
 from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
 
 CALL_TIMEOUT = 10
-
-
-def write_pair(issued: trustme.LeafCert, directory: Path, name: str) -> tuple[Path, Path]:
-    cert, key = directory / f"{name}.pem", directory / f"{name}.key"
-    cert.write_bytes(b"".join(blob.bytes() for blob in issued.cert_chain_pems))
-    key.write_bytes(issued.private_key_pem.bytes())
-    return cert, key
 
 
 @pytest.fixture
