@@ -274,6 +274,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         default_wall_seconds=args.default_seconds,
         max_wall_seconds=args.max_seconds,
         max_message_bytes=int(args.max_message_mb * 1024 * 1024),
+        max_queued_jobs=args.max_queued,
         **workers,
     )
     from qsched.service.auth import Authenticator
@@ -670,6 +671,12 @@ def _add_demo_and_serve(commands: Commands) -> None:
     )
     serve.add_argument(
         "--max-message-mb", type=_positive(float), default=64.0, help="largest message (< 2048)"
+    )
+    serve.add_argument(
+        "--max-queued",
+        type=_positive(int),
+        default=1000,
+        help="jobs waiting for a worker before SubmitJob answers RESOURCE_EXHAUSTED",
     )
     serve.set_defaults(run=cmd_serve)
 

@@ -24,6 +24,11 @@ from qsched.v1 import problem_pb2
 CURVE_POINTS = 11
 #: Most DVFS levels a machine may list.
 MAX_DVFS_LEVELS = 16
+#: Longest problem name, id or resource name; a longer one is refused, so no message
+#: (and no field path) ever carries unbounded client text.
+MAX_NAME_LENGTH = 256
+#: Longest client text quoted back in a message.
+QUOTED_LENGTH = 64
 #: Largest allowed DVFS frequency factor.
 MAX_FREQUENCY = 4.0
 
@@ -189,10 +194,12 @@ class _Builder:
         for index, identifier in enumerate(ids):
             if not identifier:
                 self.fail(f"{kind}[{index}].id", "must not be empty")
+            elif not self.short(f"{kind}[{index}].id", identifier):
+                continue
             elif identifier in seen:
                 self.fail(
                     f"{kind}[{index}].id",
-                    f"duplicates {kind}[{seen[identifier]}].id {identifier!r}",
+                    f"duplicates {kind}[{seen[identifier]}].id {_quoted(identifier)}",
                 )
             else:
                 seen[identifier] = index
@@ -224,6 +231,7 @@ class _Builder:
         if not self.check_size():
             raise ProblemError(self.violations)
         msg = self.message
+        self.short("name", msg.name)
         machine_ids = [m.id for m in msg.machines]
         self.unique_ids("tasks", [t.id for t in msg.tasks])
         self.unique_ids("machines", machine_ids)
@@ -270,7 +278,17 @@ class _Builder:
             idle_machines_on=msg.idle_machines_on,
         )
 
+    def short(self, path: str, text: str) -> bool:
+        """Whether ``text`` is at most `MAX_NAME_LENGTH` characters (else a violation)."""
+        if len(text) <= MAX_NAME_LENGTH:
+            return True
+        self.fail(path, f"is {len(text)} characters long; at most {MAX_NAME_LENGTH}")
+        return False
+
     def resources(self) -> list[str]:
+        for index, machine in enumerate(self.message.machines):
+            for name in machine.capacity:
+                self.short(f"machines[{index}].capacity[{_key(name)}]", name)
         offered = {name for m in self.message.machines for name in m.capacity}
         for index, task in enumerate(self.message.tasks):
             for name in sorted(task.demand):
@@ -298,7 +316,7 @@ class _Builder:
                         etc[i, column[name]] = seconds
                 missing = [m for m in machine_ids if m not in task.etc]
                 if missing:
-                    self.fail(f"{path}.etc", f"has no entry for machine {missing[0]!r}")
+                    self.fail(f"{path}.etc", f"has no entry for machine {_quoted(missing[0])}")
             elif self.number(f"{path}.work", task.work, low=0.0, strict=True):
                 needs_speed = True
                 etc[i] = task.work
@@ -448,8 +466,17 @@ class _Builder:
 
 
 def _key(name: str) -> str:
-    """A map key as it appears in a field path: ``etc["m3"]``."""
-    return json.dumps(name)
+    """A map key as it appears in a field path: ``etc["m3"]`` (cut to `QUOTED_LENGTH`)."""
+    return json.dumps(_cut(name))
+
+
+def _quoted(text: str) -> str:
+    """Client text quoted in a message, cut to `QUOTED_LENGTH` characters."""
+    return repr(_cut(text))
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= QUOTED_LENGTH else text[: QUOTED_LENGTH - 3] + "..."
 
 
 def curve_at(curves: np.ndarray, load: np.ndarray) -> np.ndarray:

@@ -35,6 +35,7 @@ from qsched.service.auth import (
     require,
 )
 from qsched.service.config import ServiceConfig
+from qsched.service.decoding import service_handler
 from qsched.service.errors import abort_invalid, abort_with
 from qsched.service.jobs import JobAlreadyEndedError, JobManager, JobNotFoundError, QueueFullError
 from qsched.service.store import JobStore
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 
 SERVICE_NAME = scheduler_pb2.DESCRIPTOR.services_by_name["SchedulerService"].full_name
 MAX_PAGE_SIZE = 1000
+#: Job ids are 32 hex digits; a longer one is refused before it is looked up or quoted.
+MAX_JOB_ID_LENGTH = 64
 DEFAULT_PAGE_SIZE = 100
 
 
@@ -63,6 +66,15 @@ def call_window(context: grpc.ServicerContext) -> tuple[float | None, float | No
     margin = min(1.0, 0.1 + 0.1 * remaining)
     now = time.monotonic()
     return now + max(0.0, remaining - margin), now + max(0.0, remaining - margin / 3)
+
+
+def _checked_job_id(context: grpc.ServicerContext, job_id: str) -> str:
+    if len(job_id) > MAX_JOB_ID_LENGTH:
+        abort_invalid(
+            context,
+            [FieldViolation("job_id", f"is {len(job_id)} characters; job ids are 32 hex digits")],
+        )
+    return job_id
 
 
 def _failure_status(
@@ -236,7 +248,9 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         caller = self._authorize(context, "read", "read jobs")
         try:
             return self.jobs.get(
-                request.job_id, include_request=request.include_request, tenant=caller.job_tenant
+                _checked_job_id(context, request.job_id),
+                include_request=request.include_request,
+                tenant=caller.job_tenant,
             )
         except JobNotFoundError:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no job {request.job_id!r}")
@@ -245,7 +259,8 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
     def WatchJob(self, request, context):
         caller = self._authorize(context, "read", "watch jobs")
         try:
-            yield from self.jobs.watch(request.job_id, context.is_active, caller.job_tenant)
+            job_id = _checked_job_id(context, request.job_id)
+            yield from self.jobs.watch(job_id, context.is_active, caller.job_tenant)
         except JobNotFoundError:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no job {request.job_id!r}")
 
@@ -253,7 +268,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
     def CancelJob(self, request, context):
         caller = self._authorize(context, "cancel", "cancel jobs")
         try:
-            return self.jobs.cancel(request.job_id, caller.job_tenant)
+            return self.jobs.cancel(_checked_job_id(context, request.job_id), caller.job_tenant)
         except JobNotFoundError:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no job {request.job_id!r}")
         except JobAlreadyEndedError as error:
@@ -328,7 +343,8 @@ class Server:
             maximum_concurrent_rpcs=config.max_concurrent_rpcs,
         )
         self._servicer = SchedulerServicer(self.pool, self.jobs, config, auth)
-        scheduler_pb2_grpc.add_SchedulerServiceServicer_to_server(self._servicer, self._grpc)
+        service = scheduler_pb2.DESCRIPTOR.services_by_name["SchedulerService"]
+        self._grpc.add_generic_rpc_handlers((service_handler(service, self._servicer),))
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._grpc)
         if reflection_on:  # open to anyone who can connect: operators may switch it off

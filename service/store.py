@@ -127,10 +127,16 @@ class JobStore:
         return scheduler_pb2.SolveRequest.FromString(blob)
 
     def list(
-        self, state: int, limit: int, before_seq: int | None, tenant: str | None = None
+        self,
+        state: int,
+        limit: int,
+        before_seq: int | None,
+        tenant: str | None = None,
+        max_bytes: int = 1 << 20,
     ) -> tuple[list[scheduler_pb2.Job], int | None]:
-        """Newest first (of ``tenant``, when given); returns the jobs and the ``seq`` to
-        continue from (None at the end)."""
+        """Newest first (of ``tenant``, when given), at most ``limit`` jobs and about
+        ``max_bytes`` (always at least one job); returns the jobs and the ``seq`` to continue
+        below (None at the end)."""
         clauses, params = [], []
         if tenant is not None:
             clauses.append("tenant = ?")
@@ -147,7 +153,14 @@ class JobStore:
                 f"SELECT seq, {_SUMMARY_COLUMNS} FROM jobs {where} ORDER BY seq DESC LIMIT ?",
                 (*params, limit + 1),
             ).fetchall()
-        jobs = [self._summary(row[1:]) for row in rows[:limit]]
+        jobs: list[scheduler_pb2.Job] = []
+        size = 0
+        for row in rows[:limit]:
+            job = self._summary(row[1:])
+            size += job.ByteSize()
+            if jobs and size > max_bytes:
+                return jobs, row[0] + 1  # continue from this job: the page is full
+            jobs.append(job)
         next_seq = rows[limit - 1][0] if len(rows) > limit else None
         return jobs, next_seq
 
