@@ -9,8 +9,10 @@ store does not have.
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 
@@ -18,10 +20,13 @@ from qsched.messages import point_message, response_message
 from qsched.problem import ProblemError
 from qsched.service.config import ServiceConfig
 from qsched.service.store import INTERRUPTED_MESSAGE, TERMINAL_STATES, JobStore
-from qsched.service.worker import Outcome, WorkerPool
-from qsched.solver import ProgressEvent, StopReason
+from qsched.service.worker import Outcome, WorkerPool, result_so_far
+from qsched.solver import ProgressEvent, StopReason, TracePoint
 from qsched.v1 import scheduler_pb2
 from qsched.validation import SolveJob, problem_from, solve_job
+
+#: A running job's best schedule is saved with its progress at most this often (seconds).
+BEST_SAVE_SECONDS = 1.0
 
 log = logging.getLogger(__name__)
 
@@ -202,9 +207,18 @@ class JobManager:
             self._publish_job(job_id)
             return True
 
+        trace: list[TracePoint] = []
+        saved_at = [-math.inf]
+
         def on_progress(event: ProgressEvent) -> None:
             point = point_message(event.point)
-            self.store.save_progress(job_id, point)
+            trace.append(event.point)
+            best = None
+            if time.monotonic() - saved_at[0] >= BEST_SAVE_SECONDS:  # the schedule: at most 1/s
+                so_far = result_so_far(job, event, trace, StopReason.CANCELLED)
+                best = response_message(job.problem, so_far, job.backend)
+                saved_at[0] = time.monotonic()
+            self.store.save_progress(job_id, point, best)
             self._publish(job_id, scheduler_pb2.JobEvent(progress=point))
 
         outcome = self.pool.run(job, stop=stop, on_start=on_start, on_progress=on_progress)

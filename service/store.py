@@ -43,10 +43,14 @@ CREATE TABLE IF NOT EXISTS jobs (
     progress BLOB,
     result BLOB,
     error TEXT NOT NULL DEFAULT '',
-    tenant TEXT NOT NULL DEFAULT ''
+    tenant TEXT NOT NULL DEFAULT '',
+    best BLOB
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, seq);
 """
+
+#: Columns later versions added, with their declarations, for stores written before them.
+_ADDED_COLUMNS = {"tenant": "TEXT NOT NULL DEFAULT ''", "best": "BLOB"}
 
 _SUMMARY_COLUMNS = "id, state, solver, problem_name, created, started, ended, progress, error"
 
@@ -71,8 +75,9 @@ class JobStore:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
-            if "tenant" not in columns:  # a store from before tenants: its jobs have none
-                self._db.execute("ALTER TABLE jobs ADD COLUMN tenant TEXT NOT NULL DEFAULT ''")
+            for column, declaration in _ADDED_COLUMNS.items():  # a store from an older qsched
+                if column not in columns:
+                    self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {declaration}")
         except sqlite3.Error as error:
             raise OSError(f"cannot open the job store {self.path}: {error}") from None
 
@@ -181,11 +186,25 @@ class JobStore:
             only_from=scheduler_pb2.JOB_STATE_QUEUED,
         )
 
-    def save_progress(self, job_id: str, point: scheduler_pb2.ConvergencePoint) -> None:
+    def save_progress(
+        self,
+        job_id: str,
+        point: scheduler_pb2.ConvergencePoint,
+        best: scheduler_pb2.SolveResponse | None = None,
+    ) -> None:
+        """Record progress and, when given, the best schedule so far: a job whose worker or
+        server dies ends with that schedule (`finish`, `recover`)."""
         with self._lock:
-            self._db.execute(
-                "UPDATE jobs SET progress = ? WHERE id = ?", (point.SerializeToString(), job_id)
-            )
+            if best is None:
+                self._db.execute(
+                    "UPDATE jobs SET progress = ? WHERE id = ?",
+                    (point.SerializeToString(), job_id),
+                )
+            else:
+                self._db.execute(
+                    "UPDATE jobs SET progress = ?, best = ? WHERE id = ?",
+                    (point.SerializeToString(), best.SerializeToString(), job_id),
+                )
 
     def finish(
         self,
@@ -196,11 +215,15 @@ class JobStore:
         error: str = "",
         only_from: int | None = None,
     ) -> bool:
-        """Move a job that has not ended yet (or is in ``only_from``) into a terminal state; False
-        if it could not."""
+        """Move a job that has not ended yet (or is in ``only_from``) into a terminal state,
+        with ``result``, else its saved best schedule; False if it could not."""
         blob = result.SerializeToString() if result is not None else None
         return self._transition(
-            job_id, state, "ended = ?, result = ?, error = ?", (time.time(), blob, error), only_from
+            job_id,
+            state,
+            "ended = ?, result = COALESCE(?, best), error = ?",
+            (time.time(), blob, error),
+            only_from,
         )
 
     def _transition(
@@ -220,11 +243,12 @@ class JobStore:
         return cursor.rowcount == 1
 
     def recover(self) -> list[str]:
-        """After a restart: RUNNING jobs become INTERRUPTED; returns the QUEUED ids, oldest
-        first."""
+        """After a restart: RUNNING jobs become INTERRUPTED, with the best schedule they had
+        saved; returns the QUEUED ids, oldest first."""
         with self._lock:
             self._db.execute(
-                "UPDATE jobs SET state = ?, ended = ?, error = ? WHERE state = ?",
+                "UPDATE jobs SET state = ?, ended = ?, error = ?, result = COALESCE(result, best) "
+                "WHERE state = ?",
                 (
                     scheduler_pb2.JOB_STATE_INTERRUPTED,
                     time.time(),

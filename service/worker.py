@@ -213,7 +213,7 @@ class WorkerPool:
                     break
             process.join(timeout=5)
             if stopped is not None:
-                return Outcome(result=_result_when_stopped(job, last, received, stopped))
+                return Outcome(result=result_so_far(job, last, received, stopped))
             return Outcome(error=f"solver process died (exit code {process.exitcode})")
         finally:
             parent.close()
@@ -225,11 +225,12 @@ class WorkerPool:
                 self._processes.discard(process)
 
 
-def _result_when_stopped(
+def result_so_far(
     job: SolveJob, last: ProgressEvent | None, trace: list[TracePoint], reason: StopReason
 ) -> Result:
-    """The answer of a worker that had to be killed: its best so far, re-evaluated, or, if
-    it sent none, MCT's schedule (O(T M), computed here), so a stopped solve always has one."""
+    """A solve's best so far as a result, re-evaluated (the answer of a worker that had to be
+    killed, and what a job keeps if its server dies); with no progress yet, MCT's schedule
+    (O(T M), computed here), so a stopped solve always has one."""
     if last is not None:
         return Result(
             solver=job.solver,

@@ -154,7 +154,7 @@ def _check_after_restart(stub, running_id: str, queued: list[str]) -> scheduler_
     return interrupted
 
 
-def test_jobs_survive_a_killed_server(serve, tmp_path, braun_problem):
+def test_jobs_survive_a_killed_server_with_their_best_schedule(serve, tmp_path, braun_problem):
     db = tmp_path / "jobs.db"
     first = serve(db, workers=1)
     running_id, queued = _running_search_and_two_queued(first.stub, braun_problem)
@@ -162,7 +162,12 @@ def test_jobs_survive_a_killed_server(serve, tmp_path, braun_problem):
     first.kill()
     second = serve(db, workers=1)
 
-    _check_after_restart(second.stub, running_id, queued)
+    interrupted = _check_after_restart(second.stub, running_id, queued)
+    # kill -9 left no time to record anything: the best schedule saved with the job's
+    # progress is its result.
+    assert interrupted.HasField("result")
+    assert len(interrupted.result.schedule.assignment) == 512
+    assert interrupted.result.schedule.metrics.makespan_seconds > 0
     # The restarted server takes new work too.
     response = second.stub.Solve(solve_request(make_small_problem()), timeout=RPC_TIMEOUT)
     assert len(response.schedule.assignment) == 6
