@@ -275,6 +275,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_wall_seconds=args.max_seconds,
         max_message_bytes=int(args.max_message_mb * 1024 * 1024),
         max_queued_jobs=args.max_queued,
+        retain_seconds=None if args.retain_days is None else args.retain_days * 86_400,
+        max_ended_jobs=args.max_jobs,
         **workers,
     )
     from qsched.service.auth import Authenticator
@@ -671,6 +673,14 @@ def _add_demo_and_serve(commands: Commands) -> None:
     )
     serve.add_argument(
         "--max-message-mb", type=_positive(float), default=64.0, help="largest message (< 2048)"
+    )
+    serve.add_argument(
+        "--retain-days",
+        type=_positive(float),
+        help="delete ended jobs older than this (default: keep them)",
+    )
+    serve.add_argument(
+        "--max-jobs", type=_positive(int), help="keep at most this many ended jobs, the newest"
     )
     serve.add_argument(
         "--max-queued",

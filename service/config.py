@@ -26,6 +26,10 @@ class ServiceConfig:
     grace_seconds: float = 2.0
     #: Concurrent RPCs (streams included) before new ones get RESOURCE_EXHAUSTED.
     max_concurrent_rpcs: int = 64
+    #: Ended jobs older than this (seconds) are deleted; None keeps them.
+    retain_seconds: float | None = None
+    #: At most this many ended jobs are kept (the newest); None keeps all.
+    max_ended_jobs: int | None = None
 
     def __post_init__(self) -> None:
         if self.workers < 1:

@@ -60,6 +60,7 @@ class JobManager:
         ]
         for job_id in store.recover():
             self._enqueue(job_id)
+        self._prune()
         for thread in self._threads:
             thread.start()
 
@@ -147,6 +148,11 @@ class JobManager:
                 if not self._watchers[job_id]:
                     del self._watchers[job_id]
 
+    def _prune(self) -> None:
+        """Retention (`ServiceConfig.retain_seconds`, `max_ended_jobs`), after each job ends."""
+        if self.config.retain_seconds is not None or self.config.max_ended_jobs is not None:
+            self.store.prune(self.config.retain_seconds, self.config.max_ended_jobs)
+
     def _enqueue(self, job_id: str) -> None:
         with self._lock:
             self._stops[job_id] = threading.Event()
@@ -187,6 +193,7 @@ class JobManager:
                     self._stops.pop(job_id, None)
                     self._cancelled.discard(job_id)
                 self._publish_job(job_id)
+                self._prune()
 
     def _run(self, job_id: str) -> None:
         with self._lock:

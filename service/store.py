@@ -242,6 +242,28 @@ class JobStore:
             )
         return cursor.rowcount == 1
 
+    def prune(
+        self, max_age_seconds: float | None, max_jobs: int | None, now: float | None = None
+    ) -> int:
+        """Delete ended jobs older than ``max_age_seconds``, and all but the newest
+        ``max_jobs`` ended jobs; queued and running jobs are never touched. Returns how many
+        went (SQLite reuses their pages, so the file stops growing)."""
+        ended = ", ".join(str(state) for state in sorted(TERMINAL_STATES))
+        deleted = 0
+        with self._lock:
+            if max_age_seconds is not None:
+                cutoff = (time.time() if now is None else now) - max_age_seconds
+                deleted += self._db.execute(
+                    f"DELETE FROM jobs WHERE state IN ({ended}) AND ended < ?", (cutoff,)
+                ).rowcount
+            if max_jobs is not None:
+                deleted += self._db.execute(
+                    f"DELETE FROM jobs WHERE state IN ({ended}) AND seq NOT IN "
+                    f"(SELECT seq FROM jobs WHERE state IN ({ended}) ORDER BY seq DESC LIMIT ?)",
+                    (max_jobs,),
+                ).rowcount
+        return deleted
+
     def recover(self) -> list[str]:
         """After a restart: RUNNING jobs become INTERRUPTED, with the best schedule they had
         saved; returns the QUEUED ids, oldest first."""

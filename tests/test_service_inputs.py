@@ -4,11 +4,20 @@ once, and the server keeps serving."""
 from __future__ import annotations
 
 import logging
+import time
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from service_helpers import RPC_TIMEOUT, assert_invalid, make_small_problem, rpc_error
+from service_helpers import (
+    RPC_TIMEOUT,
+    assert_invalid,
+    list_jobs,
+    make_small_problem,
+    rpc_error,
+    submit,
+    wait_for_state,
+)
 
 from qsched.problem import MAX_NAME_LENGTH
 from qsched.service.store import JobStore
@@ -79,3 +88,32 @@ def test_list_pages_are_bounded_in_bytes_and_lose_no_job(tmp_path):
             break
     assert seen == added[::-1]
     store.close()
+
+
+def test_retention_deletes_old_and_surplus_ended_jobs_only(tmp_path):
+    store = JobStore(tmp_path / "jobs.db")
+    request = scheduler_pb2.SolveRequest(problem=make_small_problem(), solver="min-min")
+    ids = [store.add(request).id for _ in range(5)]
+    for job_id in ids[:4]:
+        store.finish(job_id, scheduler_pb2.JOB_STATE_SUCCEEDED)
+    assert store.prune(None, max_jobs=2) == 2
+    remaining = [job.id for job in store.list(0, 100, None)[0]]
+    assert remaining == [ids[4], ids[3], ids[2]]  # the queued job and the newest two ended
+    assert store.prune(3600.0, None, now=time.time() + 7200) == 2
+    assert [job.id for job in store.list(0, 100, None)[0]] == [ids[4]]
+    store.close()
+
+
+def test_the_server_keeps_at_most_max_ended_jobs(start_server, connect):
+    server = start_server(max_ended_jobs=1)
+    stub = scheduler_pb2_grpc.SchedulerServiceStub(connect(server))
+    ids = [submit(stub, make_small_problem(f"p{i}")).id for i in range(3)]
+    wait_for_state(stub, ids[-1], scheduler_pb2.JOB_STATE_SUCCEEDED)
+    wait_until(lambda: [job.id for job in list_jobs(stub).jobs] == ids[-1:])
+
+
+def wait_until(condition, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
