@@ -429,11 +429,12 @@ class _Builder:
                 ok = self.number(
                     f"machines[{j}].linear_power.idle_watts", power.idle_watts, low=0.0
                 )
-                if self.number(
+                ok &= self.number(
                     f"machines[{j}].linear_power.peak_watts",
                     power.peak_watts,
                     low=power.idle_watts if ok else 0.0,
-                ):
+                )
+                if ok:  # both checked: a NaN idle would make the whole curve NaN
                     curves[j] = np.linspace(power.idle_watts, power.peak_watts, CURVE_POINTS)
             elif model == "spec_power":
                 watts = list(machine.spec_power.watts)
