@@ -280,7 +280,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         **workers,
     )
     from qsched.service.auth import Authenticator
+    from qsched.service.logs import use_json_logs
 
+    if args.log_format == "json":
+        use_json_logs()
+    logging.getLogger().setLevel(logging.INFO)
     tls = _server_tls(args)
     auth = Authenticator.from_file(Path(args.tokens)) if args.tokens else None
     server = Server(
@@ -291,6 +295,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         insecure=args.insecure,
         auth=auth,
         reflection_on=not args.no_reflection,
+        metrics_address=args.metrics_address,
     ).start()
     scheme = "plaintext" if tls is None else "mutual TLS" if tls.client_ca else "TLS"
     print(
@@ -642,6 +647,15 @@ def _add_demo_and_serve(commands: Commands) -> None:
     )
     serve.add_argument(
         "--no-reflection", action="store_true", help="do not serve gRPC server reflection"
+    )
+    serve.add_argument(
+        "--metrics-address", metavar="HOST:PORT", help="serve Prometheus /metrics here"
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="json: one object per line, with job_id, tenant and solver where they apply",
     )
     serve.add_argument(
         "--insecure",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,14 +31,26 @@ class Undecodable:
     reason: str
 
 
-def service_handler(service: ServiceDescriptor, servicer: Any) -> grpc.GenericRpcHandler:
-    """Every method of ``service`` on ``servicer``, with forgiving decoders."""
+#: Told each finished call: (method name, status code name, seconds).
+Observer = Callable[[str, str, float], None]
+
+
+def service_handler(
+    service: ServiceDescriptor, servicer: Any, observe: Observer = lambda *call: None
+) -> grpc.GenericRpcHandler:
+    """Every method of ``service`` on ``servicer``, with forgiving decoders; ``observe``
+    hears how each call ended and how long it took."""
     handlers = {}
     for method in service.methods:
         request_class = message_factory.GetMessageClass(method.input_type)
         response_class = message_factory.GetMessageClass(method.output_type)
-        behaviour = _refusing_undecodable(
-            getattr(servicer, method.name), method.full_name, method.server_streaming
+        behaviour = _observed(
+            _refusing_undecodable(
+                getattr(servicer, method.name), method.full_name, method.server_streaming
+            ),
+            method.name,
+            method.server_streaming,
+            observe,
         )
         make = (
             grpc.unary_stream_rpc_method_handler
@@ -50,6 +63,39 @@ def service_handler(service: ServiceDescriptor, servicer: Any) -> grpc.GenericRp
             response_serializer=response_class.SerializeToString,
         )
     return grpc.method_handlers_generic_handler(service.full_name, handlers)
+
+
+def _observed(behaviour: Callable, name: str, streaming: bool, observe: Observer) -> Callable:
+    """``behaviour``, reporting its status code (the one an abort set; OK otherwise) and time."""
+
+    def report(context: grpc.ServicerContext, started: float, failed: bool) -> None:
+        code = context.code() or (grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK)
+        observe(name, code.name, time.perf_counter() - started)
+
+    if streaming:
+
+        @functools.wraps(behaviour)
+        def stream(request: Any, context: grpc.ServicerContext) -> Any:
+            started, failed = time.perf_counter(), True
+            try:
+                yield from behaviour(request, context)
+                failed = False
+            finally:
+                report(context, started, failed)
+
+        return stream
+
+    @functools.wraps(behaviour)
+    def unary(request: Any, context: grpc.ServicerContext) -> Any:
+        started, failed = time.perf_counter(), True
+        try:
+            answer = behaviour(request, context)
+            failed = False
+            return answer
+        finally:
+            report(context, started, failed)
+
+    return unary
 
 
 def _decoder(message_class: type) -> Callable[[bytes], Any]:

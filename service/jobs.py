@@ -95,6 +95,7 @@ class JobManager:
         stored.solver = job.solver
         job = self.store.add(stored, tenant)
         self._enqueue(job.id)
+        log.info("job queued", extra={"job_id": job.id, "tenant": tenant, "solver": stored.solver})
         return job
 
     def get(
@@ -254,3 +255,5 @@ class JobManager:
             response_message(job.problem, result, job.backend) if result is not None else None
         )
         self.store.finish(job_id, state, result=response, error=error)
+        name = scheduler_pb2.JobState.Name(state)
+        log.info("job ended", extra={"job_id": job_id, "solver": job.solver, "state": name})

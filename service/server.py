@@ -38,6 +38,7 @@ from qsched.service.config import ServiceConfig
 from qsched.service.decoding import service_handler
 from qsched.service.errors import abort_invalid, abort_with
 from qsched.service.jobs import JobAlreadyEndedError, JobManager, JobNotFoundError, QueueFullError
+from qsched.service.metrics import ServiceMetrics
 from qsched.service.store import JobStore
 from qsched.service.tls import ServerTLS, is_loopback
 from qsched.service.worker import Outcome, WorkerPool
@@ -320,6 +321,7 @@ class Server:
         insecure: bool = False,
         auth: Authenticator | None = None,
         reflection_on: bool = True,
+        metrics_address: str | None = None,
     ):
         if tls is None and not insecure and not is_loopback(address):
             raise ValueError(
@@ -329,7 +331,8 @@ class Server:
         self.config = config
         registry.available()  # import every solver now, not in the first request that names it
         self.store = JobStore(db_path)
-        self.pool = WorkerPool(config.workers, config.grace_seconds)
+        self.metrics = ServiceMetrics()
+        self.pool = WorkerPool(config.workers, config.grace_seconds, self.metrics)
         self.jobs = JobManager(self.store, self.pool, config)
         options = [
             ("grpc.max_receive_message_length", config.max_message_bytes),
@@ -344,7 +347,13 @@ class Server:
         )
         self._servicer = SchedulerServicer(self.pool, self.jobs, config, auth)
         service = scheduler_pb2.DESCRIPTOR.services_by_name["SchedulerService"]
-        self._grpc.add_generic_rpc_handlers((service_handler(service, self._servicer),))
+        handler = service_handler(service, self._servicer, self.metrics.observe_rpc)
+        self._grpc.add_generic_rpc_handlers((handler,))
+        self.metrics.read_at_scrape(
+            lambda: self.store.count(scheduler_pb2.JOB_STATE_QUEUED), self.store.size_bytes
+        )
+        #: The port of ``/metrics`` (None without ``metrics_address``).
+        self.metrics_port = self.metrics.serve(metrics_address) if metrics_address else None
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._grpc)
         if reflection_on:  # open to anyone who can connect: operators may switch it off
@@ -372,6 +381,7 @@ class Server:
         self._servicer.stop_calls()
         self.jobs.close()
         self._grpc.stop(grace + self.config.grace_seconds).wait()
+        self.metrics.close()
         self.store.close()
 
     def __enter__(self) -> Server:

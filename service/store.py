@@ -81,6 +81,11 @@ class JobStore:
         except sqlite3.Error as error:
             raise OSError(f"cannot open the job store {self.path}: {error}") from None
 
+    def size_bytes(self) -> int:
+        """The store's size on disk: the database file and its write-ahead log."""
+        files = (self.path, self.path.with_name(self.path.name + "-wal"))
+        return sum(f.stat().st_size for f in files if f.exists())
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

@@ -33,6 +33,7 @@ from qsched import registry
 from qsched.evaluate import evaluate
 from qsched.list_scheduling import list_schedule
 from qsched.problem import FieldViolation, ProblemError
+from qsched.service.metrics import ServiceMetrics
 from qsched.solver import ProgressEvent, Result, StopReason, TracePoint
 from qsched.validation import SolveJob
 
@@ -111,9 +112,12 @@ def _worker_main(connection, job: SolveJob) -> None:
 class WorkerPool:
     """Runs `SolveJob`s in worker processes, at most ``workers`` at a time."""
 
-    def __init__(self, workers: int, grace_seconds: float = 2.0):
+    def __init__(
+        self, workers: int, grace_seconds: float = 2.0, metrics: ServiceMetrics | None = None
+    ):
         self.workers = workers
         self.grace_seconds = grace_seconds
+        self.metrics = metrics or ServiceMetrics()
         self._slots = threading.BoundedSemaphore(workers)
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload([__name__, *registry.BUILTIN_MODULES])
@@ -152,7 +156,13 @@ class WorkerPool:
             stops = {StopReason.BUDGET: time.monotonic() + job.wall_seconds + WALL_SLACK}
             if deadline is not None:
                 stops[StopReason.DEADLINE] = deadline
-            return self._supervise(job, stop, stops, kill_at, on_progress)
+            started = time.monotonic()
+            self.metrics.running.inc()
+            try:
+                return self._supervise(job, stop, stops, kill_at, on_progress)
+            finally:
+                self.metrics.running.dec()
+                self.metrics.solve_seconds.labels(job.solver).observe(time.monotonic() - started)
         finally:
             self._slots.release()
 
@@ -208,12 +218,14 @@ class WorkerPool:
                         now - stop_sent,
                     )
                     process.kill()
+                    self.metrics.worker_crashes.labels("killed").inc()
                     break
                 if not process.is_alive() and not parent.poll():
                     break
             process.join(timeout=5)
             if stopped is not None:
                 return Outcome(result=result_so_far(job, last, received, stopped))
+            self.metrics.worker_crashes.labels("died").inc()
             return Outcome(error=f"solver process died (exit code {process.exitcode})")
         finally:
             parent.close()
