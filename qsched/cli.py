@@ -323,6 +323,38 @@ def _server_tls(args: argparse.Namespace) -> Any:
     return ServerTLS(Path(args.tls_cert), Path(args.tls_key), client_ca)
 
 
+def cmd_health(args: argparse.Namespace) -> int:
+    """0 if the service answers healthy: gRPC health SERVING, or (``--http``) HTTP 200."""
+    if args.http:
+        import urllib.error
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(args.http, timeout=args.timeout) as answer:
+                healthy = answer.status == 200
+        except (urllib.error.URLError, OSError) as error:
+            print(f"qsched: {args.http} did not answer: {error}", file=sys.stderr)
+            return 1
+        return 0 if healthy else 1
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from qsched.service.tls import channel as open_channel
+
+    with open_channel(args.server, _client_tls(args)) as channel:
+        try:
+            status = (
+                health_pb2_grpc.HealthStub(channel)
+                .Check(health_pb2.HealthCheckRequest(), timeout=args.timeout)
+                .status
+            )
+        except grpc.RpcError as error:
+            print(f"qsched: {args.server} answered {error.code().name}", file=sys.stderr)
+            return 1
+    serving = status == health_pb2.HealthCheckResponse.SERVING
+    print(health_pb2.HealthCheckResponse.ServingStatus.Name(status))
+    return 0 if serving else 1
+
+
 def cmd_token(args: argparse.Namespace) -> int:
     """A new random bearer token, and the digest the token file stores for it."""
     import secrets
@@ -703,6 +735,15 @@ def _add_demo_and_serve(commands: Commands) -> None:
         help="jobs waiting for a worker before SubmitJob answers RESOURCE_EXHAUSTED",
     )
     serve.set_defaults(run=cmd_serve)
+
+    health = commands.add_parser(
+        "health", help="exit 0 if a server (or, with --http, an extender) answers healthy"
+    )
+    health.add_argument("--server", default=DEFAULT_ADDRESS, metavar="ADDR")
+    _add_client_tls(health)
+    health.add_argument("--http", metavar="URL", help="check this URL instead (e.g. /healthz)")
+    health.add_argument("--timeout", type=_positive(float), default=5.0)
+    health.set_defaults(run=cmd_health)
 
     token = commands.add_parser(
         "token", help="make a bearer token and the SHA-256 digest a --tokens file lists"

@@ -786,3 +786,9 @@ def test_numba_caches_where_the_pod_can_write(base):
     mounts = container(base, "extender")["volumeMounts"]
     writable = {Path(m["mountPath"]) for m in mounts if m["name"] in scratch}
     assert any(mount in cache.parents for mount in writable), cache
+
+
+def test_the_image_checks_its_health_with_qsched_health():
+    (check,) = instructions(dockerfile_stages()[-1], "HEALTHCHECK")
+    command = json.loads(check[check.index("CMD") + len("CMD") :].strip())
+    assert command[:2] == ["qsched", "health"]

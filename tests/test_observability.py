@@ -78,3 +78,18 @@ def test_json_logs_carry_job_tenant_and_solver() -> None:
     entry = json.loads(JsonFormatter().format(record))
     assert entry["message"] == "job queued" and entry["level"] == "INFO"
     assert (entry["job_id"], entry["tenant"], entry["solver"]) == ("abc", "team-a", "min-min")
+
+
+def test_qsched_health_answers_for_the_server_and_the_extender(tmp_path: Path, capsys) -> None:
+    from extender_helpers import running_extender
+
+    from qsched.cli import main
+
+    with Server("127.0.0.1:0", tmp_path / "jobs.db", ServiceConfig(workers=1)) as server:
+        assert main(["health", "--server", server.address]) == 0
+        assert "SERVING" in capsys.readouterr().out
+        address = server.address
+    assert main(["health", "--server", address, "--timeout", "1"]) == 1  # stopped
+    with running_extender() as (url, _):
+        assert main(["health", "--http", f"{url}/healthz"]) == 0
+        assert main(["health", "--http", f"{url}/no-such-path", "--timeout", "1"]) == 1
