@@ -332,7 +332,7 @@ class Server:
         registry.available()  # import every solver now, not in the first request that names it
         self.store = JobStore(db_path)
         self.metrics = ServiceMetrics()
-        self.pool = WorkerPool(config.workers, config.grace_seconds, self.metrics)
+        self.pool = WorkerPool(config.workers, config.grace_seconds, self.metrics).start()
         self.jobs = JobManager(self.store, self.pool, config)
         options = [
             ("grpc.max_receive_message_length", config.max_message_bytes),
@@ -381,6 +381,7 @@ class Server:
         self._servicer.stop_calls()
         self.jobs.close()
         self._grpc.stop(grace + self.config.grace_seconds).wait()
+        self.pool.close()
         self.metrics.close()
         self.store.close()
 

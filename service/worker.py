@@ -1,13 +1,17 @@
-"""Solves in worker processes, so a crashing or runaway solver never takes the server down.
+"""Solves in warm worker processes, so a crashing or runaway solver never takes the server down.
 
-Each solve gets a fresh process from a forkserver (started clean, with the
-solvers preloaded, so forking never copies gRPC's threads). The parent and
-the worker talk over a pipe:
+The pool starts ``workers`` processes from a forkserver (started clean, with
+the solvers preloaded, so forking never copies gRPC's threads) and reuses
+them for solve after solve: a tiny solve costs a message, not a process. Calls
+wait for a worker first come, first served. The parent and a worker talk over
+a pipe, every message tagged with the solve's number:
 
-- worker -> parent: ``("progress", ProgressEvent)`` for improvements (at most
-  every `PROGRESS_INTERVAL` seconds, the latest one), then one of
-  ``("result", Result)``, ``("invalid", [FieldViolation])`` or ``("error", str)``;
-- parent -> worker: ``"stop"``: finish now with the best so far.
+- parent -> worker: ``("job", n, SolveJob)``; ``("stop", n)``: finish solve
+  ``n`` now with the best so far;
+- worker -> parent: ``("progress", n, ProgressEvent)`` for improvements (at
+  most every `PROGRESS_INTERVAL` seconds, the latest one), then one of
+  ``("result", n, Result)``, ``("invalid", n, [FieldViolation])`` or
+  ``("error", n, str)``.
 
 The parent sends "stop" when asked (cancel, shutdown), at the caller's
 ``stop_at`` (a call deadline), and at the job's own wall budget plus
@@ -15,19 +19,24 @@ The parent sends "stop" when asked (cancel, shutdown), at the caller's
 worker that ignores "stop" is killed after a grace period (or at ``kill_at``,
 if sooner); the parent then answers from the last progress event it
 received, re-evaluated with the one evaluator, or with MCT's schedule if
-none came: a stopped solve always has a schedule. A worker whose parent dies
-sees its pipe close and exits.
+none came: a stopped solve always has a schedule. A worker that died, was
+killed, or grew past `MAX_WORKER_RSS_BYTES` is replaced by a fresh one. A
+worker whose parent dies sees its pipe close and exits.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import multiprocessing
 import os
+import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from qsched import registry
 from qsched.evaluate import evaluate
@@ -45,8 +54,10 @@ PROGRESS_INTERVAL = 0.1
 POLL_SECONDS = 0.02
 #: Time past its wall budget after which a solve is told to stop.
 WALL_SLACK = 0.5
-#: How long a worker that answered gets to exit by itself before it is killed.
+#: How long a retired worker gets to exit by itself before it is killed.
 EXIT_SECONDS = 2.0
+#: A worker whose resident memory grows past this after a solve is replaced.
+MAX_WORKER_RSS_BYTES = 4 * 2**30
 
 
 @dataclass
@@ -60,34 +71,54 @@ class Outcome:
     started: bool = True
 
 
-def _worker_main(connection, job: SolveJob) -> None:
-    """Entry point of a worker process.
+def _worker_main(connection) -> None:
+    """Entry point of a worker process: solve the jobs the parent sends, one at a time.
 
-    Once it answers it exits like any Python process, through
-    `multiprocessing`'s finalizers, which unlink the named semaphores its
-    libraries made (numba's threading layer makes one); only a worker whose
-    parent went away mid-solve leaves at once, with `os._exit`.
+    When the parent closes the pipe (retiring the worker), the worker returns and exits
+    like any Python process, through `multiprocessing`'s finalizers, which unlink the
+    named semaphores its libraries made (numba's threading layer makes one); only a worker
+    whose parent went away mid-solve leaves at once, with `os._exit`.
     """
     stop = threading.Event()
-    answering = threading.Event()
+    solving = threading.Event()
+    inbox: queue.SimpleQueue = queue.SimpleQueue()
+    current = [-1]  # the number of the solve "stop" refers to
 
     def listen() -> None:
         try:
             while True:
-                if connection.recv() == "stop":
+                message = connection.recv()
+                if message[0] == "job":
+                    current[0] = message[1]  # in order: a job's stop never comes before it
+                    stop.clear()
+                    inbox.put(message)
+                elif message[0] == "stop" and message[1] == current[0]:
                     stop.set()
         except (EOFError, OSError):
-            if not answering.is_set():
-                os._exit(1)  # the parent is gone: nobody wants this answer
+            if solving.is_set():
+                os._exit(1)  # the parent is gone mid-solve: nobody wants this answer
+            inbox.put(None)
 
     threading.Thread(target=listen, daemon=True).start()
+    while (message := inbox.get()) is not None:
+        _, number, job = message
+        solving.set()
+        try:
+            _solve_one(connection, number, job, stop)
+        except OSError:
+            return  # the parent went away while the answer was sent
+        finally:
+            solving.clear()
+
+
+def _solve_one(connection, number: int, job: SolveJob, stop: threading.Event) -> None:
     pending: ProgressEvent | None = None  # the latest improvement not sent yet
     last_sent = 0.0
 
     def flush() -> None:
         nonlocal pending, last_sent
         if pending is not None:
-            connection.send(("progress", pending))
+            connection.send(("progress", number, pending))
             pending = None
             last_sent = time.monotonic()
 
@@ -98,19 +129,53 @@ def _worker_main(connection, job: SolveJob) -> None:
             flush()
 
     try:
-        answer = ("result", job.run(stop, progress))
+        answer: tuple = ("result", number, job.run(stop, progress))
     except ProblemError as error:
-        answer = ("invalid", error.violations)
+        answer = ("invalid", number, error.violations)
     except Exception as error:  # report, never crash silently: the parent turns it into INTERNAL
-        answer = ("error", f"{type(error).__name__}: {error}")
+        answer = ("error", number, f"{type(error).__name__}: {error}")
     flush()
-    answering.set()  # from here on the parent closing the pipe is expected
     connection.send(answer)
-    connection.close()
+
+
+@dataclass
+class _Worker:
+    """A warm worker process and the parent's end of its pipe."""
+
+    process: multiprocessing.Process
+    connection: Any
+    busy: bool = False
+
+    def healthy(self) -> bool:
+        return self.process.is_alive() and _rss_bytes(self.process.pid) <= MAX_WORKER_RSS_BYTES
+
+    def retire(self) -> None:
+        self.connection.close()  # the worker exits when its pipe closes
+        self.process.join(timeout=EXIT_SECONDS)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(timeout=5)
+
+
+def _rss_bytes(pid: int | None) -> int:
+    """Resident memory of a process (Linux ``/proc``; 0 where it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+class _Waiter:
+    """A call waiting for a worker: handed one (``worker``) when its turn comes."""
+
+    def __init__(self) -> None:
+        self.ready = threading.Event()
+        self.worker: _Worker | None = None
 
 
 class WorkerPool:
-    """Runs `SolveJob`s in worker processes, at most ``workers`` at a time."""
+    """Runs `SolveJob`s on ``workers`` warm worker processes, first come, first served."""
 
     def __init__(
         self, workers: int, grace_seconds: float = 2.0, metrics: ServiceMetrics | None = None
@@ -118,16 +183,38 @@ class WorkerPool:
         self.workers = workers
         self.grace_seconds = grace_seconds
         self.metrics = metrics or ServiceMetrics()
-        self._slots = threading.BoundedSemaphore(workers)
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload([__name__, *registry.BUILTIN_MODULES])
         self._lock = threading.Lock()
-        self._processes: set[multiprocessing.Process] = set()
+        self._all: list[_Worker] = []
+        self._idle: deque[_Worker] = deque()
+        self._waiting: deque[_Waiter] = deque()
+        self._numbers = itertools.count()
+        self._closed = False
+
+    def start(self) -> WorkerPool:
+        """Start the workers (each forked from the preloaded forkserver)."""
+        for _ in range(self.workers):
+            self._release(self._new_worker())
+        return self
+
+    def close(self) -> None:
+        """Stop the idle workers; busy ones are retired when their solve ends."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = list(self._idle), deque()
+        for worker in idle:
+            worker.retire()
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of every worker, busy or idle."""
+        with self._lock:
+            return [w.process.pid for w in self._all if w.process.pid is not None]
 
     def active_pids(self) -> list[int]:
-        """Process ids of the running workers (for operators and tests)."""
+        """Process ids of the workers running a solve now (for operators and tests)."""
         with self._lock:
-            return [p.pid for p in self._processes if p.pid is not None]
+            return [w.process.pid for w in self._all if w.busy and w.process.pid is not None]
 
     def run(
         self,
@@ -141,15 +228,16 @@ class WorkerPool:
     ) -> Outcome:
         """Solve ``job``; ``stop`` or the monotonic time ``deadline`` ask for the best so far.
 
-        Waits for a free slot (giving up on ``stop`` or ``deadline``), then
-        calls ``on_start``, which may refuse. Returns once the worker answered,
-        or was killed ``grace_seconds`` after a stop it ignored (at ``kill_at``
-        at the latest). A result cut short carries why: CANCELLED for
-        ``stop``, DEADLINE for ``deadline``, BUDGET for the wall budget.
+        Waits for a worker in arrival order (giving up on ``stop`` or
+        ``deadline``), then calls ``on_start``, which may refuse. Returns once
+        the worker answered, or was killed ``grace_seconds`` after a stop it
+        ignored (at ``kill_at`` at the latest). A result cut short carries why:
+        CANCELLED for ``stop``, DEADLINE for ``deadline``, BUDGET for the wall
+        budget.
         """
-        while not self._slots.acquire(timeout=POLL_SECONDS):
-            if stop.is_set() or (deadline is not None and time.monotonic() >= deadline):
-                return Outcome(started=False)
+        worker = self._acquire(stop, deadline)
+        if worker is None:
+            return Outcome(started=False)
         try:
             if not on_start():
                 return Outcome(started=False)
@@ -159,82 +247,122 @@ class WorkerPool:
             started = time.monotonic()
             self.metrics.running.inc()
             try:
-                return self._supervise(job, stop, stops, kill_at, on_progress)
+                return self._supervise(worker, job, stop, stops, kill_at, on_progress)
             finally:
                 self.metrics.running.dec()
                 self.metrics.solve_seconds.labels(job.solver).observe(time.monotonic() - started)
         finally:
-            self._slots.release()
+            self._release(worker if worker.healthy() else self._replace(worker))
 
-    def _supervise(
-        self, job, stop, stops: dict[StopReason, float], kill_at, on_progress
-    ) -> Outcome:
+    def _new_worker(self) -> _Worker:
         parent, child = self._context.Pipe()
-        process = self._context.Process(target=_worker_main, args=(child, job), daemon=True)
-        with self._lock:
-            self._processes.add(process)
+        process = self._context.Process(target=_worker_main, args=(child,), daemon=True)
         process.start()
         child.close()
+        worker = _Worker(process, parent)
+        with self._lock:
+            self._all.append(worker)
+        return worker
+
+    def _replace(self, worker: _Worker) -> _Worker:
+        """A fresh worker for one that died, was killed or grew too large."""
+        with self._lock:
+            self._all.remove(worker)
+        worker.retire()
+        return self._new_worker()
+
+    def _acquire(self, stop: threading.Event, deadline: float | None) -> _Worker | None:
+        with self._lock:
+            if self._idle and not self._waiting:
+                worker = self._idle.popleft()
+                worker.busy = True
+                return worker
+            waiter = _Waiter()
+            self._waiting.append(waiter)
+        while not waiter.ready.wait(POLL_SECONDS):
+            if stop.is_set() or (deadline is not None and time.monotonic() >= deadline):
+                with self._lock:
+                    if waiter.worker is None:  # not handed one meanwhile: leave the line
+                        self._waiting.remove(waiter)
+                        return None
+                break
+        return waiter.worker
+
+    def _release(self, worker: _Worker) -> None:
+        """Hand ``worker`` to the longest-waiting call, or back to the idle ones (or, once the
+        pool is closed, retire it)."""
+        with self._lock:
+            worker.busy = bool(self._waiting) and not self._closed
+            if worker.busy:
+                waiter = self._waiting.popleft()
+                waiter.worker = worker
+                waiter.ready.set()
+                return
+            if not self._closed:
+                self._idle.append(worker)
+                return
+        worker.retire()
+
+    def _supervise(
+        self, worker: _Worker, job, stop, stops: dict[StopReason, float], kill_at, on_progress
+    ) -> Outcome:
+        number = next(self._numbers)
+        connection, process = worker.connection, worker.process
         last: ProgressEvent | None = None
         received: list[TracePoint] = []
         stopped: StopReason | None = None
         stop_sent = 0.0
         try:
-            while True:
-                if parent.poll(POLL_SECONDS):
-                    try:
-                        kind, payload = parent.recv()
-                    except (EOFError, OSError):
-                        break  # died mid-message; handled below
-                    if kind == "progress":
-                        last = payload
-                        received.append(payload.point)
-                        on_progress(payload)
-                        continue
-                    if kind == "result":
-                        if stopped is not None and payload.stop_reason is StopReason.CANCELLED:
-                            payload = replace(payload, stop_reason=stopped)
-                        return Outcome(result=payload)
-                    if kind == "invalid":
-                        return Outcome(violations=payload)
-                    return Outcome(error=payload)
-                now = time.monotonic()
-                if stopped is None:
-                    stopped = (
-                        StopReason.CANCELLED
-                        if stop.is_set()
-                        else next((r for r, at in stops.items() if now >= at), None)
-                    )
-                    if stopped is not None:
-                        parent.send("stop")
-                        stop_sent = now
-                elif now - stop_sent > self.grace_seconds or (
-                    kill_at is not None and now >= kill_at
-                ):
-                    log.warning(
-                        "worker %s (%s) ignored stop for %.1fs; killing it",
-                        process.pid,
-                        job.solver,
-                        now - stop_sent,
-                    )
-                    process.kill()
-                    self.metrics.worker_crashes.labels("killed").inc()
-                    break
-                if not process.is_alive() and not parent.poll():
-                    break
-            process.join(timeout=5)
-            if stopped is not None:
-                return Outcome(result=result_so_far(job, last, received, stopped))
-            self.metrics.worker_crashes.labels("died").inc()
-            return Outcome(error=f"solver process died (exit code {process.exitcode})")
-        finally:
-            parent.close()
-            process.join(timeout=EXIT_SECONDS)  # one that answered exits by itself, cleaning up
-            if process.is_alive():
+            connection.send(("job", number, job))
+        except (OSError, ValueError):
+            return Outcome(error="the worker process was gone before the solve started")
+        while True:
+            if connection.poll(POLL_SECONDS):
+                try:
+                    kind, about, payload = connection.recv()
+                except (EOFError, OSError):
+                    break  # died mid-message; handled below
+                if about != number:
+                    continue  # an answer to an earlier, abandoned solve
+                if kind == "progress":
+                    last = payload
+                    received.append(payload.point)
+                    on_progress(payload)
+                    continue
+                if kind == "result":
+                    if stopped is not None and payload.stop_reason is StopReason.CANCELLED:
+                        payload = replace(payload, stop_reason=stopped)
+                    return Outcome(result=payload)
+                if kind == "invalid":
+                    return Outcome(violations=payload)
+                return Outcome(error=payload)
+            now = time.monotonic()
+            if stopped is None:
+                stopped = (
+                    StopReason.CANCELLED
+                    if stop.is_set()
+                    else next((r for r, at in stops.items() if now >= at), None)
+                )
+                if stopped is not None:
+                    connection.send(("stop", number))
+                    stop_sent = now
+            elif now - stop_sent > self.grace_seconds or (kill_at is not None and now >= kill_at):
+                log.warning(
+                    "worker %s (%s) ignored stop for %.1fs; killing it",
+                    process.pid,
+                    job.solver,
+                    now - stop_sent,
+                )
                 process.kill()
-            process.join(timeout=5)
-            with self._lock:
-                self._processes.discard(process)
+                self.metrics.worker_crashes.labels("killed").inc()
+                break
+            if not process.is_alive() and not connection.poll():
+                break
+        process.join(timeout=5)
+        if stopped is not None:
+            return Outcome(result=result_so_far(job, last, received, stopped))
+        self.metrics.worker_crashes.labels("died").inc()
+        return Outcome(error=f"solver process died (exit code {process.exitcode})")
 
 
 def result_so_far(
