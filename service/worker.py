@@ -33,7 +33,6 @@ import os
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -43,6 +42,7 @@ from qsched.evaluate import evaluate
 from qsched.list_scheduling import list_schedule
 from qsched.problem import FieldViolation, ProblemError
 from qsched.service.metrics import ServiceMetrics
+from qsched.service.turns import Turns
 from qsched.solver import ProgressEvent, Result, StopReason, TracePoint
 from qsched.validation import SolveJob
 
@@ -166,14 +166,6 @@ def _rss_bytes(pid: int | None) -> int:
         return 0
 
 
-class _Waiter:
-    """A call waiting for a worker: handed one (``worker``) when its turn comes."""
-
-    def __init__(self) -> None:
-        self.ready = threading.Event()
-        self.worker: _Worker | None = None
-
-
 class WorkerPool:
     """Runs `SolveJob`s on ``workers`` warm worker processes, first come, first served."""
 
@@ -187,10 +179,8 @@ class WorkerPool:
         self._context.set_forkserver_preload([__name__, *registry.BUILTIN_MODULES])
         self._lock = threading.Lock()
         self._all: list[_Worker] = []
-        self._idle: deque[_Worker] = deque()
-        self._waiting: deque[_Waiter] = deque()
+        self._turns: Turns[_Worker] = Turns()
         self._numbers = itertools.count()
-        self._closed = False
 
     def start(self) -> WorkerPool:
         """Start the workers (each forked from the preloaded forkserver)."""
@@ -200,10 +190,7 @@ class WorkerPool:
 
     def close(self) -> None:
         """Stop the idle workers; busy ones are retired when their solve ends."""
-        with self._lock:
-            self._closed = True
-            idle, self._idle = list(self._idle), deque()
-        for worker in idle:
+        for worker in self._turns.close():
             worker.retire()
 
     def worker_pids(self) -> list[int]:
@@ -235,9 +222,10 @@ class WorkerPool:
         CANCELLED for ``stop``, DEADLINE for ``deadline``, BUDGET for the wall
         budget.
         """
-        worker = self._acquire(stop, deadline)
+        worker = self._turns.take(stop, deadline)
         if worker is None:
             return Outcome(started=False)
+        worker.busy = True
         try:
             if not on_start():
                 return Outcome(started=False)
@@ -271,37 +259,11 @@ class WorkerPool:
         worker.retire()
         return self._new_worker()
 
-    def _acquire(self, stop: threading.Event, deadline: float | None) -> _Worker | None:
-        with self._lock:
-            if self._idle and not self._waiting:
-                worker = self._idle.popleft()
-                worker.busy = True
-                return worker
-            waiter = _Waiter()
-            self._waiting.append(waiter)
-        while not waiter.ready.wait(POLL_SECONDS):
-            if stop.is_set() or (deadline is not None and time.monotonic() >= deadline):
-                with self._lock:
-                    if waiter.worker is None:  # not handed one meanwhile: leave the line
-                        self._waiting.remove(waiter)
-                        return None
-                break
-        return waiter.worker
-
     def _release(self, worker: _Worker) -> None:
-        """Hand ``worker`` to the longest-waiting call, or back to the idle ones (or, once the
-        pool is closed, retire it)."""
-        with self._lock:
-            worker.busy = bool(self._waiting) and not self._closed
-            if worker.busy:
-                waiter = self._waiting.popleft()
-                waiter.worker = worker
-                waiter.ready.set()
-                return
-            if not self._closed:
-                self._idle.append(worker)
-                return
-        worker.retire()
+        """Hand ``worker`` to the next call in line (or retire it, once the pool is closed)."""
+        worker.busy = False
+        if not self._turns.put(worker):
+            worker.retire()
 
     def _supervise(
         self, worker: _Worker, job, stop, stops: dict[StopReason, float], kill_at, on_progress
