@@ -276,6 +276,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_message_bytes=int(args.max_message_mb * 1024 * 1024),
         max_queued_jobs=args.max_queued,
         retain_seconds=None if args.retain_days is None else args.retain_days * 86_400,
+        executor=args.executor,
+        ray_address=args.ray_address,
         max_ended_jobs=args.max_jobs,
         **workers,
     )
@@ -720,6 +722,13 @@ def _add_demo_and_serve(commands: Commands) -> None:
     serve.add_argument(
         "--max-message-mb", type=_positive(float), default=64.0, help="largest message (< 2048)"
     )
+    serve.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="where solves run: warm worker processes here, or Ray tasks",
+    )
+    serve.add_argument("--ray-address", help="the Ray cluster to join (default: a local one)")
     serve.add_argument(
         "--retain-days",
         type=_positive(float),

@@ -30,6 +30,10 @@ class ServiceConfig:
     retain_seconds: float | None = None
     #: At most this many ended jobs are kept (the newest); None keeps all.
     max_ended_jobs: int | None = None
+    #: Where solves run: "local" (warm worker processes) or "ray" (Ray tasks).
+    executor: str = "local"
+    #: The Ray cluster to join (None: start a local one); with ``executor="ray"`` only.
+    ray_address: str | None = None
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -38,6 +42,8 @@ class ServiceConfig:
             raise ValueError(
                 "default and maximum wall seconds must be > 0 (the maximum caps the default)"
             )
+        if self.executor not in ("local", "ray"):
+            raise ValueError(f"executor must be local or ray, not {self.executor!r}")
         if not 1024 <= self.max_message_bytes < 2**31:
             raise ValueError("max message size must be between 1 KiB and 2 GiB")
 

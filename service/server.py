@@ -16,6 +16,7 @@ import time
 from concurrent import futures
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 from google.rpc import code_pb2, status_pb2
@@ -44,6 +45,9 @@ from qsched.service.tls import ServerTLS, is_loopback
 from qsched.service.worker import Outcome, WorkerPool
 from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
 from qsched.validation import SolveJob, problem_from, solve_job
+
+if TYPE_CHECKING:
+    from qsched.service.ray_pool import RayPool
 
 log = logging.getLogger(__name__)
 
@@ -308,6 +312,15 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         )
 
 
+def _pool(config: ServiceConfig, metrics: ServiceMetrics) -> WorkerPool | RayPool:
+    """Where solves run: warm local worker processes, or Ray tasks (imported only then)."""
+    if config.executor == "ray":
+        from qsched.service.ray_pool import RayPool
+
+        return RayPool(config.workers, config.grace_seconds, metrics, config.ray_address)
+    return WorkerPool(config.workers, config.grace_seconds, metrics)
+
+
 class Server:
     """A running qsched gRPC server; ``port`` is the bound port (useful with port 0)."""
 
@@ -332,7 +345,7 @@ class Server:
         registry.available()  # import every solver now, not in the first request that names it
         self.store = JobStore(db_path)
         self.metrics = ServiceMetrics()
-        self.pool = WorkerPool(config.workers, config.grace_seconds, self.metrics).start()
+        self.pool = _pool(config, self.metrics).start()
         self.jobs = JobManager(self.store, self.pool, config)
         options = [
             ("grpc.max_receive_message_length", config.max_message_bytes),
