@@ -199,7 +199,7 @@ class _Builder:
             elif identifier in seen:
                 self.fail(
                     f"{kind}[{index}].id",
-                    f"duplicates {kind}[{seen[identifier]}].id {_quoted(identifier)}",
+                    f"duplicates {kind}[{seen[identifier]}].id {quoted(identifier)}",
                 )
             else:
                 seen[identifier] = index
@@ -316,7 +316,7 @@ class _Builder:
                         etc[i, column[name]] = seconds
                 missing = [m for m in machine_ids if m not in task.etc]
                 if missing:
-                    self.fail(f"{path}.etc", f"has no entry for machine {_quoted(missing[0])}")
+                    self.fail(f"{path}.etc", f"has no entry for machine {quoted(missing[0])}")
             elif self.number(f"{path}.work", task.work, low=0.0, strict=True):
                 needs_speed = True
                 etc[i] = task.work
@@ -468,15 +468,16 @@ class _Builder:
 
 def _key(name: str) -> str:
     """A map key as it appears in a field path: ``etc["m3"]`` (cut to `QUOTED_LENGTH`)."""
-    return json.dumps(_cut(name))
+    return json.dumps(cut(name))
 
 
-def _quoted(text: str) -> str:
+def quoted(text: str) -> str:
     """Client text quoted in a message, cut to `QUOTED_LENGTH` characters."""
-    return repr(_cut(text))
+    return repr(cut(text))
 
 
-def _cut(text: str) -> str:
+def cut(text: str) -> str:
+    """Client text cut to `QUOTED_LENGTH` characters, for messages and field paths."""
     return text if len(text) <= QUOTED_LENGTH else text[: QUOTED_LENGTH - 3] + "..."
 
 

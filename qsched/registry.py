@@ -25,7 +25,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from qsched.options import OptionSpec, option_specs
-from qsched.problem import FieldViolation, Problem, ProblemError
+from qsched.problem import FieldViolation, Problem, ProblemError, cut, quoted
 from qsched.solver import Budget, ProgressCallback, Result
 
 #: Built-in solver name -> the module that registers it.
@@ -71,7 +71,7 @@ class UnknownSolverError(KeyError):
         self.name = name
 
     def __str__(self) -> str:
-        return f"unknown solver {self.name!r}; known: {', '.join(names())}"
+        return f"unknown solver {quoted(self.name)}; known: {', '.join(names())}"
 
 
 @dataclass(frozen=True)
@@ -116,11 +116,12 @@ class SolverSpec:
                 accepted = ", ".join(self.options) or "none"
                 violations.append(
                     FieldViolation(
-                        f"options.{name}", f"is not an option of {self.name} (accepted: {accepted})"
+                        f"options.{cut(name)}",
+                        f"is not an option of {self.name} (accepted: {accepted})",
                     )
                 )
             elif (problem_with_value := spec.violation(value)) is not None:
-                violations.append(FieldViolation(f"options.{name}", problem_with_value))
+                violations.append(FieldViolation(f"options.{cut(name)}", problem_with_value))
             else:
                 checked[name] = spec.coerce(value)
         if not violations and self.extra_check is not None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qsched import registry
-from qsched.problem import FieldViolation, Limits, Problem, ProblemError
+from qsched.problem import FieldViolation, Limits, Problem, ProblemError, quoted
 from qsched.solver import Budget, ProgressCallback, Result, StopSignal
 from qsched.v1 import scheduler_pb2
 
@@ -113,7 +113,7 @@ def solve_job(
             else "runs classically and takes no backend"
         )
         violations.append(
-            FieldViolation("backend", f"{message.backend!r} is not available: {name} {takes}")
+            FieldViolation("backend", f"{quoted(message.backend)} is not available: {name} {takes}")
         )
     elif message.backend and spec.backends:
         options["backend"] = message.backend

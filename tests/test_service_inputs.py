@@ -117,3 +117,17 @@ def wait_until(condition, seconds: float = 20.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.05)
+
+
+@pytest.mark.parametrize("field", ["solver", "backend", "options"])
+def test_huge_solver_backend_and_option_names_are_not_echoed(server, connect, field):
+    stub = scheduler_pb2_grpc.SchedulerServiceStub(connect(server))
+    request = scheduler_pb2.SolveRequest(problem=make_small_problem(), solver="min-min")
+    huge = "z" * 20_000
+    if field == "options":
+        request.options.update({huge: 1})
+    else:
+        setattr(request, field, huge)
+    error = rpc_error(stub.Solve, request)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert len(error.details()) < 2_000
