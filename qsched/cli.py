@@ -87,7 +87,8 @@ def _token(args: argparse.Namespace) -> str | None:
     """The bearer token: ``--token-file``'s first line, else ``$QSCHED_TOKEN`` (never a flag:
     command lines show up in ``ps``)."""
     if args.token_file:
-        return Path(args.token_file).read_text().strip() or None
+        lines = Path(args.token_file).read_text().split()
+        return lines[0] if lines else None
     return os.environ.get("QSCHED_TOKEN") or None
 
 
@@ -289,6 +290,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.getLogger().setLevel(logging.INFO)
     tls = _server_tls(args)
     auth = Authenticator.from_file(Path(args.tokens)) if args.tokens else None
+    if auth is not None and tls is None and args.insecure:
+        logging.warning("bearer tokens over plaintext (--insecure): anyone on the path reads them")
     server = Server(
         args.address,
         args.db,
@@ -364,7 +367,8 @@ def cmd_token(args: argparse.Namespace) -> int:
     from qsched.service.auth import digest
 
     token = secrets.token_urlsafe(32)
-    print(f"token:  {token}\nsha256: {digest(token)}")
+    print(token)  # alone on the first line: `qsched token > f` makes a --token-file
+    print(f"sha256 for the --tokens file: {digest(token)}", file=sys.stderr)
     return 0
 
 

@@ -89,10 +89,12 @@ class Authenticator:
         clients: dict[str, Principal] = {}
         for i, entry in enumerate(tenants):
             where = f"{path}: tenants[{i}]"
+            if not isinstance(entry, dict):
+                raise ValueError(f"{where} must be an object")
             name, scopes = entry.get("name"), entry.get("scopes", [])
             if not isinstance(name, str) or not name:
                 raise ValueError(f"{where}.name must be a non-empty string")
-            if not isinstance(scopes, list) or not set(scopes) <= set(SCOPES):
+            if not isinstance(scopes, list) or not all(scope in SCOPES for scope in scopes):
                 raise ValueError(f"{where}.scopes must be a list of {', '.join(SCOPES)}")
             principal = Principal(name, frozenset(scopes))
             for digest in _strings(entry.get("tokens_sha256", []), f"{where}.tokens_sha256"):
@@ -102,6 +104,8 @@ class Authenticator:
                     raw = b""
                 if len(raw) != hashlib.sha256().digest_size:
                     raise ValueError(f"{where}.tokens_sha256: not a hex SHA-256 digest")
+                if any(raw == known for known, _ in tokens):
+                    raise ValueError(f"{where}.tokens_sha256: a digest listed twice")
                 tokens.append((raw, principal))
             for client in _strings(entry.get("clients", []), f"{where}.clients"):
                 clients[client] = principal

@@ -66,34 +66,37 @@ def service_handler(
 
 
 def _observed(behaviour: Callable, name: str, streaming: bool, observe: Observer) -> Callable:
-    """``behaviour``, reporting its status code (the one an abort set; OK otherwise) and time."""
+    """``behaviour``, reporting its status code and time: the code an abort set, else OK when
+    it returned, CANCELLED when the client left a stream, UNKNOWN when it raised."""
 
-    def report(context: grpc.ServicerContext, started: float, failed: bool) -> None:
-        code = context.code() or (grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK)
-        observe(name, code.name, time.perf_counter() - started)
+    def report(context: grpc.ServicerContext, started: float, ended: grpc.StatusCode) -> None:
+        observe(name, (context.code() or ended).name, time.perf_counter() - started)
 
     if streaming:
 
         @functools.wraps(behaviour)
         def stream(request: Any, context: grpc.ServicerContext) -> Any:
-            started, failed = time.perf_counter(), True
+            started, ended = time.perf_counter(), grpc.StatusCode.UNKNOWN
             try:
                 yield from behaviour(request, context)
-                failed = False
+                ended = grpc.StatusCode.OK
+            except GeneratorExit:
+                ended = grpc.StatusCode.CANCELLED
+                raise
             finally:
-                report(context, started, failed)
+                report(context, started, ended)
 
         return stream
 
     @functools.wraps(behaviour)
     def unary(request: Any, context: grpc.ServicerContext) -> Any:
-        started, failed = time.perf_counter(), True
+        started, ended = time.perf_counter(), grpc.StatusCode.UNKNOWN
         try:
             answer = behaviour(request, context)
-            failed = False
+            ended = grpc.StatusCode.OK
             return answer
         finally:
-            report(context, started, failed)
+            report(context, started, ended)
 
     return unary
 

@@ -166,7 +166,9 @@ class JobManager:
             inbox.put(event)
 
     def _publish_job(self, job_id: str) -> None:
-        self._publish(job_id, scheduler_pb2.JobEvent(job=self.get(job_id)))
+        job = self.store.get(job_id)
+        if job is not None:  # retention may already have deleted an ended job
+            self._publish(job_id, scheduler_pb2.JobEvent(job=job))
 
     def _wait_for_end(self, job_id: str) -> scheduler_pb2.Job:
         """The job once its dispatcher has recorded how it ended (bounded wait)."""
@@ -193,15 +195,18 @@ class JobManager:
                 with self._lock:
                     self._stops.pop(job_id, None)
                     self._cancelled.discard(job_id)
-                self._publish_job(job_id)
-                self._prune()
+                try:
+                    self._publish_job(job_id)
+                    self._prune()
+                except Exception:  # nothing here may end the dispatcher's loop
+                    log.exception("after job %s", job_id)
 
     def _run(self, job_id: str) -> None:
         with self._lock:
             stop = self._stops[job_id]
         if stop.is_set():
             return
-        request = self.store.request(job_id)
+        request, tenant = self.store.request(job_id)
         try:
             problem = problem_from(request, self.config.limits)
             job = solve_job(request, request.solver, problem, self.config.budget_policy)
@@ -216,24 +221,19 @@ class JobManager:
             return True
 
         trace: list[TracePoint] = []
-        saved_at = [-math.inf]
+        saver = _BestSaver(self.store, job_id, job)
 
         def on_progress(event: ProgressEvent) -> None:
-            point = point_message(event.point)
             trace.append(event.point)
-            best = None
-            if time.monotonic() - saved_at[0] >= BEST_SAVE_SECONDS:  # the schedule: at most 1/s
-                so_far = result_so_far(job, event, trace, StopReason.CANCELLED)
-                best = response_message(job.problem, so_far, job.backend)
-                saved_at[0] = time.monotonic()
-            self.store.save_progress(job_id, point, best)
-            self._publish(job_id, scheduler_pb2.JobEvent(progress=point))
+            saver.offer(event, trace)
+            self._publish(job_id, scheduler_pb2.JobEvent(progress=point_message(event.point)))
 
         outcome = self.pool.run(job, stop=stop, on_start=on_start, on_progress=on_progress)
+        saver.close()
         if outcome.started:
-            self._record(job_id, job, outcome)
+            self._record(job_id, job, outcome, tenant)
 
-    def _record(self, job_id: str, job: SolveJob, outcome: Outcome) -> None:
+    def _record(self, job_id: str, job: SolveJob, outcome: Outcome, tenant: str) -> None:
         """Store how a started job ended. A job the cancel or shutdown cut short is
         CANCELLED or INTERRUPTED (keeping its best schedule); one that finished
         on its own before the stop took effect SUCCEEDED all the same."""
@@ -255,5 +255,53 @@ class JobManager:
             response_message(job.problem, result, job.backend) if result is not None else None
         )
         self.store.finish(job_id, state, result=response, error=error)
-        name = scheduler_pb2.JobState.Name(state)
-        log.info("job ended", extra={"job_id": job_id, "solver": job.solver, "state": name})
+        fields = {"job_id": job_id, "tenant": tenant, "solver": job.solver}
+        log.info("job ended", extra=fields | {"state": scheduler_pb2.JobState.Name(state)})
+
+
+class _BestSaver:
+    """Saves a running job's progress at once and its best schedule at most once every
+    `BEST_SAVE_SECONDS`: an improvement that arrives sooner is saved when the interval is up
+    (a timer), so what a crash leaves is never more than that interval behind."""
+
+    def __init__(self, store: JobStore, job_id: str, job: SolveJob) -> None:
+        self.store, self.job_id, self.job = store, job_id, job
+        self._lock = threading.Lock()
+        self._latest: tuple[ProgressEvent, list[TracePoint]] | None = None
+        self._saved_at = -math.inf
+        self._timer: threading.Timer | None = None
+        self._closed = False
+
+    def offer(self, event: ProgressEvent, trace: list[TracePoint]) -> None:
+        with self._lock:
+            self._latest = (event, list(trace))
+            wait = self._saved_at + BEST_SAVE_SECONDS - time.monotonic()
+            if wait > 0:
+                self.store.save_progress(self.job_id, point_message(event.point))
+                if self._timer is None and not self._closed:
+                    self._timer = threading.Timer(wait, self._save_latest)
+                    self._timer.daemon = True
+                    self._timer.start()
+                return
+        self._save_latest()
+
+    def close(self) -> None:
+        """The solve ended: save what is pending (a dead worker's job keeps it), then stop."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+        self._save_latest()
+        with self._lock:
+            self._closed = True
+
+    def _save_latest(self) -> None:
+        with self._lock:
+            self._timer = None
+            if self._closed or self._latest is None:
+                return
+            event, trace = self._latest
+            self._latest = None
+            so_far = result_so_far(self.job, event, trace, StopReason.CANCELLED)
+            best = response_message(self.job.problem, so_far, self.job.backend)
+            self.store.save_progress(self.job_id, point_message(event.point), best)
+            self._saved_at = time.monotonic()

@@ -66,11 +66,17 @@ def solve_on_ray(job: SolveJob, number: int, mailbox: Any) -> tuple[str, Any]:
 
     threading.Thread(target=watch, daemon=True).start()
     last_sent = [0.0]
+    pending: list[ProgressEvent] = []  # the latest improvement not posted yet
+
+    def post() -> None:
+        if pending:
+            mailbox.post.remote(number, pending.pop())
+            last_sent[0] = time.monotonic()
 
     def progress(event: ProgressEvent) -> None:
+        pending[:] = [event]
         if time.monotonic() - last_sent[0] >= PROGRESS_INTERVAL:
-            mailbox.post.remote(number, event)
-            last_sent[0] = time.monotonic()
+            post()
 
     try:
         return "result", job.run(stop, progress)
@@ -79,6 +85,7 @@ def solve_on_ray(job: SolveJob, number: int, mailbox: Any) -> tuple[str, Any]:
     except Exception as error:  # reported, as a worker process reports it
         return "error", f"{type(error).__name__}: {error}"
     finally:
+        post()
         stop.set()
 
 
@@ -114,7 +121,7 @@ class RayPool:
                 configure_logging=False,
             )
             self._started_ray = True
-        self._mailbox = ray.remote(num_cpus=0)(Mailbox).remote()
+        self._mailbox = ray.remote(num_cpus=0, max_restarts=-1)(Mailbox).remote()
         self._task = ray.remote(num_cpus=1)(solve_on_ray)
         for slot in range(self.workers):
             self._turns.put(slot)
@@ -172,6 +179,7 @@ class RayPool:
         received: list[TracePoint] = []
         stopped: StopReason | None = None
         stop_sent = 0.0
+        answered = False  # otherwise (an exception here) the task is cancelled on the way out
         try:
             while True:
                 done, _ = ray.wait([reference], timeout=RAY_POLL_SECONDS)
@@ -180,6 +188,7 @@ class RayPool:
                     received.append(event.point)
                     on_progress(event)
                 if done:
+                    answered = True
                     try:
                         kind, payload = ray.get(reference)
                     except ray.exceptions.RayError as error:
@@ -210,10 +219,13 @@ class RayPool:
                     kill_at is not None and now >= kill_at
                 ):
                     ray.cancel(reference, force=True)
+                    answered = True
                     self.metrics.worker_crashes.labels("killed").inc()
                     break
             return Outcome(
                 result=result_so_far(job, last, received, stopped or StopReason.CANCELLED)
             )
         finally:
+            if not answered:
+                ray.cancel(reference, force=True)
             self._mailbox.forget.remote(number)

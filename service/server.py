@@ -16,7 +16,7 @@ import time
 from concurrent import futures
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.rpc import code_pb2, status_pb2
@@ -71,6 +71,14 @@ def call_window(context: grpc.ServicerContext) -> tuple[float | None, float | No
     margin = min(1.0, 0.1 + 0.1 * remaining)
     now = time.monotonic()
     return now + max(0.0, remaining - margin), now + max(0.0, remaining - margin / 3)
+
+
+def _backends(request: Any) -> list[str]:
+    """The backends a Solve, Submit or Compare request names: its ``backend`` field and a
+    ``backend`` solver option (quantum solvers take either)."""
+    options = request.options  # a protobuf Struct: `in` and [], no get()
+    option = options["backend"] if "backend" in options else ""  # noqa: SIM401
+    return [name for name in (request.backend, option) if isinstance(name, str)]
 
 
 def _checked_job_id(context: grpc.ServicerContext, job_id: str) -> str:
@@ -151,14 +159,16 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         self._calls: set[threading.Event] = set()
 
     def _authorize(
-        self, context: grpc.ServicerContext, scope: str, what: str, backend: str = ""
+        self, context: grpc.ServicerContext, scope: str, what: str, request: Any = None
     ) -> Principal:
-        """The caller, if it may ``what`` (and use ``backend``); else the call ends
-        UNAUTHENTICATED or PERMISSION_DENIED."""
+        """The caller, if it may ``what`` (and use the backend ``request`` names, as its field
+        or as a solver option); else the call ends UNAUTHENTICATED or PERMISSION_DENIED."""
         try:
             principal = UNRESTRICTED if self.auth is None else self.auth.authenticate(context)
             require(principal, scope, what)
-            if backend.startswith(HARDWARE_PREFIX):
+            if request is not None and any(
+                name.startswith(HARDWARE_PREFIX) for name in _backends(request)
+            ):
                 require(principal, "hardware", f"run on quantum hardware ({HARDWARE_PREFIX}...)")
         except AuthError as error:
             context.abort(error.code, str(error))
@@ -194,7 +204,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
 
     @_internal_errors
     def Solve(self, request, context):
-        self._authorize(context, "submit", "solve", request.backend)
+        self._authorize(context, "submit", "solve", request)
         try:
             job = solve_job(
                 request,
@@ -212,7 +222,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
     @_internal_errors
     def Compare(self, request, context):
         """Solvers one after another; under a deadline each gets an equal share of the time left."""
-        self._authorize(context, "submit", "compare solvers", request.backend)
+        self._authorize(context, "submit", "compare solvers", request)
         if not request.solvers:
             abort_invalid(context, [FieldViolation("solvers", "must name at least one solver")])
         try:
@@ -238,7 +248,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
 
     @_internal_errors
     def SubmitJob(self, request, context):
-        caller = self._authorize(context, "submit", "submit jobs", request.request.backend)
+        caller = self._authorize(context, "submit", "submit jobs", request.request)
         try:
             return self.jobs.submit(request.request, caller.tenant)
         except ProblemError as error:

@@ -28,6 +28,8 @@ TERMINAL_STATES = frozenset(
 )
 
 INTERRUPTED_MESSAGE = "the server stopped while this job was running"
+#: Retention never deletes a job that ended less than this long ago (seconds).
+PRUNE_GRACE_SECONDS = 60.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -129,12 +131,13 @@ class JobStore:
             job.request.ParseFromString(row[10])
         return job
 
-    def request(self, job_id: str) -> scheduler_pb2.SolveRequest:
+    def request(self, job_id: str) -> tuple[scheduler_pb2.SolveRequest, str]:
+        """The job's request and its tenant."""
         with self._lock:
-            (blob,) = self._db.execute(
-                "SELECT request FROM jobs WHERE id = ?", (job_id,)
+            blob, tenant = self._db.execute(
+                "SELECT request, tenant FROM jobs WHERE id = ?", (job_id,)
             ).fetchone()
-        return scheduler_pb2.SolveRequest.FromString(blob)
+        return scheduler_pb2.SolveRequest.FromString(blob), tenant
 
     def list(
         self,
@@ -226,7 +229,7 @@ class JobStore:
         return self._transition(
             job_id,
             state,
-            "ended = ?, result = COALESCE(?, best), error = ?",
+            "ended = ?, result = COALESCE(?, best), best = NULL, error = ?",
             (time.time(), blob, error),
             only_from,
         )
@@ -250,21 +253,23 @@ class JobStore:
     def prune(
         self, max_age_seconds: float | None, max_jobs: int | None, now: float | None = None
     ) -> int:
-        """Delete ended jobs older than ``max_age_seconds``, and all but the newest
-        ``max_jobs`` ended jobs; queued and running jobs are never touched. Returns how many
-        went (SQLite reuses their pages, so the file stops growing)."""
+        """Delete ended jobs older than ``max_age_seconds``, and all but the ``max_jobs`` that
+        ended last; a job that ended within `PRUNE_GRACE_SECONDS` is kept either way (its
+        caller may still be reading it), and queued and running jobs are never touched.
+        Returns how many went (SQLite reuses their pages, so the file stops growing)."""
         ended = ", ".join(str(state) for state in sorted(TERMINAL_STATES))
+        now = time.time() if now is None else now
+        settled = f"state IN ({ended}) AND ended < {now - PRUNE_GRACE_SECONDS!r}"
         deleted = 0
         with self._lock:
             if max_age_seconds is not None:
-                cutoff = (time.time() if now is None else now) - max_age_seconds
                 deleted += self._db.execute(
-                    f"DELETE FROM jobs WHERE state IN ({ended}) AND ended < ?", (cutoff,)
+                    f"DELETE FROM jobs WHERE {settled} AND ended < ?", (now - max_age_seconds,)
                 ).rowcount
             if max_jobs is not None:
                 deleted += self._db.execute(
-                    f"DELETE FROM jobs WHERE state IN ({ended}) AND seq NOT IN "
-                    f"(SELECT seq FROM jobs WHERE state IN ({ended}) ORDER BY seq DESC LIMIT ?)",
+                    f"DELETE FROM jobs WHERE {settled} AND seq NOT IN (SELECT seq FROM jobs "
+                    f"WHERE state IN ({ended}) ORDER BY ended DESC, seq DESC LIMIT ?)",
                     (max_jobs,),
                 ).rowcount
         return deleted
@@ -274,7 +279,8 @@ class JobStore:
         saved; returns the QUEUED ids, oldest first."""
         with self._lock:
             self._db.execute(
-                "UPDATE jobs SET state = ?, ended = ?, error = ?, result = COALESCE(result, best) "
+                "UPDATE jobs SET state = ?, ended = ?, error = ?, result = COALESCE(result, best), "
+                "best = NULL "
                 "WHERE state = ?",
                 (
                     scheduler_pb2.JOB_STATE_INTERRUPTED,

@@ -56,6 +56,8 @@ POLL_SECONDS = 0.02
 WALL_SLACK = 0.5
 #: How long a retired worker gets to exit by itself before it is killed.
 EXIT_SECONDS = 2.0
+#: Pause between attempts to start a worker process after one failed to start.
+RESPAWN_SECONDS = 1.0
 #: A worker whose resident memory grows past this after a solve is replaced.
 MAX_WORKER_RSS_BYTES = 4 * 2**30
 
@@ -223,11 +225,16 @@ class WorkerPool:
         budget.
         """
         worker = self._turns.take(stop, deadline)
+        while worker is not None and not worker.process.is_alive():  # died while idle
+            self.metrics.worker_crashes.labels("died").inc()
+            worker = self._replace(worker) or self._turns.take(stop, deadline)
         if worker is None:
             return Outcome(started=False)
         worker.busy = True
+        finished = False  # False if the solve ended in an exception: the worker may be at it
         try:
             if not on_start():
+                finished = True
                 return Outcome(started=False)
             stops = {StopReason.BUDGET: time.monotonic() + job.wall_seconds + WALL_SLACK}
             if deadline is not None:
@@ -235,12 +242,17 @@ class WorkerPool:
             started = time.monotonic()
             self.metrics.running.inc()
             try:
-                return self._supervise(worker, job, stop, stops, kill_at, on_progress)
+                outcome = self._supervise(worker, job, stop, stops, kill_at, on_progress)
+                finished = True
+                return outcome
             finally:
                 self.metrics.running.dec()
                 self.metrics.solve_seconds.labels(job.solver).observe(time.monotonic() - started)
         finally:
-            self._release(worker if worker.healthy() else self._replace(worker))
+            if finished and worker.healthy():
+                self._release(worker)
+            elif (fresh := self._replace(worker)) is not None:
+                self._release(fresh)
 
     def _new_worker(self) -> _Worker:
         parent, child = self._context.Pipe()
@@ -252,12 +264,30 @@ class WorkerPool:
             self._all.append(worker)
         return worker
 
-    def _replace(self, worker: _Worker) -> _Worker:
-        """A fresh worker for one that died, was killed or grew too large."""
+    def _replace(self, worker: _Worker) -> _Worker | None:
+        """A fresh worker for one that died, was killed, grew too large or may still be busy;
+        None if none could be started now (one is then started in the background, so the
+        pool never shrinks for good)."""
         with self._lock:
             self._all.remove(worker)
         worker.retire()
-        return self._new_worker()
+        try:
+            return self._new_worker()
+        except OSError:
+            log.exception("could not start a worker process; retrying in the background")
+            threading.Thread(target=self._respawn, daemon=True).start()
+            return None
+
+    def _respawn(self) -> None:
+        """Start a worker, retrying every `RESPAWN_SECONDS`, and hand it out."""
+        while True:
+            time.sleep(RESPAWN_SECONDS)
+            try:
+                worker = self._new_worker()
+            except OSError:
+                continue
+            self._release(worker)
+            return
 
     def _release(self, worker: _Worker) -> None:
         """Hand ``worker`` to the next call in line (or retire it, once the pool is closed)."""

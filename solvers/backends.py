@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from qsched.problem import quoted
+
 #: Logical qubits each kind of backend takes: the engine's limit is set by the time an
 #: angle optimization takes, the noisy ones by their simulation cost. IBM hardware could
 #: take more, but the angles are optimized on the engine first, so it shares its limit.
@@ -129,7 +131,7 @@ def device(name: str, seed: int = 0) -> Device:
     hardware: if the device cannot be reached with the configured credentials)."""
     resolved = Device(name or "engine", seed)
     if resolved.kind not in QUBIT_BUDGET:
-        raise BackendError(f"unknown backend {name!r}; known: {', '.join(BACKEND_NAMES)}")
+        raise BackendError(f"unknown backend {quoted(name)}; known: {', '.join(BACKEND_NAMES)}")
     if resolved.kind == "ibm" and not name.removeprefix("ibm:"):
         raise BackendError("name the IBM device: ibm:<device>, e.g. ibm:ibm_torino")
     if resolved.kind in ("fake", "ibm"):
@@ -152,7 +154,9 @@ def fake_device(name: str):
             if n.startswith("Fake") and n != "FakeProviderForBackendV2"
         }
     )
-    raise BackendError(f"unknown fake device {name!r}; qiskit-ibm-runtime has {', '.join(devices)}")
+    raise BackendError(
+        f"unknown fake device {quoted(name)}; qiskit-ibm-runtime has {', '.join(devices)}"
+    )
 
 
 def _snake(class_name: str) -> str:
@@ -183,7 +187,7 @@ def ibm_device(device_name: str):
     except (
         Exception
     ) as error:  # no account, no network, unknown device: all one answer to the caller
-        raise BackendError(f"IBM device {device_name!r} is not reachable: {error}") from error
+        raise BackendError(f"IBM device {quoted(device_name)} is not reachable: {error}") from error
 
 
 def noise_model():

@@ -33,7 +33,7 @@ from qsched.construct import repaired_start
 from qsched.evaluate import Evaluation
 from qsched.neighbourhood import hill_climb
 from qsched.options import Option
-from qsched.problem import FieldViolation, Problem
+from qsched.problem import FieldViolation, Problem, quoted
 from qsched.registry import SolverKind, register
 from qsched.repair import levels_by_power, repair
 from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
@@ -63,7 +63,7 @@ def check_qaoa(problem: Problem, options: Mapping[str, Any]) -> list[FieldViolat
         budget = qubit_budget(backend, options["max_qubits"])
     except backends.BackendError as error:
         return [FieldViolation("backend", str(error))]
-    return qubit_violations(problem, budget, f"backend {backend!r}")
+    return qubit_violations(problem, budget, f"backend {quoted(backend)}")
 
 
 def qubit_violations(problem: Problem, budget: int, taker: str) -> list[FieldViolation]:

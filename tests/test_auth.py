@@ -115,11 +115,16 @@ def test_scopes_gate_each_rpc(secured: Server) -> None:
 
 
 def test_quantum_hardware_needs_its_own_scope(secured: Server) -> None:
-    request = scheduler_pb2.SolveRequest(
+    alice = stub(secured, "alice")
+    field = scheduler_pb2.SolveRequest(
         problem=make_small_problem(), solver="qaoa", backend="ibm:ibm_torino"
     )
-    denied = code_of(stub(secured, "alice").Solve, request)
-    assert denied == grpc.StatusCode.PERMISSION_DENIED
+    option = scheduler_pb2.SolveRequest(problem=make_small_problem(), solver="qaoa")
+    option.options.update({"backend": "ibm:ibm_torino"})  # the same backend, as an option
+    for request in (field, option):
+        assert code_of(alice.Solve, request) == grpc.StatusCode.PERMISSION_DENIED
+        submission = scheduler_pb2.SubmitJobRequest(request=request)
+        assert code_of(alice.SubmitJob, submission) == grpc.StatusCode.PERMISSION_DENIED
 
 
 def test_reflection_can_be_switched_off(secured: Server) -> None:
