@@ -21,7 +21,14 @@ from typing import Any
 from qsched.problem import ProblemError
 from qsched.service.metrics import ServiceMetrics
 from qsched.service.turns import Turns
-from qsched.service.worker import PROGRESS_INTERVAL, WALL_SLACK, Outcome, result_so_far
+from qsched.service.worker import (
+    PROGRESS_INTERVAL,
+    Outcome,
+    StopClock,
+    answered,
+    result_so_far,
+    solving,
+)
 from qsched.solver import ProgressEvent, StopReason, TracePoint
 from qsched.validation import SolveJob
 
@@ -155,21 +162,14 @@ class RayPool:
         try:
             if not on_start():
                 return Outcome(started=False)
-            stops = {StopReason.BUDGET: time.monotonic() + job.wall_seconds + WALL_SLACK}
-            if deadline is not None:
-                stops[StopReason.DEADLINE] = deadline
-            started = time.monotonic()
-            self.metrics.running.inc()
-            try:
-                return self._supervise(job, stop, stops, kill_at, on_progress)
-            finally:
-                self.metrics.running.dec()
-                self.metrics.solve_seconds.labels(job.solver).observe(time.monotonic() - started)
+            clock = StopClock.start(job, stop, deadline, self.grace_seconds, kill_at)
+            with solving(self.metrics, job):
+                return self._supervise(job, clock, on_progress)
         finally:
             self._turns.put(slot)
 
     def _supervise(
-        self, job: SolveJob, stop, stops: dict[StopReason, float], kill_at, on_progress
+        self, job: SolveJob, clock: StopClock, on_progress: Callable[[ProgressEvent], None]
     ) -> Outcome:
         import ray
 
@@ -177,9 +177,7 @@ class RayPool:
         reference = self._task.remote(job, number, self._mailbox)
         last: ProgressEvent | None = None
         received: list[TracePoint] = []
-        stopped: StopReason | None = None
-        stop_sent = 0.0
-        answered = False  # otherwise (an exception here) the task is cancelled on the way out
+        answered_here = False  # otherwise (an exception here) the task is cancelled on the way
         try:
             while True:
                 done, _ = ray.wait([reference], timeout=RAY_POLL_SECONDS)
@@ -188,44 +186,26 @@ class RayPool:
                     received.append(event.point)
                     on_progress(event)
                 if done:
-                    answered = True
+                    answered_here = True
                     try:
                         kind, payload = ray.get(reference)
                     except ray.exceptions.RayError as error:
-                        if stopped is not None:
+                        if clock.reason is not None:
                             break
                         self.metrics.worker_crashes.labels("died").inc()
                         return Outcome(error=f"the Ray task failed: {type(error).__name__}")
-                    if kind == "result":
-                        if stopped is not None and payload.stop_reason is StopReason.CANCELLED:
-                            payload = payload.__class__(
-                                **{**payload.__dict__, "stop_reason": stopped}
-                            )
-                        return Outcome(result=payload)
-                    if kind == "invalid":
-                        return Outcome(violations=payload)
-                    return Outcome(error=payload)
-                now = time.monotonic()
-                if stopped is None:
-                    stopped = (
-                        StopReason.CANCELLED
-                        if stop.is_set()
-                        else next((r for r, at in stops.items() if now >= at), None)
-                    )
-                    if stopped is not None:
-                        self._mailbox.stop.remote(number)
-                        stop_sent = now
-                elif now - stop_sent > self.grace_seconds or (
-                    kill_at is not None and now >= kill_at
-                ):
+                    return answered(kind, payload, clock.reason)
+                action = clock.tick()
+                if action == "stop":
+                    self._mailbox.stop.remote(number)
+                elif action == "kill":
                     ray.cancel(reference, force=True)
-                    answered = True
+                    answered_here = True
                     self.metrics.worker_crashes.labels("killed").inc()
                     break
-            return Outcome(
-                result=result_so_far(job, last, received, stopped or StopReason.CANCELLED)
-            )
+            reason = clock.reason or StopReason.CANCELLED
+            return Outcome(result=result_so_far(job, last, received, reason))
         finally:
-            if not answered:
+            if not answered_here:
                 ray.cancel(reference, force=True)
             self._mailbox.forget.remote(number)

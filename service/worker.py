@@ -26,6 +26,7 @@ worker whose parent dies sees its pipe close and exits.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import multiprocessing
@@ -33,7 +34,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -168,6 +169,74 @@ def _rss_bytes(pid: int | None) -> int:
         return 0
 
 
+@dataclass
+class StopClock:
+    """When a running solve is told to stop (a stop request, the caller's deadline, its own
+    wall budget plus `WALL_SLACK`) and when one that ignores the stop is given up on (the
+    grace period, or ``kill_at``); shared by the worker and Ray pools."""
+
+    stop: threading.Event
+    stops: dict[StopReason, float]
+    grace_seconds: float
+    kill_at: float | None
+    reason: StopReason | None = None
+    sent_at: float = 0.0
+
+    @classmethod
+    def start(
+        cls,
+        job: SolveJob,
+        stop: threading.Event,
+        deadline: float | None,
+        grace_seconds: float,
+        kill_at: float | None,
+    ) -> StopClock:
+        stops = {StopReason.BUDGET: time.monotonic() + job.wall_seconds + WALL_SLACK}
+        if deadline is not None:
+            stops[StopReason.DEADLINE] = deadline
+        return cls(stop, stops, grace_seconds, kill_at)
+
+    def tick(self) -> str | None:
+        """``"stop"`` when the solve must be told to stop now, ``"kill"`` when its grace is
+        over, None otherwise."""
+        now = time.monotonic()
+        if self.reason is None:
+            self.reason = (
+                StopReason.CANCELLED
+                if self.stop.is_set()
+                else next((r for r, at in self.stops.items() if now >= at), None)
+            )
+            if self.reason is None:
+                return None
+            self.sent_at = now
+            return "stop"
+        overdue = now - self.sent_at > self.grace_seconds
+        return "kill" if overdue or (self.kill_at is not None and now >= self.kill_at) else None
+
+
+def answered(kind: str, payload: Any, stopped: StopReason | None) -> Outcome:
+    """A worker's or task's answer as an `Outcome`; a result the stop cut short says why."""
+    if kind == "result":
+        if stopped is not None and payload.stop_reason is StopReason.CANCELLED:
+            payload = replace(payload, stop_reason=stopped)
+        return Outcome(result=payload)
+    if kind == "invalid":
+        return Outcome(violations=payload)
+    return Outcome(error=payload)
+
+
+@contextlib.contextmanager
+def solving(metrics: ServiceMetrics, job: SolveJob) -> Iterator[None]:
+    """Counts a running solve and its wall time by solver."""
+    started = time.monotonic()
+    metrics.running.inc()
+    try:
+        yield
+    finally:
+        metrics.running.dec()
+        metrics.solve_seconds.labels(job.solver).observe(time.monotonic() - started)
+
+
 class WorkerPool:
     """Runs `SolveJob`s on ``workers`` warm worker processes, first come, first served."""
 
@@ -236,18 +305,11 @@ class WorkerPool:
             if not on_start():
                 finished = True
                 return Outcome(started=False)
-            stops = {StopReason.BUDGET: time.monotonic() + job.wall_seconds + WALL_SLACK}
-            if deadline is not None:
-                stops[StopReason.DEADLINE] = deadline
-            started = time.monotonic()
-            self.metrics.running.inc()
-            try:
-                outcome = self._supervise(worker, job, stop, stops, kill_at, on_progress)
-                finished = True
-                return outcome
-            finally:
-                self.metrics.running.dec()
-                self.metrics.solve_seconds.labels(job.solver).observe(time.monotonic() - started)
+            clock = StopClock.start(job, stop, deadline, self.grace_seconds, kill_at)
+            with solving(self.metrics, job):
+                outcome = self._supervise(worker, job, clock, on_progress)
+            finished = True
+            return outcome
         finally:
             if finished and worker.healthy():
                 self._release(worker)
@@ -296,14 +358,16 @@ class WorkerPool:
             worker.retire()
 
     def _supervise(
-        self, worker: _Worker, job, stop, stops: dict[StopReason, float], kill_at, on_progress
+        self,
+        worker: _Worker,
+        job: SolveJob,
+        clock: StopClock,
+        on_progress: Callable[[ProgressEvent], None],
     ) -> Outcome:
         number = next(self._numbers)
         connection, process = worker.connection, worker.process
         last: ProgressEvent | None = None
         received: list[TracePoint] = []
-        stopped: StopReason | None = None
-        stop_sent = 0.0
         try:
             connection.send(("job", number, job))
         except (OSError, ValueError):
@@ -316,34 +380,21 @@ class WorkerPool:
                     break  # died mid-message; handled below
                 if about != number:
                     continue  # an answer to an earlier, abandoned solve
-                if kind == "progress":
-                    last = payload
-                    received.append(payload.point)
-                    on_progress(payload)
-                    continue
-                if kind == "result":
-                    if stopped is not None and payload.stop_reason is StopReason.CANCELLED:
-                        payload = replace(payload, stop_reason=stopped)
-                    return Outcome(result=payload)
-                if kind == "invalid":
-                    return Outcome(violations=payload)
-                return Outcome(error=payload)
-            now = time.monotonic()
-            if stopped is None:
-                stopped = (
-                    StopReason.CANCELLED
-                    if stop.is_set()
-                    else next((r for r, at in stops.items() if now >= at), None)
-                )
-                if stopped is not None:
-                    connection.send(("stop", number))
-                    stop_sent = now
-            elif now - stop_sent > self.grace_seconds or (kill_at is not None and now >= kill_at):
+                if kind != "progress":
+                    return answered(kind, payload, clock.reason)
+                last = payload
+                received.append(payload.point)
+                on_progress(payload)
+                continue
+            action = clock.tick()
+            if action == "stop":
+                connection.send(("stop", number))
+            elif action == "kill":
                 log.warning(
                     "worker %s (%s) ignored stop for %.1fs; killing it",
                     process.pid,
                     job.solver,
-                    now - stop_sent,
+                    time.monotonic() - clock.sent_at,
                 )
                 process.kill()
                 self.metrics.worker_crashes.labels("killed").inc()
@@ -351,8 +402,8 @@ class WorkerPool:
             if not process.is_alive() and not connection.poll():
                 break
         process.join(timeout=5)
-        if stopped is not None:
-            return Outcome(result=result_so_far(job, last, received, stopped))
+        if clock.reason is not None:
+            return Outcome(result=result_so_far(job, last, received, clock.reason))
         self.metrics.worker_crashes.labels("died").inc()
         return Outcome(error=f"solver process died (exit code {process.exitcode})")
 
