@@ -170,6 +170,9 @@ class Planner:
             return True
         if any(plan.node_of.get(uid, node) != node for uid, node in bindings):
             return True
+        uncovered = [p for p in snapshot.pending if p.uid not in plan.node_of]
+        if all(p.uid in self._refused for p in uncovered):
+            return False  # the common case, decided without reading every pod's demand
         plannable = _batch(snapshot.pending, snapshot.nodes, self._limit(snapshot.nodes))
         return any(p.uid not in plan.node_of and p.uid not in self._refused for p in plannable)
 
