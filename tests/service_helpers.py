@@ -122,6 +122,17 @@ def wait_for_job(
         time.sleep(0.02)
 
 
+def wait_for_progress(stub, job_id, timeout=JOB_WAIT) -> scheduler_pb2.Job:
+    """The job once it is RUNNING and has reported progress (a best schedule so far)."""
+    return wait_for_job(
+        stub,
+        job_id,
+        lambda j: j.state == scheduler_pb2.JOB_STATE_RUNNING and j.HasField("progress"),
+        timeout,
+        "RUNNING with progress",
+    )
+
+
 def wait_for_state(stub, job_id, *states, timeout=JOB_WAIT) -> scheduler_pb2.Job:
     names = "/".join(scheduler_pb2.JobState.Name(s) for s in states)
     return wait_for_job(stub, job_id, lambda job: job.state in states, timeout, names)

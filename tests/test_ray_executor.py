@@ -9,7 +9,7 @@ from service_helpers import (
     make_small_problem,
     solve_request,
     submit,
-    wait_for_job,
+    wait_for_progress,
     wait_for_state,
 )
 
@@ -40,13 +40,7 @@ def test_a_solve_runs_as_a_ray_task(on_ray) -> None:
 
 def test_a_cancelled_ray_job_keeps_its_best_schedule(on_ray, braun_problem) -> None:
     job = submit(on_ray, braun_problem, "local-search", wall=60.0)
-    wait_for_job(
-        on_ray,
-        job.id,
-        lambda j: j.state == scheduler_pb2.JOB_STATE_RUNNING and j.HasField("progress"),
-        what="RUNNING with progress",
-        timeout=120,
-    )
+    wait_for_progress(on_ray, job.id, timeout=120)
     on_ray.CancelJob(scheduler_pb2.CancelJobRequest(job_id=job.id), timeout=RPC_TIMEOUT)
     ended = wait_for_state(on_ray, job.id, scheduler_pb2.JOB_STATE_CANCELLED)
     assert len(ended.result.schedule.assignment) == 512

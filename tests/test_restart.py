@@ -24,6 +24,7 @@ from service_helpers import (
     solve_request,
     submit,
     wait_for_job,
+    wait_for_progress,
     wait_for_state,
 )
 
@@ -124,12 +125,7 @@ def serve(tmp_path):
 def _running_search_and_two_queued(stub, braun_problem) -> tuple[str, list[str]]:
     """A local-search job RUNNING on the only worker, then two Min-min jobs QUEUED behind it."""
     running = submit(stub, braun_problem, "local-search", wall=60.0)
-    wait_for_job(
-        stub,
-        running.id,
-        lambda j: j.state == scheduler_pb2.JOB_STATE_RUNNING and j.HasField("progress"),
-        what="RUNNING with progress",
-    )
+    wait_for_progress(stub, running.id)
     queued = [submit(stub, make_small_problem(f"queued-{i}")).id for i in range(2)]
     for job_id in queued:
         job = stub.GetJob(scheduler_pb2.GetJobRequest(job_id=job_id), timeout=RPC_TIMEOUT)
@@ -194,12 +190,7 @@ def test_server_stop_interrupts_running_jobs_and_requeues_waiting_ones(
     first = start_server(workers=1)
     stub = scheduler_pb2_grpc.SchedulerServiceStub(connect(first))
     running = submit(stub, small_problem, "local-search", wall=30.0)
-    wait_for_job(
-        stub,
-        running.id,
-        lambda j: j.state == scheduler_pb2.JOB_STATE_RUNNING and j.HasField("progress"),
-        what="RUNNING with progress",
-    )
+    wait_for_progress(stub, running.id)
     queued = submit(stub, small_problem, "min-min")
     stream = stub.WatchJob(scheduler_pb2.WatchJobRequest(job_id=running.id), timeout=JOB_WAIT)
     assert next(stream).job.state == scheduler_pb2.JOB_STATE_RUNNING

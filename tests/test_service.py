@@ -28,7 +28,7 @@ from service_helpers import (
     solve,
     solve_request,
     submit,
-    wait_for_job,
+    wait_for_progress,
     wait_for_state,
     wait_until_ended,
     watch,
@@ -193,12 +193,7 @@ def test_watch_job_streams_progress_of_a_search(stub, braun_problem):
 
 def test_cancel_running_job_keeps_best_schedule(stub, small_problem):
     job = submit(stub, small_problem, "local-search", wall=30.0)
-    running = wait_for_job(
-        stub,
-        job.id,
-        lambda j: j.state == scheduler_pb2.JOB_STATE_RUNNING and j.HasField("progress"),
-        what="RUNNING with progress",
-    )
+    running = wait_for_progress(stub, job.id)
     assert running.HasField("start_time")
 
     stream = stub.WatchJob(scheduler_pb2.WatchJobRequest(job_id=job.id), timeout=JOB_WAIT)
