@@ -253,6 +253,17 @@ def free_qubits(num_qubits: int, groups: list[list[int]]) -> np.ndarray:
     return np.flatnonzero(~grouped)
 
 
+def initial_states(
+    num_qubits: int, groups: list[list[int]], initial: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The XY mixer's start, the one-hot basis state ``initial`` times |+> on every free
+    qubit: (the free qubits, the 2^free basis states it spreads over evenly)."""
+    free = free_qubits(num_qubits, groups)
+    base = int(np.dot(np.asarray(initial, dtype=np.int64), 1 << np.arange(num_qubits)))
+    subsets = np.arange(1 << free.size)
+    return free, base + ((subsets[:, None] >> np.arange(free.size)) & 1) @ (1 << free)
+
+
 def reorder_free_first(
     qubo: Qubo, groups: list[list[int]], initial: np.ndarray
 ) -> tuple[Qubo, list[list[int]], np.ndarray, np.ndarray]:
@@ -309,18 +320,10 @@ class QaoaEngine:
         self._phase_table = _integer_phase_table(qubo, self.diagonal)
         check_initial(self.num_qubits, groups, initial)
         self.edges = ring_edges(groups) if groups is not None else None
-        self.free = (
-            free_qubits(self.num_qubits, groups)
-            if groups is not None
-            else np.arange(self.num_qubits)
-        )
-        if initial is not None:
-            # The start: the one-hot basis state, times |+> on every free qubit.
-            base = int(np.dot(np.asarray(initial, dtype=np.int64), 1 << np.arange(self.num_qubits)))
-            subsets = np.arange(1 << self.free.size)
-            self.initial = base + ((subsets[:, None] >> np.arange(self.free.size)) & 1) @ (
-                1 << self.free
-            )
+        if groups is None:
+            self.free = np.arange(self.num_qubits)
+        else:
+            self.free, self.initial = initial_states(self.num_qubits, groups, initial)
         self._buffer = np.empty(
             1 << self.num_qubits, dtype=np.complex64 if single_precision else np.complex128
         )
@@ -375,6 +378,15 @@ class QaoaEngine:
         """<C> in the QAOA state, exactly (a compiled reduction: no BLAS threads
         competing with the kernels' threads, no temporaries)."""
         return float(_expectation(self._evolve(gammas, betas), self.diagonal))
+
+    def diagonal_bounds(self) -> tuple[float, float]:
+        """(min, max) of C over all basis states."""
+        return float(self.diagonal.min()), float(self.diagonal.max())
+
+    def ground_state_probability(self, gammas, betas, tolerance: float = 1e-9) -> float:
+        """The probability of measuring a state of least cost."""
+        lowest = self.diagonal.min() + tolerance
+        return float(self.probabilities(gammas, betas)[self.diagonal <= lowest].sum())
 
     def sample(self, gammas, betas, shots: int, rng: np.random.Generator) -> dict[int, int]:
         """Measured basis states (as integers) and their counts."""

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
+
+# The GPU engine's kernels run in numba's CUDA simulator unless QSCHED_TEST_GPU=1 asks for the
+# machine's CUDA device; either way the choice is made before anything imports numba.cuda.
+if os.environ.get("QSCHED_TEST_GPU") != "1":
+    os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
 
 import grpc
 import pytest

@@ -1,0 +1,440 @@
+"""The QAOA engine on a CUDA GPU: `engine.QaoaEngine`'s layers as numba-cuda kernels.
+
+Past 24 qubits a QAOA layer is bound by memory traffic: the state (8 GiB at
+30 qubits in complex64) fits no cache, and a kernel per gate would read and
+write all of it once per qubit. So a layer is planned here as a few passes
+(`plan_passes`), each one kernel over the whole state:
+
+- a pass loads *tiles* of ``2^(LOW_QUBITS + k)`` amplitudes into shared memory:
+  the ``LOW_QUBITS`` lowest qubits (16 neighbouring amplitudes: whole 128-byte
+  lines in complex64, so loads coalesce) times ``k`` further qubits of the
+  pass's choosing, ``LOW_QUBITS + k <= TILE_QUBITS``;
+- every gate whose qubits lie in the tile (RX of the X mixer, the XY mixer's
+  two-qubit rotations, in their order) is applied there, in double precision,
+  and the tile is written back once;
+- the cost phase ``exp(-i gamma (C - constant))`` is applied as the first pass
+  loads its tile, so it costs no pass of its own.
+
+An X-mixer layer on 30 or 32 qubits is then 4 passes; the XY mixer packs as
+many one-hot groups into a pass as fit. Expectation values and ground-state
+probabilities are block sums over a fixed partition of the state, added on
+the host in a fixed order (the same inputs give the same bits, unlike atomic
+adds). Sampling is the multinomial law in two stages: tile totals on the
+device, counts per tile drawn on the host, then counts within the few tiles
+that drew any, from just those tiles' amplitudes: O(shots x tile) bytes back
+to the host, not O(2^n).
+
+Without a CUDA device the same kernels run in numba's CUDA simulator
+(``NUMBA_ENABLE_CUDASIM=1``, set before numba.cuda is imported), one Python
+thread per GPU thread: slow, but it is how the tests pin these kernels to
+the CPU engine on machines without a GPU.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import cuda, float64
+
+from qsched.solvers.engine import Qubo, check_initial, initial_states, ring_edges
+
+#: Lowest qubits in every tile: 16 neighbouring amplitudes per row of a tile.
+LOW_QUBITS = 4
+#: Qubits of a tile: 2^11 amplitudes as float64 pairs, 32 KiB of shared memory.
+TILE_QUBITS = 11
+TILE = 1 << TILE_QUBITS
+#: Threads per block (a power of two; the reductions halve it).
+THREADS = 256
+#: Blocks of the expectation's reduction: a fixed partition, so a fixed summation order.
+REDUCTION_BLOCKS = 1024
+RX, XY = 0, 1
+PROBABILITY, WEIGHTED, AT_MOST = 0, 1, 2
+
+
+def gpu_available() -> bool:
+    """A CUDA device is present (or numba's CUDA simulator is on)."""
+    return bool(cuda.is_available())
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One kernel over the state: tiles of the low qubits and ``qubits``, then ``gates``
+    (kind, tile position, tile position or -1) applied inside each tile."""
+
+    low: int
+    qubits: tuple[int, ...]
+    gates: tuple[tuple[int, int, int], ...]
+
+
+def plan_passes(
+    num_qubits: int,
+    gates: list[tuple[int, int, int]],
+    low_qubits: int = LOW_QUBITS,
+    tile_qubits: int = TILE_QUBITS,
+) -> list[Pass]:
+    """Gates (kind, qubit, qubit or -1), in order, packed greedily into passes whose tiles
+    (``low_qubits`` plus up to ``tile_qubits - low_qubits`` more) hold all their qubits.
+    Keeping the order keeps the layer's meaning even where gates share qubits; at least
+    one pass, since the first one also applies the phase."""
+    if not 2 <= tile_qubits <= TILE_QUBITS or not 0 <= low_qubits < tile_qubits:
+        raise ValueError(f"tiles take 2 to {TILE_QUBITS} qubits, the low ones fewer")
+    low = min(low_qubits, num_qubits)
+    room = min(tile_qubits, num_qubits) - low
+    passes: list[Pass] = []
+    qubits: list[int] = []
+    placed: list[tuple[int, int, int]] = []
+
+    def position(qubit: int) -> int:
+        return qubit if qubit < low else low + qubits.index(qubit)
+
+    for kind, a, b in gates:
+        needed = [q for q in dict.fromkeys((a, b)) if q >= low and q not in qubits]
+        if len(qubits) + len(needed) > room:
+            passes.append(Pass(low, tuple(qubits), tuple(placed)))
+            qubits, placed = [], []
+            needed = [q for q in dict.fromkeys((a, b)) if q >= low]
+        qubits += needed
+        placed.append((kind, position(a), position(b) if b >= 0 else -1))
+    if placed or not passes:
+        passes.append(Pass(low, tuple(qubits), tuple(placed)))
+    return passes
+
+
+@cuda.jit(device=True, inline=True)
+def _insert_zero(index, position):
+    """``index`` with a 0 bit inserted at ``position``."""
+    return ((index >> position) << (position + 1)) | (index & ((1 << position) - 1))
+
+
+@cuda.jit(device=True, inline=True)
+def _rotate(re, im, a, b, c, s):
+    """(x_a, x_b) <- (c x_a - i s x_b, c x_b - i s x_a): RX on one pair, as the CPU engine."""
+    ar, ai, br, bi = re[a], im[a], re[b], im[b]
+    re[a] = c * ar + s * bi
+    im[a] = c * ai - s * br
+    re[b] = c * br + s * ai
+    im[b] = c * bi - s * ar
+
+
+@cuda.jit(device=True, inline=True)
+def _tile_index(base, t, low, qubits, count):
+    """The state index of element ``t`` of the tile at ``base``."""
+    z = base | (t & ((1 << low) - 1))
+    h = t >> low
+    for k in range(count):
+        if (h >> k) & 1:
+            z |= 1 << qubits[k]
+    return z
+
+
+@cuda.jit
+def _tile_pass(
+    state,
+    diagonal,
+    constant,
+    gamma,
+    phase,
+    num_qubits,
+    low,
+    qubits,
+    count,
+    mask,
+    gates,
+    gate_count,
+    c,
+    s,
+):
+    """One pass (`Pass`): load a tile (applying the cost phase if ``phase``), apply the gates
+    in shared memory, store it."""
+    re = cuda.shared.array(TILE, float64)
+    im = cuda.shared.array(TILE, float64)
+    thread, threads = cuda.threadIdx.x, cuda.blockDim.x
+    size = 1 << (low + count)
+    base = 0
+    rest = cuda.blockIdx.x
+    for bit in range(num_qubits):
+        if not (mask >> bit) & 1:
+            base |= (rest & 1) << bit
+            rest >>= 1
+    for t in range(thread, size, threads):
+        z = _tile_index(base, t, low, qubits, count)
+        real, imag = state[z].real, state[z].imag
+        if phase:
+            angle = -gamma * (diagonal[z] - constant)
+            cosine, sine = math.cos(angle), math.sin(angle)
+            real, imag = real * cosine - imag * sine, real * sine + imag * cosine
+        re[t] = real
+        im[t] = imag
+    cuda.syncthreads()
+    for g in range(gate_count):
+        a, b = gates[g, 1], gates[g, 2]
+        if gates[g, 0] == RX:
+            for j in range(thread, size >> 1, threads):
+                t = _insert_zero(j, a)
+                _rotate(re, im, t, t | (1 << a), c, s)
+        else:
+            lower, upper = min(a, b), max(a, b)
+            for j in range(thread, size >> 2, threads):
+                t = _insert_zero(_insert_zero(j, lower), upper)
+                _rotate(re, im, t | (1 << a), t | (1 << b), c, s)
+        cuda.syncthreads()
+    for t in range(thread, size, threads):
+        state[_tile_index(base, t, low, qubits, count)] = complex(re[t], im[t])
+
+
+@cuda.jit
+def _cost_diagonal(num_qubits, linear, pair_i, pair_j, pair_w, constant, out):
+    """C(z) for every z, in the CPU engine's order of additions (the same float64 values)."""
+    start, stride = cuda.grid(1), cuda.gridsize(1)
+    for z in range(start, out.size, stride):
+        total = constant
+        for i in range(num_qubits):
+            if (z >> i) & 1:
+                total += linear[i]
+        for k in range(pair_i.size):
+            if (z >> pair_i[k]) & 1 and (z >> pair_j[k]) & 1:
+                total += pair_w[k]
+        out[z] = total
+
+
+@cuda.jit
+def _fill(state, value):
+    start, stride = cuda.grid(1), cuda.gridsize(1)
+    for z in range(start, state.size, stride):
+        state[z] = value
+
+
+@cuda.jit
+def _scatter(state, indices, value):
+    start, stride = cuda.grid(1), cuda.gridsize(1)
+    for k in range(start, indices.size, stride):
+        state[indices[k]] = value
+
+
+@cuda.jit(device=True, inline=True)
+def _block_sum(partial, total):
+    """The sum of ``total`` over the block's threads (a power of two), in a fixed order."""
+    thread = cuda.threadIdx.x
+    partial[thread] = total
+    cuda.syncthreads()
+    step = cuda.blockDim.x >> 1
+    while step:
+        if thread < step:
+            partial[thread] += partial[thread + step]
+        cuda.syncthreads()
+        step >>= 1
+    return partial[0]
+
+
+@cuda.jit
+def _partial_sums(state, diagonal, mode, threshold, items, out):
+    """out[b]: the sum over amplitudes [b items, (b + 1) items) of |amplitude|^2 (``mode``
+    PROBABILITY), times C (WEIGHTED), or where C <= threshold (AT_MOST)."""
+    partial = cuda.shared.array(THREADS, float64)
+    start = cuda.blockIdx.x * items
+    total = 0.0
+    for z in range(start + cuda.threadIdx.x, start + items, cuda.blockDim.x):
+        p = state[z].real ** 2 + state[z].imag ** 2
+        if mode == WEIGHTED:
+            p *= diagonal[z]
+        elif mode == AT_MOST and diagonal[z] > threshold:
+            p = 0.0
+        total += p
+    block = _block_sum(partial, total)
+    if cuda.threadIdx.x == 0:
+        out[cuda.blockIdx.x] = block
+
+
+@cuda.jit
+def _partial_extrema(diagonal, items, lows, highs):
+    """(min, max) of C over each block's range of basis states."""
+    low_part = cuda.shared.array(THREADS, float64)
+    high_part = cuda.shared.array(THREADS, float64)
+    thread, threads = cuda.threadIdx.x, cuda.blockDim.x
+    start = cuda.blockIdx.x * items
+    low, high = math.inf, -math.inf
+    for z in range(start + thread, start + items, threads):
+        low, high = min(low, diagonal[z]), max(high, diagonal[z])
+    low_part[thread], high_part[thread] = low, high
+    cuda.syncthreads()
+    step = threads >> 1
+    while step:
+        if thread < step:
+            low_part[thread] = min(low_part[thread], low_part[thread + step])
+            high_part[thread] = max(high_part[thread], high_part[thread + step])
+        cuda.syncthreads()
+        step >>= 1
+    if thread == 0:
+        lows[cuda.blockIdx.x], highs[cuda.blockIdx.x] = low_part[0], high_part[0]
+
+
+def _threads(size: int) -> int:
+    """Threads per block for ``size`` work items: `THREADS`, fewer for tiny states."""
+    return min(THREADS, 1 << max(size - 1, 1).bit_length())
+
+
+def _strided(size: int) -> tuple[int, int]:
+    """(blocks, threads) for a grid-stride kernel over ``size`` items."""
+    threads = _threads(size)
+    return min(-(-size // threads), 4096), threads
+
+
+class GpuQaoaEngine:
+    """`engine.QaoaEngine` on a CUDA device: the same constructor, states, expectation values
+    and samples (the state and cost diagonal stay on the device).
+
+    ``single_precision``: the state in complex64 (half the memory, as 32 qubits need);
+    every gate is still computed in double precision in shared memory.
+    ``low_qubits`` and ``tile_qubits`` shape the tiles (`plan_passes`); smaller tiles than
+    the defaults only serve to exercise multi-pass plans on small states.
+    """
+
+    def __init__(
+        self,
+        qubo: Qubo,
+        groups: list[list[int]] | None = None,
+        initial: np.ndarray | None = None,
+        single_precision: bool = True,
+        low_qubits: int = LOW_QUBITS,
+        tile_qubits: int = TILE_QUBITS,
+    ):
+        check_initial(qubo.num_qubits, groups, initial)
+        self.qubo = qubo
+        self.num_qubits = n = qubo.num_qubits
+        self.size = 1 << n
+        dtype = np.complex64 if single_precision else np.complex128
+        self._state = cuda.device_array(self.size, dtype=dtype)
+        self.diagonal = cuda.device_array(self.size, dtype=np.float64)
+        pair_i, pair_j, pair_w = qubo.pairs()
+        if not pair_i.size:  # a kernel argument cannot be empty: one zero-weight pair instead
+            pair_i, pair_j, pair_w = np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1)
+        _cost_diagonal[_strided(self.size)](
+            n,
+            cuda.to_device(qubo.linear.astype(np.float64)),
+            cuda.to_device(pair_i),
+            cuda.to_device(pair_j),
+            cuda.to_device(pair_w),
+            float(qubo.constant),
+            self.diagonal,
+        )
+        self._initial = None
+        if groups is None:
+            gates = [(RX, q, -1) for q in range(n)]
+        else:
+            free, starts = initial_states(n, groups, initial)
+            self._initial = (cuda.to_device(starts), 2 ** (-free.size / 2))
+            # RX on the free qubits commutes with every XY edge (no shared qubit): first.
+            gates = [(RX, int(q), -1) for q in free]
+            gates += [(XY, a, b) for a, b in ring_edges(groups)]
+        self.passes = [self._upload(p) for p in plan_passes(n, gates, low_qubits, tile_qubits)]
+
+    def _upload(self, planned: Pass) -> tuple:
+        """A pass's launch arguments: grid, tile qubits on the device, their mask, gates."""
+        # A kernel argument cannot be empty: a pass without qubits or gates gets a padding row.
+        qubits = np.array(planned.qubits or (0,), dtype=np.int64)
+        gates = np.array(planned.gates or ((RX, 0, -1),), dtype=np.int64)
+        mask = sum(1 << q for q in range(planned.low)) | sum(1 << q for q in planned.qubits)
+        tile = 1 << (planned.low + len(planned.qubits))
+        grid = (self.size // tile, _threads(tile // 2))
+        return (
+            grid,
+            planned.low,
+            cuda.to_device(qubits),
+            len(planned.qubits),
+            mask,
+            cuda.to_device(gates),
+            len(planned.gates),
+        )
+
+    def _evolve(self, gammas, betas):
+        """The QAOA state in the engine's device buffer (overwritten by the next call)."""
+        if len(gammas) != len(betas):
+            raise ValueError("gammas and betas must have the same length (the depth p)")
+        state = self._state
+        if self._initial is None:
+            _fill[_strided(self.size)](state, 2 ** (-self.num_qubits / 2))
+        else:
+            starts, amplitude = self._initial
+            _fill[_strided(self.size)](state, 0.0)
+            _scatter[_strided(starts.size)](state, starts, amplitude)
+        constant = float(self.qubo.constant)
+        for gamma, beta in zip(gammas, betas, strict=True):
+            c, s = math.cos(float(beta)), math.sin(float(beta))
+            for k, (grid, low, qubits, count, mask, gates, gate_count) in enumerate(self.passes):
+                _tile_pass[grid](
+                    state,
+                    self.diagonal,
+                    constant,
+                    float(gamma),
+                    k == 0,
+                    self.num_qubits,
+                    low,
+                    qubits,
+                    count,
+                    mask,
+                    gates,
+                    gate_count,
+                    c,
+                    s,
+                )
+        return state
+
+    def _sums(self, state, mode: int, items: int, threshold: float = 0.0) -> np.ndarray:
+        """Per-block sums (`_partial_sums`) over blocks of ``items`` amplitudes, on the host."""
+        out = cuda.device_array(self.size // items, dtype=np.float64)
+        _partial_sums[self.size // items, _threads(items)](
+            state, self.diagonal, mode, threshold, items, out
+        )
+        return out.copy_to_host()
+
+    def _reduction_items(self) -> int:
+        """Amplitudes per block of a reduction: `REDUCTION_BLOCKS` blocks, or one per
+        `THREADS` amplitudes when the state is small."""
+        return min(self.size, max(self.size // REDUCTION_BLOCKS, THREADS))
+
+    def state(self, gammas, betas) -> np.ndarray:
+        """The state after ``len(gammas)`` layers with these angles (on the host)."""
+        return self._evolve(gammas, betas).copy_to_host()
+
+    def probabilities(self, gammas, betas) -> np.ndarray:
+        state = self.state(gammas, betas)
+        return state.real.astype(np.float64) ** 2 + state.imag.astype(np.float64) ** 2
+
+    def expectation(self, gammas, betas) -> float:
+        """<C> in the QAOA state: block sums on the device, their sum on the host."""
+        state = self._evolve(gammas, betas)
+        return float(self._sums(state, WEIGHTED, self._reduction_items()).sum())
+
+    def diagonal_bounds(self) -> tuple[float, float]:
+        """(min, max) of C over all basis states."""
+        items = self._reduction_items()
+        blocks = self.size // items
+        lows = cuda.device_array(blocks, dtype=np.float64)
+        highs = cuda.device_array(blocks, dtype=np.float64)
+        _partial_extrema[blocks, _threads(items)](self.diagonal, items, lows, highs)
+        return float(lows.copy_to_host().min()), float(highs.copy_to_host().max())
+
+    def ground_state_probability(self, gammas, betas, tolerance: float = 1e-9) -> float:
+        """The probability of measuring a state of least cost."""
+        lowest = self.diagonal_bounds()[0]
+        state = self._evolve(gammas, betas)
+        return float(self._sums(state, AT_MOST, self._reduction_items(), lowest + tolerance).sum())
+
+    def sample(self, gammas, betas, shots: int, rng: np.random.Generator) -> dict[int, int]:
+        """Measured basis states (as integers) and their counts: counts per tile from the
+        tiles' totals, then counts within each tile that drew any."""
+        state = self._evolve(gammas, betas)
+        tile = min(TILE, self.size)
+        totals = self._sums(state, PROBABILITY, tile)
+        per_tile = rng.multinomial(shots, totals / totals.sum())
+        counts: dict[int, int] = {}
+        for index in np.flatnonzero(per_tile):
+            drawn = int(per_tile[index])
+            amplitudes = state[index * tile : (index + 1) * tile].copy_to_host()
+            weights = amplitudes.real.astype(np.float64) ** 2 + amplitudes.imag**2
+            within = rng.multinomial(drawn, weights / weights.sum())
+            for offset in np.flatnonzero(within):
+                counts[int(index) * tile + int(offset)] = int(within[offset])
+        return counts
