@@ -9,9 +9,11 @@ write all of it once per qubit. So a layer is planned here as a few passes
   the ``LOW_QUBITS`` lowest qubits (16 neighbouring amplitudes: whole 128-byte
   lines in complex64, so loads coalesce) times ``k`` further qubits of the
   pass's choosing, ``LOW_QUBITS + k <= TILE_QUBITS``;
-- every gate whose qubits lie in the tile (RX of the X mixer, the XY mixer's
-  two-qubit rotations, in their order) is applied there, in double precision,
-  and the tile is written back once;
+- every gate whose qubits lie in the tile (RX of the X mixer, two at a time
+  where they neighbour, and the XY mixer's two-qubit rotations, in their order)
+  is applied there, computed in double precision and rounded to the state's
+  precision after each gate as the CPU engine does, and the tile is written
+  back once;
 - the cost phase ``exp(-i gamma (C - constant))`` is applied as the first pass
   loads its tile, so it costs no pass of its own.
 
@@ -36,20 +38,24 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import cuda, float64
+from numba import complex64, complex128, cuda, float64, int32, int64
 
 from qsched.solvers.engine import Qubo, check_initial, initial_states, ring_edges
 
 #: Lowest qubits in every tile: 16 neighbouring amplitudes per row of a tile.
 LOW_QUBITS = 4
-#: Qubits of a tile: 2^11 amplitudes as float64 pairs, 32 KiB of shared memory.
+#: Qubits of a tile: 2^11 amplitudes, 16 or 32 KiB of shared memory.
 TILE_QUBITS = 11
 TILE = 1 << TILE_QUBITS
+#: Offsets of a tile's rows (its qubits above the low ones; at least one qubit is low).
+HIGH_TILE = TILE >> 1
+ONE = np.int32(1)
 #: Threads per block (a power of two; the reductions halve it).
 THREADS = 256
 #: Blocks of the expectation's reduction: a fixed partition, so a fixed summation order.
 REDUCTION_BLOCKS = 1024
-RX, XY = 0, 1
+#: Gate kinds in a pass: RX on one position, the XY rotation on two, RX on two in one sweep.
+RX, XY, RX2 = 0, 1, 2
 PROBABILITY, WEIGHTED, AT_MOST = 0, 1, 2
 
 
@@ -78,8 +84,8 @@ def plan_passes(
     (``low_qubits`` plus up to ``tile_qubits - low_qubits`` more) hold all their qubits.
     Keeping the order keeps the layer's meaning even where gates share qubits; at least
     one pass, since the first one also applies the phase."""
-    if not 2 <= tile_qubits <= TILE_QUBITS or not 0 <= low_qubits < tile_qubits:
-        raise ValueError(f"tiles take 2 to {TILE_QUBITS} qubits, the low ones fewer")
+    if not 2 <= tile_qubits <= TILE_QUBITS or not 1 <= low_qubits < tile_qubits:
+        raise ValueError(f"tiles take 2 to {TILE_QUBITS} qubits, at least one but not all low")
     low = min(low_qubits, num_qubits)
     room = min(tile_qubits, num_qubits) - low
     passes: list[Pass] = []
@@ -99,89 +105,116 @@ def plan_passes(
         placed.append((kind, position(a), position(b) if b >= 0 else -1))
     if placed or not passes:
         passes.append(Pass(low, tuple(qubits), tuple(placed)))
-    return passes
+    return [Pass(p.low, p.qubits, _paired(p.gates)) for p in passes]
+
+
+def _paired(gates: tuple[tuple[int, int, int], ...]) -> tuple[tuple[int, int, int], ...]:
+    """Neighbouring RX gates as one RX2 sweep: half the trips through shared memory."""
+    out: list[tuple[int, int, int]] = []
+    for gate in gates:
+        if gate[0] == RX and out and out[-1][0] == RX:
+            out[-1] = (RX2, out[-1][1], gate[1])
+        else:
+            out.append(gate)
+    return tuple(out)
 
 
 @cuda.jit(device=True, inline=True)
 def _insert_zero(index, position):
-    """``index`` with a 0 bit inserted at ``position``."""
-    return ((index >> position) << (position + 1)) | (index & ((1 << position) - 1))
+    """``index`` with a 0 bit inserted at ``position`` (int32 tile arithmetic)."""
+    return ((index >> position) << (position + ONE)) | (index & ((ONE << position) - ONE))
 
 
 @cuda.jit(device=True, inline=True)
-def _rotate(re, im, a, b, c, s):
-    """(x_a, x_b) <- (c x_a - i s x_b, c x_b - i s x_a): RX on one pair, as the CPU engine."""
-    ar, ai, br, bi = re[a], im[a], re[b], im[b]
-    re[a] = c * ar + s * bi
-    im[a] = c * ai - s * br
-    re[b] = c * br + s * ai
-    im[b] = c * bi - s * ar
+def _rx_values(x, y, c, s):
+    """(c x - i s y, c y - i s x): RX on one pair, in the CPU engine's arithmetic."""
+    return (
+        complex(c * x.real + s * y.imag, c * x.imag - s * y.real),
+        complex(c * y.real + s * x.imag, c * y.imag - s * x.real),
+    )
 
 
-@cuda.jit(device=True, inline=True)
-def _tile_index(base, t, low, qubits, count):
-    """The state index of element ``t`` of the tile at ``base``."""
-    z = base | (t & ((1 << low) - 1))
-    h = t >> low
-    for k in range(count):
-        if (h >> k) & 1:
-            z |= 1 << qubits[k]
-    return z
+def _tile_pass_kernel(element):
+    """The pass kernel for states of numba type ``element``: the tile in shared memory has
+    the state's own type, so each gate rounds as the CPU engine's does."""
 
-
-@cuda.jit
-def _tile_pass(
-    state,
-    diagonal,
-    constant,
-    gamma,
-    phase,
-    num_qubits,
-    low,
-    qubits,
-    count,
-    mask,
-    gates,
-    gate_count,
-    c,
-    s,
-):
-    """One pass (`Pass`): load a tile (applying the cost phase if ``phase``), apply the gates
-    in shared memory, store it."""
-    re = cuda.shared.array(TILE, float64)
-    im = cuda.shared.array(TILE, float64)
-    thread, threads = cuda.threadIdx.x, cuda.blockDim.x
-    size = 1 << (low + count)
-    base = 0
-    rest = cuda.blockIdx.x
-    for bit in range(num_qubits):
-        if not (mask >> bit) & 1:
-            base |= (rest & 1) << bit
-            rest >>= 1
-    for t in range(thread, size, threads):
-        z = _tile_index(base, t, low, qubits, count)
-        real, imag = state[z].real, state[z].imag
-        if phase:
-            angle = -gamma * (diagonal[z] - constant)
-            cosine, sine = math.cos(angle), math.sin(angle)
-            real, imag = real * cosine - imag * sine, real * sine + imag * cosine
-        re[t] = real
-        im[t] = imag
-    cuda.syncthreads()
-    for g in range(gate_count):
-        a, b = gates[g, 1], gates[g, 2]
-        if gates[g, 0] == RX:
-            for j in range(thread, size >> 1, threads):
-                t = _insert_zero(j, a)
-                _rotate(re, im, t, t | (1 << a), c, s)
-        else:
-            lower, upper = min(a, b), max(a, b)
-            for j in range(thread, size >> 2, threads):
-                t = _insert_zero(_insert_zero(j, lower), upper)
-                _rotate(re, im, t | (1 << a), t | (1 << b), c, s)
+    @cuda.jit
+    def tile_pass(
+        state,
+        diagonal,
+        constant,
+        gamma,
+        phase,
+        num_qubits,
+        low,
+        qubits,
+        count,
+        mask,
+        gates,
+        gate_count,
+        c,
+        s,
+    ):
+        """One pass (`Pass`): load a tile (applying the cost phase if ``phase``), apply the
+        gates in shared memory, store it."""
+        tile = cuda.shared.array(TILE, element)
+        offsets = cuda.shared.array(HIGH_TILE, int64)
+        thread, threads = int32(cuda.threadIdx.x), int32(cuda.blockDim.x)
+        low32 = int32(low)
+        size = ONE << int32(low + count)
+        for h in range(thread, ONE << int32(count), threads):
+            offset = int64(0)
+            for k in range(count):
+                if (h >> k) & 1:
+                    offset |= int64(1) << qubits[k]
+            offsets[h] = offset
+        base = int64(0)
+        rest = int64(cuda.blockIdx.x)
+        for bit in range(num_qubits):
+            if not (mask >> bit) & 1:
+                base |= (rest & 1) << bit
+                rest >>= 1
+        low_mask = (ONE << low32) - ONE
         cuda.syncthreads()
-    for t in range(thread, size, threads):
-        state[_tile_index(base, t, low, qubits, count)] = complex(re[t], im[t])
+        for t in range(thread, size, threads):
+            z = base | (t & low_mask) | offsets[t >> low32]
+            value = state[z]
+            if phase:
+                angle = -gamma * (diagonal[z] - constant)
+                value = value * complex(math.cos(angle), math.sin(angle))
+            tile[t] = value
+        cuda.syncthreads()
+        for g in range(gate_count):
+            kind, a, b = gates[g, 0], gates[g, 1], gates[g, 2]
+            if kind == RX:
+                for j in range(thread, size >> ONE, threads):
+                    t = _insert_zero(j, a)
+                    u = t | (ONE << a)
+                    tile[t], tile[u] = _rx_values(tile[t], tile[u], c, s)
+            elif kind == RX2:  # RX on a, then on b, four amplitudes in registers
+                a_bit, b_bit = ONE << a, ONE << b
+                for j in range(thread, size >> 2, threads):
+                    t = _insert_zero(_insert_zero(j, min(a, b)), max(a, b))
+                    v0, v1 = _rx_values(tile[t], tile[t | a_bit], c, s)
+                    v2, v3 = _rx_values(tile[t | b_bit], tile[t | a_bit | b_bit], c, s)
+                    tile[t], tile[t | b_bit] = _rx_values(v0, v2, c, s)
+                    tile[t | a_bit], tile[t | a_bit | b_bit] = _rx_values(v1, v3, c, s)
+            else:  # XY: rotates |..1_a..0_b..> and |..0_a..1_b..> into each other
+                for j in range(thread, size >> 2, threads):
+                    t = _insert_zero(_insert_zero(j, min(a, b)), max(a, b))
+                    u, v = t | (ONE << a), t | (ONE << b)
+                    tile[u], tile[v] = _rx_values(tile[u], tile[v], c, s)
+            cuda.syncthreads()
+        for t in range(thread, size, threads):
+            state[base | (t & low_mask) | offsets[t >> low32]] = tile[t]
+
+    return tile_pass
+
+
+_TILE_PASS = {
+    np.dtype(np.complex64): _tile_pass_kernel(complex64),
+    np.dtype(np.complex128): _tile_pass_kernel(complex128),
+}
 
 
 @cuda.jit
@@ -211,6 +244,17 @@ def _scatter(state, indices, value):
     start, stride = cuda.grid(1), cuda.gridsize(1)
     for k in range(start, indices.size, stride):
         state[indices[k]] = value
+
+
+@cuda.jit
+def _gather_probabilities(state, tiles, out):
+    """out[k, i] = |state[tiles[k] * width + i]|^2: the tiles that drew samples, in one copy."""
+    width = out.shape[1]
+    start, stride = cuda.grid(1), cuda.gridsize(1)
+    for k in range(start, out.size, stride):
+        row, column = k // width, k % width
+        amplitude = state[tiles[row] * width + column]
+        out[row, column] = amplitude.real**2 + amplitude.imag**2
 
 
 @cuda.jit(device=True, inline=True)
@@ -285,8 +329,8 @@ class GpuQaoaEngine:
     """`engine.QaoaEngine` on a CUDA device: the same constructor, states, expectation values
     and samples (the state and cost diagonal stay on the device).
 
-    ``single_precision``: the state in complex64 (half the memory, as 32 qubits need);
-    every gate is still computed in double precision in shared memory.
+    ``single_precision``: the state in complex64 (half the memory); each gate is still
+    computed in double precision, as on the CPU engine.
     ``low_qubits`` and ``tile_qubits`` shape the tiles (`plan_passes`); smaller tiles than
     the defaults only serve to exercise multi-pass plans on small states.
     """
@@ -334,7 +378,7 @@ class GpuQaoaEngine:
         """A pass's launch arguments: grid, tile qubits on the device, their mask, gates."""
         # A kernel argument cannot be empty: a pass without qubits or gates gets a padding row.
         qubits = np.array(planned.qubits or (0,), dtype=np.int64)
-        gates = np.array(planned.gates or ((RX, 0, -1),), dtype=np.int64)
+        gates = np.array(planned.gates or ((RX, 0, -1),), dtype=np.int32)
         mask = sum(1 << q for q in range(planned.low)) | sum(1 << q for q in planned.qubits)
         tile = 1 << (planned.low + len(planned.qubits))
         grid = (self.size // tile, _threads(tile // 2))
@@ -360,10 +404,11 @@ class GpuQaoaEngine:
             _fill[_strided(self.size)](state, 0.0)
             _scatter[_strided(starts.size)](state, starts, amplitude)
         constant = float(self.qubo.constant)
+        tile_pass = _TILE_PASS[state.dtype]
         for gamma, beta in zip(gammas, betas, strict=True):
             c, s = math.cos(float(beta)), math.sin(float(beta))
             for k, (grid, low, qubits, count, mask, gates, gate_count) in enumerate(self.passes):
-                _tile_pass[grid](
+                tile_pass[grid](
                     state,
                     self.diagonal,
                     constant,
@@ -429,12 +474,12 @@ class GpuQaoaEngine:
         tile = min(TILE, self.size)
         totals = self._sums(state, PROBABILITY, tile)
         per_tile = rng.multinomial(shots, totals / totals.sum())
+        drawn = np.flatnonzero(per_tile)
+        weights = cuda.device_array((drawn.size, tile), dtype=np.float64)
+        _gather_probabilities[_strided(weights.size)](state, cuda.to_device(drawn), weights)
         counts: dict[int, int] = {}
-        for index in np.flatnonzero(per_tile):
-            drawn = int(per_tile[index])
-            amplitudes = state[index * tile : (index + 1) * tile].copy_to_host()
-            weights = amplitudes.real.astype(np.float64) ** 2 + amplitudes.imag**2
-            within = rng.multinomial(drawn, weights / weights.sum())
+        for index, row in zip(drawn, weights.copy_to_host(), strict=True):
+            within = rng.multinomial(per_tile[index], row / row.sum())
             for offset in np.flatnonzero(within):
                 counts[int(index) * tile + int(offset)] = int(within[offset])
         return counts
