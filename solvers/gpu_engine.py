@@ -49,9 +49,12 @@ TILE_QUBITS = 11
 TILE = 1 << TILE_QUBITS
 #: Offsets of a tile's rows (its qubits above the low ones; at least one qubit is low).
 HIGH_TILE = TILE >> 1
-ONE = np.int32(1)
 #: Threads per block (a power of two; the reductions halve it).
 THREADS = 256
+#: Amplitudes per thread in a full tile: loops run this many fixed trips (unrolled, so a
+#: thread's loads are all in flight at once) instead of striding to a runtime bound.
+PER_THREAD = TILE // THREADS
+ONE = np.int32(1)
 #: Blocks of the expectation's reduction: a fixed partition, so a fixed summation order.
 REDUCTION_BLOCKS = 1024
 #: Gate kinds in a pass: RX on one position, the XY rotation on two, RX on two in one sweep.
@@ -176,37 +179,47 @@ def _tile_pass_kernel(element):
                 rest >>= 1
         low_mask = (ONE << low32) - ONE
         cuda.syncthreads()
-        for t in range(thread, size, threads):
-            z = base | (t & low_mask) | offsets[t >> low32]
-            value = state[z]
-            if phase:
-                angle = -gamma * (diagonal[z] - constant)
-                value = value * complex(math.cos(angle), math.sin(angle))
-            tile[t] = value
+        for r in range(PER_THREAD):
+            t = r * threads + thread
+            if t < size:
+                z = base | (t & low_mask) | offsets[t >> low32]
+                value = state[z]
+                if phase:
+                    angle = -gamma * (diagonal[z] - constant)
+                    value = value * complex(math.cos(angle), math.sin(angle))
+                tile[t] = value
         cuda.syncthreads()
         for g in range(gate_count):
             kind, a, b = gates[g, 0], gates[g, 1], gates[g, 2]
             if kind == RX:
-                for j in range(thread, size >> ONE, threads):
-                    t = _insert_zero(j, a)
-                    u = t | (ONE << a)
-                    tile[t], tile[u] = _rx_values(tile[t], tile[u], c, s)
+                for r in range(PER_THREAD // 2):
+                    j = r * threads + thread
+                    if j < size >> ONE:
+                        t = _insert_zero(j, a)
+                        u = t | (ONE << a)
+                        tile[t], tile[u] = _rx_values(tile[t], tile[u], c, s)
             elif kind == RX2:  # RX on a, then on b, four amplitudes in registers
                 a_bit, b_bit = ONE << a, ONE << b
-                for j in range(thread, size >> 2, threads):
-                    t = _insert_zero(_insert_zero(j, min(a, b)), max(a, b))
-                    v0, v1 = _rx_values(tile[t], tile[t | a_bit], c, s)
-                    v2, v3 = _rx_values(tile[t | b_bit], tile[t | a_bit | b_bit], c, s)
-                    tile[t], tile[t | b_bit] = _rx_values(v0, v2, c, s)
-                    tile[t | a_bit], tile[t | a_bit | b_bit] = _rx_values(v1, v3, c, s)
+                for r in range(PER_THREAD // 4):
+                    j = r * threads + thread
+                    if j < size >> 2:
+                        t = _insert_zero(_insert_zero(j, min(a, b)), max(a, b))
+                        v0, v1 = _rx_values(tile[t], tile[t | a_bit], c, s)
+                        v2, v3 = _rx_values(tile[t | b_bit], tile[t | a_bit | b_bit], c, s)
+                        tile[t], tile[t | b_bit] = _rx_values(v0, v2, c, s)
+                        tile[t | a_bit], tile[t | a_bit | b_bit] = _rx_values(v1, v3, c, s)
             else:  # XY: rotates |..1_a..0_b..> and |..0_a..1_b..> into each other
-                for j in range(thread, size >> 2, threads):
-                    t = _insert_zero(_insert_zero(j, min(a, b)), max(a, b))
-                    u, v = t | (ONE << a), t | (ONE << b)
-                    tile[u], tile[v] = _rx_values(tile[u], tile[v], c, s)
+                for r in range(PER_THREAD // 4):
+                    j = r * threads + thread
+                    if j < size >> 2:
+                        t = _insert_zero(_insert_zero(j, min(a, b)), max(a, b))
+                        u, v = t | (ONE << a), t | (ONE << b)
+                        tile[u], tile[v] = _rx_values(tile[u], tile[v], c, s)
             cuda.syncthreads()
-        for t in range(thread, size, threads):
-            state[base | (t & low_mask) | offsets[t >> low32]] = tile[t]
+        for r in range(PER_THREAD):
+            t = r * threads + thread
+            if t < size:
+                state[base | (t & low_mask) | offsets[t >> low32]] = tile[t]
 
     return tile_pass
 
