@@ -2,6 +2,7 @@
 
     python benchmarks/gpu_engine.py [--qubits 20 22 ... 32] [--cpu-qubits 20 22 24]
                                     [--out benchmarks/results/gpu-engine.json]
+    python benchmarks/gpu_engine.py --render benchmarks/results/gpu-engine.json
 
 Needs a CUDA device; imports only numpy, numba and the two engine modules, so
 it runs on a GPU machine without the rest of qsched's dependencies.
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -93,6 +95,7 @@ def measure(n: int, single: bool, cpu_qubits: set[int], repeats: int) -> dict:
     row["build_seconds"] = build_seconds
     row["passes"] = len(engine.passes)
     row["layer_ms"] = per_layer(engine, repeats)
+    engine.sample([ANGLES[0]], [ANGLES[1]], 1024, np.random.default_rng(0))  # compile, warm
     row["expectation_ms"] = 1e3 * timed(engine.expectation, [ANGLES[0]], [ANGLES[1]])[0]
     rng = np.random.default_rng(0)
     row["sample_1024_ms"] = 1e3 * timed(engine.sample, [ANGLES[0]], [ANGLES[1]], 1024, rng)[0]
@@ -121,13 +124,70 @@ def fits(n: int, single: bool) -> bool:
     return (1 << n) * ((8 if single else 16) + 8) < 0.9 * free
 
 
+#: ms per X-mixer layer of the plain CuPy statevector (complex64) that issue 15 measured on an
+#: H200: the anchor these kernels are judged against.
+CUPY_ANCHOR_MS = {20: 0.11, 24: 1.3, 26: 4.8, 28: 21.0, 30: 92.0, 32: 400.0}
+
+
+def report(data: dict, command: str) -> str:
+    """The Markdown report of one run's rows."""
+    lines = [
+        "# QAOA layers on the GPU engine",
+        "",
+        f"Device: {data['device']}. Command: `{command}`.",
+        "",
+        "One random QUBO per size, every coupling present. ms/layer: (6 layers - 1 layer) / 5,"
+        " best of the repeats, waiting for the device. CPU: the CPU engine on all of the GPU"
+        " machine's 16 cores, same QUBO, same run. Max |diff|: largest amplitude difference"
+        " between the two engines' states after 3 layers. CuPy: the plain CuPy statevector"
+        " figure quoted in issue 15 (not re-measured here).",
+        "",
+    ]
+    for precision in ("complex64", "complex128"):
+        rows = [r for r in data["rows"] if r["precision"] == precision]
+        if not rows:
+            continue
+        lines += [
+            f"## {precision}",
+            "",
+            "| qubits | passes | X layer (ms) | XY layer (ms) | <C> at p=1 (ms)"
+            " | 1,024 samples (ms) | CPU layer (ms) | CPU / GPU | CuPy layer (ms)"
+            " | CuPy / ours | max diff |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in rows:
+            cpu = r.get("cpu_layer_ms")
+            anchor = CUPY_ANCHOR_MS.get(r["qubits"]) if precision == "complex64" else None
+            cells = [
+                r["qubits"],
+                r["passes"],
+                f"{r['layer_ms']:.3g}",
+                f"{r['xy_layer_ms']:.3g}",
+                f"{r['expectation_ms']:.3g}",
+                f"{r['sample_1024_ms']:.3g}",
+                f"{cpu:.3g}" if cpu else "",
+                f"{cpu / r['layer_ms']:.0f}x" if cpu else "",
+                f"{anchor:.3g}" if anchor else "",
+                f"{anchor / r['layer_ms']:.2f}x" if anchor else "",
+                f"{r['max_state_difference']:.1e}" if "max_state_difference" in r else "",
+            ]
+            lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--qubits", type=int, nargs="+", default=[20, 22, 24, 26, 28, 30, 32])
     parser.add_argument("--cpu-qubits", type=int, nargs="+", default=[20, 22, 24])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/gpu-engine.json"))
+    parser.add_argument("--render", type=Path, help="only write the report of this run's JSON")
     args = parser.parse_args()
+    if args.render:
+        data = json.loads(args.render.read_text())
+        args.render.with_suffix(".md").write_text(report(data, data["command"]))
+        return
     device = cuda.get_current_device()
     rows = []
     for single in (True, False):
@@ -140,7 +200,9 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     name = getattr(device, "name", b"simulator")
     name = name.decode() if isinstance(name, bytes) else str(name)
-    args.out.write_text(json.dumps({"device": name, "rows": rows}, indent=1))
+    data = {"device": name, "command": " ".join(["python", *sys.argv]), "rows": rows}
+    args.out.write_text(json.dumps(data, indent=1))
+    args.out.with_suffix(".md").write_text(report(data, data["command"]))
 
 
 if __name__ == "__main__":

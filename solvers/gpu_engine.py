@@ -83,14 +83,31 @@ def plan_passes(
     low_qubits: int = LOW_QUBITS,
     tile_qubits: int = TILE_QUBITS,
 ) -> list[Pass]:
-    """Gates (kind, qubit, qubit or -1), in order, packed greedily into passes whose tiles
+    """Gates (kind, qubit, qubit or -1), in order, packed into passes whose tiles
     (``low_qubits`` plus up to ``tile_qubits - low_qubits`` more) hold all their qubits.
-    Keeping the order keeps the layer's meaning even where gates share qubits; at least
-    one pass, since the first one also applies the phase."""
-    if not 2 <= tile_qubits <= TILE_QUBITS or not 1 <= low_qubits < tile_qubits:
-        raise ValueError(f"tiles take 2 to {TILE_QUBITS} qubits, at least one but not all low")
+
+    Keeping the order keeps the layer's meaning even where gates share qubits. Of the
+    plans with the fewest passes, the one with the smallest tiles is taken: it spreads
+    the qubits evenly (26 qubits of RX as 6 + 6 + 6 + 4 qubits above the low ones, not
+    7 + 7 + 7 + 1, whose last pass would run 16-amplitude tiles). At least one pass,
+    since the first one also applies the phase.
+    """
+    if not 2 <= tile_qubits <= TILE_QUBITS or not 1 <= low_qubits <= tile_qubits - 2:
+        raise ValueError(f"tiles take 2 to {TILE_QUBITS} qubits, at least one low and two others")
     low = min(low_qubits, num_qubits)
-    room = min(tile_qubits, num_qubits) - low
+    room = max(min(tile_qubits, num_qubits) - low, 0)
+    best = _greedy_passes(gates, low, room)
+    while room > 2:
+        room -= 1
+        smaller = _greedy_passes(gates, low, room)
+        if len(smaller) > len(best):
+            break
+        best = smaller
+    return [Pass(p.low, p.qubits, _paired(p.gates)) for p in best]
+
+
+def _greedy_passes(gates: list[tuple[int, int, int]], low: int, room: int) -> list[Pass]:
+    """Each gate into the current pass while its qubits above ``low`` fit ``room``."""
     passes: list[Pass] = []
     qubits: list[int] = []
     placed: list[tuple[int, int, int]] = []
@@ -108,7 +125,7 @@ def plan_passes(
         placed.append((kind, position(a), position(b) if b >= 0 else -1))
     if placed or not passes:
         passes.append(Pass(low, tuple(qubits), tuple(placed)))
-    return [Pass(p.low, p.qubits, _paired(p.gates)) for p in passes]
+    return passes
 
 
 def _paired(gates: tuple[tuple[int, int, int], ...]) -> tuple[tuple[int, int, int], ...]:
