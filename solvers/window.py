@@ -277,7 +277,7 @@ def one_hot_assignments(window: Window, counts: dict[int, int]) -> np.ndarray:
     states = np.array(sorted(counts), dtype=np.int64)
     bits = (states[:, None] >> np.arange(window.allocation.cells)) & 1
     rows = bits.reshape(states.size, window.tasks.size, window.machines.size)
-    return rows.argmax(axis=2)[rows.sum(axis=2).min(axis=1) == 1]
+    return rows.argmax(axis=2)[np.all(rows.sum(axis=2) == 1, axis=1)]
 
 
 def every_assignment(window: Window) -> np.ndarray:
