@@ -30,9 +30,11 @@ positions within the window, one row per sample):
   QUBO, ``shots`` reads, each call seeded from the hybrid's generator. Their
   lengths (``sweeps`` per read, ``tabu_updates`` per tabu search, one
   restart) are set so that a window costs about what a QAOA window costs
-  (16 qubits, 256 shots, 512 x 16: QAOA 25-40 ms a window on this project's
-  shared 2-core machine, simulated annealing at 1,000 sweeps 29-43 ms, tabu
-  search at 15,000 updates about 30 ms), so the ablation compares samplers at
+  (the sub-solver step of 60 windows of 512 x 16 at 16 qubits and 256 shots,
+  one thread, this project's 2-core machine at load 3: QAOA 40 ms a window,
+  simulated annealing at 1,000 sweeps 45 ms, tabu search at 15,000 updates
+  40 ms; dwave-samplers' default tabu length, 500,000 updates, would cost
+  about 3 ms a read, 0.8 s a window), so the ablation compares samplers at
   equal time as well as at equal samples. A sample whose task rows are not
   all one-hot is dropped, as QAOA's would be (`one_hot_assignments`);
 - ``exhaustive``: every assignment of the window's tasks to its machines
