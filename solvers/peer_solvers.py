@@ -37,6 +37,7 @@ from qsched.problem import FieldViolation, Problem
 from qsched.registry import SolverKind, register
 from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
 from qsched.solvers.decode import encode, polished
+from qsched.solvers.engine import Qubo
 from qsched.solvers.peers import RESTARTS, SWEEPS, sample_qubo
 
 #: Most assignment variables (tasks x machines) of a problem the peers take (module docstring).
@@ -161,7 +162,7 @@ def _solve(
 
 
 def _sample(
-    tracker: SolveTracker, qubo, method: str, reads: int, seed: int, settings: dict[str, int]
+    tracker: SolveTracker, qubo: Qubo, method: str, reads: int, seed: int, settings: dict[str, int]
 ) -> dict[int, int]:
     """``reads`` samples in chunks, each with its own seed drawn from ``seed``, until the reads
     are done or the budget ends (at least one chunk is sampled)."""
