@@ -131,7 +131,7 @@ class Record(Run):
     stop_reason: str | None
     #: A proven lower bound on the objective, when the solver proved one.
     bound: float | None
-    #: The solver's facts with JSON-ready values.
+    #: The solver's facts with JSON-ready values (numbers, strings, tables of them by name).
     facts: dict[str, Any]
     #: Best-so-far points; stored as [elapsed, evaluations, objective, feasible].
     trace: tuple[TracePoint, ...]
@@ -202,7 +202,7 @@ def run(spec: Run, data: Path) -> Record:
         elapsed=result.elapsed,
         stop_reason=result.stop_reason.value,
         bound=result.bound,
-        facts={k: v for k, v in result.facts.items() if isinstance(v, (bool, int, float, str))},
+        facts={k: v for k, v in result.facts.items() if _recorded(v)},
         trace=result.trace,
         assignment=tuple(evaluation.assignment.tolist()),
         levels=tuple(evaluation.levels.tolist()),
@@ -210,6 +210,14 @@ def run(spec: Run, data: Path) -> Record:
         rss_peak=memory.peak(),
         problem_bytes=memory.array_bytes(problem),
     )
+
+
+def _recorded(fact: Any) -> bool:
+    """Whether a fact goes into the record: numbers, strings, and tables of them by name (the
+    hybrid's windows per sub-solver), not arrays (QAOA's angles)."""
+    if isinstance(fact, dict):
+        return all(isinstance(key, str) and _recorded(value) for key, value in fact.items())
+    return isinstance(fact, (bool, int, float, str))
 
 
 def read_records(path: Path) -> list[Record]:

@@ -44,6 +44,8 @@ BUILTIN_SOLVERS = {
     "exhaustive": "qsched.baselines.exhaustive",
     "qaoa": "qsched.solvers.qaoa",
     "qaoa-reference": "qsched.solvers.reference",
+    "qubo-sa": "qsched.solvers.peer_solvers",
+    "qubo-tabu": "qsched.solvers.peer_solvers",
     "hybrid": "qsched.solvers.hybrid",
 }
 #: The modules of the built-in solvers (the service preloads them into its workers).

@@ -23,10 +23,17 @@ of it:
 4. Sub-solver (``sub_solver``): ``qaoa`` (the engine, XY mixer started
    from the incumbent's window assignment, ``shots`` samples; angles by
    COBYLA with INTERP, depth ``depth``, on one window in
-   ``reoptimize_every``, reused in between), or the ablations
-   ``exhaustive`` (every assignment of the window: an exact classical
-   solver of the same subproblem) and ``random`` (``shots`` uniformly random
-   assignments: chance at QAOA's number of samples).
+   ``reoptimize_every``, reused in between), or the ablations ``sa`` and
+   ``tabu`` (QAOA's classical peers on the same window QUBO, ``shots``
+   reads, ``sweeps`` and ``tabu_updates`` long, each set so that a window
+   costs about what a QAOA window costs), ``exhaustive`` (every assignment
+   of the window: an exact classical solver of the same subproblem) and
+   ``random`` (``shots`` uniformly random assignments: chance at QAOA's
+   number of samples). ``mixed`` takes them in turn, one window each
+   (`SUB_SOLVERS` order), on one evolving schedule: each faces the same
+   kind of windows at the same stage of the search, so their acceptance
+   rates compare within one run, where separate runs each meet a schedule
+   that its own sub-solver has already worked over.
 5. Accept: the ``candidates`` best distinct window assignments by the
    window's program (meeting its rows first) are scored on the incremental
    schedule by moving only the window's tasks; the best replaces the
@@ -44,7 +51,10 @@ stops in HiGHS's callback, so a stopped solve answers with its incumbent
 within hundredths of a second in the windows and about a second in the
 MILP. Facts report the windows tried and accepted, the acceptance rate and
 the windows whose sub-solver offered nothing but the incumbent's assignment,
-so the benchmark can say what the QAOA step adds over its classical
+in total and per sub-solver (``sub_solvers``: windows, accepted,
+acceptance_rate, without_candidates, and improvement, the objective's
+decrease summed over the sub-solver's accepted windows), so every run and
+every benchmark report says what the QAOA step adds over its classical
 stand-ins.
 """
 
@@ -66,8 +76,10 @@ from qsched.registry import SolverKind, register
 from qsched.repair import levels_by_power, repair
 from qsched.solver import Budget, ProgressCallback, ProgressEvent, Result, SolveTracker
 from qsched.solvers.backends import QUBIT_BUDGET
+from qsched.solvers.peers import SWEEPS
 from qsched.solvers.window import (
     SUB_SOLVERS,
+    TABU_UPDATES,
     AngleCache,
     StopRequested,
     Window,
@@ -78,6 +90,8 @@ from qsched.solvers.window import (
     window_solver,
 )
 
+#: The ``sub_solver`` that takes every one of `SUB_SOLVERS` in turn.
+MIXED = "mixed"
 #: Registered solvers the hybrid can start from.
 STARTS = ("tabu-search", "min-min", "local-search", "milp")
 #: Starts that an evaluation budget does not bound (HiGHS runs until it proves optimality).
@@ -117,9 +131,10 @@ def hybrid(
     sub_solver: Annotated[
         str,
         Option(
-            "what solves a window: qaoa, or the classical ablations exhaustive (every "
-            "assignment) and random (shots uniform samples)",
-            choices=SUB_SOLVERS,
+            "what solves a window: qaoa, the classical ablations sa and tabu (QAOA's peers on "
+            "the window QUBO), exhaustive (every assignment) and random (shots uniform "
+            "samples), or mixed (each in turn, one window each)",
+            choices=(*SUB_SOLVERS, MIXED),
         ),
     ] = "qaoa",
     window_qubits: Annotated[
@@ -130,6 +145,17 @@ def hybrid(
     ] = 2,
     depth: Annotated[int, Option("QAOA layers", minimum=1, maximum=100)] = 2,
     shots: Annotated[int, Option("samples per window", minimum=1, maximum=1_000_000)] = 256,
+    sweeps: Annotated[
+        int, Option("Metropolis sweeps per read of an sa window", minimum=1, maximum=1_000_000)
+    ] = SWEEPS,
+    tabu_updates: Annotated[
+        int,
+        Option(
+            "variable updates per tabu search of a tabu window (one restart)",
+            minimum=1,
+            maximum=100_000_000,
+        ),
+    ] = TABU_UPDATES,
     candidates: Annotated[
         int, Option("best window assignments tried in the full schedule", minimum=1, maximum=1_000)
     ] = 4,
@@ -183,11 +209,16 @@ def hybrid(
     with tracker.stage("polish"):
         current = tabu_search(tracker, current, rng, TABU, polish_steps, stage="polish")
     angles = AngleCache(depth, optimizer_evaluations, reoptimize_every, lambda: tracker.exhausted)
+    names = SUB_SOLVERS if sub_solver == MIXED else (sub_solver,)
+    rotation = [
+        (name, window_solver(name, shots, angles, sweeps=sweeps, tabu_updates=tabu_updates))
+        for name in names
+    ]
     search = WindowSearch(
         tracker,
         current,
         rng,
-        window_solver(sub_solver, shots, angles),
+        rotation,
         WindowSettings(window_qubits, window_machines, candidates, window_polish),
     )
     with tracker.stage("window"):
@@ -245,19 +276,41 @@ class WindowSettings:
 
 
 @dataclasses.dataclass
-class WindowStats:
-    tried: int = 0
+class SubSolverStats:
+    """One sub-solver's windows in a run."""
+
+    windows: int = 0
     accepted: int = 0
     empty: int = 0  # windows whose sub-solver offered nothing but the incumbent's assignment
-    qubits: int = 0
+    improvement: float = 0.0  # objective decrease summed over its accepted windows
 
     def facts(self) -> dict[str, Any]:
         return {
-            "windows": self.tried,
-            "accepted_windows": self.accepted,
-            "acceptance_rate": self.accepted / self.tried if self.tried else 0.0,
-            "windows_without_candidates": self.empty,
+            "windows": self.windows,
+            "accepted": self.accepted,
+            "acceptance_rate": self.accepted / self.windows if self.windows else 0.0,
+            "without_candidates": self.empty,
+            "improvement": self.improvement,
+        }
+
+
+@dataclasses.dataclass
+class WindowStats:
+    """Every sub-solver's windows (the flat totals are their sums) and the widest window."""
+
+    by_solver: dict[str, SubSolverStats]
+    qubits: int = 0
+
+    def facts(self) -> dict[str, Any]:
+        tried = sum(s.windows for s in self.by_solver.values())
+        accepted = sum(s.accepted for s in self.by_solver.values())
+        return {
+            "windows": tried,
+            "accepted_windows": accepted,
+            "acceptance_rate": accepted / tried if tried else 0.0,
+            "windows_without_candidates": sum(s.empty for s in self.by_solver.values()),
             "max_window_qubits": self.qubits,
+            "sub_solvers": {name: s.facts() for name, s in self.by_solver.items()},
         }
 
 
@@ -269,23 +322,19 @@ class WindowSearch:
         tracker: SolveTracker,
         start: Evaluation,
         rng: np.random.Generator,
-        solve_window: WindowSolver,
+        rotation: list[tuple[str, WindowSolver]],
         settings: WindowSettings,
     ):
-        self.tracker, self.rng, self.solve_window, self.settings = (
-            tracker,
-            rng,
-            solve_window,
-            settings,
-        )
+        self.tracker, self.rng, self.rotation, self.settings = tracker, rng, rotation, settings
         self.schedule = Schedule(tracker.problem, start.assignment, start.levels)
         self.seed = np.array([rng.integers(1 << 63)], dtype=np.uint64)
-        self.stats = WindowStats()
+        self.stats = WindowStats({name: SubSolverStats() for name, _ in rotation})
+        self.turn = 0
         self.reported, self.reported_at = self.schedule.key, tracker.elapsed
 
     def run(self) -> None:
-        """Windows until the budget ends or stop is set; the incumbent then goes to the
-        tracker."""
+        """Windows until the budget ends or stop is set, the sub-solvers of the rotation in
+        turn; the incumbent then goes to the tracker."""
         problem, settings, tracker = self.tracker.problem, self.settings, self.tracker
         while problem.num_machines > 1 and not tracker.exhausted:
             window = fitting_window(
@@ -294,28 +343,32 @@ class WindowSearch:
             if window is None:
                 tracker.spend(1)
                 continue
+            name, solve_window = self.rotation[self.turn % len(self.rotation)]
             try:
-                found = self.solve_window(window, self.rng)
+                found = solve_window(window, self.rng)
             except StopRequested:
                 break
-            self._settle(window, found)
+            self.turn += 1
+            self._settle(window, found, self.stats.by_solver[name])
         self._report(final=True)
 
-    def _settle(self, window: Window, found: np.ndarray) -> None:
-        """Count the window, take its best candidate if better, polish, report."""
-        self.stats.tried += 1
+    def _settle(self, window: Window, found: np.ndarray, stats: SubSolverStats) -> None:
+        """Count the window for its sub-solver, take its best candidate if better, polish,
+        report."""
+        stats.windows += 1
         self.stats.qubits = max(self.stats.qubits, window.num_qubits)
         count = min(self.settings.candidates, self.tracker.evaluations_left)
         candidates = ranked(window, found, count)
-        self.stats.empty += not len(candidates)
-        self._accept_best(window, candidates)
+        stats.empty += not len(candidates)
+        self._accept_best(window, candidates, stats)
         self._polish()
         self._report(final=False)
 
-    def _accept_best(self, window: Window, candidates: np.ndarray) -> None:
+    def _accept_best(self, window: Window, candidates: np.ndarray, stats: SubSolverStats) -> None:
         """Move the window's tasks as the best candidate says if that beats the incumbent; each
         candidate scored counts as an evaluation (a window as at least one)."""
-        best_key, best = self.schedule.key, None
+        before = best_key = self.schedule.key
+        best = None
         for candidate in candidates:
             key = candidate_key(self.schedule, window, candidate)
             if key < best_key:
@@ -324,7 +377,8 @@ class WindowSearch:
         if best is not None:
             moved = best != window.start
             self.schedule.assign(window.tasks[moved], window.machines[best[moved]])
-            self.stats.accepted += 1
+            stats.accepted += 1
+            stats.improvement += before[2] - best_key[2]
 
     def _polish(self) -> None:
         steps = min(self.settings.polish, self.tracker.evaluations_left)

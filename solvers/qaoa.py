@@ -14,6 +14,8 @@
    whose row is not one-hot keeps its start machine) -> repair -> evaluator.
 4. Keep the best ``candidates`` distinct schedules and polish each with
    ``polish_steps`` local-search steps on the true objective.
+   Steps 1, 3 and 4 are `qsched.solvers.decode`'s, shared with the classical
+   peers `qubo-sa` and `qubo-tabu`, which replace step 2 only.
 5. VQE: choose the best polished candidate's DVFS levels (`vqe.refine_levels`).
 6. The best schedule the evaluator saw is the answer.
 
@@ -29,17 +31,13 @@ from typing import Annotated, Any
 
 import numpy as np
 
-from qsched.construct import repaired_start
-from qsched.evaluate import Evaluation
-from qsched.neighbourhood import hill_climb
 from qsched.options import Option
 from qsched.problem import FieldViolation, Problem, quoted
 from qsched.registry import SolverKind, register
-from qsched.repair import levels_by_power, repair
 from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
 from qsched.solvers import backends
-from qsched.solvers.allocation import TaskAllocation
 from qsched.solvers.circuit import TranspiledQaoa
+from qsched.solvers.decode import encode, polished
 from qsched.solvers.engine import QaoaEngine, basis_bits, reorder_free_first
 from qsched.solvers.parameters import Optimized, optimize
 from qsched.solvers.qubo import QuboForm
@@ -81,15 +79,6 @@ def qubit_violations(problem: Problem, budget: int, taker: str) -> list[FieldVio
             "the classical heuristics and searches (min-min, local-search, ...) take any size",
         )
     ]
-
-
-def encode(
-    problem: Problem, tracker: SolveTracker | None = None
-) -> tuple[TaskAllocation, QuboForm, Evaluation]:
-    """The allocation program at the start schedule's levels, its QUBO, and the start."""
-    start = repaired_start(tracker or SolveTracker(problem, Budget()))
-    allocation = TaskAllocation(problem, levels=start.levels, incumbent=start.assignment)
-    return allocation, allocation.to_qubo(), start
 
 
 @register(
@@ -169,14 +158,18 @@ def qaoa(
             seed,
             facts,
         )
-    with tracker.stage("decode"):
-        decoded = _decode(tracker, allocation, form, counts, start, facts)
-    rng = np.random.default_rng(seed)
-    with tracker.stage("polish"):
-        finalists = [
-            hill_climb(tracker, c, rng, polish_steps, stage="polish")
-            for c in _best_distinct(decoded, candidates)
-        ]
+    finalists = polished(
+        tracker,
+        allocation,
+        form,
+        counts,
+        start,
+        facts,
+        seed=seed,
+        candidates=candidates,
+        polish_steps=polish_steps,
+        stage="qaoa",
+    )
     if vqe and not tracker.exhausted:
         report = VqeReport()
         with tracker.stage("vqe"):
@@ -273,57 +266,3 @@ def _refine_on_device(circuit: TranspiledQaoa, form: QuboForm, gammas, betas, it
         options={"maxiter": iterations, "rhobeg": 0.1},
     )
     return found.x[:depth], found.x[depth:]
-
-
-def _decode(
-    tracker: SolveTracker,
-    allocation: TaskAllocation,
-    form: QuboForm,
-    counts: dict[int, int],
-    start: Evaluation,
-    facts,
-) -> list[Evaluation]:
-    """Every distinct assignment among the samples (most frequent first), repaired and evaluated.
-
-    The first T*M QUBO bits are the program's x variables, so samples that
-    differ only in slack bits name the same assignment and are scored once.
-    """
-    order = levels_by_power(tracker.problem)
-    cells = allocation.num_tasks * allocation.num_machines
-    assignments: dict[bytes, list] = {}
-    for state, count in counts.items():
-        assignment = allocation.interpret(basis_bits(state, cells))
-        entry = assignments.setdefault(assignment.tobytes(), [assignment, 0])
-        entry[1] += count
-    decoded, valid = [], 0
-    for assignment, count in sorted(
-        assignments.values(), key=lambda entry: (-entry[1], entry[0].tolist())
-    ):
-        if tracker.exhausted:
-            break
-        if np.all(assignment >= 0) and form.program.is_feasible(allocation.solution(assignment)):
-            valid += count
-        complete = np.where(assignment < 0, start.assignment, assignment)
-        decoded.append(repair(tracker, complete, start.levels, order, stage="qaoa"))
-    shots = sum(counts.values())
-    facts.update(
-        distinct_samples=len(counts),
-        distinct_assignments=len(assignments),
-        feasible_sample_share=valid / shots if shots else 0.0,
-    )
-    if decoded:
-        facts["best_sample_objective"] = min(decoded, key=lambda e: e.key).objective
-    return decoded or [start]
-
-
-def _best_distinct(evaluations: list[Evaluation], count: int) -> list[Evaluation]:
-    """The ``count`` best schedules with distinct assignments."""
-    chosen, seen = [], set()
-    for evaluation in sorted(evaluations, key=lambda e: e.key):
-        key = evaluation.assignment.tobytes()
-        if key not in seen:
-            seen.add(key)
-            chosen.append(evaluation)
-        if len(chosen) == count:
-            break
-    return chosen

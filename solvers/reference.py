@@ -47,7 +47,8 @@ from qsched.problem import FieldViolation, Problem
 from qsched.registry import SolverKind, register
 from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
 from qsched.solvers.backends import QUBIT_BUDGET
-from qsched.solvers.qaoa import encode, qubit_violations
+from qsched.solvers.decode import encode
+from qsched.solvers.qaoa import qubit_violations
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,18 @@ positions within the window, one row per sample):
   waits for the preempted thread (measured on this project's 2-core
   machine under load: 4 ms per expectation value on one thread, 210 ms on
   two);
+- ``sa`` and ``tabu``: QAOA's classical peers (`qsched.solvers.peers`:
+  dwave-samplers' simulated annealing and tabu search) on the same window
+  QUBO, ``shots`` reads, each call seeded from the hybrid's generator. Their
+  lengths (``sweeps`` per read, ``tabu_updates`` per tabu search, one
+  restart) are set so that a window costs about what a QAOA window costs
+  (the sub-solver step of 60 windows of 512 x 16 at 16 qubits and 256 shots,
+  one thread, this project's 2-core machine at load 3: QAOA 40 ms a window,
+  simulated annealing at 1,000 sweeps 45 ms, tabu search at 15,000 updates
+  40 ms; dwave-samplers' default tabu length, 500,000 updates, would cost
+  about 3 ms a read, 0.8 s a window), so the ablation compares samplers at
+  equal time as well as at equal samples. A sample whose task rows are not
+  all one-hot is dropped, as QAOA's would be (`one_hot_assignments`);
 - ``exhaustive``: every assignment of the window's tasks to its machines
   (exact on the window: what a perfect sub-solver would find);
 - ``random``: ``shots`` uniformly random assignments, as many samples as
@@ -45,9 +57,15 @@ from qsched.incremental.schedule import Schedule
 from qsched.problem import Problem
 from qsched.solvers.allocation import TaskAllocation
 from qsched.solvers.parameters import optimize
+from qsched.solvers.peers import SWEEPS, sample_qubo
 from qsched.solvers.qaoa import EngineQaoa
 
-SUB_SOLVERS = ("qaoa", "exhaustive", "random")
+SUB_SOLVERS = ("qaoa", "sa", "tabu", "exhaustive", "random")
+#: QUBO peers among the sub-solvers: `sample_qubo` methods.
+PEER_SUB_SOLVERS = ("sa", "tabu")
+#: Variable updates per tabu search of a ``tabu`` window (about a QAOA window's time at 16
+#: qubits and 256 shots, with one restart).
+TABU_UPDATES = 15_000
 #: Added to every machine's slack when drawing the window's other machines, so that machines
 #: as busy as the critical one can still be drawn.
 SLACK_FLOOR = 1e-9
@@ -196,7 +214,14 @@ class AngleCache:
 WindowSolver = Callable[[Window, np.random.Generator], np.ndarray]
 
 
-def window_solver(name: str, shots: int, angles: AngleCache) -> WindowSolver:
+def window_solver(
+    name: str,
+    shots: int,
+    angles: AngleCache,
+    *,
+    sweeps: int = SWEEPS,
+    tabu_updates: int = TABU_UPDATES,
+) -> WindowSolver:
     """The sub-solver ``name`` (one of `SUB_SOLVERS`): window -> window assignments."""
     if name == "qaoa":
 
@@ -205,6 +230,9 @@ def window_solver(name: str, shots: int, angles: AngleCache) -> WindowSolver:
                 return qaoa_assignments(window, angles, shots, rng)
 
         return qaoa
+    if name in PEER_SUB_SOLVERS:
+        settings = {"sweeps": sweeps} if name == "sa" else {"restarts": 1, "updates": tabu_updates}
+        return lambda window, rng: peer_assignments(window, name, shots, rng, settings)
     if name == "random":
         return lambda window, rng: rng.integers(
             window.machines.size, size=(shots, window.tasks.size)
@@ -232,10 +260,26 @@ def qaoa_assignments(
     form = allocation.qubo_arrays()
     initial = allocation.start_state(window.start, form.num_qubits)
     engine = EngineQaoa(form, allocation.one_hot_groups(), initial)
-    states = np.array(sorted(engine.sample(*angles.for_window(engine), shots, rng)))
-    bits = (states[:, None] >> np.arange(allocation.cells)) & 1
+    return one_hot_assignments(window, engine.sample(*angles.for_window(engine), shots, rng))
+
+
+def peer_assignments(
+    window: Window, method: str, shots: int, rng: np.random.Generator, settings: dict[str, int]
+) -> np.ndarray:
+    """Distinct window assignments among ``shots`` reads of the QUBO peer ``method`` on the
+    window's QUBO, seeded from ``rng``."""
+    qubo = window.allocation.qubo_arrays().arrays
+    seed = int(rng.integers(1 << 63))
+    return one_hot_assignments(window, sample_qubo(qubo, method, shots, seed, **settings))
+
+
+def one_hot_assignments(window: Window, counts: dict[int, int]) -> np.ndarray:
+    """The sampled basis states (qubit i = bit i) whose task rows are all one-hot, as window
+    assignments (one row per distinct state, in state order); the others are dropped."""
+    states = np.array(sorted(counts), dtype=np.int64)
+    bits = (states[:, None] >> np.arange(window.allocation.cells)) & 1
     rows = bits.reshape(states.size, window.tasks.size, window.machines.size)
-    return rows.argmax(axis=2)[rows.sum(axis=2).min(axis=1) == 1]
+    return rows.argmax(axis=2)[np.all(rows.sum(axis=2) == 1, axis=1)]
 
 
 def every_assignment(window: Window) -> np.ndarray:

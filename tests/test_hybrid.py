@@ -16,12 +16,14 @@ from qsched.incremental.schedule import Schedule
 from qsched.problem import Problem, ProblemError
 from qsched.solver import Budget, SolveTracker, StopReason
 from qsched.solvers.window import (
+    SUB_SOLVERS,
     AngleCache,
     StopRequested,
     build_window,
     candidate_key,
     every_assignment,
     fitting_window,
+    one_hot_assignments,
     ranked,
     sub_problem,
     window_solver,
@@ -41,7 +43,7 @@ def live_start(problem: Problem) -> Schedule:
     return Schedule(problem, start.assignment, start.levels)
 
 
-@pytest.mark.parametrize("sub_solver", ["qaoa", "exhaustive", "random"])
+@pytest.mark.parametrize("sub_solver", ["qaoa", "sa", "tabu", "exhaustive", "random", "mixed"])
 def test_hybrid_is_feasible_deterministic_and_windows_fit_the_qubit_budget(sub_solver):
     problem = generated(16, 4, 3)
     first, second = run(problem, sub_solver=sub_solver), run(problem, sub_solver=sub_solver)
@@ -53,6 +55,41 @@ def test_hybrid_is_feasible_deterministic_and_windows_fit_the_qubit_budget(sub_s
         first.facts["acceptance_rate"] == first.facts["accepted_windows"] / first.facts["windows"]
     )
     assert first.facts["sub_solver"] == sub_solver
+    assert first.facts == second.facts
+
+
+@pytest.mark.parametrize("sub_solver", ["sa", "mixed"])
+def test_windows_per_sub_solver_add_up_to_the_totals(sub_solver):
+    """Per sub-solver: its windows, the accepted ones and their objective improvement; mixed
+    takes every sub-solver in turn, so their window counts differ by at most one."""
+    result = run(generated(24, 4, 5), evaluations=3000, sub_solver=sub_solver)
+    facts, per_solver = result.facts, result.facts["sub_solvers"]
+    assert list(per_solver) == (list(SUB_SOLVERS) if sub_solver == "mixed" else [sub_solver])
+    for key, total in [
+        ("windows", "windows"),
+        ("accepted", "accepted_windows"),
+        ("without_candidates", "windows_without_candidates"),
+    ]:
+        assert sum(s[key] for s in per_solver.values()) == facts[total]
+    windows = [s["windows"] for s in per_solver.values()]
+    assert max(windows) - min(windows) <= 1 and facts["windows"] >= len(windows)
+    for counts in per_solver.values():
+        assert counts["acceptance_rate"] == (
+            counts["accepted"] / counts["windows"] if counts["windows"] else 0.0
+        )
+        assert counts["accepted"] or counts["improvement"] == 0.0
+    start = result.trace[0].objective
+    assert result.evaluation.objective <= start  # feasible start here: windows never worsen it
+
+
+def test_sampled_states_become_window_assignments_only_where_every_row_is_one_hot():
+    problem = braun(32, 4)
+    window = build_window(problem, live_start(problem), np.arange(3), np.array([0, 1]))
+    one_hot = 0b01_10_01  # tasks on machines 0, 1, 0 (qubit t * 2 + m)
+    two_in_a_row = 0b11_10_01
+    empty_row = 0b00_10_01
+    rows = one_hot_assignments(window, {empty_row: 1, one_hot: 3, two_in_a_row: 2})
+    assert rows.tolist() == [[0, 1, 0]]
 
 
 def test_windows_are_chosen_around_the_critical_machine():
@@ -122,8 +159,10 @@ def test_sub_solvers_sample_as_documented():
     rng = np.random.default_rng(0)
     assert window_solver("random", 17, angles)(window, rng).shape == (17, 3)
     assert len(np.unique(window_solver("exhaustive", 17, angles)(window, rng), axis=0)) == 2**3
-    sampled = window_solver("qaoa", 17, angles)(window, rng)
-    assert sampled.shape[1] == 3 and 1 <= len(sampled) <= 17
+    for name in ("qaoa", "sa", "tabu"):
+        sampled = window_solver(name, 17, angles, sweeps=50, tabu_updates=500)(window, rng)
+        assert sampled.shape[1] == 3 and len(sampled) <= 17
+        assert np.all((sampled >= 0) & (sampled < 2))
 
 
 def test_ranking_skips_the_incumbent_and_puts_rows_that_fit_first():

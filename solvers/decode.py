@@ -1,0 +1,121 @@
+"""Samples of the allocation QUBO -> repaired, polished schedules: what every QUBO sampler shares.
+
+`qaoa` and its classical peers (`qubo-sa`, `qubo-tabu`: `qsched.solvers.peer_solvers`) differ
+only in where the samples come from. Everything around the sampling step is this module's,
+so a comparison between them measures the sampler and nothing else:
+
+1. `encode`: the allocation program at the repaired Min-min start's levels, its QUBO (the
+   start's assignment calibrates the penalty, `allocation.TaskAllocation`), and the start;
+2. `decode`: each distinct sampled assignment (most frequent first) -> a task whose row is
+   not one-hot keeps its start machine -> repair -> the evaluator; the facts
+   ``distinct_samples``, ``distinct_assignments``, ``feasible_sample_share`` and
+   ``best_sample_objective`` say how good the samples were before any repair;
+3. `polished`: the best ``candidates`` distinct schedules, each polished with
+   ``polish_steps`` hill-climbing steps on the true objective.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from qsched.construct import repaired_start
+from qsched.evaluate import Evaluation
+from qsched.neighbourhood import hill_climb
+from qsched.problem import Problem
+from qsched.repair import levels_by_power, repair
+from qsched.solver import Budget, SolveTracker
+from qsched.solvers.allocation import TaskAllocation
+from qsched.solvers.engine import basis_bits
+from qsched.solvers.qubo import QuboForm
+
+
+def encode(
+    problem: Problem, tracker: SolveTracker | None = None
+) -> tuple[TaskAllocation, QuboForm, Evaluation]:
+    """The allocation program at the start schedule's levels, its QUBO, and the start."""
+    start = repaired_start(tracker or SolveTracker(problem, Budget()))
+    allocation = TaskAllocation(problem, levels=start.levels, incumbent=start.assignment)
+    return allocation, allocation.to_qubo(), start
+
+
+def polished(
+    tracker: SolveTracker,
+    allocation: TaskAllocation,
+    form: QuboForm,
+    counts: dict[int, int],
+    start: Evaluation,
+    facts: dict[str, Any],
+    *,
+    seed: int,
+    candidates: int,
+    polish_steps: int,
+    stage: str,
+) -> list[Evaluation]:
+    """The samples ``counts`` (basis state -> count, qubit i = bit i) decoded and repaired (stage
+    ``decode``; repaired schedules are reported under the sampler's ``stage``), then the best
+    ``candidates`` distinct ones polished (stage ``polish``)."""
+    with tracker.stage("decode"):
+        decoded = decode(tracker, allocation, form, counts, start, facts, stage)
+    rng = np.random.default_rng(seed)
+    with tracker.stage("polish"):
+        return [
+            hill_climb(tracker, c, rng, polish_steps, stage="polish")
+            for c in best_distinct(decoded, candidates)
+        ]
+
+
+def decode(
+    tracker: SolveTracker,
+    allocation: TaskAllocation,
+    form: QuboForm,
+    counts: dict[int, int],
+    start: Evaluation,
+    facts: dict[str, Any],
+    stage: str,
+) -> list[Evaluation]:
+    """Every distinct assignment among the samples (most frequent first), repaired and evaluated.
+
+    The first T*M QUBO bits are the program's x variables, so samples that
+    differ only in slack bits name the same assignment and are scored once.
+    """
+    order = levels_by_power(tracker.problem)
+    cells = allocation.num_tasks * allocation.num_machines
+    assignments: dict[bytes, list] = {}
+    for state, count in counts.items():
+        assignment = allocation.interpret(basis_bits(state, cells))
+        entry = assignments.setdefault(assignment.tobytes(), [assignment, 0])
+        entry[1] += count
+    decoded, valid = [], 0
+    for assignment, count in sorted(
+        assignments.values(), key=lambda entry: (-entry[1], entry[0].tolist())
+    ):
+        if tracker.exhausted:
+            break
+        if np.all(assignment >= 0) and form.program.is_feasible(allocation.solution(assignment)):
+            valid += count
+        complete = np.where(assignment < 0, start.assignment, assignment)
+        decoded.append(repair(tracker, complete, start.levels, order, stage=stage))
+    shots = sum(counts.values())
+    facts.update(
+        distinct_samples=len(counts),
+        distinct_assignments=len(assignments),
+        feasible_sample_share=valid / shots if shots else 0.0,
+    )
+    if decoded:
+        facts["best_sample_objective"] = min(decoded, key=lambda e: e.key).objective
+    return decoded or [start]
+
+
+def best_distinct(evaluations: list[Evaluation], count: int) -> list[Evaluation]:
+    """The ``count`` best schedules with distinct assignments."""
+    chosen, seen = [], set()
+    for evaluation in sorted(evaluations, key=lambda e: e.key):
+        key = evaluation.assignment.tobytes()
+        if key not in seen:
+            seen.add(key)
+            chosen.append(evaluation)
+        if len(chosen) == count:
+            break
+    return chosen
