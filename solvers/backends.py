@@ -7,13 +7,31 @@
   generic CX / RZ / SX / X gate set, plus readout error.
 - ``fake_<device>`` (``fake_torino``, ``fake_fez``, ``fake_brisbane``, any
   device in `qiskit_ibm_runtime.fake_provider`): the device's coupling map,
-  gate set and calibration data, simulated with its noise through the
-  Runtime ``SamplerV2`` / ``EstimatorV2`` in local mode.
+  gate set and calibration data, simulated with its noise in IBM Runtime's
+  local testing mode.
 - ``ibm:<device>`` (``ibm:ibm_torino``): real hardware through IBM Runtime, on
   the same code path as the fake devices. Needs credentials: an account saved
   with ``QiskitRuntimeService.save_account(token=..., channel="ibm_quantum_platform")``
   or the ``QISKIT_IBM_TOKEN`` (and optional ``QISKIT_IBM_INSTANCE``)
-  environment variables.
+  environment variables. With ``QSCHED_IBM_LOCAL=1`` (`IBM_LOCAL`) the device
+  names resolve through the runtime's own local service
+  (``QiskitRuntimeLocalService``) instead: ``ibm:fake_torino`` then takes the
+  whole hardware path (resolution by name, transpilation for the device, the
+  Sampler, decoding) with no network, running on qiskit-aer with the device's
+  noise.
+
+The fake and IBM devices sample through qiskit-ibm-runtime's client-side
+Sampler (`qiskit_ibm_runtime.executor_sampler.Sampler`, new in 0.50): it turns
+the sampler's PUBs into a ``QuantumProgram`` on the client and runs it with the
+``Executor`` primitive, on IBM Runtime or, for a fake device, locally on
+qiskit-aer. It replaces the server-side ``qiskit_ibm_runtime.SamplerV2``, which
+0.50 deprecated (a ``DeprecationWarning`` on every construction). Twirling and
+dynamical decoupling stay off, so the device runs the circuit as transpiled and
+as the facts describe it. Local runs are seeded with
+``options.simulator.seed_simulator`` (the solver's seed; seed 0 is honoured, unlike
+the legacy SamplerV2's local mode, which ignored it); IBM Runtime does not receive
+simulator options.
+The noiseless and ``aer-noisy`` backends keep qiskit-aer's own ``SamplerV2``.
 
 Every circuit is transpiled once per backend (`Device.pass_manager`) and the
 transpiled circuit keeps its parameters, so each optimizer iteration only
@@ -49,6 +67,10 @@ BACKEND_NAMES = (
 #: Depolarizing error per one- and two-qubit gate, and readout error, of ``aer-noisy``.
 NOISE = {"one_qubit": 1e-3, "two_qubit": 1e-2, "readout": 1e-2}
 NOISY_BASIS = ["cx", "rz", "sx", "x"]
+#: The setting that runs ``ibm:<device>`` in IBM Runtime's local testing mode: set to 1 (or
+#: true, yes, on), ``ibm:`` names resolve through ``QiskitRuntimeLocalService``, whose devices
+#: are the fake ones (``ibm:fake_torino``), simulated on qiskit-aer with no network.
+IBM_LOCAL = "QSCHED_IBM_LOCAL"
 
 
 class BackendError(ValueError):
@@ -72,6 +94,8 @@ class Device:
 
     @property
     def max_qubits(self) -> int:
+        if self.kind == "ibm" and ibm_local():
+            return QUBIT_BUDGET["fake"]  # simulated with the device's noise, as a fake device is
         return QUBIT_BUDGET[self.kind]
 
     @cached_property
@@ -100,7 +124,9 @@ class Device:
         )
 
     def sampler(self, shots: int):
-        """A SamplerV2 for this backend, seeded where it simulates."""
+        """A V2 sampler (`qiskit.primitives.BaseSamplerV2`) for this backend, seeded where it
+        simulates: qiskit-aer's for the engine and Aer backends, IBM Runtime's client-side
+        Sampler for the fake and IBM devices (see the module docstring)."""
         if self.kind in ("engine", "aer", "aer-noisy"):
             from qiskit_aer.primitives import SamplerV2
 
@@ -109,13 +135,18 @@ class Device:
                 seed=self.seed,
                 options={"backend_options": self._aer_options()},
             )
-        from qiskit_ibm_runtime import SamplerV2
+        from qiskit_ibm_runtime.executor_sampler import Sampler
 
-        options: dict[str, Any] = {"default_shots": shots}
-        if self.kind == "fake":
-            # Local mode ignores a simulator seed of 0, so seeds are shifted by one.
-            options["simulator"] = {"seed_simulator": self.seed + 1}
-        return SamplerV2(mode=self.target, options=options)
+        return Sampler(
+            mode=self.target,
+            options={
+                "default_shots": shots,
+                "twirling": {"enable_gates": False, "enable_measure": False},
+                "dynamical_decoupling": {"enable": False},
+                # Local testing mode only (fake devices, QSCHED_IBM_LOCAL); never sent to IBM.
+                "simulator": {"seed_simulator": self.seed},
+            },
+        )
 
     def _aer_options(self) -> dict[str, Any]:
         # Statevector with sampled noise (trajectories), not Aer's automatic density matrix,
@@ -169,24 +200,43 @@ def _snake(class_name: str) -> str:
     )
 
 
-def ibm_device(device_name: str):
-    """A real IBM device through IBM Runtime (needs a saved account or QISKIT_IBM_TOKEN)."""
+def ibm_local() -> bool:
+    """Whether `IBM_LOCAL` asks for IBM Runtime's local testing mode."""
+    return os.environ.get(IBM_LOCAL, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def ibm_service():
+    """Where ``ibm:<device>`` names resolve: IBM Runtime (`QiskitRuntimeService`: network and
+    credentials, a saved account or QISKIT_IBM_TOKEN), or with `IBM_LOCAL` set its local
+    testing mode (`QiskitRuntimeLocalService`: the fake devices, no network)."""
+    if ibm_local():
+        from qiskit_ibm_runtime.fake_provider.local_service import QiskitRuntimeLocalService
+
+        return QiskitRuntimeLocalService()
     from qiskit_ibm_runtime import QiskitRuntimeService
 
     token = os.environ.get("QISKIT_IBM_TOKEN")
+    if token:
+        return QiskitRuntimeService(
+            channel="ibm_quantum_platform",
+            token=token,
+            instance=os.environ.get("QISKIT_IBM_INSTANCE"),
+        )
+    return QiskitRuntimeService()
+
+
+def ibm_device(device_name: str):
+    """The IBM device ``device_name`` from `ibm_service` (a real device, or a fake one in local
+    testing mode); `BackendError` if it does not resolve."""
     try:
-        if token:
-            service = QiskitRuntimeService(
-                channel="ibm_quantum_platform",
-                token=token,
-                instance=os.environ.get("QISKIT_IBM_INSTANCE"),
-            )
-        else:
-            service = QiskitRuntimeService()
-        return service.backend(device_name)
-    except (
-        Exception
-    ) as error:  # no account, no network, unknown device: all one answer to the caller
+        return ibm_service().backend(device_name)
+    except Exception as error:  # no account, no network, unknown device: one answer to the caller
+        if ibm_local():
+            raise BackendError(
+                f"IBM device {quoted(device_name)} is not in IBM Runtime's local testing mode "
+                f"({IBM_LOCAL} is set), whose devices are the fake ones, e.g. ibm:fake_torino: "
+                f"{error}"
+            ) from error
         raise BackendError(f"IBM device {quoted(device_name)} is not reachable: {error}") from error
 
 

@@ -9,7 +9,9 @@ transpiled once for the backend and warm-started near the current levels:
 the first RY layer is tilted towards the current bits (each flipped with
 probability sin^2(`TILT` / 2)), so the search starts at the incumbent. The
 distinct level choices in the final sample are scored by the evaluator, and
-the result is never worse than the incumbent.
+the result is never worse than the incumbent. On a device only the program's
+qubits are measured (`MeasuredQubits`), so a simulated device holds those
+qubits, not all of the device's.
 
 A machine's levels take one qubit each, plus one per distinct makespan
 value, so machines are refined in blocks that fit ``max_qubits``, one block
@@ -22,7 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from qiskit import ClassicalRegister
 from qiskit.circuit.library import n_local
+from qiskit.primitives import BaseSamplerV2
+from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit_algorithms import SamplingVQE
 from qiskit_algorithms.optimizers import COBYLA
 
@@ -126,18 +131,18 @@ def _sweep(
         form = selection.to_qubo()
         operator, _ = form.to_ising()
         circuit = device.pass_manager().run(ansatz(form.num_qubits))
+        positions = (
+            circuit.layout.final_index_layout() if circuit.layout else list(range(form.num_qubits))
+        )
         start_bits = _qubo_bits(form, selection.solution(best.levels))
         vqe = SamplingVQE(
-            device.sampler(shots),
+            MeasuredQubits(device.sampler(shots), positions),
             circuit,
             COBYLA(maxiter=iterations, rhobeg=0.3),
             initial_point=warm_start(start_bits),
             aggregation=CVAR_ALPHA,
         )
         found = vqe.compute_minimum_eigenvalue(operator.apply_layout(circuit.layout))
-        positions = (
-            circuit.layout.final_index_layout() if circuit.layout else list(range(form.num_qubits))
-        )
         report.blocks += 1
         report.qubits = max(report.qubits, form.num_qubits)
         report.iterations += int(found.cost_function_evals or 0)
@@ -147,6 +152,36 @@ def _sweep(
                 best = evaluation
                 report.improved += 1
     return best
+
+
+class MeasuredQubits(BaseSamplerV2):
+    """A sampler that measures only the program's qubits (``positions``) of each circuit.
+
+    `SamplingVQE` measures every qubit of its ansatz, and an ansatz transpiled
+    for a device spans all the device's qubits (133 on Torino): a simulator of
+    the device (fake devices, IBM Runtime's local testing mode) then has to
+    hold them all, and runs out of memory. Each circuit's final measurements
+    are replaced here by measurements of the ``positions`` qubits alone, into
+    the clbits of the same index in a register named like `measure_all`'s, so
+    a measured integer still has physical qubit p at bit p; the other bits read
+    0, where the laid-out operator is the identity.
+    """
+
+    def __init__(self, sampler: BaseSamplerV2, positions: list[int]):
+        self._sampler = sampler
+        self._positions = [int(p) for p in positions]
+
+    def run(self, pubs, *, shots: int | None = None):
+        return self._sampler.run([self._measured(pub, shots) for pub in pubs], shots=shots)
+
+    def _measured(self, pub, shots: int | None) -> SamplerPub:
+        pub = SamplerPub.coerce(pub, shots)
+        circuit = pub.circuit.remove_final_measurements(inplace=False)
+        clbits = ClassicalRegister(circuit.num_qubits, "meas")
+        circuit.add_register(clbits)
+        for position in self._positions:
+            circuit.measure(position, clbits[position])
+        return SamplerPub(circuit, pub.parameter_values, pub.shots)
 
 
 def _qubo_bits(form, program_values: np.ndarray) -> np.ndarray:

@@ -120,3 +120,23 @@ def test_vqe_reads_program_qubits_from_where_the_device_layout_put_them():
         eigenstate = {measured: 1.0}
 
     assert vqe._readout(Found, form, selection, positions)[0].tolist() == [1]
+
+
+def test_vqe_measures_only_the_program_qubits_so_a_device_simulates_them_alone():
+    """SamplingVQE measures every qubit of the 133-qubit transpiled ansatz; a fake device's
+    simulator cannot hold 133 qubits, so the sampler VQE gets measures the program's alone."""
+    from qsched.solvers import vqe
+
+    problem = generated(3, 1, 4, uniform_load=True)
+    selection = LevelSelection(problem, np.zeros(3, dtype=np.int64))
+    form = selection.to_qubo()
+    fake = device("fake_torino", seed=0)
+    circuit = fake.pass_manager().run(vqe.ansatz(form.num_qubits))
+    positions = circuit.layout.final_index_layout()
+    measured = circuit.measure_all(inplace=False)  # as SamplingVQE does
+    start = vqe.warm_start(np.zeros(form.num_qubits))
+    sampler = vqe.MeasuredQubits(fake.sampler(64), positions)
+    counts = sampler.run([(measured, start)]).result()[0].data.meas.get_int_counts()
+    assert sum(counts.values()) == 64
+    program_bits = sum(1 << p for p in positions)
+    assert all(z & ~program_bits == 0 for z in counts)

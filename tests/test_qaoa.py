@@ -152,5 +152,7 @@ def test_service_runs_qaoa_on_a_named_backend(stub):
 
 def test_service_refuses_a_bad_backend_and_an_oversized_problem(stub):
     assert_invalid(rpc_error(solve, stub, generate(3, 2, 1), "qaoa", backend="nope"), "backend")
+    no_account = rpc_error(solve, stub, generate(3, 2, 1), "qaoa", backend="ibm:ibm_torino")
+    assert_invalid(no_account, "backend")  # no IBM credentials here
     assert_invalid(rpc_error(solve, stub, generate(3, 2, 1), "min-min", backend="aer"), "backend")
     assert_invalid(rpc_error(solve, stub, generate(8, 4, 1), "qaoa"), "problem.tasks")
