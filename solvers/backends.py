@@ -2,6 +2,9 @@
 
 - ``engine`` (default): the built-in statevector engine (`engine.QaoaEngine`)
   for QAOA; VQE samples on noiseless qiskit-aer.
+- ``gpu``: the same engine's CUDA kernels (`gpu_engine.GpuQaoaEngine`) for
+  QAOA, up to 30 qubits; VQE as on ``engine``. Refused (`BackendError`, so
+  INVALID_ARGUMENT naming ``backend``) where no CUDA device is present.
 - ``aer``: qiskit-aer, noiseless, sampled with shots.
 - ``aer-noisy``: qiskit-aer with a depolarizing noise model (`NOISE`) on a
   generic CX / RZ / SX / X gate set, plus readout error.
@@ -52,10 +55,15 @@ from qsched.problem import quoted
 #: Logical qubits each kind of backend takes: the engine's limit is set by the time an
 #: angle optimization takes, the noisy ones by their simulation cost. IBM hardware could
 #: take more, but the angles are optimized on the engine first, so it shares its limit.
-QUBIT_BUDGET = {"engine": 22, "aer": 22, "aer-noisy": 12, "fake": 12, "ibm": 22}
+#: The GPU's 30 is time too: memory would hold 32 (a complex64 state and float64 costs of
+#: 2^32 amplitudes take 48 GiB of an H200's 141), but an XY layer at 30 qubits took 138 ms
+#: on an H200 and 710 ms at 32, so a default depth-2 angle optimization (about 180 layers)
+#: takes about 25 s at 30 qubits, as the CPU engine takes at 22 (benchmarks/results/gpu-engine.md).
+QUBIT_BUDGET = {"engine": 22, "gpu": 30, "aer": 22, "aer-noisy": 12, "fake": 12, "ibm": 22}
 #: The names `SolverSpec.backends` advertises; ``<device>`` stands for any device name.
 BACKEND_NAMES = (
     "engine",
+    "gpu",
     "aer",
     "aer-noisy",
     "fake_torino",
@@ -93,6 +101,12 @@ class Device:
         return self.name
 
     @property
+    def simulates_qaoa_itself(self) -> bool:
+        """QAOA runs on the built-in engine (CPU or GPU), which samples its own state: no
+        circuit, no transpilation."""
+        return self.kind in ("engine", "gpu")
+
+    @property
     def max_qubits(self) -> int:
         if self.kind == "ibm" and ibm_local():
             return QUBIT_BUDGET["fake"]  # simulated with the device's noise, as a fake device is
@@ -102,7 +116,7 @@ class Device:
     def target(self):
         """The qiskit backend circuits are transpiled for and run on (``aer-noisy`` has none:
         its circuits go to a generic gate set and run on Aer's primitives with the noise model)."""
-        if self.kind in ("engine", "aer"):
+        if self.kind in ("engine", "gpu", "aer"):
             from qiskit_aer import AerSimulator
 
             return AerSimulator(method="statevector", seed_simulator=self.seed)
@@ -127,7 +141,7 @@ class Device:
         """A V2 sampler (`qiskit.primitives.BaseSamplerV2`) for this backend, seeded where it
         simulates: qiskit-aer's for the engine and Aer backends, IBM Runtime's client-side
         Sampler for the fake and IBM devices (see the module docstring)."""
-        if self.kind in ("engine", "aer", "aer-noisy"):
+        if self.kind in ("engine", "gpu", "aer", "aer-noisy"):
             from qiskit_aer.primitives import SamplerV2
 
             return SamplerV2(
@@ -165,6 +179,14 @@ def device(name: str, seed: int = 0) -> Device:
         raise BackendError(f"unknown backend {quoted(name)}; known: {', '.join(BACKEND_NAMES)}")
     if resolved.kind == "ibm" and not name.removeprefix("ibm:"):
         raise BackendError("name the IBM device: ibm:<device>, e.g. ibm:ibm_torino")
+    if resolved.kind == "gpu":
+        from qsched.solvers.gpu_engine import gpu_available
+
+        if not gpu_available():
+            raise BackendError(
+                "backend gpu needs a CUDA device and this machine has none "
+                "(numba.cuda finds no GPU); engine runs the same QAOA on the CPU"
+            )
     if resolved.kind in ("fake", "ibm"):
         resolved.target  # noqa: B018 - resolve the device now, so a bad name fails before the solve
     return resolved

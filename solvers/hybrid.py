@@ -75,6 +75,7 @@ from qsched.problem import FieldViolation, Problem, ProblemError
 from qsched.registry import SolverKind, register
 from qsched.repair import levels_by_power, repair
 from qsched.solver import Budget, ProgressCallback, ProgressEvent, Result, SolveTracker
+from qsched.solvers import backends
 from qsched.solvers.backends import QUBIT_BUDGET
 from qsched.solvers.peers import SWEEPS
 from qsched.solvers.window import (
@@ -104,9 +105,35 @@ MIN_START_SECONDS = 1e-3
 REPORT_SECONDS = 0.05
 
 
+#: Window size by backend when ``window_qubits`` is 0: the CPU engine's windows take about
+#: 40 ms at 16 qubits on one core; the GPU's take about as long at 26 (benchmarks/results/
+#: gpu-engine.md: an XY layer of 26 qubits in about 7 ms).
+WINDOW_QUBITS = {"engine": 16, "gpu": 26}
+
+
+def window_qubits_for(backend: str, window_qubits: int) -> int:
+    """The window size asked for, or the backend's (`WINDOW_QUBITS`) when 0."""
+    return window_qubits or WINDOW_QUBITS[backend]
+
+
 def check_hybrid(problem: Problem, options: Mapping[str, Any]) -> list[FieldViolation]:
-    """The start solver's own refusals of this problem (the MILP's size limit), as the start
-    option's."""
+    """A backend that is not here (``gpu`` without a CUDA device), windows wider than the
+    backend takes, and the start solver's own refusals of this problem (the MILP's size
+    limit), as the start option's."""
+    backend = options["backend"]
+    try:
+        limit = backends.device(backend).max_qubits
+    except backends.BackendError as error:
+        return [FieldViolation("backend", str(error))]
+    if options["window_qubits"] == 1:
+        return [FieldViolation("options.window_qubits", "a window takes at least 2 qubits")]
+    if window_qubits_for(backend, options["window_qubits"]) > limit:
+        return [
+            FieldViolation(
+                "options.window_qubits",
+                f"backend {backend} takes windows of at most {limit} qubits",
+            )
+        ]
     start = options["start"]
     try:
         registry.get(start).check(problem, {})
@@ -120,14 +147,26 @@ def check_hybrid(problem: Problem, options: Mapping[str, Any]) -> list[FieldViol
     return []
 
 
-@register("hybrid", kind=SolverKind.QUANTUM, finite=False, backends=("engine",), check=check_hybrid)
+@register(
+    "hybrid",
+    kind=SolverKind.QUANTUM,
+    finite=False,
+    backends=tuple(WINDOW_QUBITS),
+    check=check_hybrid,
+)
 def hybrid(
     problem: Problem,
     budget: Budget,
     seed: int,
     progress: ProgressCallback | None = None,
     *,
-    backend: Annotated[str, Option("where the windows' QAOA runs", choices=("engine",))] = "engine",
+    backend: Annotated[
+        str,
+        Option(
+            "where the windows' QAOA runs: the CPU engine, or its CUDA kernels (gpu)",
+            choices=tuple(WINDOW_QUBITS),
+        ),
+    ] = "engine",
     sub_solver: Annotated[
         str,
         Option(
@@ -138,8 +177,13 @@ def hybrid(
         ),
     ] = "qaoa",
     window_qubits: Annotated[
-        int, Option("most qubits of a window's QUBO", minimum=2, maximum=QUBIT_BUDGET["engine"])
-    ] = 16,
+        int,
+        Option(
+            "most qubits of a window's QUBO (0: the backend's, 16 on engine, 26 on gpu)",
+            minimum=0,
+            maximum=QUBIT_BUDGET["gpu"],
+        ),
+    ] = 0,
     window_machines: Annotated[
         int, Option("machines per window", minimum=2, maximum=QUBIT_BUDGET["engine"])
     ] = 2,
@@ -211,7 +255,17 @@ def hybrid(
     angles = AngleCache(depth, optimizer_evaluations, reoptimize_every, lambda: tracker.exhausted)
     names = SUB_SOLVERS if sub_solver == MIXED else (sub_solver,)
     rotation = [
-        (name, window_solver(name, shots, angles, sweeps=sweeps, tabu_updates=tabu_updates))
+        (
+            name,
+            window_solver(
+                name,
+                shots,
+                angles,
+                sweeps=sweeps,
+                tabu_updates=tabu_updates,
+                gpu=backend == "gpu",
+            ),
+        )
         for name in names
     ]
     search = WindowSearch(
@@ -219,11 +273,13 @@ def hybrid(
         current,
         rng,
         rotation,
-        WindowSettings(window_qubits, window_machines, candidates, window_polish),
+        WindowSettings(
+            window_qubits_for(backend, window_qubits), window_machines, candidates, window_polish
+        ),
     )
     with tracker.stage("window"):
         search.run()
-    facts = {"sub_solver": sub_solver, "start": start, **search.stats.facts()}
+    facts = {"backend": backend, "sub_solver": sub_solver, "start": start, **search.stats.facts()}
     return tracker.result("hybrid", completed=False, facts=facts)
 
 

@@ -6,8 +6,10 @@
 2. QAOA: ``depth`` layers, XY mixer on each task's one-hot row started from
    the start's assignment (a warm start inside the feasible one-hot space) or
    the X mixer from |+>. Angles: depth-by-depth COBYLA with INTERP warm
-   starts on the engine's exact expectation (`parameters.optimize`). On the
-   ``engine`` backend the final state is sampled directly; on a circuit
+   starts on the engine's exact expectation (`parameters.optimize`), on the
+   CPU engine or, with ``backend=gpu``, the same engine's CUDA kernels
+   (`gpu_engine`). On ``engine`` and ``gpu`` the final state is sampled
+   directly; on a circuit
    backend the transpiled circuit is re-bound for ``backend_iterations``
    further COBYLA steps on the sampled mean cost, then sampled.
 3. Decode: each distinct sample (most frequent first) -> assignment (a task
@@ -189,21 +191,31 @@ def qaoa(
 
 class EngineQaoa:
     """QAOA on the built-in engine for one QUBO, with samples in the QUBO's own qubit order
-    (with the XY mixer the engine numbers the slack qubits first, `reorder_free_first`)."""
+    (with the XY mixer the engine numbers the slack qubits first, `reorder_free_first`).
+
+    ``gpu``: the same engine's CUDA kernels (`gpu_engine.GpuQaoaEngine`, complex64 state)
+    instead of the CPU's; imported only then.
+    """
 
     def __init__(
         self,
         form: QuboForm,
         groups: list[list[int]] | None = None,
         initial: np.ndarray | None = None,
+        gpu: bool = False,
     ):
+        engine_class: type = QaoaEngine
+        if gpu:
+            from qsched.solvers.gpu_engine import GpuQaoaEngine
+
+            engine_class = GpuQaoaEngine
         if groups is None:
-            self.engine, self.order = QaoaEngine(form.arrays), np.arange(form.num_qubits)
+            self.engine, self.order = engine_class(form.arrays), np.arange(form.num_qubits)
         else:
             reordered, engine_groups, engine_initial, self.order = reorder_free_first(
                 form.arrays, groups, initial
             )
-            self.engine = QaoaEngine(reordered, engine_groups, engine_initial)
+            self.engine = engine_class(reordered, engine_groups, engine_initial)
 
     def optimize(self, depth: int, evaluations: int) -> Optimized:
         return optimize(self.engine.expectation, depth, evaluations)
@@ -228,7 +240,7 @@ def _run_qaoa(
     facts,
 ) -> dict[int, int]:
     """Optimize the angles and sample the final state on the device."""
-    engine = EngineQaoa(form, groups, initial)
+    engine = EngineQaoa(form, groups, initial, gpu=device.kind == "gpu")
     found = engine.optimize(depth, evaluations)
     facts.update(
         expectation=found.value,
@@ -236,7 +248,7 @@ def _run_qaoa(
         gammas=found.gammas.tolist(),
         betas=found.betas.tolist(),
     )
-    if device.kind == "engine":
+    if device.simulates_qaoa_itself:
         return engine.sample(found.gammas, found.betas, shots, np.random.default_rng(seed))
     circuit = TranspiledQaoa(form.arrays, depth, device, shots, groups, initial)
     facts.update(circuit.facts())

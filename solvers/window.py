@@ -24,7 +24,8 @@ positions within the window, one row per sample):
   saves, and where another process shares the cores a two-thread gate
   waits for the preempted thread (measured on this project's 2-core
   machine under load: 4 ms per expectation value on one thread, 210 ms on
-  two);
+  two). With the hybrid's ``backend=gpu`` it runs on the engine's CUDA
+  kernels (`gpu_engine`), where windows of 26 to 30 qubits fit;
 - ``sa`` and ``tabu``: QAOA's classical peers (`qsched.solvers.peers`:
   dwave-samplers' simulated annealing and tabu search) on the same window
   QUBO, ``shots`` reads, each call seeded from the hybrid's generator. Their
@@ -221,13 +222,15 @@ def window_solver(
     *,
     sweeps: int = SWEEPS,
     tabu_updates: int = TABU_UPDATES,
+    gpu: bool = False,
 ) -> WindowSolver:
-    """The sub-solver ``name`` (one of `SUB_SOLVERS`): window -> window assignments."""
+    """The sub-solver ``name`` (one of `SUB_SOLVERS`): window -> window assignments; ``gpu``:
+    QAOA on the engine's CUDA kernels."""
     if name == "qaoa":
 
         def qaoa(window: Window, rng: np.random.Generator) -> np.ndarray:
             with one_thread():
-                return qaoa_assignments(window, angles, shots, rng)
+                return qaoa_assignments(window, angles, shots, rng, gpu)
 
         return qaoa
     if name in PEER_SUB_SOLVERS:
@@ -252,14 +255,14 @@ def one_thread() -> Iterator[None]:
 
 
 def qaoa_assignments(
-    window: Window, angles: AngleCache, shots: int, rng: np.random.Generator
+    window: Window, angles: AngleCache, shots: int, rng: np.random.Generator, gpu: bool = False
 ) -> np.ndarray:
     """Distinct window assignments sampled from QAOA (XY mixer from the incumbent's window
     assignment, so every sample is one-hot)."""
     allocation = window.allocation
     form = allocation.qubo_arrays()
     initial = allocation.start_state(window.start, form.num_qubits)
-    engine = EngineQaoa(form, allocation.one_hot_groups(), initial)
+    engine = EngineQaoa(form, allocation.one_hot_groups(), initial, gpu=gpu)
     return one_hot_assignments(window, engine.sample(*angles.for_window(engine), shots, rng))
 
 
