@@ -96,7 +96,7 @@ def qaoa(
         str,
         Option(
             "where QAOA runs (SolveRequest.backend): "
-            "engine, aer, aer-noisy, fake_<device>, ibm:<device>"
+            "engine, gpu, aer, aer-noisy, fake_<device>, ibm:<device>"
         ),
     ] = "engine",
     depth: Annotated[int, Option("QAOA layers", minimum=1, maximum=100)] = 2,
