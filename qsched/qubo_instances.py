@@ -40,7 +40,7 @@ from qsched.solvers.engine import Qubo, cost_diagonal, reorder_free_first
 #: Machines per generated problem that the instance search tries (tasks follow from the size).
 MACHINES = (2, 3, 4)
 #: Widest QUBO whose ground state is found here by brute force over all 2^n energies.
-BRUTE_FORCE_QUBITS = 26
+BRUTE_FORCE_QUBITS = 24
 #: Energies this close to the minimum (relative to the energy span) count as ground states.
 GROUND_TOLERANCE = 1e-9
 #: Target success probability of the time-to-solution metric.

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from qsched.qubo_bench import OPTIMIZER_EVALUATIONS
+
 Row = dict[str, Any]
 #: The report's sampler order; anything else (a label from merged rows) follows.
 ORDER = ("qaoa-xy-opt", "qaoa-xy-ramp", "qaoa-x-opt", "qaoa-x-ramp", "sa", "tabu", "random")
@@ -25,8 +27,8 @@ PEERS = ("sa", "tabu", "random")
 COLUMNS = (
     ("approx ratio", "approx_ratio", "{:.4f}"),
     ("mean gap", "mean_gap", "{:.3f}"),
-    ("P(ground) exact", "p_ground_exact", "{:.4f}"),
-    ("P(ground) sampled", "p_ground_sampled", "{:.4f}"),
+    ("P(ground) exact", "p_ground_exact", "{:.3g}"),
+    ("P(ground) sampled", "p_ground_sampled", "{:.3g}"),
     ("feasible", "feasible_share", "{:.3f}"),
     ("TTS99 samples", "tts99_samples", "{:.3g}"),
     ("TTS99 s", "tts99_seconds", "{:.3g}"),
@@ -131,13 +133,30 @@ def header(rows: list[Row]) -> list[str]:
         "sample x TTS99 samples, where a sample's cost is the sampler's wall time for all "
         "shots / shots (for QAOA on a simulator: evolving the state once and drawing the "
         "shots, so per-shot cost falls with more shots; on hardware it would be the shot "
-        "time). **+ setup** adds the one-off angle optimization (all depths up to this one, "
+        "time). **Angles**: *ramp* is the linear ramp (no optimizer); *opt* minimizes <E> "
+        f"depth by depth (INTERP start, COBYLA, at most {OPTIMIZER_EVALUATIONS} expectation "
+        "values per depth, as the `qaoa` solver); the noisy circuits reuse the engine's *opt* "
+        "angles. **+ setup** adds the one-off angle optimization (all depths up to this one, "
         "as INTERP needs them) and a circuit backend's transpilation. **Feasible**: the share "
         "of raw samples whose one-hot rows and capacity / power-cap rows hold, as the "
         "`qaoa` solver's decode counts it. Timings were taken in the same run on a 2-core "
         "machine shared with other jobs, every sampler on one thread: compare them as ratios. "
         "Tables give means over instances and seeds; TTS columns give geometric means.",
     ]
+
+
+def what_ran(rows: list[Row]) -> list[str]:
+    """Per sampler: the sizes and depths it ran at, and its rows."""
+    lines = ["| sampler | qubits | depths | rows |", "|---|---|---|---:|"]
+    for sampler in samplers(rows):
+        mine = [r for r in rows if r["sampler"] == sampler]
+        sizes = sorted({r["qubits"] for r in mine})
+        depths = sorted({r["depth"] for r in mine if r["depth"] is not None})
+        lines.append(
+            f"| {sampler} | {', '.join(map(str, sizes))} | "
+            f"{', '.join(map(str, depths)) or '–'} | {len(mine)} |"
+        )
+    return lines
 
 
 def _compress(labels: list[str]) -> list[str]:
@@ -161,8 +180,8 @@ def headline(rows: list[Row]) -> list[str]:
     for size, (sampler, depth, group) in sorted(best_qaoa(rows).items()):
         peer = {name: peers.get((size, name), []) for name in PEERS}
         lines.append(
-            f"| {size} | {sampler} (p={depth}) | {cell(p_ground(group), '{:.4f}')} | "
-            + " | ".join(cell(p_ground(peer[n]), "{:.4f}") if peer[n] else "–" for n in PEERS)
+            f"| {size} | {sampler} (p={depth}) | {cell(p_ground(group), '{:.3g}')} | "
+            + " | ".join(cell(p_ground(peer[n]), "{:.3g}") if peer[n] else "–" for n in PEERS)
             + f" | {cell(mean(group, 'tts99_seconds'))} | "
             f"{cell(mean(group, 'tts99_seconds_with_setup'))} | "
             f"{cell(mean(peer['sa'], 'tts99_seconds')) if peer['sa'] else '–'} | "
@@ -212,7 +231,7 @@ def by_depth(rows: list[Row]) -> list[str]:
             ("feasible", lambda g: mean(g, "feasible_share")),
         ):
             cells = [
-                cell(metric(groups[(sampler, d)]), "{:.4f}") if (sampler, d) in groups else "–"
+                cell(metric(groups[(sampler, d)]), "{:.4g}") if (sampler, d) in groups else "–"
                 for d in depths
             ]
             lines.append(f"| {sampler} | {title} | " + " | ".join(cells) + " |")
@@ -323,6 +342,8 @@ def _slope(points: list[tuple[int, float]]) -> float:
 def text(rows: list[Row], figure: str) -> str:
     parts = [
         header(rows),
+        [""],
+        what_ran(rows),
         ["", f"![P(ground), TTS99 and approximation ratio]({figure})", ""],
         headline(rows),
         [""],
