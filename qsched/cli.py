@@ -916,6 +916,15 @@ def _add_qubo_bench(bench: argparse.ArgumentParser) -> None:
     qubo.add_argument("--x-mixer", type=int, default=16, help="X-mixer QAOA up to this many qubits")
     qubo.add_argument("--engine", choices=("cpu", "gpu"), default="cpu", help="QAOA engine")
     qubo.add_argument(
+        "--samplers",
+        type=lambda text: text.split(","),
+        default=["qaoa", "sa", "tabu", "random", "noisy"],
+        help="comma-separated, of qaoa,sa,tabu,random,noisy",
+    )
+    qubo.add_argument(
+        "--instances", type=Path, metavar="DIR", help="run on saved instances, not --qubits"
+    )
+    qubo.add_argument(
         "--merge", type=Path, action="append", default=[], help="rows from elsewhere (jsonl)"
     )
     qubo.add_argument(

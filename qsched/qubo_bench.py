@@ -15,7 +15,13 @@ every sampler draws ``shots`` samples of each instance (`qubo_instances`):
 
 Each row is one (instance, sampler, depth, seed) as a JSON line; runs already
 in the output are skipped, so a run resumes, and rows from elsewhere (a GPU
-run of the same instances) merge in. The row schema (``None`` for what does
+run of the same instances) merge in (``--merge``). Beyond the CPU's reach:
+``--save-instances DIR`` writes the instances as ``.npz`` (ground states only
+up to `qubo_instances.BRUTE_FORCE_QUBITS`); a GPU run fills in
+``ground_energy``, ``max_energy`` and ``ground_states`` and samples QAOA
+(``--engine gpu --instances DIR --samplers qaoa``, or a script of its own
+writing rows in this schema); ``--instances DIR --samplers sa,tabu,random``
+runs the peers on the same files here. The row schema (``None`` for what does
 not apply, and for an infinite TTS):
 
 instance, qubits, tasks, machines, problem_seed, start_is_optimal,
@@ -53,6 +59,8 @@ from qsched.solvers.parameters import linear_ramp, optimize_by_depth
 
 DEFAULT_OUT = Path("benchmarks/results/qubo-bench.jsonl")
 PEERS = ("sa", "tabu", "random")
+#: What ``--samplers`` chooses from: QAOA on the engine, the peers, QAOA as noisy circuits.
+SAMPLERS = ("qaoa", *PEERS, "noisy")
 NOISY_BACKENDS = ("aer-noisy", "fake_torino")
 #: Expectation values per depth for the angle optimizer (the ``qaoa`` solver's default).
 OPTIMIZER_EVALUATIONS = 60
@@ -87,6 +95,7 @@ class Settings:
     noise_depths: tuple[int, ...] = (1, 3, 5)
     x_mixer_qubits: int = 16
     engine: str = "cpu"
+    samplers: tuple[str, ...] = SAMPLERS
     evaluations: int = OPTIMIZER_EVALUATIONS
     command: str = ""
 
@@ -151,7 +160,7 @@ def row(
     the exact ground-state probability where known, else the sampled one."""
     metrics = sample_metrics(instance, counts)
     probability = metrics["p_ground_sampled"] if p_exact is None else p_exact
-    samples = tts99(probability)
+    samples = math.inf if probability is None else tts99(probability)
     per_sample = sample_seconds / metrics["shots"]
     exact_ratio = None
     if mean_exact is not None:
@@ -289,15 +298,15 @@ def instance_rows(
         return any((name, sampler, d, s, engine) not in done for d in depths for s in seeds)
 
     mixers = ("xy", "x") if instance.qubits <= settings.x_mixer_qubits else ("xy",)
-    for mixer in mixers:
+    for mixer in mixers if "qaoa" in settings.samplers else ():
         for strategy in ("ramp", "opt"):
             if missing(f"qaoa-{mixer}-{strategy}", settings.depths, settings.engine):
                 engine = make_engine(instance, mixer, settings.engine)
                 yield from qaoa_rows(instance, engine, mixer, strategy, settings)
     for method in PEERS:
-        if missing(method, [None]):
+        if method in settings.samplers and missing(method, [None]):
             yield from peer_rows(instance, method, settings)
-    if instance.qubits > settings.noise_qubits:
+    if "noisy" not in settings.samplers or instance.qubits > settings.noise_qubits:
         return
     optimized = optimized_angles(
         rows, name, [d for d in settings.depths if d in settings.noise_depths]
@@ -345,12 +354,7 @@ def append_rows(path: Path, rows: Iterable[dict[str, Any]], done: set[tuple[Any,
 
 
 def run(
-    qubits: Iterable[int],
-    per_size: int,
-    instance_seed: int,
-    settings: Settings,
-    out: Path,
-    merge: Iterable[Path] = (),
+    instances: Iterable[Instance], settings: Settings, out: Path, merge: Iterable[Path] = ()
 ) -> list[dict[str, Any]]:
     """Merge rows from elsewhere into ``out``, run what is missing, and return all rows."""
     rows = read_rows(out)
@@ -358,14 +362,23 @@ def run(
     for extra in merge:
         append_rows(out, read_rows(extra), done)
     rows = read_rows(out)
-    for size in qubits:
-        for instance in find_instances(size, per_size, instance_seed):
-            print(f"{instance.name}: {instance.qubits} qubits", file=sys.stderr)
-            new = instance_rows(instance, settings, done, rows)
-            append_rows(
-                out, (_remember(rows, v | {"command": settings.command}) for v in new), done
-            )
+    for instance in instances:
+        print(f"{instance.name}: {instance.qubits} qubits", file=sys.stderr)
+        new = instance_rows(instance, settings, done, rows)
+        append_rows(out, (_remember(rows, v | {"command": settings.command}) for v in new), done)
     return read_rows(out)
+
+
+def generated(qubits: Iterable[int], per_size: int, instance_seed: int) -> Iterator[Instance]:
+    """The instances of every size, one size at a time."""
+    for size in qubits:
+        yield from find_instances(size, per_size, instance_seed)
+
+
+def loaded(directory: Path) -> Iterator[Instance]:
+    """Saved instances (`save_instances`), e.g. with ground states a GPU run has filled in."""
+    for path in sorted(directory.glob("*.npz")):
+        yield Instance.load(path)
 
 
 def _remember(rows: list[dict[str, Any]], values: dict[str, Any]) -> dict[str, Any]:
@@ -378,11 +391,7 @@ def save_instances(
     qubits: Iterable[int], per_size: int, instance_seed: int, directory: Path
 ) -> list[Path]:
     """The instances as ``.npz`` files for another runner (e.g. a GPU script)."""
-    return [
-        instance.save(directory)
-        for size in qubits
-        for instance in find_instances(size, per_size, instance_seed)
-    ]
+    return [instance.save(directory) for instance in generated(qubits, per_size, instance_seed)]
 
 
 @contextlib.contextmanager
@@ -407,6 +416,9 @@ def main(args: argparse.Namespace) -> int:
         ):
             print(path)
         return 0
+    unknown = set(args.samplers) - set(SAMPLERS)
+    if unknown:
+        raise ValueError(f"unknown --samplers {sorted(unknown)}; known: {', '.join(SAMPLERS)}")
     settings = Settings(
         depths=tuple(args.depths),
         shots=args.shots,
@@ -415,13 +427,17 @@ def main(args: argparse.Namespace) -> int:
         noise_depths=tuple(args.noise_depths),
         x_mixer_qubits=args.x_mixer,
         engine=args.engine,
+        samplers=tuple(args.samplers),
         command=" ".join(["qsched", *sys.argv[1:]]),
     )
     out = args.out or DEFAULT_OUT
     with cpu_threads(CPU_THREADS if args.engine == "cpu" else None):
-        rows = run(
-            args.qubits, args.instances_per_size, args.instance_seed, settings, out, args.merge
+        instances = (
+            loaded(args.instances)
+            if args.instances
+            else generated(args.qubits, args.instances_per_size, args.instance_seed)
         )
+        rows = run(instances, settings, out, args.merge)
     from qsched import qubo_report
 
     report, figure = qubo_report.write(rows, out.with_suffix(".md"))

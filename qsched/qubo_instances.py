@@ -259,12 +259,14 @@ def relative_gap(energy: float, ground: float) -> float:
 
 def sample_metrics(instance: Instance, counts: dict[int, int]) -> dict[str, Any]:
     """What the samples (basis state -> count) show: mean and best energy, the share at a ground
-    state, the feasible share, and the approximation ratio of their mean."""
+    state, the feasible share, and the approximation ratio of their mean (None and NaN where
+    the ground states are unknown)."""
     states = np.fromiter(counts, dtype=np.int64, count=len(counts))
     weights = np.array([counts[int(z)] for z in states], dtype=float)
     shots = weights.sum()
     energies = instance.energies(states)
     mean = float(weights @ energies / shots)
+    known = instance.ground_states.size > 0
     ground = np.isin(states, instance.ground_states)
     return {
         "shots": int(shots),
@@ -273,6 +275,6 @@ def sample_metrics(instance: Instance, counts: dict[int, int]) -> dict[str, Any]
         "best_energy": float(energies.min()),
         "approx_ratio": approximation_ratio(mean, instance.ground_energy, instance.max_energy),
         "mean_gap": relative_gap(mean, instance.ground_energy),
-        "p_ground_sampled": float(weights[ground].sum() / shots),
+        "p_ground_sampled": float(weights[ground].sum() / shots) if known else None,
         "feasible_share": float(weights[instance.feasible(states)].sum() / shots),
     }

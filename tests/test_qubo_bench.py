@@ -144,6 +144,19 @@ def test_saved_instances_load_back(tmp_path, capsys, instance):
     assert loaded.ground_energy == instance.ground_energy
     with np.load(path) as data:  # plain arrays: a numpy-only script reads them
         assert data["le_x"].dtype == np.int64 and data["linear"].shape == (8,)
+    out, _ = bench(tmp_path, capsys, "--instances", str(tmp_path), "--samplers", "sa,random")
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {(r["instance"], r["sampler"]) for r in rows} == {
+        (instance.name, "sa"),
+        (instance.name, "random"),
+    }
+
+
+def test_peers_on_an_instance_without_ground_states_have_no_ground_probability(instance):
+    unknown = Instance(**{**vars(instance), "ground_states": np.zeros(0, dtype=np.int64)})
+    settings = qubo_bench.Settings(depths=(1,), shots=8, seeds=(0,))
+    (row,) = qubo_bench.peer_rows(unknown, "sa", settings)
+    assert row["p_ground_sampled"] is None and row["tts99_samples"] is None
 
 
 def test_merged_rows_join_the_rows_and_the_report(tmp_path, capsys):
