@@ -1,4 +1,4 @@
-"""The QUBO benchmark's figure (matplotlib, headless), from its rows (`qsched.qubo_bench`).
+"""The QUBO benchmark's figure (matplotlib, headless), from its rows (`qsched.solvers.qubo_bench`).
 
 Four panels: ground-state probability and TTS99 seconds against qubits, one
 line per sampler (QAOA samplers at their best depth per size), and the

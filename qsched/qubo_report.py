@@ -1,4 +1,4 @@
-"""The QUBO benchmark's report and figure, from its rows (`qsched.qubo_bench`).
+"""The QUBO benchmark's report and figure, from its rows (`qsched.solvers.qubo_bench`).
 
 Every number is a mean over the instances of a size (and over seeds); TTS
 figures are geometric means (a TTS spans many orders of magnitude), infinite
@@ -16,8 +16,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
-
-from qsched.qubo_bench import OPTIMIZER_EVALUATIONS
 
 Row = dict[str, Any]
 #: The report's sampler order; anything else (a label from merged rows) follows.
@@ -95,7 +93,7 @@ def p_ground(rows: list[Row]) -> float:
     return exact if exact is not None else mean(rows, "p_ground_sampled") or 0.0
 
 
-def header(rows: list[Row]) -> list[str]:
+def header(rows: list[Row], evaluations: int) -> list[str]:
     sizes = sorted({r["qubits"] for r in rows})
     instances = sorted({r["instance"] for r in rows})
     commands = sorted({r.get("command") or "(not recorded)" for r in rows})
@@ -134,7 +132,7 @@ def header(rows: list[Row]) -> list[str]:
         "shots / shots (for QAOA on a simulator: evolving the state once and drawing the "
         "shots, so per-shot cost falls with more shots; on hardware it would be the shot "
         "time). **Angles**: *ramp* is the linear ramp (no optimizer); *opt* minimizes <E> "
-        f"depth by depth (INTERP start, COBYLA, at most {OPTIMIZER_EVALUATIONS} expectation "
+        f"depth by depth (INTERP start, COBYLA, at most {evaluations} expectation "
         "values per depth, as the `qaoa` solver); the noisy circuits reuse the engine's *opt* "
         "angles. **+ setup** adds the one-off angle optimization (all depths up to this one, "
         "as INTERP needs them) and a circuit backend's transpilation. **Feasible**: the share "
@@ -339,9 +337,9 @@ def _slope(points: list[tuple[int, float]]) -> float:
     return sum((x - mx) * (y - my) for x, y in points) / denominator if denominator else 0.0
 
 
-def text(rows: list[Row], figure: str) -> str:
+def text(rows: list[Row], figure: str, evaluations: int) -> str:
     parts = [
-        header(rows),
+        header(rows, evaluations),
         [""],
         what_ran(rows),
         ["", f"![P(ground), TTS99 and approximation ratio]({figure})", ""],
@@ -356,10 +354,11 @@ def text(rows: list[Row], figure: str) -> str:
     return "\n".join(line for part in parts for line in part) + "\n"
 
 
-def write(rows: list[Row], path: Path) -> tuple[Path, Path]:
-    """The Markdown report at ``path`` and its figure next to it (``.png``)."""
+def write(rows: list[Row], path: Path, evaluations: int) -> tuple[Path, Path]:
+    """The Markdown report at ``path`` and its figure next to it (``.png``); ``evaluations``:
+    the angle optimizer's expectation values per depth."""
     from qsched import qubo_plots
 
     figure = qubo_plots.figure(rows, path.with_suffix(".png"))
-    path.write_text(text(rows, figure.name))
+    path.write_text(text(rows, figure.name, evaluations))
     return path, figure

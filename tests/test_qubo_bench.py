@@ -7,11 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from qsched import qubo_bench
 from qsched.cli import main
 from qsched.generate import generate
 from qsched.problem import Problem
-from qsched.qubo_instances import (
+from qsched.solvers import qubo_bench
+from qsched.solvers.engine import cost_diagonal
+from qsched.solvers.parameters import optimize, optimize_by_depth
+from qsched.solvers.qubo_instances import (
     Instance,
     approximation_ratio,
     bits_of,
@@ -21,8 +23,6 @@ from qsched.qubo_instances import (
     sample_metrics,
     tts99,
 )
-from qsched.solvers.engine import cost_diagonal
-from qsched.solvers.parameters import optimize, optimize_by_depth
 
 
 @pytest.fixture(scope="module")

@@ -54,8 +54,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from qsched.qubo_instances import Instance, find_instances, sample_metrics, tts99
 from qsched.solvers.parameters import linear_ramp, optimize_by_depth
+from qsched.solvers.qubo_instances import Instance, find_instances, sample_metrics, tts99
 
 DEFAULT_OUT = Path("benchmarks/results/qubo-bench.jsonl")
 PEERS = ("sa", "tabu", "random")
@@ -450,7 +450,7 @@ def main(args: argparse.Namespace) -> int:
         rows = run(instances, settings, out, args.merge)
     from qsched import qubo_report
 
-    report, figure = qubo_report.write(rows, out.with_suffix(".md"))
+    report, figure = qubo_report.write(rows, out.with_suffix(".md"), OPTIMIZER_EVALUATIONS)
     print(f"rows: {out}; report: {report}; figure: {figure}", file=sys.stderr)
     print(report.read_text())
     return 0
