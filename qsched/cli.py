@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import logging
 import os
 import signal
@@ -407,6 +408,11 @@ def cmd_extender(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     """Solvers x instances x seeds of a suite; appends records to --out, prints (and writes) the
     report."""
+    if args.suite == "qubo":
+        # It runs solvers' engines and samplers, so it lives in qsched.solvers; the core names
+        # it as the registry names solvers (and never imports a solver module itself).
+        code: int = importlib.import_module("qsched.solvers.qubo_bench").main(args)
+        return code
     from qsched import bench, bench_report
 
     if args.seconds is None and args.evaluations is None:
@@ -842,7 +848,7 @@ def _add_bench_and_gen(commands: Commands) -> None:
     bench = commands.add_parser(
         "bench", help="solvers x instances x seeds of a suite, resumable, with a report"
     )
-    bench.add_argument("suite", choices=("hcsp", "braun", "energy", "scale"))
+    bench.add_argument("suite", choices=("hcsp", "braun", "energy", "scale", "qubo"))
     bench.add_argument(
         "--solvers",
         default="min-min,local-search,tabu-search,ga,pso,aco,milp,cpsat",
@@ -872,6 +878,7 @@ def _add_bench_and_gen(commands: Commands) -> None:
     bench.add_argument(
         "--address", help="Ray cluster address (default: start a local Ray instance)"
     )
+    _add_qubo_bench(bench)
     bench.set_defaults(run=cmd_bench)
 
     gen = commands.add_parser("gen", help="generate an energy-aware instance as protobuf JSON")
@@ -881,6 +888,50 @@ def _add_bench_and_gen(commands: Commands) -> None:
     gen.add_argument("--name")
     gen.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
     gen.set_defaults(run=cmd_gen)
+
+
+def _depths(text: str) -> list[int]:
+    """An argparse type: ``1-5`` or ``1,3,5``."""
+    try:
+        if "-" in text:
+            low, high = text.split("-", 1)
+            parts = list(range(int(low), int(high) + 1))
+        else:
+            parts = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not 1-5 or 1,3,5") from None
+    if not parts or min(parts) < 1:
+        raise argparse.ArgumentTypeError(f"depths must be >= 1, got {text}")
+    return parts
+
+
+def _add_qubo_bench(bench: argparse.ArgumentParser) -> None:
+    """The ``qubo`` suite's flags (`qsched.solvers.qubo_bench`; it shares --seeds and --out)."""
+    qubo = bench.add_argument_group("qubo suite (QAOA, SA, tabu, random on the same QUBOs)")
+    qubo.add_argument("--qubits", type=int, nargs="+", default=list(range(8, 23, 2)))
+    qubo.add_argument("--instances-per-size", type=_positive(int), default=2)
+    qubo.add_argument("--instance-seed", type=int, default=0, help="first problem seed searched")
+    qubo.add_argument("--depths", type=_depths, default=[1, 2, 3, 4, 5], help="QAOA depths: 1-5")
+    qubo.add_argument("--shots", type=_positive(int), default=1000, help="samples per sampler")
+    qubo.add_argument("--noise", type=int, default=10, help="noisy circuits up to this many qubits")
+    qubo.add_argument("--noise-depths", type=_depths, default=[1, 3, 5], help="their depths")
+    qubo.add_argument("--x-mixer", type=int, default=16, help="X-mixer QAOA up to this many qubits")
+    qubo.add_argument("--engine", choices=("cpu", "gpu"), default="cpu", help="QAOA engine")
+    qubo.add_argument(
+        "--samplers",
+        type=lambda text: text.split(","),
+        default=["qaoa", "sa", "tabu", "random", "noisy"],
+        help="comma-separated, of qaoa,sa,tabu,random,noisy",
+    )
+    qubo.add_argument(
+        "--instances", type=Path, metavar="DIR", help="run on saved instances, not --qubits"
+    )
+    qubo.add_argument(
+        "--merge", type=Path, action="append", default=[], help="rows from elsewhere (jsonl)"
+    )
+    qubo.add_argument(
+        "--save-instances", type=Path, metavar="DIR", help="write the instances as .npz and stop"
+    )
 
 
 def _add_server_queries(commands: Commands) -> None:

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,6 +52,15 @@ def optimize(
 ) -> Optimized:
     """Minimize <C> layer by layer up to ``depth`` with INTERP warm starts; at most
     ``max_evaluations`` expectation values per depth."""
+    *_, deepest = optimize_by_depth(expectation, depth, max_evaluations, step)
+    return deepest
+
+
+def optimize_by_depth(
+    expectation: Expectation, depth: int, max_evaluations: int = 200, step: float = 0.75
+) -> Iterator[Optimized]:
+    """`optimize`'s optimum at depth 1, 2, ..., ``depth`` in turn (``evaluations`` counts from
+    depth 1), so a caller that wants every depth pays for the deepest one only."""
     evaluations = 0
 
     def objective(angles: np.ndarray) -> float:
@@ -71,4 +80,4 @@ def optimize(
         )
         angles = found.x if found.fun <= objective(start) else start
         best = Optimized(angles[:p], angles[p:], float(objective(angles)), evaluations)
-    return Optimized(best.gammas, best.betas, best.value, evaluations)
+        yield best
