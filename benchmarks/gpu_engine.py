@@ -180,6 +180,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--qubits", type=int, nargs="+", default=[20, 22, 24, 26, 28, 30, 32])
     parser.add_argument("--cpu-qubits", type=int, nargs="+", default=[20, 22, 24])
+    parser.add_argument(
+        "--double-qubits", type=int, nargs="*", help="complex128 sizes (default: --qubits)"
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/gpu-engine.json"))
     parser.add_argument("--render", type=Path, help="only write the report of this run's JSON")
@@ -190,8 +193,9 @@ def main() -> None:
         return
     device = cuda.get_current_device()
     rows = []
+    double = set(args.qubits if args.double_qubits is None else args.double_qubits)
     for single in (True, False):
-        for n in args.qubits:
+        for n in args.qubits if single else sorted(double):
             if not fits(n, single):
                 print(f"{n} qubits, complex{64 if single else 128}: does not fit", flush=True)
                 continue

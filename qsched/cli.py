@@ -927,6 +927,12 @@ def _add_qubo_bench(bench: argparse.ArgumentParser) -> None:
         "--instances", type=Path, metavar="DIR", help="run on saved instances, not --qubits"
     )
     qubo.add_argument(
+        "--ground",
+        type=Path,
+        metavar="JSON",
+        help="energy ranges and ground states of the saved instances, found on a GPU",
+    )
+    qubo.add_argument(
         "--merge", type=Path, action="append", default=[], help="rows from elsewhere (jsonl)"
     )
     qubo.add_argument(

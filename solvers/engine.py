@@ -383,6 +383,14 @@ class QaoaEngine:
         """(min, max) of C over all basis states."""
         return float(self.diagonal.min()), float(self.diagonal.max())
 
+    def ground_states(self, tolerance: float = 1e-9) -> np.ndarray:
+        """Every basis state of least cost (within ``tolerance``)."""
+        return np.flatnonzero(self.diagonal <= self.diagonal.min() + tolerance)
+
+    def probabilities_of(self, gammas, betas, states: np.ndarray) -> np.ndarray:
+        """The probabilities of the basis states ``states``."""
+        return self.probabilities(gammas, betas)[np.asarray(states, dtype=np.int64)]
+
     def ground_state_probability(self, gammas, betas, tolerance: float = 1e-9) -> float:
         """The probability of measuring a state of least cost."""
         lowest = self.diagonal.min() + tolerance

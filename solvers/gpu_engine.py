@@ -278,7 +278,8 @@ def _scatter(state, indices, value):
 
 @cuda.jit
 def _gather_probabilities(state, tiles, out):
-    """out[k, i] = |state[tiles[k] * width + i]|^2: the tiles that drew samples, in one copy."""
+    """out[k, i] = |state[tiles[k] * width + i]|^2: rows of ``width`` amplitudes (the tiles that
+    drew samples, or single basis states), in one copy to the host."""
     width = out.shape[1]
     start, stride = cuda.grid(1), cuda.gridsize(1)
     for k in range(start, out.size, stride):
@@ -490,6 +491,35 @@ class GpuQaoaEngine:
         highs = cuda.device_array(blocks, dtype=np.float64)
         _partial_extrema[blocks, _threads(items)](self.diagonal, items, lows, highs)
         return float(lows.copy_to_host().min()), float(highs.copy_to_host().max())
+
+    def ground_states(self, tolerance: float = 1e-9) -> np.ndarray:
+        """Every basis state of least cost (within ``tolerance``): only the blocks whose least
+        cost is low enough come back to the host."""
+        items = self._reduction_items()
+        blocks = self.size // items
+        lows = cuda.device_array(blocks, dtype=np.float64)
+        highs = cuda.device_array(blocks, dtype=np.float64)
+        _partial_extrema[blocks, _threads(items)](self.diagonal, items, lows, highs)
+        lows_host = lows.copy_to_host()
+        threshold = lows_host.min() + tolerance
+        found = [
+            block * items
+            + np.flatnonzero(
+                self.diagonal[block * items : (block + 1) * items].copy_to_host() <= threshold
+            )
+            for block in np.flatnonzero(lows_host <= threshold)
+        ]
+        return np.concatenate(found).astype(np.int64)
+
+    def probabilities_of(self, gammas, betas, states: np.ndarray) -> np.ndarray:
+        """The probabilities of the basis states ``states`` alone (no 2^n copy to the host)."""
+        state = self._evolve(gammas, betas)
+        indices = np.asarray(states, dtype=np.int64)
+        if not indices.size:
+            return np.zeros(0)
+        out = cuda.device_array((indices.size, 1), dtype=np.float64)
+        _gather_probabilities[_strided(indices.size)](state, cuda.to_device(indices), out)
+        return out.copy_to_host().ravel()
 
     def ground_state_probability(self, gammas, betas, tolerance: float = 1e-9) -> float:
         """The probability of measuring a state of least cost."""

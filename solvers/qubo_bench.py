@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import math
 import sys
@@ -77,7 +78,9 @@ class Engine(Protocol):
 
     def expectation(self, gammas: np.ndarray, betas: np.ndarray) -> float: ...
 
-    def probabilities(self, gammas: np.ndarray, betas: np.ndarray) -> np.ndarray: ...
+    def probabilities_of(
+        self, gammas: np.ndarray, betas: np.ndarray, states: np.ndarray
+    ) -> np.ndarray: ...
 
     def sample(
         self, gammas: np.ndarray, betas: np.ndarray, shots: int, rng: np.random.Generator
@@ -97,6 +100,8 @@ class Settings:
     engine: str = "cpu"
     samplers: tuple[str, ...] = SAMPLERS
     evaluations: int = OPTIMIZER_EVALUATIONS
+    #: QAOA's angle strategies: the linear ramp, and the optimizer (the costly one at 30+ qubits).
+    strategies: tuple[str, ...] = ("ramp", "opt")
     command: str = ""
 
 
@@ -224,13 +229,9 @@ def qaoa_rows(
 
 
 def ground_probability(engine: Engine, angles: Angles, states: np.ndarray) -> float:
-    """The state's probability mass on ``states``; an engine with ``probabilities_of(gammas,
-    betas, states)`` answers for those states alone (a GPU engine then copies no 2^n array to
-    the host)."""
-    some = getattr(engine, "probabilities_of", None)
-    if some is not None:
-        return float(np.sum(some(angles.gammas, angles.betas, states)))
-    return float(engine.probabilities(angles.gammas, angles.betas)[states].sum())
+    """The state's probability mass on ``states`` (the GPU engine copies just those states'
+    probabilities to the host, not 2^n)."""
+    return float(np.sum(engine.probabilities_of(angles.gammas, angles.betas, states)))
 
 
 def _angle_fields(angles: Angles, seed: int) -> dict[str, Any]:
@@ -309,7 +310,7 @@ def instance_rows(
 
     mixers = ("xy", "x") if instance.qubits <= settings.x_mixer_qubits else ("xy",)
     for mixer in mixers if "qaoa" in settings.samplers else ():
-        for strategy in ("ramp", "opt"):
+        for strategy in settings.strategies:
             if missing(f"qaoa-{mixer}-{strategy}", settings.depths, settings.engine):
                 engine = make_engine(instance, mixer, settings.engine)
                 yield from qaoa_rows(instance, engine, mixer, strategy, settings)
@@ -385,10 +386,21 @@ def generated(qubits: Iterable[int], per_size: int, instance_seed: int) -> Itera
         yield from find_instances(size, per_size, instance_seed)
 
 
-def loaded(directory: Path) -> Iterator[Instance]:
-    """Saved instances (`save_instances`), e.g. with ground states a GPU run has filled in."""
+def loaded(directory: Path, ground: Path | None = None) -> Iterator[Instance]:
+    """Saved instances (`save_instances`), with the energy ranges and ground states in
+    ``ground`` (what `benchmarks/qubo_gpu.py` finds on a GPU where brute force here cannot)."""
+    known = json.loads(ground.read_text()) if ground else {}
     for path in sorted(directory.glob("*.npz")):
-        yield Instance.load(path)
+        instance = Instance.load(path)
+        if instance.name in known:
+            truth = known[instance.name]
+            instance = dataclasses.replace(
+                instance,
+                ground_energy=float(truth["ground_energy"]),
+                max_energy=float(truth["max_energy"]),
+                ground_states=np.asarray(truth["ground_states"], dtype=np.int64),
+            )
+        yield instance
 
 
 def _remember(rows: list[dict[str, Any]], values: dict[str, Any]) -> dict[str, Any]:
@@ -443,7 +455,7 @@ def main(args: argparse.Namespace) -> int:
     out = args.out or DEFAULT_OUT
     with cpu_threads(CPU_THREADS if args.engine == "cpu" else None):
         instances = (
-            loaded(args.instances)
+            loaded(args.instances, args.ground)
             if args.instances
             else generated(args.qubits, args.instances_per_size, args.instance_seed)
         )

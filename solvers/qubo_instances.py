@@ -16,7 +16,9 @@ sample is feasible when every task's row is one-hot and the assignment it
 names meets the capacity and power-cap rows (machine-on bits follow from the
 assignment, not from the sampled bits). The rows are kept as plain arrays
 (`Instance.feasible`), so a script that reads the ``.npz`` (`save`) with numpy
-alone can judge samples the same way.
+alone can judge samples the same way. The builders import the problem model and
+qiskit-optimization only when called, so a GPU machine with numpy, scipy and numba
+alone can load saved instances and sample them (`benchmarks/qubo_gpu.py`).
 """
 
 from __future__ import annotations
@@ -26,16 +28,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from itertools import count
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qsched.construct import repaired_start
-from qsched.generate import generate
-from qsched.problem import Problem
-from qsched.solver import Budget, SolveTracker
-from qsched.solvers.allocation import TaskAllocation
 from qsched.solvers.engine import Qubo, cost_diagonal, reorder_free_first
+
+if TYPE_CHECKING:
+    from qsched.problem import Problem
+    from qsched.solvers.allocation import TaskAllocation
 
 #: Machines per generated problem that the instance search tries (tasks follow from the size).
 MACHINES = (2, 3, 4)
@@ -142,6 +143,10 @@ def bits_of(states: np.ndarray, qubits: int) -> np.ndarray:
 
 def encoded(problem: Problem) -> tuple[TaskAllocation, np.ndarray, Qubo]:
     """The ``qaoa`` solver's program, start assignment and QUBO for ``problem``."""
+    from qsched.construct import repaired_start
+    from qsched.solver import Budget, SolveTracker
+    from qsched.solvers.allocation import TaskAllocation
+
     start = repaired_start(SolveTracker(problem, Budget()))
     allocation = TaskAllocation(problem, levels=start.levels, incumbent=start.assignment)
     return allocation, start.assignment, allocation.qubo_arrays().arrays
@@ -216,6 +221,9 @@ def candidates(qubits: int, seed: int) -> Iterator[tuple[int, int, int]]:
 
 def find_instances(qubits: int, how_many: int, seed: int = 0) -> list[Instance]:
     """The first ``how_many`` generated problems whose QUBO has exactly ``qubits`` qubits."""
+    from qsched.generate import generate
+    from qsched.problem import Problem
+
     found: list[Instance] = []
     for tasks, machines, problem_seed in candidates(qubits, seed):
         problem = Problem.from_message(generate(tasks, machines, problem_seed))
@@ -230,6 +238,10 @@ def find_instances(qubits: int, how_many: int, seed: int = 0) -> list[Instance]:
 
 def encoded_qubits(problem: Problem) -> int:
     """The QUBO's width, without building it."""
+    from qsched.construct import repaired_start
+    from qsched.solver import Budget, SolveTracker
+    from qsched.solvers.allocation import TaskAllocation
+
     start = repaired_start(SolveTracker(problem, Budget()))
     return int(TaskAllocation(problem, levels=start.levels, incumbent=start.assignment).num_qubits)
 

@@ -91,6 +91,11 @@ def test_reductions_match_the_cpu_engine():
         cpu.ground_state_probability(*ANGLES), abs=1e-12
     )
     assert np.allclose(gpu.probabilities(*ANGLES), cpu.probabilities(*ANGLES), atol=1e-12)
+    assert gpu.ground_states().tolist() == cpu.ground_states().tolist()
+    some = np.array([0, 5, 17, 63])
+    assert np.allclose(
+        gpu.probabilities_of(*ANGLES, some), cpu.probabilities_of(*ANGLES, some), atol=1e-12
+    )
 
 
 def test_samples_follow_the_state_and_the_seed():
