@@ -405,16 +405,16 @@ class GpuQaoaEngine:
             gates += [(XY, a, b) for a, b in ring_edges(groups)]
         self.passes = [self._upload(p) for p in plan_passes(n, gates, low_qubits, tile_qubits)]
 
-    def _upload(self, planned: Pass) -> tuple:
-        """A pass's launch arguments: grid, tile qubits on the device, their mask, gates."""
+    def _upload(self, planned: Pass) -> tuple[tuple[int, int], tuple]:
+        """A pass's grid and its own kernel arguments (`tile_pass` from ``low`` to
+        ``gate_count``): tile qubits and gates on the device, the tile's mask."""
         # A kernel argument cannot be empty: a pass without qubits or gates gets a padding row.
         qubits = np.array(planned.qubits or (0,), dtype=np.int64)
         gates = np.array(planned.gates or ((RX, 0, -1),), dtype=np.int32)
         mask = sum(1 << q for q in range(planned.low)) | sum(1 << q for q in planned.qubits)
         tile = 1 << (planned.low + len(planned.qubits))
         grid = (self.size // tile, _threads(tile // 2))
-        return (
-            grid,
+        arguments = (
             planned.low,
             cuda.to_device(qubits),
             len(planned.qubits),
@@ -422,6 +422,7 @@ class GpuQaoaEngine:
             cuda.to_device(gates),
             len(planned.gates),
         )
+        return grid, arguments
 
     def _evolve(self, gammas, betas):
         """The QAOA state in the engine's device buffer (overwritten by the next call)."""
@@ -438,20 +439,16 @@ class GpuQaoaEngine:
         tile_pass = _TILE_PASS[state.dtype]
         for gamma, beta in zip(gammas, betas, strict=True):
             c, s = math.cos(float(beta)), math.sin(float(beta))
-            for k, (grid, low, qubits, count, mask, gates, gate_count) in enumerate(self.passes):
+            for k, (grid, arguments) in enumerate(self.passes):
+                first = k == 0  # the pass that applies the cost phase
                 tile_pass[grid](
                     state,
                     self.diagonal,
                     constant,
                     float(gamma),
-                    k == 0,
+                    first,
                     self.num_qubits,
-                    low,
-                    qubits,
-                    count,
-                    mask,
-                    gates,
-                    gate_count,
+                    *arguments,
                     c,
                     s,
                 )
@@ -483,31 +480,31 @@ class GpuQaoaEngine:
         state = self._evolve(gammas, betas)
         return float(self._sums(state, WEIGHTED, self._reduction_items()).sum())
 
-    def diagonal_bounds(self) -> tuple[float, float]:
-        """(min, max) of C over all basis states."""
+    def _block_extrema(self) -> tuple[int, np.ndarray, np.ndarray]:
+        """(items per block, each block's least C, each block's greatest C)."""
         items = self._reduction_items()
         blocks = self.size // items
         lows = cuda.device_array(blocks, dtype=np.float64)
         highs = cuda.device_array(blocks, dtype=np.float64)
         _partial_extrema[blocks, _threads(items)](self.diagonal, items, lows, highs)
-        return float(lows.copy_to_host().min()), float(highs.copy_to_host().max())
+        return items, lows.copy_to_host(), highs.copy_to_host()
+
+    def diagonal_bounds(self) -> tuple[float, float]:
+        """(min, max) of C over all basis states."""
+        _, lows, highs = self._block_extrema()
+        return float(lows.min()), float(highs.max())
 
     def ground_states(self, tolerance: float = 1e-9) -> np.ndarray:
         """Every basis state of least cost (within ``tolerance``): only the blocks whose least
         cost is low enough come back to the host."""
-        items = self._reduction_items()
-        blocks = self.size // items
-        lows = cuda.device_array(blocks, dtype=np.float64)
-        highs = cuda.device_array(blocks, dtype=np.float64)
-        _partial_extrema[blocks, _threads(items)](self.diagonal, items, lows, highs)
-        lows_host = lows.copy_to_host()
-        threshold = lows_host.min() + tolerance
+        items, lows, _ = self._block_extrema()
+        threshold = lows.min() + tolerance
         found = [
             block * items
             + np.flatnonzero(
                 self.diagonal[block * items : (block + 1) * items].copy_to_host() <= threshold
             )
-            for block in np.flatnonzero(lows_host <= threshold)
+            for block in np.flatnonzero(lows <= threshold)
         ]
         return np.concatenate(found).astype(np.int64)
 
