@@ -16,19 +16,29 @@ so a comparison between them measures the sampler and nothing else:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
 from qsched.construct import repaired_start
 from qsched.evaluate import Evaluation
 from qsched.neighbourhood import hill_climb
+from qsched.options import Option
 from qsched.problem import Problem
 from qsched.repair import levels_by_power, repair
 from qsched.solver import Budget, SolveTracker
 from qsched.solvers.allocation import TaskAllocation
 from qsched.solvers.engine import basis_bits
 from qsched.solvers.qubo import QuboForm
+
+#: The decode-and-polish options of every sampling solver (qaoa, qubo-sa, qubo-tabu), declared
+#: once so the three say the same thing.
+Candidates = Annotated[
+    int, Option("best distinct decoded schedules that are polished", minimum=1, maximum=1_000)
+]
+PolishSteps = Annotated[
+    int, Option("hill-climbing steps per candidate", minimum=0, maximum=1_000_000)
+]
 
 
 def encode(

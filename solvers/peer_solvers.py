@@ -36,7 +36,7 @@ from qsched.options import Option
 from qsched.problem import FieldViolation, Problem
 from qsched.registry import SolverKind, register
 from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
-from qsched.solvers.decode import encode, polished
+from qsched.solvers.decode import Candidates, PolishSteps, encode, polished
 from qsched.solvers.engine import Qubo
 from qsched.solvers.peers import RESTARTS, SWEEPS, sample_qubo
 
@@ -75,12 +75,8 @@ def qubo_sa(
     sweeps: Annotated[
         int, Option("Metropolis sweeps per read", minimum=1, maximum=1_000_000)
     ] = SWEEPS,
-    candidates: Annotated[
-        int, Option("best distinct decoded schedules that are polished", minimum=1, maximum=1_000)
-    ] = 8,
-    polish_steps: Annotated[
-        int, Option("hill-climbing steps per candidate", minimum=0, maximum=1_000_000)
-    ] = 300,
+    candidates: Candidates = 8,
+    polish_steps: PolishSteps = 300,
 ) -> Result:
     """Simulated annealing (dwave-samplers) on qaoa's QUBO, decoded, repaired and polished as
     qaoa's samples are."""
@@ -102,12 +98,8 @@ def qubo_tabu(
     restarts: Annotated[
         int, Option("tabu search restarts per read", minimum=0, maximum=1_000_000)
     ] = RESTARTS,
-    candidates: Annotated[
-        int, Option("best distinct decoded schedules that are polished", minimum=1, maximum=1_000)
-    ] = 8,
-    polish_steps: Annotated[
-        int, Option("hill-climbing steps per candidate", minimum=0, maximum=1_000_000)
-    ] = 300,
+    candidates: Candidates = 8,
+    polish_steps: PolishSteps = 300,
 ) -> Result:
     """Tabu search (dwave-samplers, Palubeckis' multistart) on qaoa's QUBO, decoded, repaired
     and polished as qaoa's samples are.

@@ -39,7 +39,7 @@ from qsched.registry import SolverKind, register
 from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
 from qsched.solvers import backends
 from qsched.solvers.circuit import TranspiledQaoa
-from qsched.solvers.decode import encode, polished
+from qsched.solvers.decode import Candidates, PolishSteps, encode, polished
 from qsched.solvers.engine import QaoaEngine, basis_bits, reorder_free_first
 from qsched.solvers.parameters import Optimized, optimize
 from qsched.solvers.qubo import QuboForm
@@ -110,9 +110,7 @@ def qaoa(
     shots: Annotated[
         int, Option("samples of the final state", minimum=1, maximum=1_000_000)
     ] = 1024,
-    candidates: Annotated[
-        int, Option("best distinct decoded schedules that are polished", minimum=1, maximum=1_000)
-    ] = 8,
+    candidates: Candidates = 8,
     optimizer_evaluations: Annotated[
         int,
         Option("expectation values per depth for the angle optimizer", minimum=1, maximum=100_000),
@@ -120,9 +118,7 @@ def qaoa(
     backend_iterations: Annotated[
         int, Option("COBYLA steps on a circuit backend's sampled cost", minimum=0, maximum=10_000)
     ] = 10,
-    polish_steps: Annotated[
-        int, Option("hill-climbing steps per candidate", minimum=0, maximum=1_000_000)
-    ] = 300,
+    polish_steps: PolishSteps = 300,
     vqe: Annotated[bool, Option("refine the best schedule's DVFS levels with VQE")] = True,
     vqe_iterations: Annotated[
         int, Option("COBYLA iterations per VQE block", minimum=1, maximum=100_000)
