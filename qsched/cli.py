@@ -905,10 +905,27 @@ def _depths(text: str) -> list[int]:
     return parts
 
 
+def _qubits(text: str) -> int:
+    """An argparse type: a QUBO width from 4 (2 tasks on 2 machines) to 32 (the GPU's reach)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an int") from None
+    if not 4 <= value <= 32:
+        raise argparse.ArgumentTypeError(f"must be 4 to 32 qubits, got {text}")
+    return value
+
+
 def _add_qubo_bench(bench: argparse.ArgumentParser) -> None:
     """The ``qubo`` suite's flags (`qsched.solvers.qubo_bench`; it shares --seeds and --out)."""
     qubo = bench.add_argument_group("qubo suite (QAOA, SA, tabu, random on the same QUBOs)")
-    qubo.add_argument("--qubits", type=int, nargs="+", default=list(range(8, 23, 2)))
+    qubo.add_argument(
+        "--qubits",
+        type=_qubits,
+        nargs="+",
+        default=list(range(8, 23, 2)),
+        help="QUBO widths, 4 to 32 (QAOA on the CPU engine to 24)",
+    )
     qubo.add_argument("--instances-per-size", type=_positive(int), default=2)
     qubo.add_argument("--instance-seed", type=int, default=0, help="first problem seed searched")
     qubo.add_argument("--depths", type=_depths, default=[1, 2, 3, 4, 5], help="QAOA depths: 1-5")

@@ -55,10 +55,12 @@ from qsched.problem import quoted
 #: Logical qubits each kind of backend takes: the engine's limit is set by the time an
 #: angle optimization takes, the noisy ones by their simulation cost. IBM hardware could
 #: take more, but the angles are optimized on the engine first, so it shares its limit.
-#: The GPU's 30 is time too: memory would hold 32 (a complex64 state and float64 costs of
-#: 2^32 amplitudes take 48 GiB of an H200's 141), but an XY layer at 30 qubits took 138 ms
-#: on an H200 and 710 ms at 32, so a default depth-2 angle optimization (about 180 layers)
-#: takes about 25 s at 30 qubits, as the CPU engine takes at 22 (benchmarks/results/gpu-engine.md).
+#: The GPU's 30 is time too: an H200's memory would hold 32 (a complex64 state and float64
+#: costs of 2^32 amplitudes take 64 GiB of its 141), but an XY layer took 135 ms at 30 qubits
+#: and 1.1 s at 32, so a default depth-2 angle optimization (about 180 layers) takes about
+#: 25 s at 30 qubits, as the CPU engine takes at 22 (benchmarks/results/gpu-engine.md). 30
+#: qubits need 16 GiB free on the device; a smaller card fails the solve with a MemoryError
+#: saying so (`gpu_engine.GpuQaoaEngine`): lower ``max_qubits``.
 QUBIT_BUDGET = {"engine": 22, "gpu": 30, "aer": 22, "aer-noisy": 12, "fake": 12, "ibm": 22}
 #: The names `SolverSpec.backends` advertises; ``<device>`` stands for any device name.
 BACKEND_NAMES = (

@@ -78,8 +78,23 @@ def _cost_diagonal(n, linear, pair_i, pair_j, pair_w, constant, out):
 
 
 def basis_bits(state: int, num_qubits: int) -> np.ndarray:
-    """The bits of basis state ``state``: qubit i is bit i (the engine's and qiskit's order)."""
-    return (state >> np.arange(num_qubits)) & 1
+    """The lowest ``num_qubits`` bits of basis state ``state``: qubit i is bit i (the engine's
+    and qiskit's order). Any size of integer: the QUBO peers sample thousands of variables."""
+    state = int(state)
+    size = max(state.bit_length(), num_qubits, 1)
+    raw = np.frombuffer(state.to_bytes((size + 7) // 8, "little"), dtype=np.uint8)
+    return np.unpackbits(raw, bitorder="little")[:num_qubits].astype(np.int64)
+
+
+def basis_states(bits: np.ndarray) -> dict[int, int]:
+    """Rows of bits (qubit i = column i) as basis states (Python integers, so any number of
+    qubits) and how often each occurs."""
+    rows, counts = np.unique(np.asarray(bits, dtype=np.uint8), axis=0, return_counts=True)
+    packed = np.packbits(rows, axis=1, bitorder="little")
+    return {
+        int.from_bytes(row.tobytes(), "little"): int(count)
+        for row, count in zip(packed, counts, strict=True)
+    }
 
 
 def cost_diagonal(qubo: Qubo) -> np.ndarray:

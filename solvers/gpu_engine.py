@@ -132,7 +132,7 @@ def _paired(gates: tuple[tuple[int, int, int], ...]) -> tuple[tuple[int, int, in
     """Neighbouring RX gates as one RX2 sweep: half the trips through shared memory."""
     out: list[tuple[int, int, int]] = []
     for gate in gates:
-        if gate[0] == RX and out and out[-1][0] == RX:
+        if gate[0] == RX and out and out[-1][0] == RX and out[-1][1] != gate[1]:
             out[-1] = (RX2, out[-1][1], gate[1])
         else:
             out.append(gate)
@@ -357,11 +357,13 @@ def _strided(size: int) -> tuple[int, int]:
 
 
 class GpuQaoaEngine:
-    """`engine.QaoaEngine` on a CUDA device: the same constructor, states, expectation values
-    and samples (the state and cost diagonal stay on the device).
+    """`engine.QaoaEngine` on a CUDA device: the same constructor and methods, the same states
+    and expectation values; samples follow the same distribution but are drawn in two stages
+    (`sample`), so a seed does not give the CPU engine's samples. The state and cost diagonal
+    stay on the device.
 
-    ``single_precision``: the state in complex64 (half the memory); each gate is still
-    computed in double precision, as on the CPU engine.
+    ``single_precision`` (the default here, unlike the CPU engine): the state in complex64
+    (half the memory); each gate is still computed in double precision, as on the CPU engine.
     ``low_qubits`` and ``tile_qubits`` shape the tiles (`plan_passes`); smaller tiles than
     the defaults only serve to exercise multi-pass plans on small states.
     """
@@ -380,6 +382,13 @@ class GpuQaoaEngine:
         self.num_qubits = n = qubo.num_qubits
         self.size = 1 << n
         dtype = np.complex64 if single_precision else np.complex128
+        needed = self.size * (np.dtype(dtype).itemsize + 8)
+        free, _ = cuda.current_context().get_memory_info()
+        if needed > free:
+            raise MemoryError(
+                f"{n} qubits take {needed / 2**30:.1f} GiB of device memory (state and costs); "
+                f"the device has {free / 2**30:.1f} GiB free: lower max_qubits or window_qubits"
+            )
         self._state = cuda.device_array(self.size, dtype=dtype)
         self.diagonal = cuda.device_array(self.size, dtype=np.float64)
         pair_i, pair_j, pair_w = qubo.pairs()
@@ -527,6 +536,8 @@ class GpuQaoaEngine:
     def sample(self, gammas, betas, shots: int, rng: np.random.Generator) -> dict[int, int]:
         """Measured basis states (as integers) and their counts: counts per tile from the
         tiles' totals, then counts within each tile that drew any."""
+        if shots == 0:
+            return {}
         state = self._evolve(gammas, betas)
         tile = min(TILE, self.size)
         totals = self._sums(state, PROBABILITY, tile)

@@ -53,7 +53,8 @@ MILP. Facts report the windows tried and accepted, the acceptance rate and
 the windows whose sub-solver offered nothing but the incumbent's assignment,
 in total and per sub-solver (``sub_solvers``: windows, accepted,
 acceptance_rate, without_candidates, and improvement, the objective's
-decrease summed over the sub-solver's accepted windows), so every run and
+decrease summed over the sub-solver's accepted windows: negative where a
+window bought feasibility or less violation with objective), so every run and
 every benchmark report says what the QAOA step adds over its classical
 stand-ins.
 """

@@ -28,7 +28,7 @@ import dimod
 import numpy as np
 from dwave.samplers import SimulatedAnnealingSampler, TabuSampler
 
-from qsched.solvers.engine import Qubo
+from qsched.solvers.engine import Qubo, basis_states
 
 PEERS = ("sa", "tabu", "random")
 #: Metropolis sweeps per simulated-annealing read (dwave-samplers' own default).
@@ -82,8 +82,7 @@ def sample_qubo(
         bits = np.repeat(bits, found.record.num_occurrences, axis=0)
     else:
         raise ValueError(f"unknown QUBO peer {method!r}; known: {', '.join(PEERS)}")
-    states, counts = np.unique(bits @ (1 << np.arange(n, dtype=np.int64)), return_counts=True)
-    return {int(z): int(c) for z, c in zip(states, counts, strict=True)}
+    return basis_states(bits)
 
 
 def _search_length(updates: int) -> dict[str, int]:

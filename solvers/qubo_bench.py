@@ -56,7 +56,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from qsched.solvers.parameters import linear_ramp, optimize_by_depth
-from qsched.solvers.qubo_instances import Instance, find_instances, sample_metrics, tts99
+from qsched.solvers.qubo_instances import (
+    BRUTE_FORCE_QUBITS,
+    Instance,
+    find_instances,
+    sample_metrics,
+    tts99,
+)
 
 DEFAULT_OUT = Path("benchmarks/results/qubo-bench.jsonl")
 PEERS = ("sa", "tabu", "random")
@@ -430,6 +436,23 @@ def cpu_threads(count: int | None) -> Iterator[None]:
         numba.set_num_threads(previous)
 
 
+def check_engine(args: argparse.Namespace) -> None:
+    """QAOA on the GPU needs a CUDA device; on the CPU, widths the engine holds in seconds
+    (brute force finds their ground states too)."""
+    if "qaoa" not in args.samplers:
+        return
+    if args.engine == "gpu":
+        from qsched.solvers.gpu_engine import gpu_available
+
+        if not gpu_available():
+            raise ValueError("--engine gpu needs a CUDA device and this machine has none")
+    elif not args.instances and max(args.qubits) > BRUTE_FORCE_QUBITS:
+        raise ValueError(
+            f"--qubits above {BRUTE_FORCE_QUBITS} need --engine gpu for QAOA "
+            "(or --save-instances, then benchmarks/qubo_gpu.py on a GPU machine)"
+        )
+
+
 def main(args: argparse.Namespace) -> int:
     """`qsched bench qubo` (flags in `qsched.cli`): run or save the instances, then report."""
     if args.save_instances:
@@ -441,6 +464,7 @@ def main(args: argparse.Namespace) -> int:
     unknown = set(args.samplers) - set(SAMPLERS)
     if unknown:
         raise ValueError(f"unknown --samplers {sorted(unknown)}; known: {', '.join(SAMPLERS)}")
+    check_engine(args)
     settings = Settings(
         depths=tuple(args.depths),
         shots=args.shots,

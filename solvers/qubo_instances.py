@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
-from itertools import count
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +39,11 @@ if TYPE_CHECKING:
 
 #: Machines per generated problem that the instance search tries (tasks follow from the size).
 MACHINES = (2, 3, 4)
+#: Problem seeds searched for instances of one width before giving up (widths 8 to 32 are
+#: found within the first few seeds).
+SEARCH_SEEDS = 200
+#: The narrowest QUBO a generated problem gives: 2 tasks on 2 machines.
+MIN_QUBITS = 4
 #: Widest QUBO whose ground state is found here by brute force over all 2^n energies.
 BRUTE_FORCE_QUBITS = 24
 #: Energies this close to the minimum (relative to the energy span) count as ground states.
@@ -210,10 +214,10 @@ def ground_truth(qubo: Qubo) -> tuple[float, float, np.ndarray]:
 
 
 def candidates(qubits: int, seed: int) -> Iterator[tuple[int, int, int]]:
-    """(tasks, machines, problem seed) in the search order: seed by seed from ``seed``, and
-    within a seed every shape with at most ``qubits`` cells (a QUBO has one qubit per cell,
-    plus machine-on and slack qubits), fewest machines first."""
-    for problem_seed in count(seed):
+    """(tasks, machines, problem seed) in the search order: seed by seed from ``seed`` for
+    `SEARCH_SEEDS` seeds, and within a seed every shape with at most ``qubits`` cells (a QUBO
+    has one qubit per cell, plus machine-on and slack qubits), fewest machines first."""
+    for problem_seed in range(seed, seed + SEARCH_SEEDS):
         for machines in MACHINES:
             for tasks in range(2, qubits // machines + 1):
                 yield tasks, machines, problem_seed
@@ -233,7 +237,11 @@ def find_instances(qubits: int, how_many: int, seed: int = 0) -> list[Instance]:
         found.append(build(problem, name, problem_seed, qubits <= BRUTE_FORCE_QUBITS))
         if len(found) == how_many:
             return found
-    raise AssertionError("unreachable: the search is endless")
+    raise ValueError(
+        f"--qubits {qubits}: {len(found)} of {how_many} generated problems found whose QUBO has "
+        f"{qubits} qubits in {SEARCH_SEEDS} seeds from {seed} (the smallest QUBO has "
+        f"{MIN_QUBITS})"
+    )
 
 
 def encoded_qubits(problem: Problem) -> int:

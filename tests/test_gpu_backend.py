@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from builders import generated
@@ -60,6 +61,7 @@ def test_hybrid_refuses_windows_wider_than_its_backend_takes():
     assert [v.field for v in error.value.violations] == ["options.window_qubits"]
 
 
+@pytest.mark.skipif(Path("/proc/driver/nvidia").exists(), reason="this machine has a CUDA driver")
 def test_without_a_cuda_device_the_cli_refuses_gpu_by_field(tmp_path):
     """No device and no simulator: the probe finds nothing and the field is named."""
     environment = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}

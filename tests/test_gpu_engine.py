@@ -1,4 +1,5 @@
-"""The CUDA engine pinned to the CPU engine: the same states, expectation values and samples.
+"""The CUDA engine pinned to the CPU engine: the same states and expectation values, and
+samples that follow the state.
 
 Without a CUDA device (CI) the kernels run in numba's CUDA simulator, which the
 conftest turns on (``NUMBA_ENABLE_CUDASIM=1``): the very kernel code, one
@@ -104,6 +105,7 @@ def test_samples_follow_the_state_and_the_seed():
     frequencies approach the probabilities."""
     qubo = random_qubo(5, seed=5)
     gpu = GpuQaoaEngine(qubo, single_precision=False, low_qubits=1, tile_qubits=3)
+    assert gpu.sample(*ANGLES, 0, np.random.default_rng(7)) == {}
     shots = 20_000
     counts = gpu.sample(*ANGLES, shots, np.random.default_rng(7))
     assert counts == gpu.sample(*ANGLES, shots, np.random.default_rng(7))
@@ -139,6 +141,7 @@ def test_passes_hold_every_gate_once_in_order(num_qubits, data, low_qubits, tile
         tile = list(range(planned.low)) + list(planned.qubits)
         for kind, a, b in planned.gates:
             if kind == RX2:
+                assert a != b
                 replayed += [(RX, tile[a], -1), (RX, tile[b], -1)]
             else:
                 replayed.append((kind, tile[a], tile[b] if b >= 0 else -1))

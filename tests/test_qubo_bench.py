@@ -176,3 +176,20 @@ def test_merged_rows_join_the_rows_and_the_report(tmp_path, capsys):
     assert "### 24 qubits" in report and "gpu at 24 qubits" in report
     bench(tmp_path, capsys, "--merge", str(extra))  # merging twice adds nothing
     assert len(out.read_text().splitlines()) == len(merged)
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--qubits", "3"], "must be 4 to 32 qubits"),
+        (["--qubits", "26"], "--qubits above 24 need --engine gpu"),
+    ],
+)
+def test_widths_out_of_reach_are_refused_by_flag(tmp_path, capsys, flags, message):
+    """Not a search that never ends, nor a 2^n allocation on the CPU: the flag is named."""
+    try:
+        code = main(["bench", "qubo", *flags, "--out", str(tmp_path / "q.jsonl")])
+    except SystemExit as exit_:  # argparse's refusal
+        code = exit_.code
+    assert code == 2
+    assert message in capsys.readouterr().err
