@@ -406,11 +406,6 @@ class QaoaEngine:
         """The probabilities of the basis states ``states``."""
         return self.probabilities(gammas, betas)[np.asarray(states, dtype=np.int64)]
 
-    def ground_state_probability(self, gammas, betas, tolerance: float = 1e-9) -> float:
-        """The probability of measuring a state of least cost."""
-        lowest = self.diagonal.min() + tolerance
-        return float(self.probabilities(gammas, betas)[self.diagonal <= lowest].sum())
-
     def sample(self, gammas, betas, shots: int, rng: np.random.Generator) -> dict[int, int]:
         """Measured basis states (as integers) and their counts."""
         probabilities = self.probabilities(gammas, betas)
@@ -418,3 +413,13 @@ class QaoaEngine:
         return {
             int(z): int(c) for z, c in zip(np.flatnonzero(counts), counts[counts > 0], strict=True)
         }
+
+
+def engine_type(gpu: bool) -> type:
+    """`QaoaEngine`, or with ``gpu`` its CUDA twin `gpu_engine.GpuQaoaEngine` (same constructor
+    and methods), imported only then: numba.cuda is not loaded for CPU runs."""
+    if not gpu:
+        return QaoaEngine
+    from qsched.solvers.gpu_engine import GpuQaoaEngine
+
+    return GpuQaoaEngine

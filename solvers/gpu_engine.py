@@ -59,7 +59,7 @@ ONE = np.int32(1)
 REDUCTION_BLOCKS = 1024
 #: Gate kinds in a pass: RX on one position, the XY rotation on two, RX on two in one sweep.
 RX, XY, RX2 = 0, 1, 2
-PROBABILITY, WEIGHTED, AT_MOST = 0, 1, 2
+PROBABILITY, WEIGHTED = 0, 1
 
 
 def gpu_available() -> bool:
@@ -304,9 +304,9 @@ def _block_sum(partial, total):
 
 
 @cuda.jit
-def _partial_sums(state, diagonal, mode, threshold, items, out):
+def _partial_sums(state, diagonal, mode, items, out):
     """out[b]: the sum over amplitudes [b items, (b + 1) items) of |amplitude|^2 (``mode``
-    PROBABILITY), times C (WEIGHTED), or where C <= threshold (AT_MOST)."""
+    PROBABILITY) or of |amplitude|^2 C (WEIGHTED)."""
     partial = cuda.shared.array(THREADS, float64)
     start = cuda.blockIdx.x * items
     total = 0.0
@@ -314,8 +314,6 @@ def _partial_sums(state, diagonal, mode, threshold, items, out):
         p = state[z].real ** 2 + state[z].imag ** 2
         if mode == WEIGHTED:
             p *= diagonal[z]
-        elif mode == AT_MOST and diagonal[z] > threshold:
-            p = 0.0
         total += p
     block = _block_sum(partial, total)
     if cuda.threadIdx.x == 0:
@@ -463,12 +461,10 @@ class GpuQaoaEngine:
                 )
         return state
 
-    def _sums(self, state, mode: int, items: int, threshold: float = 0.0) -> np.ndarray:
+    def _sums(self, state, mode: int, items: int) -> np.ndarray:
         """Per-block sums (`_partial_sums`) over blocks of ``items`` amplitudes, on the host."""
         out = cuda.device_array(self.size // items, dtype=np.float64)
-        _partial_sums[self.size // items, _threads(items)](
-            state, self.diagonal, mode, threshold, items, out
-        )
+        _partial_sums[self.size // items, _threads(items)](state, self.diagonal, mode, items, out)
         return out.copy_to_host()
 
     def _reduction_items(self) -> int:
@@ -526,12 +522,6 @@ class GpuQaoaEngine:
         out = cuda.device_array((indices.size, 1), dtype=np.float64)
         _gather_probabilities[_strided(indices.size)](state, cuda.to_device(indices), out)
         return out.copy_to_host().ravel()
-
-    def ground_state_probability(self, gammas, betas, tolerance: float = 1e-9) -> float:
-        """The probability of measuring a state of least cost."""
-        lowest = self.diagonal_bounds()[0]
-        state = self._evolve(gammas, betas)
-        return float(self._sums(state, AT_MOST, self._reduction_items(), lowest + tolerance).sum())
 
     def sample(self, gammas, betas, shots: int, rng: np.random.Generator) -> dict[int, int]:
         """Measured basis states (as integers) and their counts: counts per tile from the
