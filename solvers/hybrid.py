@@ -77,7 +77,6 @@ from qsched.registry import SolverKind, register
 from qsched.repair import levels_by_power, repair
 from qsched.solver import Budget, ProgressCallback, ProgressEvent, Result, SolveTracker
 from qsched.solvers import backends
-from qsched.solvers.backends import QUBIT_BUDGET
 from qsched.solvers.peers import SWEEPS
 from qsched.solvers.window import (
     SUB_SOLVERS,
@@ -182,11 +181,11 @@ def hybrid(
         Option(
             "most qubits of a window's QUBO (0: the backend's, 16 on engine, 26 on gpu)",
             minimum=0,
-            maximum=QUBIT_BUDGET["gpu"],
+            maximum=backends.QUBIT_BUDGET["gpu"],
         ),
     ] = 0,
     window_machines: Annotated[
-        int, Option("machines per window", minimum=2, maximum=QUBIT_BUDGET["engine"])
+        int, Option("machines per window", minimum=2, maximum=backends.QUBIT_BUDGET["engine"])
     ] = 2,
     depth: Annotated[int, Option("QAOA layers", minimum=1, maximum=100)] = 2,
     shots: Annotated[int, Option("samples per window", minimum=1, maximum=1_000_000)] = 256,

@@ -40,7 +40,7 @@ from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
 from qsched.solvers import backends
 from qsched.solvers.circuit import TranspiledQaoa
 from qsched.solvers.decode import Candidates, PolishSteps, encode, polished
-from qsched.solvers.engine import QaoaEngine, basis_bits, reorder_free_first
+from qsched.solvers.engine import basis_bits, engine_type, reorder_free_first
 from qsched.solvers.parameters import Optimized, optimize
 from qsched.solvers.qubo import QuboForm
 from qsched.solvers.vqe import VqeReport, refine_levels
@@ -200,11 +200,7 @@ class EngineQaoa:
         initial: np.ndarray | None = None,
         gpu: bool = False,
     ):
-        engine_class: type = QaoaEngine
-        if gpu:
-            from qsched.solvers.gpu_engine import GpuQaoaEngine
-
-            engine_class = GpuQaoaEngine
+        engine_class = engine_type(gpu)
         if groups is None:
             self.engine, self.order = engine_class(form.arrays), np.arange(form.num_qubits)
         else:

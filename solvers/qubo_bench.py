@@ -55,6 +55,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from qsched.solvers.engine import engine_type
 from qsched.solvers.parameters import linear_ramp, optimize_by_depth
 from qsched.solvers.qubo_instances import (
     BRUTE_FORCE_QUBITS,
@@ -122,16 +123,9 @@ class Angles:
 
 def make_engine(instance: Instance, mixer: str, kind: str = "cpu") -> Engine:
     """An engine for ``instance``: XY mixer from the warm start, or X mixer from |+>; the CUDA
-    engine only when asked for (its import needs a GPU stack)."""
+    engine only when asked for (`engine.engine_type`)."""
     groups, initial = (instance.group_lists(), instance.initial) if mixer == "xy" else (None, None)
-    if kind == "gpu":
-        from qsched.solvers.gpu_engine import GpuQaoaEngine
-
-        engine: Engine = GpuQaoaEngine(instance.qubo, groups, initial)
-        return engine
-    from qsched.solvers.engine import QaoaEngine
-
-    engine = QaoaEngine(instance.qubo, groups, initial)
+    engine: Engine = engine_type(kind == "gpu")(instance.qubo, groups, initial)
     return engine
 
 
