@@ -25,14 +25,15 @@ from typing import Annotated
 
 import numpy as np
 
-from qsched.construct import START, heuristic_start
-from qsched.evaluate import TOLERANCE, Evaluation, over_capacity
-from qsched.neighbourhood import hill_climb
-from qsched.options import Option
-from qsched.problem import Problem
-from qsched.registry import SolverKind, register
-from qsched.repair import levels_by_power, repair
-from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
+from qsched.model.evaluate import TOLERANCE, Evaluation, over_capacity
+from qsched.model.options import Option
+from qsched.model.problem import Problem
+from qsched.model.registry import SolverKind, register
+from qsched.model.solver import Budget, ProgressCallback, Result
+from qsched.search.construct import START, heuristic_start
+from qsched.search.neighbourhood import hill_climb
+from qsched.search.repair import levels_by_power, repair
+from qsched.search.tracker import SolveTracker
 
 TAU_MAX = 1.0
 

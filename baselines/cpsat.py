@@ -68,12 +68,13 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from qsched.baselines.milp import power_cap_is_exact, runtimes, task_power
-from qsched.construct import heuristic_start
-from qsched.evaluate import TOLERANCE, Evaluation
-from qsched.options import Option
-from qsched.problem import FieldViolation, Problem
-from qsched.registry import SolverKind, register
-from qsched.solver import Budget, ProgressCallback, Result, SolveTracker, StopSignal
+from qsched.model.evaluate import TOLERANCE, Evaluation
+from qsched.model.options import Option
+from qsched.model.problem import FieldViolation, Problem
+from qsched.model.registry import SolverKind, register
+from qsched.model.solver import Budget, ProgressCallback, Result, StopSignal
+from qsched.search.construct import heuristic_start
+from qsched.search.tracker import SolveTracker
 
 #: Largest relative rounding error of a value in units, where no power of ten is exact.
 RESOLUTION = 1e-6

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from qsched.evaluate import Evaluation
-from qsched.problem import Problem
+from qsched.model.evaluate import Evaluation
+from qsched.model.problem import Problem
 
 
 def upper_bounds(problem: Problem) -> np.ndarray:

@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from qsched.problem import FieldViolation, Problem
-from qsched.registry import SolverKind, register
-from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
+from qsched.model.problem import FieldViolation, Problem
+from qsched.model.registry import SolverKind, register
+from qsched.model.solver import Budget, ProgressCallback, Result
+from qsched.search.tracker import SolveTracker
 
 #: Most schedules the exhaustive search takes on (about a minute of evaluations).
 MAX_SCHEDULES = 1_000_000

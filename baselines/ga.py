@@ -27,13 +27,14 @@ from deap import base, tools
 
 from qsched.baselines.deap_types import Individual
 from qsched.baselines.encoding import fitness, flatten, unflatten, upper_bounds
-from qsched.construct import START, heuristic_start
-from qsched.neighbourhood import hill_climb
-from qsched.options import Option
-from qsched.problem import FieldViolation, Problem
-from qsched.registry import SolverKind, register
-from qsched.repair import levels_by_power, repair
-from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
+from qsched.model.options import Option
+from qsched.model.problem import FieldViolation, Problem
+from qsched.model.registry import SolverKind, register
+from qsched.model.solver import Budget, ProgressCallback, Result
+from qsched.search.construct import START, heuristic_start
+from qsched.search.neighbourhood import hill_climb
+from qsched.search.repair import levels_by_power, repair
+from qsched.search.tracker import SolveTracker
 
 
 def _clone(parent: Individual) -> Individual:

@@ -1,16 +1,17 @@
 """MCT, Min-min, Max-min and Sufferage as solvers: the heuristic's schedule, evaluated once.
 
-The heuristics themselves are `qsched.construct`'s, where every search also
+The heuristics themselves are `qsched.search.construct`'s, where every search also
 takes its start from. A budget that ends mid-heuristic leaves the rest of
 the tasks to MCT, so the solver still answers (stopped by its budget).
 """
 
 from __future__ import annotations
 
-from qsched.construct import budgeted_schedule
-from qsched.problem import Problem
-from qsched.registry import SolverKind, register
-from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
+from qsched.model.problem import Problem
+from qsched.model.registry import SolverKind, register
+from qsched.model.solver import Budget, ProgressCallback, Result
+from qsched.search.construct import budgeted_schedule
+from qsched.search.tracker import SolveTracker
 
 
 def _solve_with(

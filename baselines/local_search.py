@@ -1,6 +1,6 @@
 """Local search: start from a greedy schedule, then hill-climb until the budget ends.
 
-Each step proposes one change to the incumbent (`qsched.neighbourhood`: move a
+Each step proposes one change to the incumbent (`qsched.search.neighbourhood`: move a
 task, swap two tasks, or change a machine's DVFS level) and keeps it when its
 evaluation key (feasibility, violation, then objective) is no worse, so the
 search can drift across plateaus. It runs compiled on an incremental schedule
@@ -13,11 +13,12 @@ from typing import Annotated
 
 import numpy as np
 
-from qsched.construct import START, heuristic_start
-from qsched.neighbourhood import can_move, hill_climb
-from qsched.problem import Problem
-from qsched.registry import SolverKind, register
-from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
+from qsched.model.problem import Problem
+from qsched.model.registry import SolverKind, register
+from qsched.model.solver import Budget, ProgressCallback, Result
+from qsched.search.construct import START, heuristic_start
+from qsched.search.neighbourhood import can_move, hill_climb
+from qsched.search.tracker import SolveTracker
 
 
 @register("local-search", kind=SolverKind.METAHEURISTIC, finite=False)

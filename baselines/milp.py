@@ -59,11 +59,12 @@ from pyomo.contrib.solver.common.results import Results, TerminationCondition
 from pyomo.contrib.solver.solvers import highs as pyomo_highs
 from pyomo.contrib.solver.solvers.highs import Highs
 
-from qsched.construct import heuristic_start
-from qsched.options import Option
-from qsched.problem import FieldViolation, Problem
-from qsched.registry import SolverKind, register
-from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
+from qsched.model.options import Option
+from qsched.model.problem import FieldViolation, Problem
+from qsched.model.registry import SolverKind, register
+from qsched.model.solver import Budget, ProgressCallback, Result
+from qsched.search.construct import heuristic_start
+from qsched.search.tracker import SolveTracker
 
 #: HiGHS's integrality and constraint tolerance where deadline rows carry big-M
 #: terms (without them HiGHS's default serves and is faster).

@@ -23,14 +23,15 @@ import numpy as np
 
 from qsched.baselines.deap_types import Particle
 from qsched.baselines.encoding import fitness, unflatten, upper_bounds
-from qsched.construct import START, heuristic_start
-from qsched.evaluate import Evaluation
-from qsched.neighbourhood import hill_climb
-from qsched.options import Option
-from qsched.problem import Problem
-from qsched.registry import SolverKind, register
-from qsched.repair import levels_by_power, repair
-from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
+from qsched.model.evaluate import Evaluation
+from qsched.model.options import Option
+from qsched.model.problem import Problem
+from qsched.model.registry import SolverKind, register
+from qsched.model.solver import Budget, ProgressCallback, Result
+from qsched.search.construct import START, heuristic_start
+from qsched.search.neighbourhood import hill_climb
+from qsched.search.repair import levels_by_power, repair
+from qsched.search.tracker import SolveTracker
 
 
 def _centre(evaluation: Evaluation) -> list[float]:

@@ -1,8 +1,8 @@
 """Tabu search: the strongest classical search here, for problems of any size.
 
-It starts from the rounded LP relaxation (`qsched.relaxation`; Min-min
+It starts from the rounded LP relaxation (`qsched.search.relaxation`; Min-min
 beyond its size limit or time share), whose optimum it also reports as the
-bound where it is one, and walks with `qsched.incremental.tabu`: every move
+bound where it is one, and walks with `qsched.search.incremental.tabu`: every move
 and swap of the machine that finishes last scored each iteration (O(k M +
 k T) for its k tasks, each candidate in O(log M) on the incremental
 schedule), the best one not tabu taken, and a kick from the best schedule
@@ -10,7 +10,7 @@ found whenever ``patience`` iterations bring nothing new (iterated local
 search). Seeded, anytime (every new best is scored and reported), and it
 looks at its budget and the stop signal every few milliseconds. With
 ``workers`` > 1, independent walks (worker 0's is the one-worker walk) run
-in threads (`qsched.portfolio`) and the best answers.
+in threads (`qsched.search.portfolio`) and the best answers.
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ from typing import Annotated
 
 import numpy as np
 
-from qsched.construct import START, heuristic_start
-from qsched.neighbourhood import TABU, TabuSettings, can_move, tabu_search
-from qsched.options import Option
-from qsched.portfolio import MAX_WORKERS, run_workers
-from qsched.problem import Problem
-from qsched.registry import SolverKind, register
-from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
+from qsched.model.options import Option
+from qsched.model.problem import Problem
+from qsched.model.registry import SolverKind, register
+from qsched.model.solver import Budget, ProgressCallback, Result
+from qsched.search.construct import START, heuristic_start
+from qsched.search.neighbourhood import TABU, TabuSettings, can_move, tabu_search
+from qsched.search.portfolio import MAX_WORKERS, run_workers
+from qsched.search.tracker import SolveTracker
 
 
 @register("tabu-search", kind=SolverKind.METAHEURISTIC, finite=False)

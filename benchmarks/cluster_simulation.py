@@ -5,9 +5,9 @@ default scheduler's own scoring, at 1,000 nodes and 5,000 pods arriving in waves
         --report benchmarks/results/cluster-simulation.md
 
 Everything runs for real on loopback: a fake API server
-(`qsched.service.extender.fake_apiserver`) holds the nodes and pods, the
+(`qsched.testing.fake_apiserver`) holds the nodes and pods, the
 extender watches it with the official client and answers over HTTP, and the
-scheduler replica (`qsched.service.extender.kube_scheduler`) schedules each
+scheduler replica (`qsched.testing.kube_scheduler`) schedules each
 pod as kube-scheduler does (NodeResourcesFit, score plugins, the extender's
 filter and prioritize with the deployment's weight and ``nodeCacheCapable``)
 and binds it through the API server. The extender runs as ``qsched extender``
@@ -49,13 +49,15 @@ import numpy as np
 import requests
 import yaml
 
-from qsched.evaluate import evaluate
-from qsched.generate import SERVERS
-from qsched.problem import Problem
+from qsched.formats.generate import SERVERS
+from qsched.model.evaluate import evaluate
+from qsched.model.problem import Problem
 from qsched.service.extender.batch import Batch, allocation_problem
 from qsched.service.extender.cluster import ClusterCache
-from qsched.service.extender.fake_apiserver import FakeApiServer
-from qsched.service.extender.kube_scheduler import (
+from qsched.service.extender.mapping import SERVER_MODEL, WORK_SECONDS, pod_task, slug
+from qsched.service.extender.plan import NodeModel, Weights
+from qsched.testing.fake_apiserver import FakeApiServer
+from qsched.testing.kube_scheduler import (
     BALANCED_ALLOCATION,
     DEFAULT_SCORING,
     LEAST_ALLOCATED,
@@ -63,8 +65,6 @@ from qsched.service.extender.kube_scheduler import (
     ExtenderConfig,
     HTTPExtender,
 )
-from qsched.service.extender.mapping import SERVER_MODEL, WORK_SECONDS, pod_task, slug
-from qsched.service.extender.plan import NodeModel, Weights
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "deploy" / "scheduler-config.yaml"

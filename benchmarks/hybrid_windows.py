@@ -9,7 +9,7 @@ e.g. at cf48aa8). c5d8538 no longer imports here: its generated protobuf
 code needs protobuf 7's runtime, and the project now pins protobuf 6 (for
 OR-Tools), so the report is now made without a baseline.
 
-Instances: Braun-style ETC matrices (`qsched.hcsp.braun_etc`, inconsistent,
+Instances: Braun-style ETC matrices (`qsched.formats.hcsp.braun_etc`, inconsistent,
 high task and machine heterogeneity, seed 0) as makespan-only problems.
 Every measurement runs in a fresh process on one core (``NUMBA_NUM_THREADS=1``,
 as the HCSP benchmarks run one core per run; on a shared machine the QAOA
@@ -63,8 +63,8 @@ SUBPACKAGES = ("solvers", "baselines", "service")
 
 
 def braun(tasks: int, machines: int):
-    from qsched import hcsp
-    from qsched.problem import Problem
+    from qsched.formats import hcsp
+    from qsched.model.problem import Problem
 
     etc = hcsp.braun_etc(tasks, machines, 0)
     return Problem.from_message(hcsp.etc_problem(etc, f"braun-{tasks}x{machines}"))
@@ -72,8 +72,8 @@ def braun(tasks: int, machines: int):
 
 def measure_windows(job: dict[str, Any]) -> dict[str, Any]:
     """One hybrid solve on a wall budget: its windows, acceptance and objective."""
-    from qsched import registry
-    from qsched.solver import Budget
+    from qsched.model import registry
+    from qsched.model.solver import Budget
 
     registry.solve(braun(64, 4), "hybrid", Budget(wall_seconds=1.0), 0, None, job["options"])
     problem = braun(job["tasks"], job["machines"])
@@ -97,8 +97,8 @@ def measure_windows(job: dict[str, Any]) -> dict[str, Any]:
 
 def measure_stop(job: dict[str, Any]) -> dict[str, Any]:
     """Seconds from setting stop (``after`` seconds into the solve) to the solver's return."""
-    from qsched import registry
-    from qsched.solver import Budget
+    from qsched.model import registry
+    from qsched.model.solver import Budget
 
     registry.get(job["solver"])
     problem = braun(job["tasks"], job["machines"])

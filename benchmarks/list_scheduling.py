@@ -4,7 +4,7 @@
 
 The NumPy loop below is qsched's implementation up to commit c5dc12d: each
 step recomputes every unassigned task's completion time on every machine,
-vectorized, O(T^2 M) in all. The compiled kernels (`qsched.list_scheduling`)
+vectorized, O(T^2 M) in all. The compiled kernels (`qsched.search.list_scheduling`)
 keep each task's best machines between steps. Both run on the same
 generated instances (`qsched gen`, seed 1), one after the other in this
 process after a warm-up of the kernels, and must place every task alike;
@@ -19,10 +19,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from qsched.evaluate import over_capacity
-from qsched.generate import generate
-from qsched.list_scheduling import fastest_runtimes, list_schedule
-from qsched.problem import Problem
+from qsched.formats.generate import generate
+from qsched.model.evaluate import over_capacity
+from qsched.model.problem import Problem
+from qsched.search.list_scheduling import fastest_runtimes, list_schedule
 
 Selector = Callable[[np.ndarray, np.ndarray], int]
 SELECTORS: dict[str, Selector] = {

@@ -20,10 +20,10 @@ import json
 import time
 from pathlib import Path
 
-from qsched import registry
-from qsched.generate import generate
-from qsched.problem import Problem, ProblemError
-from qsched.solver import Budget, gap
+from qsched.formats.generate import generate
+from qsched.model import registry
+from qsched.model.problem import Problem, ProblemError
+from qsched.model.solver import Budget, gap
 
 SHAPES = ("3x2", "4x2", "5x2", "3x3", "6x2")
 

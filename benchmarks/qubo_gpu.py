@@ -24,9 +24,9 @@ import json
 import sys
 from pathlib import Path
 
+from qsched.bench.qubo_instances import GROUND_TOLERANCE, Instance
+from qsched.bench.qubo_runner import Settings, loaded, run
 from qsched.solvers.gpu_engine import GpuQaoaEngine
-from qsched.solvers.qubo_bench import Settings, loaded, run
-from qsched.solvers.qubo_instances import GROUND_TOLERANCE, Instance
 
 SHOTS = 1000
 

@@ -27,7 +27,7 @@ import grpc
 import numpy as np
 from hybrid_windows import baseline_tree
 
-from qsched.generate import generate
+from qsched.formats.generate import generate
 from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
 
 ROOT = Path(__file__).resolve().parents[1]

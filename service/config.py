@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from qsched.problem import Limits
-from qsched.validation import DEFAULT_WALL_SECONDS, MAX_WALL_SECONDS, BudgetPolicy
+from qsched.model.problem import Limits
+from qsched.model.validation import DEFAULT_WALL_SECONDS, MAX_WALL_SECONDS, BudgetPolicy
 
 
 @dataclass(frozen=True)

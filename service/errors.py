@@ -6,8 +6,8 @@ import grpc
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from qsched.messages import invalid_status
-from qsched.problem import FieldViolation
+from qsched.formats.messages import invalid_status
+from qsched.model.problem import FieldViolation
 
 
 def abort_with(context: grpc.ServicerContext, status: status_pb2.Status) -> None:

@@ -16,14 +16,14 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 
-from qsched.messages import point_message, response_message
-from qsched.problem import ProblemError
+from qsched.formats.messages import point_message, response_message
+from qsched.model.problem import ProblemError
+from qsched.model.solver import ProgressEvent, StopReason, TracePoint
+from qsched.model.validation import SolveJob, problem_from, solve_job
 from qsched.service.config import ServiceConfig
 from qsched.service.store import INTERRUPTED_MESSAGE, TERMINAL_STATES, JobStore
 from qsched.service.worker import Outcome, WorkerPool, result_so_far
-from qsched.solver import ProgressEvent, StopReason, TracePoint
 from qsched.v1 import scheduler_pb2
-from qsched.validation import SolveJob, problem_from, solve_job
 
 #: A running job's best schedule is saved with its progress at most this often (seconds).
 BEST_SAVE_SECONDS = 1.0

@@ -18,7 +18,9 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from qsched.problem import ProblemError
+from qsched.model.problem import ProblemError
+from qsched.model.solver import ProgressEvent, StopReason, TracePoint
+from qsched.model.validation import SolveJob
 from qsched.service.metrics import ServiceMetrics
 from qsched.service.turns import Turns
 from qsched.service.worker import (
@@ -29,8 +31,6 @@ from qsched.service.worker import (
     result_so_far,
     solving,
 )
-from qsched.solver import ProgressEvent, StopReason, TracePoint
-from qsched.validation import SolveJob
 
 #: How often the parent reads a task's progress and state, and a task its stop flag.
 RAY_POLL_SECONDS = 0.1

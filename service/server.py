@@ -23,10 +23,11 @@ from google.rpc import code_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from qsched import registry
-from qsched.messages import failed_response, invalid_status, response_message, solver_info
-from qsched.problem import FieldViolation, ProblemError
-from qsched.report import best_bound
+from qsched.formats.messages import failed_response, invalid_status, response_message, solver_info
+from qsched.formats.report import best_bound
+from qsched.model import registry
+from qsched.model.problem import FieldViolation, ProblemError
+from qsched.model.validation import SolveJob, problem_from, solve_job
 from qsched.service.auth import (
     HARDWARE_PREFIX,
     UNRESTRICTED,
@@ -44,7 +45,6 @@ from qsched.service.store import JobStore
 from qsched.service.tls import ServerTLS, is_loopback
 from qsched.service.worker import Outcome, WorkerPool
 from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
-from qsched.validation import SolveJob, problem_from, solve_job
 
 if TYPE_CHECKING:
     from qsched.service.ray_pool import RayPool

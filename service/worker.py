@@ -38,14 +38,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from qsched import registry
-from qsched.evaluate import evaluate
-from qsched.list_scheduling import list_schedule
-from qsched.problem import FieldViolation, ProblemError
+from qsched.model import registry
+from qsched.model.evaluate import evaluate
+from qsched.model.problem import FieldViolation, ProblemError
+from qsched.model.solver import ProgressEvent, Result, StopReason, TracePoint
+from qsched.model.validation import SolveJob
+from qsched.search.list_scheduling import list_schedule
 from qsched.service.metrics import ServiceMetrics
 from qsched.service.turns import Turns
-from qsched.solver import ProgressEvent, Result, StopReason, TracePoint
-from qsched.validation import SolveJob
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ penalties), `engine` (the statevector QAOA engine), `depth_one` (depth-1 closed
 form), `parameters` (angle strategies), `circuit` and `backends` (the same
 ansatz on real qiskit backends), `vqe` (level refinement).
 
-The solver modules register in `qsched.registry` when imported, and the
+The solver modules register in `qsched.model.registry` when imported, and the
 registry imports one only when its solver is asked for, so nothing is
 imported here.
 """

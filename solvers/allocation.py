@@ -60,8 +60,8 @@ from functools import cached_property
 import numpy as np
 from qiskit_optimization import QuadraticProgram
 
-from qsched.evaluate import over_capacity
-from qsched.problem import Problem
+from qsched.model.evaluate import over_capacity
+from qsched.model.problem import Problem
 from qsched.solvers.engine import Qubo
 from qsched.solvers.qubo import (
     IntegerRow,

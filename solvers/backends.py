@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from qsched.problem import quoted
+from qsched.model.problem import quoted
 
 #: Logical qubits each kind of backend takes: the engine's limit is set by the time an
 #: angle optimization takes, the noisy ones by their simulation cost. IBM hardware could

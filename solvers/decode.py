@@ -20,13 +20,14 @@ from typing import Annotated, Any
 
 import numpy as np
 
-from qsched.construct import repaired_start
-from qsched.evaluate import Evaluation
-from qsched.neighbourhood import hill_climb
-from qsched.options import Option
-from qsched.problem import Problem
-from qsched.repair import levels_by_power, repair
-from qsched.solver import Budget, SolveTracker
+from qsched.model.evaluate import Evaluation
+from qsched.model.options import Option
+from qsched.model.problem import Problem
+from qsched.model.solver import Budget
+from qsched.search.construct import repaired_start
+from qsched.search.neighbourhood import hill_climb
+from qsched.search.repair import levels_by_power, repair
+from qsched.search.tracker import SolveTracker
 from qsched.solvers.allocation import TaskAllocation
 from qsched.solvers.engine import basis_bits
 from qsched.solvers.qubo import QuboForm

@@ -413,13 +413,3 @@ class QaoaEngine:
         return {
             int(z): int(c) for z, c in zip(np.flatnonzero(counts), counts[counts > 0], strict=True)
         }
-
-
-def engine_type(gpu: bool) -> type:
-    """`QaoaEngine`, or with ``gpu`` its CUDA twin `gpu_engine.GpuQaoaEngine` (same constructor
-    and methods), imported only then: numba.cuda is not loaded for CPU runs."""
-    if not gpu:
-        return QaoaEngine
-    from qsched.solvers.gpu_engine import GpuQaoaEngine
-
-    return GpuQaoaEngine

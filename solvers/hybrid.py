@@ -67,15 +67,16 @@ from typing import Annotated, Any
 
 import numpy as np
 
-from qsched import registry
-from qsched.evaluate import Evaluation
-from qsched.incremental.schedule import Schedule
-from qsched.neighbourhood import TABU, tabu_search
-from qsched.options import Option
-from qsched.problem import FieldViolation, Problem, ProblemError
-from qsched.registry import SolverKind, register
-from qsched.repair import levels_by_power, repair
-from qsched.solver import Budget, ProgressCallback, ProgressEvent, Result, SolveTracker
+from qsched.model import registry
+from qsched.model.evaluate import Evaluation
+from qsched.model.options import Option
+from qsched.model.problem import FieldViolation, Problem, ProblemError
+from qsched.model.registry import SolverKind, register
+from qsched.model.solver import Budget, ProgressCallback, ProgressEvent, Result
+from qsched.search.incremental.schedule import Schedule
+from qsched.search.neighbourhood import TABU, tabu_search
+from qsched.search.repair import levels_by_power, repair
+from qsched.search.tracker import SolveTracker
 from qsched.solvers import backends
 from qsched.solvers.peers import SWEEPS
 from qsched.solvers.window import (

@@ -38,8 +38,8 @@ from functools import cached_property
 import numpy as np
 from qiskit_optimization import QuadraticProgram
 
-from qsched.evaluate import TOLERANCE
-from qsched.problem import Problem
+from qsched.model.evaluate import TOLERANCE
+from qsched.model.problem import Problem
 from qsched.solvers.allocation import CONSTRAINT_STEPS
 from qsched.solvers.qubo import PENALTY_MARGIN, QuboForm, integer_row, to_qubo
 

@@ -32,10 +32,11 @@ from typing import Annotated, Any
 
 import numpy as np
 
-from qsched.options import Option
-from qsched.problem import FieldViolation, Problem
-from qsched.registry import SolverKind, register
-from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
+from qsched.model.options import Option
+from qsched.model.problem import FieldViolation, Problem
+from qsched.model.registry import SolverKind, register
+from qsched.model.solver import Budget, ProgressCallback, Result
+from qsched.search.tracker import SolveTracker
 from qsched.solvers.decode import Candidates, PolishSteps, encode, polished
 from qsched.solvers.engine import Qubo
 from qsched.solvers.peers import RESTARTS, SWEEPS, sample_qubo

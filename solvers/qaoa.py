@@ -33,14 +33,16 @@ from typing import Annotated, Any
 
 import numpy as np
 
-from qsched.options import Option
-from qsched.problem import FieldViolation, Problem, quoted
-from qsched.registry import SolverKind, register
-from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
+from qsched.model.options import Option
+from qsched.model.problem import FieldViolation, Problem, quoted
+from qsched.model.registry import SolverKind, register
+from qsched.model.solver import Budget, ProgressCallback, Result
+from qsched.search.tracker import SolveTracker
 from qsched.solvers import backends
 from qsched.solvers.circuit import TranspiledQaoa
 from qsched.solvers.decode import Candidates, PolishSteps, encode, polished
-from qsched.solvers.engine import basis_bits, engine_type, reorder_free_first
+from qsched.solvers.engine import basis_bits, reorder_free_first
+from qsched.solvers.engines import engine_type
 from qsched.solvers.parameters import Optimized, optimize
 from qsched.solvers.qubo import QuboForm
 from qsched.solvers.vqe import VqeReport, refine_levels

@@ -42,10 +42,11 @@ from qiskit_optimization import QuadraticProgram
 from qiskit_optimization.algorithms import MinimumEigenOptimizer, OptimizationResultStatus
 from qiskit_optimization.converters import QuadraticProgramToQubo
 
-from qsched.options import Option
-from qsched.problem import FieldViolation, Problem
-from qsched.registry import SolverKind, register
-from qsched.solver import Budget, ProgressCallback, Result, SolveTracker
+from qsched.model.options import Option
+from qsched.model.problem import FieldViolation, Problem
+from qsched.model.registry import SolverKind, register
+from qsched.model.solver import Budget, ProgressCallback, Result
+from qsched.search.tracker import SolveTracker
 from qsched.solvers.backends import QUBIT_BUDGET
 from qsched.solvers.decode import encode
 from qsched.solvers.qaoa import qubit_violations

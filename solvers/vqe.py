@@ -31,8 +31,8 @@ from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit_algorithms import SamplingVQE
 from qiskit_algorithms.optimizers import COBYLA
 
-from qsched.evaluate import Evaluation
-from qsched.solver import SolveTracker
+from qsched.model.evaluate import Evaluation
+from qsched.search.tracker import SolveTracker
 from qsched.solvers.backends import Device
 from qsched.solvers.levels import LevelSelection
 

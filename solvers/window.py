@@ -54,8 +54,8 @@ from itertools import zip_longest
 import numba
 import numpy as np
 
-from qsched.incremental.schedule import Schedule
-from qsched.problem import Problem
+from qsched.model.problem import Problem
+from qsched.search.incremental.schedule import Schedule
 from qsched.solvers.allocation import TaskAllocation
 from qsched.solvers.parameters import optimize
 from qsched.solvers.peers import SWEEPS, sample_qubo

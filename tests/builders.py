@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from qsched import registry
-from qsched.evaluate import Evaluation
-from qsched.generate import generate
-from qsched.problem import Problem
+from qsched.formats.generate import generate
+from qsched.model import registry
+from qsched.model.evaluate import Evaluation
+from qsched.model.problem import Problem
 from qsched.solvers.engine import Qubo
 from qsched.v1 import problem_pb2
 

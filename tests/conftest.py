@@ -14,7 +14,7 @@ import grpc
 import pytest
 from service_helpers import BRAUN_PATH, CONNECT_TIMEOUT, make_small_problem
 
-from qsched import files
+from qsched.formats import files
 from qsched.v1 import problem_pb2, scheduler_pb2_grpc
 
 

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from builders import generated, two_machine_problem
 
-from qsched.construct import repaired_start
-from qsched.problem import Problem
-from qsched.solver import Budget, SolveTracker
+from qsched.model.problem import Problem
+from qsched.model.solver import Budget
+from qsched.search.construct import repaired_start
+from qsched.search.tracker import SolveTracker
 from qsched.solvers.allocation import TaskAllocation
 from qsched.solvers.engine import cost_diagonal
 from qsched.solvers.qaoa import encode

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from builders import generated
 
-from qsched import registry
-from qsched.problem import ProblemError
-from qsched.solver import Budget
+from qsched.model import registry
+from qsched.model.problem import ProblemError
+from qsched.model.solver import Budget
 from qsched.solvers import backends
 from qsched.solvers.circuit import TranspiledQaoa
 from qsched.solvers.engine import Qubo

@@ -10,11 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qsched import bench, bench_report, hcsp, plots
+from qsched.bench import plots
+from qsched.bench import report as bench_report
+from qsched.bench import runner as bench
 from qsched.cli import main
-from qsched.generate import generate
-from qsched.options import parse_label
-from qsched.solver import TracePoint
+from qsched.formats import hcsp
+from qsched.formats.generate import generate
+from qsched.model.options import parse_label
+from qsched.model.solver import TracePoint
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "datasets"

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from google.rpc import code_pb2, status_pb2
 
-from qsched import files, hcsp, registry
 from qsched.cli import demo_verdict, main
-from qsched.messages import failed_response
+from qsched.formats import files, hcsp
+from qsched.formats.messages import failed_response
+from qsched.model import registry
 from qsched.v1 import scheduler_pb2
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "datasets" / "examples" / "gen-40x6-s1.json"

@@ -14,11 +14,12 @@ from builders import exhaustive_optimum, generated
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qsched import files, hcsp, registry
 from qsched.baselines import cpsat
-from qsched.evaluate import evaluate
-from qsched.problem import Problem, ProblemError
-from qsched.solver import Budget, StopReason
+from qsched.formats import files, hcsp
+from qsched.model import registry
+from qsched.model.evaluate import evaluate
+from qsched.model.problem import Problem, ProblemError
+from qsched.model.solver import Budget, StopReason
 
 DATA = Path(__file__).resolve().parent.parent / "datasets" / "hcsp" / "512x16"
 

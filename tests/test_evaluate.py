@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from builders import two_machine_problem
 
-from qsched.evaluate import evaluate
-from qsched.problem import Problem
+from qsched.model.evaluate import evaluate
+from qsched.model.problem import Problem
 from qsched.v1 import problem_pb2
 
 A, B = 0, 1

@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from qsched.evaluate import evaluate
-from qsched.generate import generate
-from qsched.problem import Problem
+from qsched.formats.generate import generate
+from qsched.model.evaluate import evaluate
+from qsched.model.problem import Problem
 
 
 def oracle(problem: Problem, assignment, levels):

@@ -12,16 +12,16 @@ from extender_helpers import node, pod, running_extender, wait_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qsched.evaluate import evaluate
-from qsched.problem import Problem
+from qsched.model.evaluate import evaluate
+from qsched.model.problem import Problem
 from qsched.service.extender import wire
 from qsched.service.extender.batch import Batch, allocation_problem
 from qsched.service.extender.cluster import ClusterCache
-from qsched.service.extender.fake_apiserver import FakeApiServer
 from qsched.service.extender.mapping import node_machine, pod_task
 from qsched.service.extender.plan import NodeModel, Weights, marginal_costs, scores
 from qsched.service.extender.planner import PlannerSettings
 from qsched.service.extender.server import ExtenderSettings, ssl_context
+from qsched.testing.fake_apiserver import FakeApiServer
 
 FAST = ExtenderSettings(planner=PlannerSettings(batch_window=0.05, solve_seconds=0.5))
 JSON = {"Content-Type": "application/json"}

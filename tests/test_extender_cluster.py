@@ -10,15 +10,15 @@ from extender_helpers import node, pod, running_extender, wait_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qsched.service.extender.kube_scheduler import (
+from qsched.service.extender.planner import PlannerSettings
+from qsched.service.extender.resources import pod_requests, scheduler_units
+from qsched.service.extender.server import ExtenderSettings
+from qsched.testing.kube_scheduler import (
     DEFAULT_SCORING,
     ClusterScheduler,
     ExtenderConfig,
     HTTPExtender,
 )
-from qsched.service.extender.planner import PlannerSettings
-from qsched.service.extender.resources import pod_requests, scheduler_units
-from qsched.service.extender.server import ExtenderSettings
 
 CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "scheduler-config.yaml"
 FAST = PlannerSettings(batch_window=0.05, max_wait=0.2, solve_seconds=0.5)

@@ -11,7 +11,7 @@ from extender_helpers import node, pod
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qsched.generate import SERVERS, specpower_curves
+from qsched.formats.generate import SERVERS, specpower_curves
 from qsched.service.extender import mapping
 from qsched.service.extender.resources import (
     InvalidObject,

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qsched import files
 from qsched.cli import main
-from qsched.evaluate import evaluate
-from qsched.generate import _generate, generate, specpower_curves
-from qsched.problem import Problem
+from qsched.formats import files
+from qsched.formats.generate import _generate, generate, specpower_curves
+from qsched.model.evaluate import evaluate
+from qsched.model.problem import Problem
 
 
 def test_same_seed_same_instance_other_seed_other_instance():

@@ -19,10 +19,10 @@ import pytest
 from builders import generated
 from service_helpers import assert_invalid, rpc_error, solve
 
-from qsched import registry
-from qsched.generate import generate
-from qsched.problem import ProblemError
-from qsched.solver import Budget
+from qsched.formats.generate import generate
+from qsched.model import registry
+from qsched.model.problem import ProblemError
+from qsched.model.solver import Budget
 from qsched.solvers import gpu_engine
 
 TINY_QAOA = {"depth": 1, "optimizer_evaluations": 4, "shots": 64, "vqe": False, "candidates": 2}

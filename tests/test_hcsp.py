@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from qsched import files, hcsp, registry
 from qsched.cli import main
-from qsched.evaluate import evaluate
-from qsched.solver import Budget
+from qsched.formats import files, hcsp
+from qsched.model import registry
+from qsched.model.evaluate import evaluate
+from qsched.model.solver import Budget
 
 DATA = Path(__file__).resolve().parent.parent / "datasets" / "hcsp" / "512x16"
 INSTANCES = sorted(p.name for p in DATA.iterdir() if hcsp.is_etc_file(p))

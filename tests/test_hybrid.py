@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 from builders import generated
 
-from qsched import hcsp, registry
-from qsched.construct import repaired_start
-from qsched.evaluate import evaluate
-from qsched.incremental.schedule import Schedule
-from qsched.problem import Problem, ProblemError
-from qsched.solver import Budget, SolveTracker, StopReason
+from qsched.formats import hcsp
+from qsched.model import registry
+from qsched.model.evaluate import evaluate
+from qsched.model.problem import Problem, ProblemError
+from qsched.model.solver import Budget, StopReason
+from qsched.search.construct import repaired_start
+from qsched.search.incremental.schedule import Schedule
+from qsched.search.tracker import SolveTracker
 from qsched.solvers.window import (
     SUB_SOLVERS,
     AngleCache,

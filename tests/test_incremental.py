@@ -10,14 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qsched.construct import repaired_start
-from qsched.evaluate import evaluate
-from qsched.generate import generate
-from qsched.incremental.schedule import Schedule
-from qsched.list_scheduling import list_schedule
-from qsched.neighbourhood import hill_climb
-from qsched.problem import Problem
-from qsched.solver import Budget, SolveTracker
+from qsched.formats.generate import generate
+from qsched.model.evaluate import evaluate
+from qsched.model.problem import Problem
+from qsched.model.solver import Budget
+from qsched.search.construct import repaired_start
+from qsched.search.incremental.schedule import Schedule
+from qsched.search.list_scheduling import list_schedule
+from qsched.search.neighbourhood import hill_climb
+from qsched.search.tracker import SolveTracker
 from qsched.v1 import problem_pb2
 
 FIGURES = ("makespan", "energy", "total_tardiness", "power_cap_excess", "peak_power")

@@ -21,7 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qsched.service.extender.kube_scheduler import (
+from qsched.service.extender.resources import parse_quantity, pod_requests
+from qsched.testing.kube_scheduler import (
     BALANCED_ALLOCATION,
     LEAST_ALLOCATED,
     ClusterScheduler,
@@ -30,7 +31,6 @@ from qsched.service.extender.kube_scheduler import (
     HTTPExtender,
     parse_go_duration,
 )
-from qsched.service.extender.resources import parse_quantity, pod_requests
 
 # --- golden JSON, copied from k8s.io/kube-scheduler extender/v1/types_test.go TestCompatibility --
 GOLDEN_POD = '{"metadata":{"name":"podname"},"spec":{"containers":null},"status":{}}'

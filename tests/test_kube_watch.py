@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 from kubernetes.client import ApiException, CoreV1Api
 
-from qsched.service.extender.fake_apiserver import FakeApiServer, StatusError
 from qsched.service.extender.kube import (
     BindError,
     ClusterWatch,
@@ -26,6 +25,7 @@ from qsched.service.extender.kube import (
     api_client,
     bind_pod,
 )
+from qsched.testing.fake_apiserver import FakeApiServer, StatusError
 
 #: How long a test waits for the watch to deliver what it expects.
 WAIT = 5.0

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from builders import generated
 
-from qsched.evaluate import evaluate
-from qsched.list_scheduling import list_schedule
-from qsched.solver import Budget, SolveTracker
+from qsched.model.evaluate import evaluate
+from qsched.model.solver import Budget
+from qsched.search.list_scheduling import list_schedule
+from qsched.search.tracker import SolveTracker
 from qsched.solvers.backends import device
 from qsched.solvers.engine import cost_diagonal
 from qsched.solvers.levels import LevelSelection

@@ -10,11 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qsched.construct import budgeted_schedule, heuristic_start
-from qsched.evaluate import over_capacity
-from qsched.list_scheduling import RULES, fastest_runtimes, list_schedule
-from qsched.problem import Problem
-from qsched.solver import Budget, SolveTracker
+from qsched.model.evaluate import over_capacity
+from qsched.model.problem import Problem
+from qsched.model.solver import Budget
+from qsched.search.construct import budgeted_schedule, heuristic_start
+from qsched.search.list_scheduling import RULES, fastest_runtimes, list_schedule
+from qsched.search.tracker import SolveTracker
 from qsched.v1 import problem_pb2
 
 

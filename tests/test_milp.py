@@ -6,13 +6,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qsched import files, hcsp, registry
 from qsched.baselines import milp
 from qsched.baselines.milp import power_cap_is_exact
-from qsched.evaluate import evaluate
-from qsched.generate import generate
-from qsched.problem import Problem, ProblemError
-from qsched.solver import Budget, StopReason
+from qsched.formats import files, hcsp
+from qsched.formats.generate import generate
+from qsched.model import registry
+from qsched.model.evaluate import evaluate
+from qsched.model.problem import Problem, ProblemError
+from qsched.model.solver import Budget, StopReason
 
 DATA = Path(__file__).resolve().parent.parent / "datasets" / "hcsp" / "512x16"
 

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qsched import registry
-from qsched.generate import generate
-from qsched.messages import option_spec, solver_info
-from qsched.options import Option, OptionSpec, option_specs, parse_label, parse_pair
-from qsched.problem import Problem, ProblemError
+from qsched.formats.generate import generate
+from qsched.formats.messages import option_spec, solver_info
+from qsched.model import registry
+from qsched.model.options import Option, OptionSpec, option_specs, parse_label, parse_pair
+from qsched.model.problem import Problem, ProblemError
 
 PROBLEM = Problem.from_message(generate(3, 2, seed=1))
 #: Every declared option of every built-in solver, but qaoa's backend: any name is a string,

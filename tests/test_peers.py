@@ -11,10 +11,10 @@ from builders import exhaustive_optimum, generated, random_qubo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qsched import registry
-from qsched.evaluate import evaluate
-from qsched.problem import ProblemError
-from qsched.solver import Budget
+from qsched.model import registry
+from qsched.model.evaluate import evaluate
+from qsched.model.problem import ProblemError
+from qsched.model.solver import Budget
 from qsched.solvers.decode import encode
 from qsched.solvers.engine import Qubo, basis_bits, basis_states, cost_diagonal
 from qsched.solvers.peer_solvers import CHUNK_VARIABLES, MAX_CELLS

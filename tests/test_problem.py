@@ -8,7 +8,7 @@ from builders import two_machine_problem
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qsched.problem import Limits, Problem, ProblemError
+from qsched.model.problem import Limits, Problem, ProblemError
 from qsched.v1 import problem_pb2
 
 

@@ -7,10 +7,10 @@ import pytest
 from builders import exhaustive_optimum, generated
 from service_helpers import assert_invalid, rpc_error, solve
 
-from qsched import registry
-from qsched.generate import generate
-from qsched.problem import ProblemError
-from qsched.solver import Budget
+from qsched.formats.generate import generate
+from qsched.model import registry
+from qsched.model.problem import ProblemError
+from qsched.model.solver import Budget
 from qsched.solvers.qaoa import encode
 
 

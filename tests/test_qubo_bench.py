@@ -7,13 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from qsched.cli import main
-from qsched.generate import generate
-from qsched.problem import Problem
-from qsched.solvers import qubo_bench
-from qsched.solvers.engine import cost_diagonal
-from qsched.solvers.parameters import optimize, optimize_by_depth
-from qsched.solvers.qubo_instances import (
+from qsched.bench import qubo_runner
+from qsched.bench.qubo_instances import (
     Instance,
     approximation_ratio,
     bits_of,
@@ -23,6 +18,11 @@ from qsched.solvers.qubo_instances import (
     sample_metrics,
     tts99,
 )
+from qsched.cli import main
+from qsched.formats.generate import generate
+from qsched.model.problem import Problem
+from qsched.solvers.engine import cost_diagonal
+from qsched.solvers.parameters import optimize, optimize_by_depth
 
 
 @pytest.fixture(scope="module")
@@ -88,17 +88,17 @@ def test_raw_sample_feasibility_is_the_programs():
 
 
 def test_optimize_by_depth_yields_every_depth_and_ends_where_optimize_does(instance):
-    engine = qubo_bench.make_engine(instance, "xy")
+    engine = qubo_runner.make_engine(instance, "xy")
     steps = list(optimize_by_depth(engine.expectation, 3, 20))
     assert [s.gammas.size for s in steps] == [1, 2, 3]
     assert steps[-1].value == pytest.approx(optimize(engine.expectation, 3, 20).value)
 
 
 def test_noisy_rows_use_the_engines_angles(instance):
-    settings = qubo_bench.Settings(depths=(1,), shots=20, seeds=(0,))
-    engine = qubo_bench.make_engine(instance, "xy")
-    (angles,) = qubo_bench.schedules(engine, "opt", [1], 5)
-    (row,) = qubo_bench.noisy_rows(instance, "aer-noisy", [angles], settings)
+    settings = qubo_runner.Settings(depths=(1,), shots=20, seeds=(0,))
+    engine = qubo_runner.make_engine(instance, "xy")
+    (angles,) = qubo_runner.schedules(engine, "opt", [1], 5)
+    (row,) = qubo_runner.noisy_rows(instance, "aer-noisy", [angles], settings)
     assert row["sampler"] == "qaoa-xy-opt@aer-noisy" and row["shots"] == 20
     assert row["setup_seconds"] >= angles.setup_seconds
     assert 0 <= row["feasible_share"] <= 1 and row["p_ground_exact"] is None
@@ -154,8 +154,8 @@ def test_saved_instances_load_back(tmp_path, capsys, instance):
 
 def test_peers_on_an_instance_without_ground_states_have_no_ground_probability(instance):
     unknown = Instance(**{**vars(instance), "ground_states": np.zeros(0, dtype=np.int64)})
-    settings = qubo_bench.Settings(depths=(1,), shots=8, seeds=(0,))
-    (row,) = qubo_bench.peer_rows(unknown, "sa", settings)
+    settings = qubo_runner.Settings(depths=(1,), shots=8, seeds=(0,))
+    (row,) = qubo_runner.peer_rows(unknown, "sa", settings)
     assert row["p_ground_sampled"] is None and row["tts99_samples"] is None
 
 

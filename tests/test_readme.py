@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from qsched import registry
-from qsched.generate import generate
-from qsched.problem import Problem, ProblemError
-from qsched.solver import Budget
+from qsched.formats.generate import generate
+from qsched.model import registry
+from qsched.model.problem import Problem, ProblemError
+from qsched.model.solver import Budget
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 

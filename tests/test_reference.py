@@ -20,8 +20,8 @@ from qiskit_algorithms.minimum_eigensolvers import (
 from qiskit_optimization.algorithms import MinimumEigenOptimizer
 from qiskit_optimization.converters import QuadraticProgramToQubo
 
-from qsched import registry
-from qsched.solver import Budget
+from qsched.model import registry
+from qsched.model.solver import Budget
 from qsched.solvers.qaoa import encode
 from qsched.solvers.reference import stock_answer
 

@@ -1,9 +1,7 @@
-"""The registry: built-ins by module, imported only when asked for; plugins by entry point;
-and the layering it relies on (solvers/ and baselines/ build on the core, never on each other)."""
+"""The registry: built-ins by module, imported only when asked for; plugins by entry point."""
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 from importlib.metadata import EntryPoint
@@ -11,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from qsched import registry
-from qsched.generate import generate
-from qsched.problem import Problem
+from qsched.formats.generate import generate
+from qsched.model import registry
+from qsched.model.problem import Problem
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "datasets" / "examples" / "gen-40x6-s1.json"
@@ -56,9 +54,9 @@ def test_each_built_in_module_registers_exactly_the_solvers_mapped_to_it():
 PLUGIN = """
 from typing import Annotated
 
-from qsched.options import Option
-from qsched.registry import SolverKind, register
-from qsched.solver import SolveTracker
+from qsched.model.options import Option
+from qsched.model.registry import SolverKind, register
+from qsched.search.tracker import SolveTracker
 
 
 @register("everything-on-one", kind=SolverKind.HEURISTIC, finite=True)
@@ -103,34 +101,3 @@ def test_a_solver_from_an_installed_package_is_found_by_its_entry_point(tmp_path
 def test_an_unknown_name_says_which_solvers_there_are():
     with pytest.raises(registry.UnknownSolverError, match="known: aco, cpsat, exhaustive, ga"):
         registry.get("nope")
-
-
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-        elif isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-    return found
-
-
-@pytest.mark.parametrize(
-    "package, other", [("solvers", "qsched.baselines"), ("baselines", "qsched.solvers")]
-)
-def test_solvers_and_baselines_import_the_core_never_each_other(package, other):
-    offenders = {
-        path.name: sorted(m for m in _imports(path) if m == other or m.startswith(other + "."))
-        for path in (ROOT / package).glob("*.py")
-    }
-    assert not {name: modules for name, modules in offenders.items() if modules}
-
-
-def test_the_core_imports_no_solver_module():
-    offenders = {
-        path.name
-        for path in (ROOT / "qsched").glob("*.py")
-        if any(m.startswith(("qsched.solvers", "qsched.baselines")) for m in _imports(path))
-    }
-    assert not offenders

@@ -5,11 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qsched import hcsp, registry, relaxation
-from qsched.construct import heuristic_start
-from qsched.generate import generate
-from qsched.problem import Problem
-from qsched.solver import Budget, SolveTracker
+from qsched.formats import hcsp
+from qsched.formats.generate import generate
+from qsched.model import registry
+from qsched.model.problem import Problem
+from qsched.model.solver import Budget
+from qsched.search import relaxation
+from qsched.search.construct import heuristic_start
+from qsched.search.tracker import SolveTracker
 
 
 def braun(tasks: int, machines: int, seed: int) -> Problem:

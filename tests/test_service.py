@@ -34,9 +34,10 @@ from service_helpers import (
     watch,
 )
 
-from qsched import hcsp, registry
-from qsched.messages import option_spec
-from qsched.problem import Limits
+from qsched.formats import hcsp
+from qsched.formats.messages import option_spec
+from qsched.model import registry
+from qsched.model.problem import Limits
 from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
 
 SERVICE = "qsched.v1.SchedulerService"

@@ -18,7 +18,7 @@ from service_helpers import (
     submit,
 )
 
-from qsched.problem import MAX_NAME_LENGTH
+from qsched.model.problem import MAX_NAME_LENGTH
 from qsched.service import store as store_module
 from qsched.service.store import PRUNE_GRACE_SECONDS, JobStore
 from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc

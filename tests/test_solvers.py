@@ -7,10 +7,10 @@ import time
 import numpy as np
 import pytest
 
-from qsched import registry
-from qsched.generate import generate
-from qsched.problem import Problem, ProblemError
-from qsched.solver import Budget, StopReason
+from qsched.formats.generate import generate
+from qsched.model import registry
+from qsched.model.problem import Problem, ProblemError
+from qsched.model.solver import Budget, StopReason
 
 
 @pytest.fixture(scope="module")

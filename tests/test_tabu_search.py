@@ -11,13 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_incremental import PROBLEMS, assert_agrees, tight
 
-from qsched import hcsp, registry
-from qsched.evaluate import evaluate
-from qsched.generate import generate
-from qsched.incremental.schedule import TabuSearch
-from qsched.list_scheduling import list_schedule
-from qsched.problem import Problem, ProblemError
-from qsched.solver import Budget, StopReason
+from qsched.formats import hcsp
+from qsched.formats.generate import generate
+from qsched.model import registry
+from qsched.model.evaluate import evaluate
+from qsched.model.problem import Problem, ProblemError
+from qsched.model.solver import Budget, StopReason
+from qsched.search.incremental.schedule import TabuSearch
+from qsched.search.list_scheduling import list_schedule
 
 SETTINGS = {"tenure": 5, "patience": 20, "kick": 2, "samples": 2}
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from service_helpers import make_small_problem
 
-from qsched.problem import Problem
+from qsched.model.problem import Problem
+from qsched.model.validation import SolveJob
 from qsched.service import worker as worker_module
 from qsched.service.worker import WorkerPool
-from qsched.validation import SolveJob
 
 
 def tiny(solver: str = "min-min", seconds: float = 5.0) -> SolveJob:

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from qsched.generate import SERVERS, specpower_curves
+from qsched.formats.generate import SERVERS, specpower_curves
 from qsched.service.extender.resources import (
     InvalidObject,
     object_at,

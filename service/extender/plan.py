@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qsched.problem import curve_at
+from qsched.model.problem import curve_at
 from qsched.service.extender.mapping import NodeMachine, PodTask
 from qsched.service.extender.wire import MAX_EXTENDER_PRIORITY
 

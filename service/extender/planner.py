@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from qsched.problem import Limits
+from qsched.model.problem import Limits
 from qsched.service.extender.batch import Batch
 from qsched.service.extender.cluster import ClusterCache, Nodes, Snapshot
 from qsched.service.extender.mapping import PodTask

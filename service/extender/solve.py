@@ -18,11 +18,11 @@ from typing import Any
 import grpc
 import numpy as np
 
-from qsched import registry
-from qsched.problem import FieldViolation, Problem, ProblemError
+from qsched.model import registry
+from qsched.model.problem import FieldViolation, Problem, ProblemError
+from qsched.model.solver import Budget
 from qsched.service.errors import field_violations
 from qsched.service.extender.batch import Batch, allocation_problem
-from qsched.solver import Budget
 from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
 
 #: Seconds a solve may take beyond its budget (transfer, reading the problem) before the
