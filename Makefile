@@ -19,15 +19,17 @@ demo: install
 test: install
 	$(BIN)/python -m pytest
 
-# ruff (lint and format) and mypy (strict on the core package), as configured in pyproject.toml.
+# ruff (lint and format) and mypy (strict over every source line of the product, laid out
+# as it installs by tools/typecheck_tree.py), as configured in pyproject.toml.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python tools/typecheck_tree.py
 	$(BIN)/mypy
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml $(LOCK)
+$(VENV)/.installed: pyproject.toml setup.py $(LOCK)
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
