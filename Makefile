@@ -46,7 +46,7 @@ $(VENV)/.installed: pyproject.toml setup.py $(LOCK)
 lock:
 	$(PYTHON) -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/python -m pip install --quiet uv==$(UV_VERSION)
-	printf 'setuptools>=77\n' | $(LOCK_VENV)/bin/uv pip compile pyproject.toml - --extra test --extra lint \
+	printf 'setuptools>=77\n' | $(LOCK_VENV)/bin/uv pip compile pyproject.toml - --extra bench --extra testing --extra test --extra lint --extra docs \
 		--universal --fork-strategy fewest --python-version 3.11 --generate-hashes --upgrade \
 		--custom-compile-command 'make lock' --output-file $(LOCK)
 	rm -rf $(VENV)
