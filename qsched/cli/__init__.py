@@ -66,38 +66,18 @@ STOCK_STACK = "qaoa-reference"
 DEMO_QUANTUM_SOLVERS = ("min-min", "qaoa", STOCK_STACK, "exhaustive")
 
 
-def _stub(
-    address: str, tls: Any = None, token: str | None = None
-) -> scheduler_pb2_grpc.SchedulerServiceStub:
-    """A stub on a ready channel; ``tls``: a `qsched.service.tls.ClientTLS`, or plaintext;
-    ``token``: sent as ``authorization: Bearer`` with every call."""
-    from qsched.service.auth import BearerToken
-    from qsched.service.tls import channel as open_channel
+def _credentials(args: argparse.Namespace) -> Any:
+    """`ClientCredentials` from the ``--tls-ca/--tls-cert/--tls-key/--token-file`` flags."""
+    from qsched.service.client import ClientCredentials
 
-    channel = open_channel(address, tls)
-    grpc.channel_ready_future(channel).result(timeout=10)
-    if token:
-        channel = grpc.intercept_channel(channel, BearerToken(token))
-    return scheduler_pb2_grpc.SchedulerServiceStub(channel)
+    return ClientCredentials.from_files(args.tls_ca, args.tls_cert, args.tls_key, args.token_file)
 
 
-def _client_tls(args: argparse.Namespace) -> Any:
-    """The client's TLS settings from ``--tls-ca/--tls-cert/--tls-key``; None: plaintext."""
-    from qsched.service.tls import ClientTLS
+def _stub(args: argparse.Namespace) -> scheduler_pb2_grpc.SchedulerServiceStub:
+    """A stub on a ready channel to ``--server``, with the flags' credentials."""
+    from qsched.service.client import scheduler_stub
 
-    paths = [args.tls_ca, args.tls_cert, args.tls_key]
-    if not any(paths):
-        return None
-    return ClientTLS(*(Path(p) if p else None for p in paths))
-
-
-def _token(args: argparse.Namespace) -> str | None:
-    """The bearer token: ``--token-file``'s first line, else ``$QSCHED_TOKEN`` (never a flag:
-    command lines show up in ``ps``)."""
-    if args.token_file:
-        lines = Path(args.token_file).read_text().split()
-        return lines[0] if lines else None
-    return os.environ.get("QSCHED_TOKEN") or None
+    return scheduler_stub(args.server, _credentials(args))
 
 
 def _add_client_tls(parser: argparse.ArgumentParser) -> None:
@@ -233,9 +213,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     request = _request(args, args.solver)
     show = False if args.json else None
     if args.server:
-        response = solve_remotely(
-            _stub(args.server, _client_tls(args), _token(args)), request, show
-        )
+        response = solve_remotely(_stub(args), request, show)
     else:
         response = solve_locally(solve_job(request, request.solver, problem_from(request)), show)
     _print_response(response, args)
@@ -256,7 +234,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             options=request.options,
             backend=request.backend,
         )
-        comparison = _stub(args.server, _client_tls(args), _token(args)).Compare(compare)
+        comparison = _stub(args).Compare(compare)
     else:
         problem = problem_from(request)
         jobs = [
@@ -351,9 +329,9 @@ def cmd_health(args: argparse.Namespace) -> int:
         return 0 if healthy else 1
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    from qsched.service.tls import channel as open_channel
+    from qsched.service.client import connect
 
-    with open_channel(args.server, _client_tls(args)) as channel:
+    with connect(args.server, _credentials(args), ready_timeout=None) as channel:
         try:
             status = (
                 health_pb2_grpc.HealthStub(channel)
@@ -479,11 +457,7 @@ def cmd_solvers(args: argparse.Namespace) -> int:
     """The solvers, or one solver with its options: this installation's, or a server's
     (`ListSolvers`)."""
     if args.server:
-        infos = list(
-            _stub(args.server, _client_tls(args), _token(args))
-            .ListSolvers(scheduler_pb2.ListSolversRequest())
-            .solvers
-        )
+        infos = list(_stub(args).ListSolvers(scheduler_pb2.ListSolversRequest()).solvers)
     elif args.name:
         infos = [solver_info(registry.get(args.name))]
     else:
@@ -508,7 +482,7 @@ def _job_line(job: scheduler_pb2.Job) -> str:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    stub = _stub(args.server, _client_tls(args), _token(args))
+    stub = _stub(args)
     if args.action == "list":
         state = f"JOB_STATE_{args.state.upper()}" if args.state else "JOB_STATE_UNSPECIFIED"
         listing = stub.ListJobs(scheduler_pb2.ListJobsRequest(state=state, page_size=args.limit))
@@ -550,6 +524,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Start a server on a free loopback port, send it a generated problem, compare solvers;
     the exit code is `demo_verdict`'s."""
+    from qsched.service.client import scheduler_stub
     from qsched.service.server import Server
 
     problem = generate(args.tasks, args.machines, args.seed)
@@ -561,7 +536,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"qsched server on {server.address}; problem {problem.name}: {args.tasks} tasks, "
             f"{args.machines} machines, power cap {problem.power_cap_watts:.0f} W"
         )
-        stub = _stub(server.address)
+        stub = scheduler_stub(server.address)
         request = scheduler_pb2.CompareRequest(
             problem=problem,
             solvers=list(DEMO_SOLVERS),
