@@ -58,11 +58,10 @@ class ProblemError(ValueError):
 class Limits:
     """Largest problem accepted; the service sets these from its flags.
 
-    The defaults are what every classical solver answers within a 5 s budget
-    on a 2-core machine (measured at 20,000 x 1,000 and 100,000 x 200: a first
-    schedule in 0.1-0.4 s, the budget kept to within about a second, and 0.8 GB
-    resident per solve). Larger requests are refused naming the field; raise
-    them with ``qsched serve --max-tasks/--max-machines/--max-cells``.
+    The defaults are the largest shapes at which every classical solver still answers
+    within a 5 s budget on a 2-core machine, first schedule and memory included (the
+    measurements are in the operations guide, under Limits). Larger requests are refused
+    naming the field; raise them with ``qsched serve --max-tasks/--max-machines/--max-cells``.
     """
 
     max_tasks: int = 100_000

@@ -3,7 +3,7 @@
 Cached on disk (next to the sources), so a new process loads them instead of
 compiling; and with NumPy's float semantics (``error_model="numpy"``): a
 division by zero gives inf or nan as in NumPy instead of raising, which
-spares each division in a hot loop a check that measured ~150 ns per call.
+spares each division in a hot loop a check.
 Numba compiles one version per argument type, and a read-only array is
 another type than a writable one: `readonly` gives the problem's arrays to
 the kernels as read-only views, so a problem that was pickled to a worker

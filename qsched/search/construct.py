@@ -28,8 +28,8 @@ START = Option(
     "heuristic whose schedule the search starts from (lp: the LP relaxation, rounded)",
     choices=STARTS,
 )
-#: Task visits between two looks at the budget (a step visits every unassigned task):
-#: about 10 ms, so 20 steps a look at 100,000 tasks and 200 at 10,000.
+#: Task visits between two looks at the budget (a step visits every unassigned task): a
+#: look every few milliseconds, whatever the problem's size.
 VISITS_PER_SLICE = 1 << 21
 
 
@@ -56,7 +56,7 @@ def heuristic_start(tracker: SolveTracker, heuristic: str) -> Evaluation:
     if heuristic == "mct":
         return first
     if heuristic == "lp":
-        from qsched.search.relaxation import relaxed_start  # HiGHS takes 0.1 s to import: only here
+        from qsched.search.relaxation import relaxed_start  # HiGHS is slow to import: only here
 
         relaxed = relaxed_start(tracker)
         if relaxed is not None:
