@@ -381,7 +381,7 @@ def _with_figures(name: str, text: str) -> str:
         for figure in sorted([*RESULTS.glob(f"{name}.png"), *RESULTS.glob(f"{name}.*.png")])
         if f"({figure.name})" not in text
     ]
-    return "\n".join([text.rstrip(), "", *figures, ""]) if figures else text
+    return "\n\n".join([text.rstrip(), *figures]) + "\n" if figures else text
 
 
 def benchmark_pages() -> dict[str, str]:
