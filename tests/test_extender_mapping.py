@@ -171,9 +171,9 @@ def test_any_node_annotation_value_reads_or_names_its_field(values: dict[str, st
         )
 
 
-def test_the_readme_example_maps_as_the_readme_says() -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    block = re.search(r"```yaml\n(apiVersion: v1\nkind: Pod.*?)```", readme, re.S)
+def test_the_docs_example_maps_as_the_docs_say() -> None:
+    page = (Path(__file__).resolve().parent.parent / "docs" / "kubernetes.md").read_text()
+    block = re.search(r"```yaml\n(apiVersion: v1\nkind: Pod.*?)```", page, re.S)
     assert block is not None
     example_pod, example_node = yaml.safe_load_all(block.group(1))
     task = mapping.pod_task(example_pod)
