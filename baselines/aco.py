@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import numpy as np
+import numpy.typing as npt
 
 from qsched.model.evaluate import TOLERANCE, Evaluation, over_capacity
 from qsched.model.options import Option
@@ -57,12 +58,12 @@ class Colony:
         valid = np.arange(problem.frequency.shape[1]) < problem.level_count[:, None]
         self.level_pheromone = np.where(valid, TAU_MAX, 0.0)
 
-    def levels(self, ants: int) -> np.ndarray:
+    def levels(self, ants: int) -> npt.NDArray[np.int64]:
         """(ants, M) DVFS level per machine, drawn from the level pheromone."""
         weights = self.level_pheromone**self.alpha
         return np.stack([self._draw(weights) for _ in range(ants)])
 
-    def assignments(self, levels: np.ndarray) -> np.ndarray:
+    def assignments(self, levels: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """(ants, T) machine per task, one task position at a time for all ants."""
         problem = self.problem
         ants = levels.shape[0]
@@ -81,8 +82,8 @@ class Colony:
                 problem.makespan_weight * (ready + runtime)
                 + problem.energy_weight * runtime * watts
             )
-            fits = ~over_capacity(load + problem.demand[tasks][:, None, :], problem.capacity).any(
-                axis=2
+            fits: npt.NDArray[np.bool_] = ~np.any(
+                over_capacity(load + problem.demand[tasks][:, None, :], problem.capacity), axis=2
             )
             fits |= ~fits.any(axis=1, keepdims=True)
             weights = (
@@ -95,11 +96,14 @@ class Colony:
             load[rows, chosen] += problem.demand[tasks]
         return assignment
 
-    def _draw(self, weights: np.ndarray) -> np.ndarray:
+    def _draw(self, weights: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
         """One index per row, with probability proportional to the row's weights."""
         cumulative = np.cumsum(weights, axis=1)
         threshold = self.rng.random(weights.shape[0]) * cumulative[:, -1]
-        return np.minimum((cumulative < threshold[:, None]).sum(axis=1), weights.shape[1] - 1)
+        drawn: npt.NDArray[np.int64] = np.minimum(
+            (cumulative < threshold[:, None]).sum(axis=1), weights.shape[1] - 1
+        )
+        return drawn
 
     def reinforce(self, best: Evaluation) -> None:
         """MMAS update: evaporate everywhere, deposit on the best schedule's choices, clamp."""

@@ -87,16 +87,15 @@ EXACT_REACH = 1000.0
 #: every time variable at the horizon), far inside CP-SAT's 64-bit integers; time is
 #: counted coarser where it would reach more.
 MAX_UNITS = 2.0**50
-#: CP-SAT deterministic seconds one evaluation of an evaluation budget buys: 10,000
-#: evaluations (about a second of GA or PSO at 40 tasks) buy one, which took one to
-#: five wall seconds of CP-SAT on this project's 2-core machine (512 x 16 Braun: 2-5).
+#: CP-SAT deterministic seconds one evaluation of an evaluation budget buys (10,000
+#: evaluations buy one): set so that an evaluation budget gives CP-SAT wall time of the
+#: same order as it gives the metaheuristics.
 DETERMINISTIC_SECONDS_PER_EVALUATION = 1e-4
 #: How often the watcher looks at the stop signal while CP-SAT runs.
 STOP_POLL_SECONDS = 0.02
 #: Largest model cpsat takes, in task-machine-level literals (z, or x where a machine
-#: has one level): every part of the model grows with them. On this project's 2-core
-#: machine Python builds the model of a generated 1,000 x 40 problem (120,000 literals,
-#: with deadlines and a power cap) in about 5 s, of a Braun-style 2,048 x 64 one in 1 s.
+#: has one level): every part of the model grows with them, and it is built in Python, so
+#: past this a budget goes to building the model rather than to solving it.
 MAX_LITERALS = 200_000
 
 
@@ -275,8 +274,10 @@ def build_model(problem: Problem) -> Model:
         ]
     )
     objective += int(units.rate.nearest(per_makespan)) * makespan
-    for m in np.flatnonzero(spans > 0):
-        objective += int(units.rate.nearest(spans[m])) * _on_time(model, int(m), makespan, end)
+    for machine in np.flatnonzero(spans > 0):
+        objective += int(units.rate.nearest(spans[machine])) * _on_time(
+            model, int(machine), makespan, end
+        )
     model.cp.minimize(objective)
     return model
 

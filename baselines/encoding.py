@@ -7,12 +7,13 @@ minimized, so DEAP compares individuals exactly as `Evaluation.key` does.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from qsched.model.evaluate import Evaluation
 from qsched.model.problem import Problem
 
 
-def upper_bounds(problem: Problem) -> np.ndarray:
+def upper_bounds(problem: Problem) -> npt.NDArray[np.int64]:
     """Largest value of each gene of the flat encoding: machine per task, then level per machine."""
     return np.concatenate(
         [np.full(problem.num_tasks, problem.num_machines - 1), problem.level_count - 1]
@@ -24,7 +25,9 @@ def flatten(evaluation: Evaluation) -> list[int]:
     return [*evaluation.assignment.tolist(), *evaluation.levels.tolist()]
 
 
-def unflatten(problem: Problem, genes) -> tuple[np.ndarray, np.ndarray]:
+def unflatten(
+    problem: Problem, genes: npt.ArrayLike
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """The flat encoding back into (assignment, levels); values are clipped into range."""
     vector = np.minimum(np.maximum(np.asarray(genes, dtype=np.int64), 0), upper_bounds(problem))
     return vector[: problem.num_tasks], vector[problem.num_tasks :]

@@ -23,10 +23,12 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import numpy as np
+import numpy.typing as npt
 from deap import base, tools
 
 from qsched.baselines.deap_types import Individual
 from qsched.baselines.encoding import fitness, flatten, unflatten, upper_bounds
+from qsched.model.evaluate import Evaluation
 from qsched.model.options import Option
 from qsched.model.problem import FieldViolation, Problem
 from qsched.model.registry import SolverKind, register
@@ -138,13 +140,13 @@ def _evolve(
     toolbox.register("select", tools.selTournament, tournsize=settings.tournament)
     toolbox.register("clone", _clone)
 
-    def individual(evaluation) -> Individual:
+    def individual(evaluation: Evaluation) -> Individual:
         child = Individual(flatten(evaluation))
         child.evaluation = evaluation
         child.fitness.values = fitness(evaluation)
         return child
 
-    def evaluated(genes) -> Individual:
+    def evaluated(genes: npt.ArrayLike) -> Individual:
         return individual(repair(tracker, *unflatten(problem, genes), order))
 
     people = [individual(heuristic_start(tracker, settings.start))]
@@ -152,8 +154,10 @@ def _evolve(
         people.append(evaluated(rng.integers(0, upper + 1)))
     generations = 0
     while not tracker.exhausted:
-        elites = tools.selBest(people, min(settings.elite, len(people)))
-        offspring = [toolbox.clone(p) for p in toolbox.select(people, len(people) - len(elites))]
+        elites: list[Individual] = tools.selBest(people, min(settings.elite, len(people)))
+        offspring: list[Individual] = [
+            toolbox.clone(p) for p in toolbox.select(people, len(people) - len(elites))
+        ]
         # An odd one out is not crossed.
         for first, second in zip(offspring[::2], offspring[1::2], strict=False):
             if random.random() < settings.crossover:
@@ -163,12 +167,12 @@ def _evolve(
             if random.random() < settings.mutation:
                 toolbox.mutate(child)
                 del child.fitness.values
-        children = []
+        children: list[Individual] = []
         for child in offspring:
             if tracker.exhausted:
                 break
             children.append(child if child.fitness.valid else evaluated(child))
-        best = tools.selBest(elites + children, 1)[0]
+        best: Individual = tools.selBest(elites + children, 1)[0]
         polished = individual(hill_climb(tracker, best.evaluation, rng, settings.polish_steps))
         people = [polished, *(p for p in elites + children if p is not best)]
         generations += 1

@@ -35,7 +35,7 @@ handed to HiGHS (`StoppableHighs`), and in HiGHS's MIP interrupt callback
 while it solves; HiGHS then ends with its incumbent, which the solver
 returns (status ``interrupted``, stop reason ``cancelled``). HiGHS calls
 that callback between its search steps, not inside its sub-MIP heuristics,
-so it answers within about a second of the stop (measured at 512 x 16).
+so it answers at its next search step, not at once.
 An evaluation budget does not bound HiGHS (it evaluates two schedules: the
 start and the incumbent); without a wall budget it runs until it proves
 optimality, and then the same problem always gives the same schedule.
@@ -54,6 +54,7 @@ from typing import Annotated, Any
 
 import highspy
 import numpy as np
+import numpy.typing as npt
 import pyomo.environ as pyo
 from pyomo.contrib.solver.common.results import Results, TerminationCondition
 from pyomo.contrib.solver.solvers import highs as pyomo_highs
@@ -69,7 +70,8 @@ from qsched.search.tracker import SolveTracker
 #: HiGHS's integrality and constraint tolerance where deadline rows carry big-M
 #: terms (without them HiGHS's default serves and is faster).
 FEASIBILITY_TOLERANCE = 1e-9
-#: Rows handed to HiGHS between two looks at "stop" (Pyomo hands over about 5,000 a second).
+#: Rows handed to HiGHS between two looks at "stop": few enough that a batch takes Pyomo a
+#: fraction of a second, many enough that the looks cost nothing beside it.
 CONSTRAINT_BATCH = 1000
 
 ShouldStop = Callable[[], bool]
@@ -79,7 +81,7 @@ class Stopped(Exception):
     """Stop was set (or the budget ended) while the model was built or handed to HiGHS."""
 
 
-class StoppableHighs(Highs):
+class StoppableHighs(Highs):  # type: ignore[misc]  # Pyomo ships no type information
     """Pyomo's HiGHS interface, stoppable: ``give_up`` is looked at between batches of rows
     while the model is handed over (`Stopped` is raised), ``interrupt`` from HiGHS's MIP
     interrupt callback while it solves (HiGHS ends with its incumbent)."""
@@ -112,7 +114,7 @@ class StoppableHighs(Highs):
             results.termination_condition = TerminationCondition.interrupted
         return results
 
-    def _on_interrupt_check(self, event: highspy.cb.HighsCallbackEvent) -> None:
+    def _on_interrupt_check(self, event: highspy.HighsCallbackEvent) -> None:
         if self.interrupt():
             event.interrupt()
 
@@ -128,12 +130,13 @@ class _WithoutInterruptWarning(logging.Filter):
 pyomo_highs.logger.addFilter(_WithoutInterruptWarning())
 
 
-def runtimes(problem: Problem) -> np.ndarray:
+def runtimes(problem: Problem) -> npt.NDArray[np.float64]:
     """(T, M, L) seconds of each task on each machine at each level (nan where no level)."""
-    return problem.etc[:, :, None] / problem.frequency[None, :, :]
+    seconds: npt.NDArray[np.float64] = problem.etc[:, :, None] / problem.frequency[None, :, :]
+    return seconds
 
 
-def task_power(problem: Problem) -> np.ndarray:
+def task_power(problem: Problem) -> npt.NDArray[np.float64]:
     """(T, M, L) watts while each task runs on each machine at each level (nan where no level)."""
     tasks = np.arange(problem.num_tasks)[:, None, None]
     machines = np.arange(problem.num_machines)[None, :, None]
@@ -232,7 +235,10 @@ def _add_assignment(
 
 
 def _add_capacities_and_deadlines(
-    model: pyo.ConcreteModel, problem: Problem, r: np.ndarray, should_stop: ShouldStop
+    model: pyo.ConcreteModel,
+    problem: Problem,
+    r: npt.NDArray[np.float64],
+    should_stop: ShouldStop,
 ) -> None:
     """Summed demand within capacity, and EDF deadlines exactly (a big-M on x[t, m])."""
     tasks, machines = range(problem.num_tasks), range(problem.num_machines)
@@ -262,7 +268,7 @@ def _add_capacities_and_deadlines(
 def _add_power_cap(
     model: pyo.ConcreteModel,
     problem: Problem,
-    power: np.ndarray,
+    power: npt.NDArray[np.float64],
     triples: list[tuple[int, int, int]],
 ) -> None:
     """Each machine's peak draw over its tasks (and idle power if it stays on) within the cap."""
@@ -279,7 +285,9 @@ def _add_power_cap(
     model.cap = pyo.Constraint(expr=sum(model.peak[m] for m in machines) <= problem.power_cap)
 
 
-def read_schedule(model: pyo.ConcreteModel, problem: Problem) -> tuple[np.ndarray, np.ndarray]:
+def read_schedule(
+    model: pyo.ConcreteModel, problem: Problem
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """(assignment, levels) from the solved model's binaries."""
     x = np.array(
         [
@@ -297,7 +305,8 @@ def read_schedule(model: pyo.ConcreteModel, problem: Problem) -> tuple[np.ndarra
 
 
 #: Largest problem (tasks x machines) the MILP takes: it has a binary per cell, and Pyomo
-#: needs ~18 s to build the model of a 500 x 20 generated instance with its deadlines and cap.
+#: builds the model in Python (the deadline rows alone hold tasks^2 x machines terms), so
+#: past this a budget goes to building the model rather than to solving it.
 MAX_CELLS = 10_000
 
 
@@ -337,7 +346,7 @@ def exact_milp(
     tracker = SolveTracker(problem, budget, progress)
     heuristic_start(tracker, "min-min")
     exact = not math.isfinite(problem.power_cap) or power_cap_is_exact(problem)
-    facts: dict = {"model": "exact" if exact else "conservative power cap"}
+    facts: dict[str, Any] = {"model": "exact" if exact else "conservative power cap"}
     # Building and handing over stop at the budget's end too; HiGHS keeps its own time limit.
     solver = StoppableHighs(give_up=lambda: tracker.exhausted, interrupt=lambda: tracker.cancelled)
     try:

@@ -34,6 +34,12 @@ from qsched.search.repair import levels_by_power, repair
 from qsched.search.tracker import SolveTracker
 
 
+def _landed(particle: Particle) -> tuple[Particle, Evaluation]:
+    """A particle's own best position and schedule: set from the moment it is first evaluated."""
+    assert particle.best is not None and particle.best_evaluation is not None, "not evaluated yet"
+    return particle.best, particle.best_evaluation
+
+
 def _centre(evaluation: Evaluation) -> list[float]:
     """Continuous coordinates that decode to ``evaluation``'s schedule (the middle of each cell)."""
     return [*(evaluation.assignment + 0.5).tolist(), *(evaluation.levels + 0.5).tolist()]
@@ -100,8 +106,7 @@ def particle_swarm(
         evaluate(swarm[-1])
     for particle in swarm:
         particle.speed = rng.uniform(-speed_limit, speed_limit)
-    leader = max(swarm, key=lambda p: p.best.fitness)
-    best, best_evaluation = leader.best, leader.best_evaluation
+    best, best_evaluation = _landed(max(swarm, key=lambda p: _landed(p)[0].fitness))
     sweeps = 0
     while not tracker.exhausted:
         for particle in swarm:
@@ -116,7 +121,7 @@ def particle_swarm(
             particle[:] = np.clip(position + particle.speed, 0.0, width - 1e-9).tolist()
             evaluation = evaluate(particle)
             if evaluation.key < best_evaluation.key:
-                best, best_evaluation = particle.best, evaluation
+                best, best_evaluation = _landed(particle)[0], evaluation
         polished = hill_climb(tracker, best_evaluation, rng, polish_steps)
         if polished.key < best_evaluation.key:
             best_evaluation = polished

@@ -7,7 +7,7 @@ RZZ(2 gamma J_ij) on every coupling, with the global phase the engine
 leaves out (the offset, less the QUBO's constant) put back, so the states
 agree amplitude for amplitude. RZZ rather than CP: it is native on current
 IBM devices, and qiskit's basis translator stalls on parameterized CP
-gates for heavy-hex targets beyond ~10 qubits. The X mixer is RX(2 beta) on
+gates for heavy-hex targets of more than a few qubits. The X mixer is RX(2 beta) on
 every qubit from |+>^n; the XY mixer is XXPlusYY(2 beta) on the engine's
 ring edges from a one-hot basis state,
 then RX(2 beta) on the qubits in no group (which start in |+>).
@@ -18,6 +18,7 @@ new angles every iteration (`TranspiledQaoa`).
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 from qiskit import QuantumCircuit
 from qiskit.circuit import ParameterVector
 from qiskit.circuit.library import XXPlusYYGate
@@ -25,10 +26,14 @@ from qiskit.circuit.library import XXPlusYYGate
 from qsched.solvers.backends import Device
 from qsched.solvers.depth_one import to_ising
 from qsched.solvers.engine import Qubo, check_initial, free_qubits, ring_edges
+from qsched.solvers.parameters import Angles
 
 
 def qaoa_circuit(
-    qubo: Qubo, depth: int, groups: list[list[int]] | None = None, initial: np.ndarray | None = None
+    qubo: Qubo,
+    depth: int,
+    groups: list[list[int]] | None = None,
+    initial: npt.NDArray[np.int64] | None = None,
 ) -> QuantumCircuit:
     """p = ``depth`` layers with parameters ``gamma[k]`` and ``beta[k]``."""
     n = qubo.num_qubits
@@ -38,6 +43,7 @@ def qaoa_circuit(
     if groups is None:
         circuit.h(range(n))
     else:
+        assert initial is not None, "check_initial: the XY mixer has a start"
         for qubit in np.flatnonzero(initial):
             circuit.x(int(qubit))
         free = [int(q) for q in free_qubits(n, groups)]
@@ -62,14 +68,14 @@ def qaoa_circuit(
     return circuit
 
 
-def parameter_values(circuit: QuantumCircuit, gammas, betas) -> list[float]:
+def parameter_values(circuit: QuantumCircuit, gammas: Angles, betas: Angles) -> list[float]:
     """The angles in the order of ``circuit.parameters``, matched by name (``gamma[k]``,
     ``beta[k]``)."""
     angles = {"gamma": list(gammas), "beta": list(betas)}
     return [float(angles[p.vector.name][p.index]) for p in circuit.parameters]
 
 
-def bind(circuit: QuantumCircuit, gammas, betas) -> QuantumCircuit:
+def bind(circuit: QuantumCircuit, gammas: Angles, betas: Angles) -> QuantumCircuit:
     """``circuit`` with its ``gamma[k]`` and ``beta[k]`` parameters set."""
     return circuit.assign_parameters(parameter_values(circuit, gammas, betas))
 
@@ -82,7 +88,13 @@ class TranspiledQaoa:
     """
 
     def __init__(
-        self, qubo: Qubo, depth: int, device: Device, shots: int, groups=None, initial=None
+        self,
+        qubo: Qubo,
+        depth: int,
+        device: Device,
+        shots: int,
+        groups: list[list[int]] | None = None,
+        initial: npt.NDArray[np.int64] | None = None,
     ):
         circuit = qaoa_circuit(qubo, depth, groups, initial)
         circuit.measure_all()
@@ -91,10 +103,11 @@ class TranspiledQaoa:
         self.circuit = device.pass_manager().run(circuit)
         self._sampler = device.sampler(shots)
 
-    def sample(self, gammas, betas) -> dict[int, int]:
+    def sample(self, gammas: Angles, betas: Angles) -> dict[int, int]:
         """Measured basis states (integers, qubit i = bit i) and their counts."""
         pub = (self.circuit, parameter_values(self.circuit, gammas, betas))
-        return self._sampler.run([pub]).result()[0].data.meas.get_int_counts()
+        counts: dict[int, int] = self._sampler.run([pub]).result()[0].data.meas.get_int_counts()
+        return counts
 
     def facts(self) -> dict[str, int]:
         two_qubit = sum(

@@ -20,11 +20,12 @@ matching the engine's conventions (|0> has Z = +1); a test pins both to agree.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from qsched.solvers.engine import Qubo
 
 
-def to_ising(qubo: Qubo) -> tuple[np.ndarray, np.ndarray, float]:
+def to_ising(qubo: Qubo) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float]:
     """(h, J symmetric with zero diagonal, offset) with C(z) = offset + h.s + sum_{u<v} J_uv s_u
     s_v."""
     upper = np.triu(qubo.quadratic, 1)
@@ -50,8 +51,9 @@ def depth_one_expectation(qubo: Qubo, gamma: float, beta: float) -> float:
         others[np.arange(u.size), u] = False
         others[np.arange(u.size), v] = False
 
-        def product(matrix: np.ndarray) -> np.ndarray:
-            return np.prod(np.where(others, matrix, 1.0), axis=1)
+        def product(matrix: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+            rows: npt.NDArray[np.float64] = np.prod(np.where(others, matrix, 1.0), axis=1)
+            return rows
 
         first = (
             np.sin(4 * beta)

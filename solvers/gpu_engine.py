@@ -1,9 +1,10 @@
 """The QAOA engine on a CUDA GPU: `engine.QaoaEngine`'s layers as numba-cuda kernels.
 
-Past 24 qubits a QAOA layer is bound by memory traffic: the state (8 GiB at
-30 qubits in complex64) fits no cache, and a kernel per gate would read and
-write all of it once per qubit. So a layer is planned here as a few passes
-(`plan_passes`), each one kernel over the whole state:
+Once the state outgrows the device's caches, a QAOA layer is bound by memory
+traffic: the state (2^n amplitudes, 8 GiB at 30 qubits in complex64) fits no
+cache, and a kernel per gate would read and write all of it once per qubit.
+So a layer is planned here as a few passes (`plan_passes`), each one kernel
+over the whole state:
 
 - a pass loads *tiles* of ``2^(LOW_QUBITS + k)`` amplitudes into shared memory:
   the ``LOW_QUBITS`` lowest qubits (16 neighbouring amplitudes: whole 128-byte
@@ -36,11 +37,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from numba import complex64, complex128, cuda, float64, int32, int64
+import numpy.typing as npt
+from numba import complex64, complex128, float64, int32, int64
+from numba.core.types import Type as NumbaType
 
 from qsched.solvers.engine import Qubo, check_initial, initial_states, ring_edges
+from qsched.solvers.parameters import Angles
+from qsched.solvers.typed_cuda import DeviceArray, Kernel, cuda, device_function, kernel
 
 #: Lowest qubits in every tile: 16 neighbouring amplitudes per row of a tile.
 LOW_QUBITS = 4
@@ -60,6 +66,12 @@ REDUCTION_BLOCKS = 1024
 #: Gate kinds in a pass: RX on one position, the XY rotation on two, RX on two in one sweep.
 RX, XY, RX2 = 0, 1, 2
 PROBABILITY, WEIGHTED = 0, 1
+
+#: A state's amplitudes inside a kernel (complex64 or complex128).
+StateView = npt.NDArray[np.complexfloating[Any, Any]]
+#: A pass's own kernel arguments (`GpuQaoaEngine._upload`): `tile_pass`'s ``low`` to
+#: ``gate_count``.
+PassArguments = tuple[int, DeviceArray, int, int, DeviceArray, int]
 
 
 def gpu_available() -> bool:
@@ -139,14 +151,14 @@ def _paired(gates: tuple[tuple[int, int, int], ...]) -> tuple[tuple[int, int, in
     return tuple(out)
 
 
-@cuda.jit(device=True, inline=True)
-def _insert_zero(index, position):
+@device_function
+def _insert_zero(index: np.int32, position: np.int32) -> np.int32:
     """``index`` with a 0 bit inserted at ``position`` (int32 tile arithmetic)."""
     return ((index >> position) << (position + ONE)) | (index & ((ONE << position) - ONE))
 
 
-@cuda.jit(device=True, inline=True)
-def _rx_values(x, y, c, s):
+@device_function
+def _rx_values(x: complex, y: complex, c: float, s: float) -> tuple[complex, complex]:
     """(c x - i s y, c y - i s x): RX on one pair, in the CPU engine's arithmetic."""
     return (
         complex(c * x.real + s * y.imag, c * x.imag - s * y.real),
@@ -154,27 +166,27 @@ def _rx_values(x, y, c, s):
     )
 
 
-def _tile_pass_kernel(element):
+def _tile_pass_kernel(element: NumbaType) -> Kernel:
     """The pass kernel for states of numba type ``element``: the tile in shared memory has
     the state's own type, so each gate rounds as the CPU engine's does."""
 
-    @cuda.jit
+    @kernel
     def tile_pass(
-        state,
-        diagonal,
-        constant,
-        gamma,
-        phase,
-        num_qubits,
-        low,
-        qubits,
-        count,
-        mask,
-        gates,
-        gate_count,
-        c,
-        s,
-    ):
+        state: StateView,
+        diagonal: npt.NDArray[np.float64],
+        constant: float,
+        gamma: float,
+        phase: bool,
+        num_qubits: int,
+        low: int,
+        qubits: npt.NDArray[np.int64],
+        count: int,
+        mask: int,
+        gates: npt.NDArray[np.int32],
+        gate_count: int,
+        c: float,
+        s: float,
+    ) -> None:
         """One pass (`Pass`): load a tile (applying the cost phase if ``phase``), apply the
         gates in shared memory, store it."""
         tile = cuda.shared.array(TILE, element)
@@ -247,8 +259,16 @@ _TILE_PASS = {
 }
 
 
-@cuda.jit
-def _cost_diagonal(num_qubits, linear, pair_i, pair_j, pair_w, constant, out):
+@kernel
+def _cost_diagonal(
+    num_qubits: int,
+    linear: npt.NDArray[np.float64],
+    pair_i: npt.NDArray[np.int64],
+    pair_j: npt.NDArray[np.int64],
+    pair_w: npt.NDArray[np.float64],
+    constant: float,
+    out: npt.NDArray[np.float64],
+) -> None:
     """C(z) for every z, in the CPU engine's order of additions (the same float64 values)."""
     start, stride = cuda.grid(1), cuda.gridsize(1)
     for z in range(start, out.size, stride):
@@ -262,22 +282,24 @@ def _cost_diagonal(num_qubits, linear, pair_i, pair_j, pair_w, constant, out):
         out[z] = total
 
 
-@cuda.jit
-def _fill(state, value):
+@kernel
+def _fill(state: StateView, value: float) -> None:
     start, stride = cuda.grid(1), cuda.gridsize(1)
     for z in range(start, state.size, stride):
         state[z] = value
 
 
-@cuda.jit
-def _scatter(state, indices, value):
+@kernel
+def _scatter(state: StateView, indices: npt.NDArray[np.int64], value: float) -> None:
     start, stride = cuda.grid(1), cuda.gridsize(1)
     for k in range(start, indices.size, stride):
         state[indices[k]] = value
 
 
-@cuda.jit
-def _gather_probabilities(state, tiles, out):
+@kernel
+def _gather_probabilities(
+    state: StateView, tiles: npt.NDArray[np.int64], out: npt.NDArray[np.float64]
+) -> None:
     """out[k, i] = |state[tiles[k] * width + i]|^2: rows of ``width`` amplitudes (the tiles that
     drew samples, or single basis states), in one copy to the host."""
     width = out.shape[1]
@@ -288,8 +310,8 @@ def _gather_probabilities(state, tiles, out):
         out[row, column] = amplitude.real**2 + amplitude.imag**2
 
 
-@cuda.jit(device=True, inline=True)
-def _block_sum(partial, total):
+@device_function
+def _block_sum(partial: npt.NDArray[np.float64], total: float) -> float:
     """The sum of ``total`` over the block's threads (a power of two), in a fixed order."""
     thread = cuda.threadIdx.x
     partial[thread] = total
@@ -300,11 +322,18 @@ def _block_sum(partial, total):
             partial[thread] += partial[thread + step]
         cuda.syncthreads()
         step >>= 1
-    return partial[0]
+    block_total: float = partial[0]
+    return block_total
 
 
-@cuda.jit
-def _partial_sums(state, diagonal, mode, items, out):
+@kernel
+def _partial_sums(
+    state: StateView,
+    diagonal: npt.NDArray[np.float64],
+    mode: int,
+    items: int,
+    out: npt.NDArray[np.float64],
+) -> None:
     """out[b]: the sum over amplitudes [b items, (b + 1) items) of |amplitude|^2 (``mode``
     PROBABILITY) or of |amplitude|^2 C (WEIGHTED)."""
     partial = cuda.shared.array(THREADS, float64)
@@ -320,8 +349,13 @@ def _partial_sums(state, diagonal, mode, items, out):
         out[cuda.blockIdx.x] = block
 
 
-@cuda.jit
-def _partial_extrema(diagonal, items, lows, highs):
+@kernel
+def _partial_extrema(
+    diagonal: npt.NDArray[np.float64],
+    items: int,
+    lows: npt.NDArray[np.float64],
+    highs: npt.NDArray[np.float64],
+) -> None:
     """(min, max) of C over each block's range of basis states."""
     low_part = cuda.shared.array(THREADS, float64)
     high_part = cuda.shared.array(THREADS, float64)
@@ -370,7 +404,7 @@ class GpuQaoaEngine:
         self,
         qubo: Qubo,
         groups: list[list[int]] | None = None,
-        initial: np.ndarray | None = None,
+        initial: npt.NDArray[np.int64] | None = None,
         single_precision: bool = True,
         low_qubits: int = LOW_QUBITS,
         tile_qubits: int = TILE_QUBITS,
@@ -401,18 +435,19 @@ class GpuQaoaEngine:
             float(qubo.constant),
             self.diagonal,
         )
-        self._initial = None
+        self._initial: tuple[DeviceArray, float] | None = None
         if groups is None:
             gates = [(RX, q, -1) for q in range(n)]
         else:
-            free, starts = initial_states(n, groups, initial)
-            self._initial = (cuda.to_device(starts), 2 ** (-free.size / 2))
+            assert initial is not None, "check_initial: the XY mixer has a start"
+            free_qubits, starts = initial_states(n, groups, initial)
+            self._initial = (cuda.to_device(starts), 2 ** (-free_qubits.size / 2))
             # RX on the free qubits commutes with every XY edge (no shared qubit): first.
-            gates = [(RX, int(q), -1) for q in free]
+            gates = [(RX, int(q), -1) for q in free_qubits]
             gates += [(XY, a, b) for a, b in ring_edges(groups)]
         self.passes = [self._upload(p) for p in plan_passes(n, gates, low_qubits, tile_qubits)]
 
-    def _upload(self, planned: Pass) -> tuple[tuple[int, int], tuple]:
+    def _upload(self, planned: Pass) -> tuple[tuple[int, int], PassArguments]:
         """A pass's grid and its own kernel arguments (`tile_pass` from ``low`` to
         ``gate_count``): tile qubits and gates on the device, the tile's mask."""
         # A kernel argument cannot be empty: a pass without qubits or gates gets a padding row.
@@ -421,7 +456,7 @@ class GpuQaoaEngine:
         mask = sum(1 << q for q in range(planned.low)) | sum(1 << q for q in planned.qubits)
         tile = 1 << (planned.low + len(planned.qubits))
         grid = (self.size // tile, _threads(tile // 2))
-        arguments = (
+        arguments: PassArguments = (
             planned.low,
             cuda.to_device(qubits),
             len(planned.qubits),
@@ -431,7 +466,7 @@ class GpuQaoaEngine:
         )
         return grid, arguments
 
-    def _evolve(self, gammas, betas):
+    def _evolve(self, gammas: Angles, betas: Angles) -> DeviceArray:
         """The QAOA state in the engine's device buffer (overwritten by the next call)."""
         if len(gammas) != len(betas):
             raise ValueError("gammas and betas must have the same length (the depth p)")
@@ -461,7 +496,7 @@ class GpuQaoaEngine:
                 )
         return state
 
-    def _sums(self, state, mode: int, items: int) -> np.ndarray:
+    def _sums(self, state: DeviceArray, mode: int, items: int) -> npt.NDArray[np.float64]:
         """Per-block sums (`_partial_sums`) over blocks of ``items`` amplitudes, on the host."""
         out = cuda.device_array(self.size // items, dtype=np.float64)
         _partial_sums[self.size // items, _threads(items)](state, self.diagonal, mode, items, out)
@@ -472,20 +507,20 @@ class GpuQaoaEngine:
         `THREADS` amplitudes when the state is small."""
         return min(self.size, max(self.size // REDUCTION_BLOCKS, THREADS))
 
-    def state(self, gammas, betas) -> np.ndarray:
+    def state(self, gammas: Angles, betas: Angles) -> npt.NDArray[np.complexfloating[Any, Any]]:
         """The state after ``len(gammas)`` layers with these angles (on the host)."""
         return self._evolve(gammas, betas).copy_to_host()
 
-    def probabilities(self, gammas, betas) -> np.ndarray:
+    def probabilities(self, gammas: Angles, betas: Angles) -> npt.NDArray[np.float64]:
         state = self.state(gammas, betas)
         return state.real.astype(np.float64) ** 2 + state.imag.astype(np.float64) ** 2
 
-    def expectation(self, gammas, betas) -> float:
+    def expectation(self, gammas: Angles, betas: Angles) -> float:
         """<C> in the QAOA state: block sums on the device, their sum on the host."""
         state = self._evolve(gammas, betas)
         return float(self._sums(state, WEIGHTED, self._reduction_items()).sum())
 
-    def _block_extrema(self) -> tuple[int, np.ndarray, np.ndarray]:
+    def _block_extrema(self) -> tuple[int, npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """(items per block, each block's least C, each block's greatest C)."""
         items = self._reduction_items()
         blocks = self.size // items
@@ -499,7 +534,7 @@ class GpuQaoaEngine:
         _, lows, highs = self._block_extrema()
         return float(lows.min()), float(highs.max())
 
-    def ground_states(self, tolerance: float = 1e-9) -> np.ndarray:
+    def ground_states(self, tolerance: float = 1e-9) -> npt.NDArray[np.int64]:
         """Every basis state of least cost (within ``tolerance``): only the blocks whose least
         cost is low enough come back to the host."""
         items, lows, _ = self._block_extrema()
@@ -513,7 +548,9 @@ class GpuQaoaEngine:
         ]
         return np.concatenate(found).astype(np.int64)
 
-    def probabilities_of(self, gammas, betas, states: np.ndarray) -> np.ndarray:
+    def probabilities_of(
+        self, gammas: Angles, betas: Angles, states: npt.ArrayLike
+    ) -> npt.NDArray[np.float64]:
         """The probabilities of the basis states ``states`` alone (no 2^n copy to the host)."""
         state = self._evolve(gammas, betas)
         indices = np.asarray(states, dtype=np.int64)
@@ -523,7 +560,9 @@ class GpuQaoaEngine:
         _gather_probabilities[_strided(indices.size)](state, cuda.to_device(indices), out)
         return out.copy_to_host().ravel()
 
-    def sample(self, gammas, betas, shots: int, rng: np.random.Generator) -> dict[int, int]:
+    def sample(
+        self, gammas: Angles, betas: Angles, shots: int, rng: np.random.Generator
+    ) -> dict[int, int]:
         """Measured basis states (as integers) and their counts: counts per tile from the
         tiles' totals, then counts within each tile that drew any."""
         if shots == 0:

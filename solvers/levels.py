@@ -33,9 +33,12 @@ is in units of the current levels' cost.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from functools import cached_property
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from qiskit_optimization import QuadraticProgram
 
 from qsched.model.evaluate import TOLERANCE
@@ -46,6 +49,9 @@ from qsched.solvers.qubo import PENALTY_MARGIN, QuboForm, integer_row, to_qubo
 #: Most level choices on which the power row's rounding is checked to be exact.
 EXACT_CHECK_LIMIT = 4096
 
+#: A machine's index, as Python or NumPy gives it (`LevelSelection.chosen` is an array).
+MachineIndex = int | np.integer[Any]
+
 
 class LevelSelection:
     """Choose DVFS levels for ``machines`` (default: all that matter) of a fixed ``assignment``,
@@ -54,9 +60,9 @@ class LevelSelection:
     def __init__(
         self,
         problem: Problem,
-        assignment: np.ndarray,
-        levels: np.ndarray | None = None,
-        machines=None,
+        assignment: npt.NDArray[np.int64],
+        levels: npt.NDArray[np.int64] | None = None,
+        machines: Sequence[int] | None = None,
     ):
         self.problem = problem
         self.assignment = np.asarray(assignment, dtype=np.int64)
@@ -101,14 +107,14 @@ class LevelSelection:
         )
         self.watts[machine, level] = watts.max() if tasks.size else problem.idle_watts[machine]
 
-    def variable(self, machine: int, level: int) -> str:
+    def variable(self, machine: MachineIndex, level: int) -> str:
         return f"y{machine}_{level}"
 
-    def _options(self, machine: int) -> range:
+    def _options(self, machine: MachineIndex) -> range:
         return range(self.problem.level_count[machine])
 
     @cached_property
-    def fixed(self) -> np.ndarray:
+    def fixed(self) -> npt.NDArray[np.int64]:
         """Powered machines whose level is not chosen here."""
         return np.setdiff1d(np.flatnonzero(self.powered), self.chosen)
 
@@ -121,7 +127,7 @@ class LevelSelection:
         return float(max([0.0, *fixed, *fastest]))
 
     @cached_property
-    def thresholds(self) -> np.ndarray:
+    def thresholds(self) -> npt.NDArray[np.float64]:
         """The distinct busy times above the floor, ascending: the makespan's possible values."""
         values = {self.busy[m, level] for m in self.chosen for level in self._options(m)}
         return np.array(sorted(v for v in values if v > self.makespan_floor))
@@ -135,7 +141,7 @@ class LevelSelection:
             + self.problem.makespan_weight
         )
 
-    def _cost(self, levels: np.ndarray) -> float:
+    def _cost(self, levels: npt.NDArray[np.int64]) -> float:
         """The unscaled objective at ``levels`` (penalties aside)."""
         powered = np.flatnonzero(self.powered)
         makespan = self.busy[powered, levels[powered]].max(initial=0.0)
@@ -164,7 +170,7 @@ class LevelSelection:
         options = [self.watts[m, : problem.level_count[m]] for m in self.chosen]
         if sum(w.max() for w in options) <= headroom or sum(w.min() for w in options) > headroom:
             return None
-        pairs = [(m, level) for m in self.chosen for level in self._options(m)]
+        pairs = [(int(m), level) for m in self.chosen for level in self._options(m)]
         watts = np.array([self.watts[m, level] for m, level in pairs])
         checked = (
             CONSTRAINT_STEPS
@@ -190,7 +196,7 @@ class LevelSelection:
                 }, rhs
         return None
 
-    def _pair_indices(self, pairs, levels) -> list[int]:
+    def _pair_indices(self, pairs: list[tuple[int, int]], levels: tuple[int, ...]) -> list[int]:
         """Positions in ``pairs`` of one level per chosen machine."""
         return [
             pairs.index((int(m), int(level))) for m, level in zip(self.chosen, levels, strict=True)
@@ -249,9 +255,9 @@ class LevelSelection:
         if not late.size:
             return 0.0
         span = sum(v for v in linear.values() if v > 0)
-        return span * (1 + PENALTY_MARGIN) / late.min()
+        return float(span * (1 + PENALTY_MARGIN) / late.min())
 
-    def solution(self, levels: np.ndarray) -> np.ndarray:
+    def solution(self, levels: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         """The program's variables at ``levels`` (the thermometer set to the resulting makespan)."""
         y = [float(levels[m] == level) for m in self.chosen for level in self._options(m)]
         makespan = max(self.busy[m, levels[m]] for m in self.chosen) if self.chosen.size else 0.0
@@ -265,7 +271,7 @@ class LevelSelection:
             program, upper=program.objective.evaluate(start) if program.is_feasible(start) else None
         )
 
-    def interpret(self, x: np.ndarray) -> np.ndarray:
+    def interpret(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
         """All machines' levels: the chosen ones from one-hot rows (the current level where a row is
         not one-hot)."""
         levels = self.levels.copy()

@@ -12,22 +12,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy.optimize import minimize
 
-Expectation = Callable[[np.ndarray, np.ndarray], float]
+#: One angle per QAOA layer (the gammas or the betas), as the engines and circuits take them.
+Angles = Sequence[float] | npt.NDArray[np.float64]
+#: <C> of the QAOA state at (gammas, betas).
+Expectation = Callable[[npt.NDArray[np.float64], npt.NDArray[np.float64]], float]
 
 
-def linear_ramp(depth: int, step: float = 0.75) -> tuple[np.ndarray, np.ndarray]:
+def linear_ramp(
+    depth: int, step: float = 0.75
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """gamma_k = step (k + 1/2) / p, beta_k = step (1 - (k + 1/2) / p), k = 0..p-1."""
     fractions = (np.arange(depth) + 0.5) / depth
     return step * fractions, step * (1 - fractions)
 
 
-def interp(angles: np.ndarray) -> np.ndarray:
+def interp(angles: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """INTERP: depth-p angles (one array, gamma or beta) to a depth-(p+1) start.
 
     new[i] = (i / p) old[i - 1] + ((p - i) / p) old[i] for i = 0..p, with
@@ -41,8 +47,8 @@ def interp(angles: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Optimized:
-    gammas: np.ndarray
-    betas: np.ndarray
+    gammas: npt.NDArray[np.float64]
+    betas: npt.NDArray[np.float64]
     value: float
     evaluations: int
 
@@ -63,7 +69,7 @@ def optimize_by_depth(
     depth 1), so a caller that wants every depth pays for the deepest one only."""
     evaluations = 0
 
-    def objective(angles: np.ndarray) -> float:
+    def objective(angles: npt.NDArray[np.float64]) -> float:
         nonlocal evaluations
         evaluations += 1
         half = angles.size // 2

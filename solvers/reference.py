@@ -28,10 +28,13 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import numpy as np
+import numpy.typing as npt
+from qiskit.quantum_info.operators.base_operator import BaseOperator
 from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import SamplerV2
 from qiskit_algorithms import QAOA
+from qiskit_algorithms.list_or_dict import ListOrDict
 from qiskit_algorithms.minimum_eigensolvers import (
     SamplingMinimumEigensolver,
     SamplingMinimumEigensolverResult,
@@ -57,7 +60,7 @@ class StockAnswer:
     """What the stock stack answered for a program."""
 
     #: Values of the program's variables.
-    x: np.ndarray
+    x: npt.NDArray[np.float64]
     #: qiskit-optimization's `OptimizationResultStatus` name (SUCCESS, INFEASIBLE, ...).
     status: str
     #: Cost-function evaluations of the stock optimizer loop.
@@ -67,7 +70,7 @@ class StockAnswer:
     samples_kept: bool
 
 
-class _Recording(SamplingMinimumEigensolver):
+class _Recording(SamplingMinimumEigensolver):  # type: ignore[misc]  # qiskit-algorithms is untyped
     """A minimum eigensolver that runs another and keeps its result."""
 
     def __init__(self, solver: SamplingMinimumEigensolver):
@@ -75,7 +78,7 @@ class _Recording(SamplingMinimumEigensolver):
         self.result: SamplingMinimumEigensolverResult | None = None
 
     def compute_minimum_eigenvalue(
-        self, operator, aux_operators=None
+        self, operator: BaseOperator, aux_operators: ListOrDict[BaseOperator] | None = None
     ) -> SamplingMinimumEigensolverResult:
         self.result = self.solver.compute_minimum_eigenvalue(operator, aux_operators)
         return self.result
@@ -98,22 +101,26 @@ def stock_answer(program: QuadraticProgram, solver: SamplingMinimumEigensolver) 
         return _best_measured(program, converter, recording.result)
     if found.x is None:
         raise RuntimeError(f"the stock stack returned no solution (status {found.status.name})")
-    evaluations = int(found.min_eigen_solver_result.cost_function_evals or 0)
+    assert recording.result is not None, "the optimizer answered, so the solver ran"
+    evaluations = int(recording.result.cost_function_evals or 0)
     return StockAnswer(np.asarray(found.x), found.status.name, evaluations, samples_kept=True)
 
 
 def _best_measured(
-    program: QuadraticProgram, converter: QuadraticProgramToQubo, result
+    program: QuadraticProgram,
+    converter: QuadraticProgramToQubo,
+    result: SamplingMinimumEigensolverResult,
 ) -> StockAnswer:
     """The measured bitstring `MinimumEigenOptimizer` would pick: feasible first, then the
     lowest objective; the first measured of equals (its sort is stable)."""
-    best_key, best_x = None, None
+    best_key: tuple[bool, float] | None = None
+    best_x: npt.NDArray[np.float64] | None = None
     for bitstring in result.eigenstate:  # qiskit's order: qubit 0 is the last character
         x = converter.interpret(np.array([int(bit) for bit in reversed(bitstring)]))
         key = (not program.is_feasible(x), program.objective.evaluate(x))
         if best_key is None or key < best_key:
             best_key, best_x = key, x
-    if best_x is None:
+    if best_key is None or best_x is None:
         raise RuntimeError("the stock QAOA measured no bitstring")
     status = (
         OptimizationResultStatus.INFEASIBLE if best_key[0] else OptimizationResultStatus.SUCCESS

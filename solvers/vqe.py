@@ -21,20 +21,24 @@ passes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from qiskit import ClassicalRegister
+import numpy.typing as npt
+from qiskit import ClassicalRegister, QuantumCircuit
 from qiskit.circuit.library import n_local
-from qiskit.primitives import BaseSamplerV2
-from qiskit.primitives.containers.sampler_pub import SamplerPub
-from qiskit_algorithms import SamplingVQE
+from qiskit.primitives import BasePrimitiveJob, BaseSamplerV2
+from qiskit.primitives.containers.sampler_pub import SamplerPub, SamplerPubLike
+from qiskit_algorithms import SamplingMinimumEigensolverResult, SamplingVQE
 from qiskit_algorithms.optimizers import COBYLA
 
 from qsched.model.evaluate import Evaluation
+from qsched.model.problem import Problem
 from qsched.search.tracker import SolveTracker
 from qsched.solvers.backends import Device
 from qsched.solvers.levels import LevelSelection
+from qsched.solvers.qubo import QuboForm
 
 #: Angle of the warm start's first RY layer away from the current bits.
 TILT = 0.9
@@ -57,21 +61,28 @@ class VqeReport:
     improved: int = 0
 
 
-def ansatz(num_qubits: int):
+def ansatz(num_qubits: int) -> QuantumCircuit:
     """RY layer, CZ chain, RY layer: parameters θ[0..n-1] are the first layer."""
     return n_local(num_qubits, "ry", "cz", entanglement="linear", reps=1)
 
 
-def warm_start(bits: np.ndarray) -> np.ndarray:
+def warm_start(bits: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """First-layer angles near the basis state ``bits``, second layer zero."""
-    bits = np.asarray(bits, dtype=float)
-    return np.concatenate([bits * (np.pi - TILT) + (1 - bits) * TILT, np.zeros(bits.size)])
+    values = np.asarray(bits, dtype=float)
+    return np.concatenate([values * (np.pi - TILT) + (1 - values) * TILT, np.zeros(values.size)])
 
 
-def machine_blocks(problem, assignment, levels, max_qubits: int) -> tuple[list[list[int]], int]:
+def machine_blocks(
+    problem: Problem,
+    assignment: npt.NDArray[np.int64],
+    levels: npt.NDArray[np.int64],
+    max_qubits: int,
+) -> tuple[list[list[int]], int]:
     """Consecutive machines grouped while their level program fits ``max_qubits``;
     also how many machines do not fit even alone (left at their levels)."""
-    blocks, block, skipped = [], [], 0
+    blocks: list[list[int]] = []
+    block: list[int] = []
+    skipped = 0
     for machine in LevelSelection(problem, assignment, levels).chosen:
         trial = [*block, int(machine)]
         if _qubits(problem, assignment, levels, trial) <= max_qubits:
@@ -88,7 +99,12 @@ def machine_blocks(problem, assignment, levels, max_qubits: int) -> tuple[list[l
     return blocks, skipped
 
 
-def _qubits(problem, assignment, levels, machines) -> int:
+def _qubits(
+    problem: Problem,
+    assignment: npt.NDArray[np.int64],
+    levels: npt.NDArray[np.int64],
+    machines: list[int],
+) -> int:
     return LevelSelection(problem, assignment, levels, machines).to_qubo().num_qubits
 
 
@@ -154,7 +170,7 @@ def _sweep(
     return best
 
 
-class MeasuredQubits(BaseSamplerV2):
+class MeasuredQubits(BaseSamplerV2):  # type: ignore[misc]  # qiskit ships no type information
     """A sampler that measures only the program's qubits (``positions``) of each circuit.
 
     `SamplingVQE` measures every qubit of its ansatz, and an ansatz transpiled
@@ -171,11 +187,11 @@ class MeasuredQubits(BaseSamplerV2):
         self._sampler = sampler
         self._positions = [int(p) for p in positions]
 
-    def run(self, pubs, *, shots: int | None = None):
+    def run(self, pubs: Iterable[SamplerPubLike], *, shots: int | None = None) -> BasePrimitiveJob:
         return self._sampler.run([self._measured(pub, shots) for pub in pubs], shots=shots)
 
-    def _measured(self, pub, shots: int | None) -> SamplerPub:
-        pub = SamplerPub.coerce(pub, shots)
+    def _measured(self, pub_like: SamplerPubLike, shots: int | None) -> SamplerPub:
+        pub = SamplerPub.coerce(pub_like, shots)
         circuit = pub.circuit.remove_final_measurements(inplace=False)
         clbits = ClassicalRegister(circuit.num_qubits, "meas")
         circuit.add_register(clbits)
@@ -184,7 +200,7 @@ class MeasuredQubits(BaseSamplerV2):
         return SamplerPub(circuit, pub.parameter_values, pub.shots)
 
 
-def _qubo_bits(form, program_values: np.ndarray) -> np.ndarray:
+def _qubo_bits(form: QuboForm, program_values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """QUBO bits for a point of the program: its variables, slack bits at 0 (they only shift the
     start)."""
     bits = np.zeros(form.num_qubits)
@@ -192,7 +208,12 @@ def _qubo_bits(form, program_values: np.ndarray) -> np.ndarray:
     return bits
 
 
-def _readout(found, form, selection: LevelSelection, positions: list[int]) -> list[np.ndarray]:
+def _readout(
+    found: SamplingMinimumEigensolverResult,
+    form: QuboForm,
+    selection: LevelSelection,
+    positions: list[int],
+) -> list[npt.NDArray[np.int64]]:
     """Distinct level choices in the final sample, best QUBO value first, at most `READOUTS`.
 
     A measured integer covers the physical qubits of the transpiled circuit;

@@ -136,14 +136,16 @@ class Problem:
         # The unit of tardiness; 1 s where every task takes no time at all.
         object.__setattr__(self, "mean_etc", float(self.etc.mean()) or 1.0)
 
-    def task_watts(self, tasks: np.ndarray, machines: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    def task_watts(
+        self, tasks: int | np.ndarray, machines: int | np.ndarray, levels: int | np.ndarray
+    ) -> np.ndarray:
         """Watts while ``tasks`` run on ``machines`` at ``levels`` (broadcast index arrays):
         idle power plus `dynamic_watts`."""
         watts: np.ndarray = self.idle_watts[machines] + self.dynamic_watts(tasks, machines, levels)
         return watts
 
     def dynamic_watts(
-        self, tasks: np.ndarray, machines: np.ndarray, levels: np.ndarray
+        self, tasks: int | np.ndarray, machines: int | np.ndarray, levels: int | np.ndarray
     ) -> np.ndarray:
         """Watts above idle while ``tasks`` run on ``machines`` at ``levels`` (broadcast index
         arrays): the task's draw above idle, scaled for the DVFS level."""
