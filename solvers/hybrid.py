@@ -298,6 +298,8 @@ def _start(tracker: SolveTracker, name: str, share: float, seed: int) -> Evaluat
     )
     tracker.spend(result.evaluations)
     schedule = result.evaluation
+    if tracker.exhausted:
+        return schedule
     order = levels_by_power(tracker.problem)
     return repair(tracker, schedule.assignment, schedule.levels, order, stage="start")
 

@@ -34,28 +34,6 @@ CHECKS: dict[str, Callable[..., None]] = {
     "wall-budget": contract.check_wall_budget,
     "stop": contract.check_stop,
 }
-#: Known breaks that show on every run: (solver, check) -> why. Strict xfails: a fix shows.
-KNOWN_BREAKS = dict.fromkeys(
-    [
-        (solver, "one-evaluation")
-        for solver in (
-            "aco",
-            "cpsat",
-            "ga",
-            "hybrid",
-            "local-search",
-            "milp",
-            "pso",
-            "qaoa",
-            "qubo-sa",
-            "qubo-tabu",
-            "tabu-search",
-        )
-    ],
-    "the starts score MCT's first schedule, then the LP's, Min-min's or a repair's, without "
-    "looking at the evaluation budget (qsched.search.construct.heuristic_start, "
-    "repaired_start): a budget of 1 is overspent",
-)
 #: Known breaks of a timed check, which show on the contract problems only where the stage
 #: that ignores the clock outlasts the grace (a slow or busy machine): (solver, check) -> why.
 #: Not strict, since a fast machine passes them.
@@ -74,8 +52,6 @@ TIMED_BREAKS = {
 
 
 def _marks(solver: str, check: str) -> list[pytest.MarkDecorator]:
-    if why := KNOWN_BREAKS.get((solver, check)):
-        return [pytest.mark.xfail(reason=why, raises=AssertionError, strict=True)]
     if why := TIMED_BREAKS.get((solver, check)):
         return [pytest.mark.xfail(reason=why, raises=AssertionError, strict=False)]
     return []
@@ -98,12 +74,6 @@ def test_every_registered_solver_keeps_the_contract(solver: str, check: str) -> 
     CHECKS[check](solver, _problem(solver), options=OPTIONS.get(solver))
 
 
-@pytest.mark.xfail(
-    reason="each worker of qsched.search.portfolio.run_workers spends the whole evaluation "
-    "budget, and the result counts every worker's evaluations",
-    raises=AssertionError,
-    strict=True,
-)
 def test_workers_side_by_side_share_the_evaluation_budget():
     contract.check_evaluation_budget("tabu-search", options={"workers": 2})
 

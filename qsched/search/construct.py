@@ -53,7 +53,7 @@ def heuristic_start(tracker: SolveTracker, heuristic: str) -> Evaluation:
     it has one, the LP's bound (if it is one) becomes the tracker's.
     """
     first = tracker.evaluate(list_schedule(tracker.problem, "mct"), stage="first")
-    if heuristic == "mct":
+    if heuristic == "mct" or tracker.exhausted:
         return first
     if heuristic == "lp":
         from qsched.search.relaxation import relaxed_start  # HiGHS is slow to import: only here
@@ -70,6 +70,8 @@ def heuristic_start(tracker: SolveTracker, heuristic: str) -> Evaluation:
 def repaired_start(tracker: SolveTracker) -> Evaluation:
     """Min-min, repaired: the quantum solvers' warm start and their QUBOs' incumbent."""
     start = heuristic_start(tracker, "min-min")
+    if tracker.exhausted:
+        return start
     return repair(
         tracker, start.assignment, start.levels, levels_by_power(tracker.problem), stage="start"
     )

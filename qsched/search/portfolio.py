@@ -4,7 +4,8 @@ Why threads: the searches spend their time in compiled kernels that release
 the GIL (`qsched.search.compiled`), so threads keep as many cores busy as processes
 would, without pickling the problem or starting interpreters (which the
 service's worker processes could not do anyway: they are daemons). Each
-worker keeps its own tracker on the shared budget and stop signal; a new
+worker keeps its own tracker on the shared wall budget and stop signal, and its share
+of the evaluation budget (so the workers together spend what one would); a new
 best of any worker is reported as soon as it beats every earlier report, so
 the solve stays anytime. The answer is the best worker's schedule (the
 lowest worker on ties), so an evaluation budget still gives the same output
@@ -16,6 +17,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +31,15 @@ from qsched.search.tracker import SolveTracker
 MAX_WORKERS = 256
 #: One worker's search: runs on its tracker with its generator until the budget ends.
 Search = Callable[[SolveTracker, np.random.Generator], Any]
+
+
+def _shares(budget: Budget, workers: int) -> list[Budget]:
+    """Each worker's budget: the same wall time and stop, the evaluations split evenly (the
+    first workers take the remainder)."""
+    if budget.evaluations is None:
+        return [budget] * workers
+    share, extra = divmod(budget.evaluations, workers)
+    return [replace(budget, evaluations=share + (w < extra)) for w in range(workers)]
 
 
 def worker_rng(seed: int, worker: int) -> np.random.Generator:
@@ -67,13 +78,16 @@ def run_workers(
     completed: bool,
     facts: dict[str, Any] | None = None,
 ) -> Result:
-    """Run ``search`` in ``workers`` threads (in this one when 1) and answer with the best."""
+    """Run ``search`` in ``workers`` threads (in this one when 1) and answer with the best;
+    never more workers than evaluations."""
+    if budget.evaluations is not None:
+        workers = max(1, min(workers, budget.evaluations))
     if workers == 1:
         tracker = SolveTracker(problem, budget, progress)
         search(tracker, worker_rng(seed, 0))
         return tracker.result(solver, completed=completed, facts=facts)
     reports = _BestReports(progress)
-    trackers = [SolveTracker(problem, budget) for _ in range(workers)]
+    trackers = [SolveTracker(problem, share) for share in _shares(budget, workers)]
     for tracker in trackers:
         tracker.progress = _forwarder(tracker, reports)
     with ThreadPoolExecutor(workers, thread_name_prefix=f"{solver}-worker") as pool:
