@@ -7,11 +7,13 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 LOCK := requirements.lock
+# The image's lock: the runtime dependencies only, at the versions of $(LOCK).
+RUNTIME_LOCK := deploy/requirements.lock
 # The lock tool, in a venv of its own (only `make lock` needs it).
 UV_VERSION := 0.13.8
 LOCK_VENV := .lock-venv
 
-.PHONY: demo test lint docs install proto lock
+.PHONY: demo test lint docs install proto lock image
 
 demo: install
 	$(BIN)/qsched demo
@@ -49,15 +51,23 @@ $(VENV)/.installed: pyproject.toml setup.py $(LOCK)
 
 # Newest versions pyproject.toml allows, for every platform, one version each,
 # with hashes (setuptools: the build backend, for the offline editable install);
-# then a fresh .venv from it and the suite.
+# the image's runtime lock at the same versions; then a fresh .venv from it and the suite.
 lock:
 	$(PYTHON) -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/python -m pip install --quiet uv==$(UV_VERSION)
 	printf 'setuptools>=77\n' | $(LOCK_VENV)/bin/uv pip compile pyproject.toml - --extra bench --extra testing --extra test --extra lint --extra docs \
 		--universal --fork-strategy fewest --python-version 3.11 --generate-hashes --upgrade \
 		--custom-compile-command 'make lock' --output-file $(LOCK)
+	printf 'setuptools>=77\n' | $(LOCK_VENV)/bin/uv pip compile pyproject.toml - --constraints $(LOCK) \
+		--universal --fork-strategy fewest --python-version 3.11 --generate-hashes \
+		--custom-compile-command 'make lock' --output-file $(RUNTIME_LOCK)
 	rm -rf $(VENV)
 	$(MAKE) test
+
+# deploy/Dockerfile as $(IMAGE), with docker or buildah (tools/build_image.sh says how).
+IMAGE ?= ghcr.io/qsched/qsched:$(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+image:
+	tools/build_image.sh $(IMAGE)
 
 # Regenerate qsched/v1 after editing proto/ (tests fail on drift).
 proto: install

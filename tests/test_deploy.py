@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from distribution import build_inputs
 from kubernetes.client import ApiClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -738,19 +739,44 @@ def test_the_image_installs_the_locked_dependencies_only():
         assert "-e" not in words and "--editable" not in words, words
     (locked,) = [words for words in installs if "requirements.lock" in words]
     assert "--require-hashes" in locked and locked[locked.index("-r") + 1] == "requirements.lock"
+    copies = [arguments.split() for arguments in instructions(dockerfile_stages()[0], "COPY")]
+    assert ["deploy/requirements.lock", "./requirements.lock"] in copies
     assert any("." in words for words in installs), "qsched itself is not installed"
 
 
 def test_the_image_has_every_package_directory():
-    """A package added to pyproject's package-dir must be copied in, and not ignored."""
+    """A folder setup.py maps into the package must be copied in, and not ignored."""
     build = dockerfile_stages()[0]
     copied = {path for arguments in instructions(build, "COPY") for path in arguments.split()[:-1]}
-    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    needed = set(setuptools["package-dir"].values()) | {"pyproject.toml", "README.md"}
+    needed = set(build_inputs())
     assert needed <= copied
     ignored = [line for line in (ROOT / ".dockerignore").read_text().splitlines() if line]
-    for path in needed | {"requirements.lock"}:
+    for path in needed:
         assert not any(fnmatch.fnmatch(path, pattern) for pattern in ignored), path
+
+
+def _pins(lock: Path) -> dict[str, tuple[str, frozenset[str]]]:
+    """A uv lock file's pins: name -> (version, hashes)."""
+    pins = {}
+    for block in re.split(r"\n(?=[a-z0-9])", lock.read_text()):
+        if match := re.match(r"([a-z0-9][a-z0-9._-]*)==(\S+)", block):
+            pins[match[1]] = (match[2], frozenset(re.findall(r"--hash=(\S+)", block)))
+    return pins
+
+
+def test_the_image_lock_is_the_runtime_part_of_the_development_lock():
+    """deploy/requirements.lock: pyproject's dependencies without the extras, each pinned to
+    the version and hashes of requirements.lock (`make lock` writes both)."""
+    runtime, development = _pins(DEPLOY / "requirements.lock"), _pins(ROOT / "requirements.lock")
+    assert runtime and all(development.get(name) == pin for name, pin in runtime.items())
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+    def name(requirement: str) -> str:
+        return re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+    assert {name(r) for r in project["dependencies"]} <= set(runtime)
+    # The extras' tools (reports, Ray, tests, lint, docs) stay out of the image.
+    assert not {"matplotlib", "ray", "pytest", "mypy", "ruff", "mkdocs"} & set(runtime)
 
 
 def test_the_image_runs_qsched_as_a_numeric_non_root_user(base):
