@@ -23,11 +23,11 @@ import threading
 import time
 from pathlib import Path
 
-import grpc
 import numpy as np
 from hybrid_windows import baseline_tree
 
 from qsched.formats.generate import generate
+from qsched.service.client import connect
 from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +59,7 @@ def serve(tree: Path | None, scratch: Path) -> tuple[subprocess.Popen, str]:
 def load(address: str, seconds: float) -> list[float]:
     """Latencies (s) of back-to-back tiny solves from `CLIENTS` threads for ``seconds``."""
     request = scheduler_pb2.SolveRequest(problem=generate(6, 3, seed=0), solver="min-min")
-    channel = grpc.insecure_channel(address)
+    channel = connect(address, ready_timeout=60)
     stub = scheduler_pb2_grpc.SchedulerServiceStub(channel)
     for _ in range(4):
         stub.Solve(request, timeout=60)  # warm: workers, imports, kernels

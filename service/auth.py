@@ -15,7 +15,8 @@ identities (subject common name or subject alternative name) accepted under
 mutual TLS. Scopes: ``submit`` (Solve, Compare, SubmitJob), ``read`` (GetJob,
 WatchJob, ListJobs, ListSolvers), ``cancel`` (CancelJob), ``hardware``
 (quantum hardware backends, ``ibm:<device>``, which spend real money), and
-``admin`` (every scope, and every tenant's jobs). Health checking needs none.
+``admin`` (every scope, and every tenant's jobs), as `SCHEDULER_PERMISSIONS` declares
+them for the interceptor that enforces them. Health checking and reflection need none.
 """
 
 from __future__ import annotations
@@ -26,11 +27,15 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import grpc
+from google.protobuf import struct_pb2
 
 SCOPES = ("submit", "read", "cancel", "hardware", "admin")
+_Request = TypeVar("_Request")
+_Response = TypeVar("_Response")
+
 #: Backends that run on real quantum hardware (and need the ``hardware`` scope).
 HARDWARE_PREFIX = "ibm:"
 
@@ -123,13 +128,13 @@ class Authenticator:
             if found is None:
                 raise AuthError(grpc.StatusCode.UNAUTHENTICATED, "the bearer token is not valid")
             return found
-        identities = context.auth_context().get(
-            "x509_common_name", []
-        ) + context.auth_context().get("x509_subject_alternative_name", [])
-        for identity in identities:
-            principal = self.clients.get(identity.decode(errors="replace"))
-            if principal is not None:
-                return principal
+        # types-grpcio types each property as bytes; grpc gives a list of them per name
+        properties: Mapping[str, list[bytes]] = context.auth_context()  # type: ignore[assignment]
+        for name in ("x509_common_name", "x509_subject_alternative_name"):
+            for identity in properties.get(name, []):
+                client = self.clients.get(identity.decode(errors="replace"))
+                if client is not None:
+                    return client
         raise AuthError(
             grpc.StatusCode.UNAUTHENTICATED,
             "no credentials: send `authorization: Bearer <token>` or a known client certificate",
@@ -142,6 +147,54 @@ def require(principal: Principal, scope: str, what: str) -> None:
             grpc.StatusCode.PERMISSION_DENIED,
             f"tenant {principal.tenant!r} lacks the {scope!r} scope needed to {what}",
         )
+
+
+class NamesBackends(Protocol):
+    """A request that names backends (Solve, Compare): its ``backend`` field and a ``backend``
+    solver option (quantum solvers take either)."""
+
+    backend: str
+    options: struct_pb2.Struct
+
+
+def _backends(request: NamesBackends) -> list[str]:
+    options = request.options  # a protobuf Struct: `in` and [], no get()
+    option = options["backend"] if "backend" in options else ""  # noqa: SIM401
+    return [name for name in (request.backend, option) if isinstance(name, str)]
+
+
+def _no_backends(request: object) -> list[str]:
+    return []
+
+
+@dataclass(frozen=True)
+class Permission:
+    """What calling a method takes: ``scope``, named in a refusal as the ``action`` it allows;
+    ``backends`` reads the backends the request names, and one on quantum hardware takes the
+    ``hardware`` scope as well."""
+
+    scope: str
+    action: str
+    backends: Callable[[Any], list[str]] = _no_backends
+
+    def check(self, principal: Principal, request: Any) -> None:
+        """Raise `AuthError` (PERMISSION_DENIED) unless ``principal`` may make this call."""
+        require(principal, self.scope, self.action)
+        if any(name.startswith(HARDWARE_PREFIX) for name in self.backends(request)):
+            require(principal, "hardware", f"run on quantum hardware ({HARDWARE_PREFIX}...)")
+
+
+#: What each `SchedulerService` method takes, by method name.
+SCHEDULER_PERMISSIONS: Mapping[str, Permission] = {
+    "Solve": Permission("submit", "solve", _backends),
+    "Compare": Permission("submit", "compare solvers", _backends),
+    "SubmitJob": Permission("submit", "submit jobs", lambda submit: _backends(submit.request)),
+    "GetJob": Permission("read", "read jobs"),
+    "WatchJob": Permission("read", "watch jobs"),
+    "CancelJob": Permission("cancel", "cancel jobs"),
+    "ListJobs": Permission("read", "list jobs"),
+    "ListSolvers": Permission("read", "list solvers"),
+}
 
 
 def digest(token: str) -> str:
@@ -165,18 +218,46 @@ def _strings(value: object, where: str) -> list[str]:
     return value
 
 
+@dataclass(frozen=True)
+class _CallDetails(grpc.ClientCallDetails):
+    """A call's details as a client interceptor passes them on (grpc's own are private)."""
+
+    method: str
+    timeout: float | None
+    metadata: tuple[tuple[str, str | bytes], ...] | None
+    credentials: grpc.CallCredentials | None
+    wait_for_ready: bool | None
+    compression: grpc.Compression | None
+
+
 class BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
     """Client side: adds ``authorization: Bearer <token>`` to every call (plaintext or TLS)."""
 
     def __init__(self, token: str) -> None:
         self._metadata = (("authorization", f"Bearer {token}"),)
 
-    def _with_token(self, details: Any) -> Any:
-        metadata = tuple(details.metadata or ()) + self._metadata
-        return details._replace(metadata=metadata)
+    def _with_token(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
+        return _CallDetails(
+            details.method,
+            details.timeout,
+            tuple(details.metadata or ()) + self._metadata,
+            details.credentials,
+            details.wait_for_ready,
+            details.compression,
+        )
 
-    def intercept_unary_unary(self, continuation: Callable, details: Any, request: Any) -> Any:
-        return continuation(self._with_token(details), request)
+    def intercept_unary_unary(
+        self,
+        continuation: Callable[[grpc.ClientCallDetails, _Request], _Response],
+        client_call_details: grpc.ClientCallDetails,
+        request: _Request,
+    ) -> _Response:
+        return continuation(self._with_token(client_call_details), request)
 
-    def intercept_unary_stream(self, continuation: Callable, details: Any, request: Any) -> Any:
-        return continuation(self._with_token(details), request)
+    def intercept_unary_stream(
+        self,
+        continuation: Callable[[grpc.ClientCallDetails, _Request], _Response],
+        client_call_details: grpc.ClientCallDetails,
+        request: _Request,
+    ) -> _Response:
+        return continuation(self._with_token(client_call_details), request)

@@ -22,7 +22,7 @@ from qsched.model.solver import ProgressEvent, StopReason, TracePoint
 from qsched.model.validation import SolveJob, problem_from, solve_job
 from qsched.service.config import ServiceConfig
 from qsched.service.store import INTERRUPTED_MESSAGE, TERMINAL_STATES, JobStore
-from qsched.service.worker import Outcome, WorkerPool, result_so_far
+from qsched.service.worker import Outcome, SolvePool, result_so_far
 from qsched.v1 import scheduler_pb2
 
 #: A running job's best schedule is saved with its progress at most this often (seconds).
@@ -44,7 +44,7 @@ class JobAlreadyEndedError(RuntimeError):
 
 
 class JobManager:
-    def __init__(self, store: JobStore, pool: WorkerPool, config: ServiceConfig):
+    def __init__(self, store: JobStore, pool: SolvePool, config: ServiceConfig) -> None:
         self.store = store
         self.pool = pool
         self.config = config
@@ -53,7 +53,7 @@ class JobManager:
         self._stops: dict[str, threading.Event] = {}
         self._cancelled: set[str] = set()
         self._closing = threading.Event()
-        self._watchers: dict[str, list[queue.Queue]] = defaultdict(list)
+        self._watchers: dict[str, list[queue.Queue[scheduler_pb2.JobEvent]]] = defaultdict(list)
         self._threads = [
             threading.Thread(target=self._dispatch, name=f"qsched-job-{i}", daemon=True)
             for i in range(pool.workers)
@@ -79,7 +79,7 @@ class JobManager:
     def submit(self, request: scheduler_pb2.SolveRequest, tenant: str = "") -> scheduler_pb2.Job:
         """Validate, persist and queue as ``tenant``'s; raises `ProblemError` or
         `QueueFullError`."""
-        job = solve_job(
+        validated = solve_job(
             request,
             request.solver,
             problem_from(request, self.config.limits),
@@ -92,7 +92,7 @@ class JobManager:
             )
         stored = scheduler_pb2.SolveRequest()
         stored.CopyFrom(request)
-        stored.solver = job.solver
+        stored.solver = validated.solver
         job = self.store.add(stored, tenant)
         self._enqueue(job.id)
         log.info("job queued", extra={"job_id": job.id, "tenant": tenant, "solver": stored.solver})
@@ -129,7 +129,7 @@ class JobManager:
     ) -> Iterator[scheduler_pb2.JobEvent]:
         """The job now, then its progress and state changes, until it ends or the caller leaves."""
         self.get(job_id, tenant=tenant)  # another tenant's job is not found, before any event
-        inbox: queue.Queue = queue.Queue()
+        inbox: queue.Queue[scheduler_pb2.JobEvent] = queue.Queue()
         with self._lock:
             self._watchers[job_id].append(inbox)
         try:

@@ -1,22 +1,23 @@
 """The gRPC server: `SchedulerService`, health checking and reflection.
 
 `Server` wires the pieces (SQLite job store, worker pool, job manager) and
-binds a grpcio server. Handlers validate first (INVALID_ARGUMENT with field
-violations), run solves in worker processes, and map every failure to a
-status code; nothing a client sends can make a handler raise.
+binds a grpcio server whose interceptors (`qsched.service.interceptors`) count,
+decode and authorize every call before its handler runs. Handlers validate
+first (INVALID_ARGUMENT with field violations), run solves in worker
+processes, and map every failure to a status code; nothing a client sends can
+make a handler raise.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from concurrent import futures
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import TracebackType
 
 import grpc
 from google.rpc import code_pb2, status_pb2
@@ -28,30 +29,22 @@ from qsched.formats.report import best_bound
 from qsched.model import registry
 from qsched.model.problem import FieldViolation, ProblemError
 from qsched.model.validation import SolveJob, problem_from, solve_job
-from qsched.service.auth import (
-    HARDWARE_PREFIX,
-    UNRESTRICTED,
-    Authenticator,
-    AuthError,
-    Principal,
-    require,
-)
+from qsched.service import interceptors
+from qsched.service.auth import SCHEDULER_PERMISSIONS, Authenticator
 from qsched.service.config import ServiceConfig
-from qsched.service.decoding import service_handler
 from qsched.service.errors import abort_invalid, abort_with
+from qsched.service.interceptors.authentication import caller
 from qsched.service.jobs import JobAlreadyEndedError, JobManager, JobNotFoundError, QueueFullError
 from qsched.service.metrics import ServiceMetrics
 from qsched.service.store import JobStore
 from qsched.service.tls import ServerTLS, is_loopback
-from qsched.service.worker import Outcome, WorkerPool
+from qsched.service.worker import Outcome, SolvePool, WorkerPool
 from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
-
-if TYPE_CHECKING:
-    from qsched.service.ray_pool import RayPool
 
 log = logging.getLogger(__name__)
 
-SERVICE_NAME = scheduler_pb2.DESCRIPTOR.services_by_name["SchedulerService"].full_name
+SERVICE = scheduler_pb2.DESCRIPTOR.services_by_name["SchedulerService"]
+SERVICE_NAME = SERVICE.full_name
 MAX_PAGE_SIZE = 1000
 #: Job ids are 32 hex digits; a longer one is refused before it is looked up or quoted.
 MAX_JOB_ID_LENGTH = 64
@@ -71,14 +64,6 @@ def call_window(context: grpc.ServicerContext) -> tuple[float | None, float | No
     margin = min(1.0, 0.1 + 0.1 * remaining)
     now = time.monotonic()
     return now + max(0.0, remaining - margin), now + max(0.0, remaining - margin / 3)
-
-
-def _backends(request: Any) -> list[str]:
-    """The backends a Solve, Submit or Compare request names: its ``backend`` field and a
-    ``backend`` solver option (quantum solvers take either)."""
-    options = request.options  # a protobuf Struct: `in` and [], no get()
-    option = options["backend"] if "backend" in options else ""  # noqa: SIM401
-    return [name for name in (request.backend, option) if isinstance(name, str)]
 
 
 def _checked_job_id(context: grpc.ServicerContext, job_id: str) -> str:
@@ -108,71 +93,18 @@ def _failure_status(
     )
 
 
-def _internal_errors(method):
-    """Turn an unexpected exception into a logged INTERNAL error, never a traceback for the
-    client."""
-
-    def fail(context: grpc.ServicerContext) -> None:
-        if context.code() is not None:
-            raise  # an abort of ours: let grpc finish it
-        log.exception("%s failed", method.__name__)
-        context.abort(
-            grpc.StatusCode.INTERNAL,
-            f"internal error in {method.__name__}; the server log has the details",
-        )
-
-    if inspect.isgeneratorfunction(method):
-
-        @functools.wraps(method)
-        def stream(self, request, context):
-            try:
-                yield from method(self, request, context)
-            except Exception:
-                fail(context)
-
-        return stream
-
-    @functools.wraps(method)
-    def unary(self, request, context):
-        try:
-            return method(self, request, context)
-        except Exception:
-            fail(context)
-
-    return unary
-
-
 class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
-    def __init__(
-        self,
-        pool: WorkerPool,
-        jobs: JobManager,
-        config: ServiceConfig,
-        auth: Authenticator | None = None,
-    ):
+    """The `SchedulerService` handlers: they validate, solve and answer. Around each, the
+    interceptors (`interceptors.for_service`) count the call, turn what it raises into
+    INTERNAL, refuse undecodable requests and admit the caller, which it reads with
+    `caller()` (jobs belong to tenants)."""
+
+    def __init__(self, pool: SolvePool, jobs: JobManager, config: ServiceConfig) -> None:
         self.pool = pool
         self.jobs = jobs
         self.config = config
-        #: None: no token file, every caller may do everything (loopback or --insecure).
-        self.auth = auth
         self._lock = threading.Lock()
         self._calls: set[threading.Event] = set()
-
-    def _authorize(
-        self, context: grpc.ServicerContext, scope: str, what: str, request: Any = None
-    ) -> Principal:
-        """The caller, if it may ``what`` (and use the backend ``request`` names, as its field
-        or as a solver option); else the call ends UNAUTHENTICATED or PERMISSION_DENIED."""
-        try:
-            principal = UNRESTRICTED if self.auth is None else self.auth.authenticate(context)
-            require(principal, scope, what)
-            if request is not None and any(
-                name.startswith(HARDWARE_PREFIX) for name in _backends(request)
-            ):
-                require(principal, "hardware", f"run on quantum hardware ({HARDWARE_PREFIX}...)")
-        except AuthError as error:
-            context.abort(error.code, str(error))
-        return principal
 
     def stop_calls(self) -> None:
         """Ask every running unary solve to answer now with its best so far (server shutdown)."""
@@ -181,7 +113,11 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
                 stop.set()
 
     def _run(
-        self, job: SolveJob, context, deadline: float | None, kill_at: float | None
+        self,
+        job: SolveJob,
+        context: grpc.ServicerContext,
+        deadline: float | None,
+        kill_at: float | None,
     ) -> scheduler_pb2.SolveResponse:
         """One solve for a unary call: stops at ``deadline``, on shutdown, or when the client
         leaves. A solve that ends without a schedule gives a response with only its ``error``."""
@@ -191,7 +127,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
             self._calls.add(stop)
         started = time.monotonic()
         try:
-            outcome: Outcome = self.pool.run(job, stop=stop, deadline=deadline, kill_at=kill_at)
+            outcome = self.pool.run(job, stop=stop, deadline=deadline, kill_at=kill_at)
         finally:
             with self._lock:
                 self._calls.discard(stop)
@@ -202,9 +138,9 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
             log.error("solve with %s failed: %s", job.solver, outcome.error)
         return failed_response(job.solver, job.backend, error, time.monotonic() - started)
 
-    @_internal_errors
-    def Solve(self, request, context):
-        self._authorize(context, "submit", "solve", request)
+    def Solve(
+        self, request: scheduler_pb2.SolveRequest, context: grpc.ServicerContext
+    ) -> scheduler_pb2.SolveResponse:
         try:
             job = solve_job(
                 request,
@@ -219,10 +155,10 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
             abort_with(context, response.error)
         return response
 
-    @_internal_errors
-    def Compare(self, request, context):
+    def Compare(
+        self, request: scheduler_pb2.CompareRequest, context: grpc.ServicerContext
+    ) -> scheduler_pb2.CompareResponse:
         """Solvers one after another; under a deadline each gets an equal share of the time left."""
-        self._authorize(context, "submit", "compare solvers", request)
         if not request.solvers:
             abort_invalid(context, [FieldViolation("solvers", "must name at least one solver")])
         try:
@@ -238,7 +174,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         results = []
         for i, job in enumerate(jobs):
             deadline = kill_at = None
-            if end is not None:
+            if end is not None and kill_end is not None:
                 deadline = time.monotonic() + max(0.0, end - time.monotonic()) / (len(jobs) - i)
                 kill_at = min(deadline + self.config.grace_seconds, kill_end)
             results.append(self._run(job, context, deadline, kill_at))
@@ -246,11 +182,11 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
                 context.abort(grpc.StatusCode.CANCELLED, "the call was cancelled")
         return scheduler_pb2.CompareResponse(results=results, best_bound=best_bound(results))
 
-    @_internal_errors
-    def SubmitJob(self, request, context):
-        caller = self._authorize(context, "submit", "submit jobs", request.request)
+    def SubmitJob(
+        self, request: scheduler_pb2.SubmitJobRequest, context: grpc.ServicerContext
+    ) -> scheduler_pb2.Job:
         try:
-            return self.jobs.submit(request.request, caller.tenant)
+            return self.jobs.submit(request.request, caller().tenant)
         except ProblemError as error:
             abort_invalid(
                 context, [replace(v, field=f"request.{v.field}") for v in error.violations]
@@ -258,40 +194,40 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         except QueueFullError as error:
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
 
-    @_internal_errors
-    def GetJob(self, request, context):
-        caller = self._authorize(context, "read", "read jobs")
+    def GetJob(
+        self, request: scheduler_pb2.GetJobRequest, context: grpc.ServicerContext
+    ) -> scheduler_pb2.Job:
         try:
             return self.jobs.get(
                 _checked_job_id(context, request.job_id),
                 include_request=request.include_request,
-                tenant=caller.job_tenant,
+                tenant=caller().job_tenant,
             )
         except JobNotFoundError:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no job {request.job_id!r}")
 
-    @_internal_errors
-    def WatchJob(self, request, context):
-        caller = self._authorize(context, "read", "watch jobs")
+    def WatchJob(
+        self, request: scheduler_pb2.WatchJobRequest, context: grpc.ServicerContext
+    ) -> Iterator[scheduler_pb2.JobEvent]:
         try:
             job_id = _checked_job_id(context, request.job_id)
-            yield from self.jobs.watch(job_id, context.is_active, caller.job_tenant)
+            yield from self.jobs.watch(job_id, context.is_active, caller().job_tenant)
         except JobNotFoundError:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no job {request.job_id!r}")
 
-    @_internal_errors
-    def CancelJob(self, request, context):
-        caller = self._authorize(context, "cancel", "cancel jobs")
+    def CancelJob(
+        self, request: scheduler_pb2.CancelJobRequest, context: grpc.ServicerContext
+    ) -> scheduler_pb2.Job:
         try:
-            return self.jobs.cancel(_checked_job_id(context, request.job_id), caller.job_tenant)
+            return self.jobs.cancel(_checked_job_id(context, request.job_id), caller().job_tenant)
         except JobNotFoundError:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no job {request.job_id!r}")
         except JobAlreadyEndedError as error:
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(error))
 
-    @_internal_errors
-    def ListJobs(self, request, context):
-        caller = self._authorize(context, "read", "list jobs")
+    def ListJobs(
+        self, request: scheduler_pb2.ListJobsRequest, context: grpc.ServicerContext
+    ) -> scheduler_pb2.ListJobsResponse:
         size = request.page_size or DEFAULT_PAGE_SIZE
         if size > MAX_PAGE_SIZE:
             abort_invalid(context, [FieldViolation("page_size", f"must be <= {MAX_PAGE_SIZE}")])
@@ -305,14 +241,14 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
                     context, [FieldViolation("page_token", "is not a token from ListJobs")]
                 )
             before = int(token)
-        jobs, next_seq = self.jobs.store.list(request.state, size, before, caller.job_tenant)
+        jobs, next_seq = self.jobs.store.list(request.state, size, before, caller().job_tenant)
         return scheduler_pb2.ListJobsResponse(
             jobs=jobs, next_page_token="" if next_seq is None else str(next_seq)
         )
 
-    @_internal_errors
-    def ListSolvers(self, request, context):
-        self._authorize(context, "read", "list solvers")
+    def ListSolvers(
+        self, request: scheduler_pb2.ListSolversRequest, context: grpc.ServicerContext
+    ) -> scheduler_pb2.ListSolversResponse:
         limits = self.config.limits
         return scheduler_pb2.ListSolversResponse(
             solvers=[solver_info(spec) for spec in registry.available()],
@@ -322,7 +258,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         )
 
 
-def _pool(config: ServiceConfig, metrics: ServiceMetrics) -> WorkerPool | RayPool:
+def _pool(config: ServiceConfig, metrics: ServiceMetrics) -> SolvePool:
     """Where solves run: warm local worker processes, or Ray tasks (imported only then)."""
     if config.executor == "ray":
         from qsched.service.ray_pool import RayPool
@@ -345,7 +281,7 @@ class Server:
         auth: Authenticator | None = None,
         reflection_on: bool = True,
         metrics_address: str | None = None,
-    ):
+    ) -> None:
         if tls is None and not insecure and not is_loopback(address):
             raise ValueError(
                 f"without TLS qsched listens only on loopback, not {address}: give "
@@ -365,13 +301,14 @@ class Server:
             futures.ThreadPoolExecutor(
                 max_workers=config.max_concurrent_rpcs, thread_name_prefix="qsched-rpc"
             ),
+            interceptors=interceptors.for_service(
+                SERVICE, SCHEDULER_PERMISSIONS, auth, self.metrics.observe_rpc
+            ),
             options=options,
             maximum_concurrent_rpcs=config.max_concurrent_rpcs,
         )
-        self._servicer = SchedulerServicer(self.pool, self.jobs, config, auth)
-        service = scheduler_pb2.DESCRIPTOR.services_by_name["SchedulerService"]
-        handler = service_handler(service, self._servicer, self.metrics.observe_rpc)
-        self._grpc.add_generic_rpc_handlers((handler,))
+        self._servicer = SchedulerServicer(self.pool, self.jobs, config)
+        scheduler_pb2_grpc.add_SchedulerServiceServicer_to_server(self._servicer, self._grpc)
         self.metrics.read_at_scrape(
             lambda: self.store.count(scheduler_pb2.JOB_STATE_QUEUED), self.store.size_bytes
         )
@@ -411,5 +348,10 @@ class Server:
     def __enter__(self) -> Server:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         self.stop()

@@ -8,11 +8,13 @@ that were running as INTERRUPTED and returns the queued ones to run again.
 
 from __future__ import annotations
 
+import builtins
 import sqlite3
 import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -109,7 +111,9 @@ class JobStore:
                     tenant,
                 ),
             )
-        return self.get(job_id)
+        added = self.get(job_id)
+        assert added is not None, "a job is there once added: only ended jobs are pruned"
+        return added
 
     def get(
         self, job_id: str, *, include_request: bool = False, tenant: str | None = None
@@ -117,7 +121,7 @@ class JobStore:
         """The job, or None if there is none (of ``tenant``, when given)."""
         columns = _SUMMARY_COLUMNS + ", result" + (", request" if include_request else "")
         query = f"SELECT {columns} FROM jobs WHERE id = ?"
-        params: tuple = (job_id,)
+        params: tuple[str, ...] = (job_id,)
         if tenant is not None:
             query, params = query + " AND tenant = ?", (job_id, tenant)
         with self._lock:
@@ -150,7 +154,8 @@ class JobStore:
         """Newest first (of ``tenant``, when given), at most ``limit`` jobs and about
         ``max_bytes`` (always at least one job); returns the jobs and the ``seq`` to continue
         below (None at the end)."""
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[str | int] = []
         if tenant is not None:
             clauses.append("tenant = ?")
             params.append(tenant)
@@ -182,7 +187,7 @@ class JobStore:
             (count,) = self._db.execute(
                 "SELECT COUNT(*) FROM jobs WHERE state = ?", (state,)
             ).fetchone()
-        return count
+        return int(count)
 
     def mark_running(self, job_id: str) -> bool:
         """QUEUED -> RUNNING; False if the job is no longer queued (e.g. cancelled)."""
@@ -235,7 +240,12 @@ class JobStore:
         )
 
     def _transition(
-        self, job_id: str, state: int, assignments: str, values: tuple, only_from: int | None = None
+        self,
+        job_id: str,
+        state: int,
+        assignments: str,
+        values: tuple[object, ...],
+        only_from: int | None = None,
     ) -> bool:
         allowed = (
             (only_from,)
@@ -274,7 +284,7 @@ class JobStore:
                 ).rowcount
         return deleted
 
-    def recover(self) -> list[str]:
+    def recover(self) -> builtins.list[str]:  # `list` here is the method above
         """After a restart: RUNNING jobs become INTERRUPTED, with the best schedule they had
         saved; returns the QUEUED ids, oldest first."""
         with self._lock:
@@ -296,7 +306,7 @@ class JobStore:
         return [job_id for (job_id,) in rows]
 
     @staticmethod
-    def _summary(row) -> scheduler_pb2.Job:
+    def _summary(row: tuple[Any, ...]) -> scheduler_pb2.Job:
         job_id, state, solver, problem_name, created, started, ended, progress, error = row
         job = scheduler_pb2.Job(
             id=job_id,

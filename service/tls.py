@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -52,7 +53,9 @@ class ClientTLS:
         )
 
 
-def channel(address: str, tls: ClientTLS | None, options: list | None = None) -> grpc.Channel:
+def channel(
+    address: str, tls: ClientTLS | None, options: list[tuple[str, Any]] | None = None
+) -> grpc.Channel:
     """A channel to ``address``: TLS when ``tls`` is given, plaintext otherwise."""
     if tls is None:
         return grpc.insecure_channel(address, options=options)

@@ -36,7 +36,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any, Protocol, Self, TypeAlias
 
 from qsched.model import registry
 from qsched.model.evaluate import evaluate
@@ -74,7 +76,36 @@ class Outcome:
     started: bool = True
 
 
-def _worker_main(connection) -> None:
+#: A worker's last message about a solve: ``("result", n, Result)``, ``("invalid", n,
+#: violations)`` or ``("error", n, message)``.
+Answer: TypeAlias = tuple[str, int, Result | list[FieldViolation] | str]
+
+
+class SolvePool(Protocol):
+    """Where solves run: `WorkerPool` (local processes) or `ray_pool.RayPool`."""
+
+    #: How many solves run at once.
+    workers: int
+
+    def start(self) -> Self: ...
+
+    def close(self) -> None: ...
+
+    def active_pids(self) -> list[int]: ...
+
+    def run(
+        self,
+        job: SolveJob,
+        *,
+        stop: threading.Event,
+        deadline: float | None = None,
+        kill_at: float | None = None,
+        on_start: Callable[[], bool] = ...,
+        on_progress: Callable[[ProgressEvent], None] = ...,
+    ) -> Outcome: ...
+
+
+def _worker_main(connection: Connection) -> None:
     """Entry point of a worker process: solve the jobs the parent sends, one at a time.
 
     When the parent closes the pipe (retiring the worker), the worker returns and exits
@@ -84,7 +115,7 @@ def _worker_main(connection) -> None:
     """
     stop = threading.Event()
     solving = threading.Event()
-    inbox: queue.SimpleQueue = queue.SimpleQueue()
+    inbox: queue.SimpleQueue[tuple[str, int, SolveJob] | None] = queue.SimpleQueue()
     current = [-1]  # the number of the solve "stop" refers to
 
     def listen() -> None:
@@ -114,7 +145,7 @@ def _worker_main(connection) -> None:
             solving.clear()
 
 
-def _solve_one(connection, number: int, job: SolveJob, stop: threading.Event) -> None:
+def _solve_one(connection: Connection, number: int, job: SolveJob, stop: threading.Event) -> None:
     pending: ProgressEvent | None = None  # the latest improvement not sent yet
     last_sent = 0.0
 
@@ -132,7 +163,7 @@ def _solve_one(connection, number: int, job: SolveJob, stop: threading.Event) ->
             flush()
 
     try:
-        answer: tuple = ("result", number, job.run(stop, progress))
+        answer: Answer = ("result", number, job.run(stop, progress))
     except ProblemError as error:
         answer = ("invalid", number, error.violations)
     except Exception as error:  # report, never crash silently: the parent turns it into INTERNAL
@@ -145,8 +176,8 @@ def _solve_one(connection, number: int, job: SolveJob, stop: threading.Event) ->
 class _Worker:
     """A warm worker process and the parent's end of its pipe."""
 
-    process: multiprocessing.Process
-    connection: Any
+    process: BaseProcess
+    connection: Connection
     busy: bool = False
 
     def healthy(self) -> bool:

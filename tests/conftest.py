@@ -72,15 +72,19 @@ def server(start_server):
 
 @pytest.fixture
 def connect() -> Iterator[Callable[..., grpc.Channel]]:
-    """Factory: ``connect(server_or_address)`` -> a ready channel, closed at teardown."""
+    """Factory: ``connect(server_or_address)`` -> a ready channel, closed at teardown; built by
+    the one client factory (`qsched.service.client.connect`), as every client's is."""
+    from qsched.service import client  # lazily, as `_service_imports` explains
+
     channels: list[grpc.Channel] = []
 
     def open_channel(target, **options) -> grpc.Channel:
         address = target if isinstance(target, str) else target.address
         assert address.startswith("127.0.0.1:"), address
-        channel = grpc.insecure_channel(address, options=list(options.items()))
+        channel = client.connect(
+            address, ready_timeout=CONNECT_TIMEOUT, options=list(options.items())
+        )
         channels.append(channel)
-        grpc.channel_ready_future(channel).result(timeout=CONNECT_TIMEOUT)
         return channel
 
     yield open_channel

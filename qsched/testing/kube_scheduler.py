@@ -383,7 +383,7 @@ class HTTPExtender:
         """ExtenderArgs: node names for a node-cache-capable extender, else a whole NodeList."""
         if self.config.node_cache_capable:
             return {"Pod": pod, "Nodes": None, "NodeNames": [node_name(n) for n in nodes]}
-        node_list = {"metadata": {}, "items": list(nodes) or None}
+        node_list: dict[str, Any] = {"metadata": {}, "items": list(nodes) or None}
         return {"Pod": pod, "Nodes": node_list, "NodeNames": None}
 
     def filter(
@@ -880,11 +880,11 @@ class ClusterScheduler:
             if not extender.is_interested(pod):
                 continue
             try:
-                scores, weight = extender.prioritize(pod, [self._nodes[i] for i in feasible])
+                by_host, weight = extender.prioritize(pod, [self._nodes[i] for i in feasible])
             except ExtenderError:
                 continue  # prioritize errors are ignored: this extender gives no score
             factor = weight * (MAX_NODE_SCORE // MAX_EXTENDER_PRIORITY)
-            for host, score in scores.items():
+            for host, score in by_host.items():
                 extra[host] = extra.get(host, 0) + score * factor
         if extra:
             totals += np.array([extra.get(self._names[i], 0) for i in feasible], dtype=np.int64)
@@ -953,7 +953,8 @@ def _least_requested(requested: np.ndarray, capacity: np.ndarray) -> np.ndarray:
 def _most_requested(requested: np.ndarray, capacity: np.ndarray) -> np.ndarray:
     """most_allocated.go mostRequestedScore: requested (capped at capacity) * 100 / capacity."""
     safe = np.where(capacity == 0, 1, capacity)
-    return np.minimum(requested, capacity) * MAX_NODE_SCORE // safe
+    scores: np.ndarray = np.minimum(requested, capacity) * MAX_NODE_SCORE // safe
+    return scores
 
 
 def _weighted_mean(scores: np.ndarray, capacity: np.ndarray) -> np.ndarray:

@@ -31,7 +31,8 @@ from qsched.service.extender.resources import InvalidObject
 
 log = logging.getLogger(__name__)
 
-#: Largest request body (bytes): a NodeList of 5,000 nodes is about 15 MB.
+#: Largest request body (bytes): room for a whole NodeList (what a scheduler that does not
+#: cache nodes sends) of a cluster at the scale qsched plans for, thousands of nodes.
 DEFAULT_MAX_BODY = 32 * 2**20
 
 

@@ -46,7 +46,8 @@ class Nodes:
     @property
     def free(self) -> np.ndarray:
         """(N, R) what is left on each node."""
-        return self.allocatable - self.requested
+        free: np.ndarray = self.allocatable - self.requested
+        return free
 
     def demand(self, requests: Mapping[str, float]) -> np.ndarray | None:
         """A pod's requests as an (R,) vector; None when it asks for a resource no node has."""
@@ -106,7 +107,9 @@ class ClusterCache:
         tasks = _readable(pods, _watched_pod, "pod")
         with self._lock:
             self._machines = machines
-            self._node_versions = {str(_name(n)): _version(n) for n in nodes}
+            self._node_versions = {
+                name: _version(n) for n in nodes if (name := _name(n)) is not None
+            }
             self._changed_nodes()
             self._bound.clear()
             self._pending.clear()
@@ -149,7 +152,7 @@ class ClusterCache:
         ``resourceVersion`` the cache already has is not read again."""
         with self._lock:
             known = dict(self._node_versions)
-        fresh = [n for n in nodes if (v := _version(n)) is None or known.get(_name(n)) != v]
+        fresh = [n for n in nodes if _node_is_news(n, known)]
         machines = [(m, _version(n)) for n in fresh for m in _readable([n], node_machine, "node")]
         changed = False
         with self._lock:
@@ -353,8 +356,16 @@ def _watched_pod(pod: Mapping[str, Any]) -> PodTask:
     return pod_task(pod, strict=False)
 
 
-def _name(node: Mapping[str, Any]) -> object:
-    return (node.get("metadata") or {}).get("name") if isinstance(node, Mapping) else None
+def _name(node: Mapping[str, Any]) -> str | None:
+    """A node's ``metadata.name`` (None where it is not a string: the node is unreadable)."""
+    name = (node.get("metadata") or {}).get("name") if isinstance(node, Mapping) else None
+    return name if isinstance(name, str) else None
+
+
+def _node_is_news(node: Mapping[str, Any], known: Mapping[str, str | None]) -> bool:
+    """Whether ``node`` is other than the version of it ``known`` (name -> version) holds."""
+    name, version = _name(node), _version(node)
+    return version is None or name is None or known.get(name) != version
 
 
 def _version(node: Mapping[str, Any]) -> str | None:

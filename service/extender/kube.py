@@ -39,6 +39,10 @@ _READ_MARGIN = 30.0
 #: The longest wait between retries after repeated failures (the backoff doubles up to it).
 _MAX_BACKOFF = 30.0
 
+# The kubernetes client's configuration loaders carry no annotations: typed here, once.
+_load_kube_config: Callable[..., None] = kubernetes.config.load_kube_config
+_load_incluster_config: Callable[..., None] = kubernetes.config.load_incluster_config
+
 
 class ClusterSink(Protocol):
     """What `ClusterWatch` feeds; the extender's cluster cache implements it.
@@ -89,15 +93,15 @@ def api_client(kubeconfig: str | None = None) -> ApiClient:
         if kubeconfig is not None:
             if not Path(kubeconfig).is_file():
                 raise ConfigError(f"kubeconfig file {kubeconfig!r} does not exist")
-            kubernetes.config.load_kube_config(kubeconfig, client_configuration=configuration)
+            _load_kube_config(kubeconfig, client_configuration=configuration)
         elif paths := os.environ.get("KUBECONFIG"):
             if not any(Path(p).is_file() for p in paths.split(os.pathsep) if p):
                 raise ConfigError(f"no file of KUBECONFIG={paths!r} exists")
-            kubernetes.config.load_kube_config(paths, client_configuration=configuration)
+            _load_kube_config(paths, client_configuration=configuration)
         elif os.environ.get("KUBERNETES_SERVICE_HOST"):
-            kubernetes.config.load_incluster_config(client_configuration=configuration)
+            _load_incluster_config(client_configuration=configuration)
         elif default.is_file():
-            kubernetes.config.load_kube_config(str(default), client_configuration=configuration)
+            _load_kube_config(str(default), client_configuration=configuration)
         else:
             raise ConfigError(
                 "no Kubernetes configuration: no kubeconfig given, KUBECONFIG unset, "
@@ -296,7 +300,7 @@ class ClusterWatch:
     def _backoff(self, failures: int) -> float:
         """The wait after ``failures`` failures in a row: doubling, not to hammer a sick server."""
         ceiling = max(_MAX_BACKOFF, self._resync_backoff)
-        return min(self._resync_backoff * 2 ** (failures - 1), ceiling)
+        return min(self._resync_backoff * 2.0 ** (failures - 1), ceiling)
 
     def _run(self) -> None:
         """List, hand over, watch until the epoch ends; again until stopped."""
