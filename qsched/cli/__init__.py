@@ -13,17 +13,19 @@ import sys
 
 import grpc
 
-from qsched.cli import bench as bench_command
-from qsched.cli import compare as compare_command
-from qsched.cli import demo as demo_command
-from qsched.cli import extender as extender_command
-from qsched.cli import gen as gen_command
-from qsched.cli import health as health_command
-from qsched.cli import jobs as jobs_command
-from qsched.cli import serve as serve_command
-from qsched.cli import solve as solve_command
-from qsched.cli import solvers as solvers_command
-from qsched.cli import token as token_command
+from qsched.cli import (
+    bench,
+    compare,
+    demo,
+    extender,
+    gen,
+    health,
+    jobs,
+    serve,
+    solve,
+    solvers,
+    token,
+)
 from qsched.cli.demo import demo_verdict
 from qsched.model import registry
 from qsched.model.problem import ProblemError
@@ -31,19 +33,7 @@ from qsched.model.problem import ProblemError
 __all__ = ["build_parser", "demo_verdict", "main"]
 
 #: In the order ``qsched --help`` lists them.
-COMMANDS = (
-    demo_command,
-    serve_command,
-    health_command,
-    token_command,
-    extender_command,
-    solve_command,
-    compare_command,
-    bench_command,
-    gen_command,
-    jobs_command,
-    solvers_command,
-)
+COMMANDS = (demo, serve, health, token, extender, solve, compare, bench, gen, jobs, solvers)
 
 
 def build_parser() -> argparse.ArgumentParser:
