@@ -8,6 +8,11 @@ from dataclasses import dataclass, field
 from qsched.model.problem import Limits
 from qsched.model.validation import DEFAULT_WALL_SECONDS, MAX_WALL_SECONDS, BudgetPolicy
 
+#: Where ``qsched serve`` listens unless told otherwise, and so where its clients look.
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+#: Where solves can run: warm worker processes here, or Ray tasks.
+EXECUTORS = ("local", "ray")
+
 
 @dataclass(frozen=True)
 class ServiceConfig:
@@ -42,8 +47,8 @@ class ServiceConfig:
             raise ValueError(
                 "default and maximum wall seconds must be > 0 (the maximum caps the default)"
             )
-        if self.executor not in ("local", "ray"):
-            raise ValueError(f"executor must be local or ray, not {self.executor!r}")
+        if self.executor not in EXECUTORS:
+            raise ValueError(f"executor must be {' or '.join(EXECUTORS)}, not {self.executor!r}")
         if not 1024 <= self.max_message_bytes < 2**31:
             raise ValueError("max message size must be between 1 KiB and 2 GiB")
 

@@ -1,4 +1,4 @@
-"""Prometheus metrics of the gRPC service (``qsched serve --metrics-address``).
+"""Prometheus metrics of the gRPC service (``qsched serve --metrics-listen``).
 
 A registry per server, so that servers in one process (tests) never share counts. Queue
 depth and store size are read when Prometheus scrapes, not kept up to date on every change.

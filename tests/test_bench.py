@@ -93,7 +93,7 @@ def test_cli_bench_needs_a_budget_and_prints_the_report(tmp_path, capsys):
                 "min-min",
                 "--evaluations",
                 "1",
-                "--jobs",
+                "--workers",
                 "1",
                 "--out",
                 str(tmp_path / "e.jsonl"),

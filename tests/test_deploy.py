@@ -801,7 +801,7 @@ def test_the_image_runs_qsched_as_a_numeric_non_root_user(base):
     assert command[0] == "serve"
     exposed = {int(port) for ports in instructions(final, "EXPOSE") for port in ports.split()}
     listen = option(container(base, "extender")["args"], "--listen")
-    assert exposed == {port(option(command, "--address")), port(listen)}
+    assert exposed == {port(option(command, "--listen")), port(listen)}
 
 
 def test_numba_caches_where_the_pod_can_write(base):

@@ -89,7 +89,7 @@ def serve(tmp_path):
             "-m",
             "qsched",
             "serve",
-            "--address",
+            "--listen",
             "127.0.0.1:0",
             "--db",
             str(db),

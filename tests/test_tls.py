@@ -103,7 +103,7 @@ def test_the_cli_client_speaks_tls(tmp_path: Path, pki: dict[str, Path], capsys)
 
 
 def test_serve_flags_are_checked_before_anything_listens(tmp_path: Path, capsys) -> None:
-    assert main(["serve", "--address", "127.0.0.1:0", "--tls-cert", "c.pem"]) == 2
+    assert main(["serve", "--listen", "127.0.0.1:0", "--tls-cert", "c.pem"]) == 2
     assert "--tls-cert and --tls-key go together" in capsys.readouterr().err
-    assert main(["serve", "--address", "0.0.0.0:0", "--db", str(tmp_path / "j.db")]) == 2
+    assert main(["serve", "--listen", "0.0.0.0:0", "--db", str(tmp_path / "j.db")]) == 2
     assert "--insecure" in capsys.readouterr().err

@@ -62,16 +62,12 @@ from qsched.bench.qubo_instances import (
     sample_metrics,
     tts99,
 )
+from qsched.bench.qubo_settings import OPTIMIZER_EVALUATIONS, PEERS, SAMPLERS, Settings
 from qsched.solvers.engines import engine_type
 from qsched.solvers.parameters import linear_ramp, optimize_by_depth
 
 DEFAULT_OUT = Path("benchmarks/results/qubo-bench.jsonl")
-PEERS = ("sa", "tabu", "random")
-#: What ``--samplers`` chooses from: QAOA on the engine, the peers, QAOA as noisy circuits.
-SAMPLERS = ("qaoa", *PEERS, "noisy")
 NOISY_BACKENDS = ("aer-noisy", "fake_torino")
-#: Expectation values per depth for the angle optimizer (the ``qaoa`` solver's default).
-OPTIMIZER_EVALUATIONS = 60
 #: Threads of the CPU engine: one core per sampler, as the peers (single-threaded C++) use,
 #: so that times compare side by side (and parallel kernels on a shared machine wait on
 #: each other far longer than a small state takes to evolve).
@@ -92,24 +88,6 @@ class Engine(Protocol):
     def sample(
         self, gammas: np.ndarray, betas: np.ndarray, shots: int, rng: np.random.Generator
     ) -> dict[int, int]: ...
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What runs: depths, shots and seeds for every sampler, and where the costly ones stop."""
-
-    depths: tuple[int, ...]
-    shots: int
-    seeds: tuple[int, ...]
-    noise_qubits: int = 10
-    noise_depths: tuple[int, ...] = (1, 3, 5)
-    x_mixer_qubits: int = 16
-    engine: str = "cpu"
-    samplers: tuple[str, ...] = SAMPLERS
-    evaluations: int = OPTIMIZER_EVALUATIONS
-    #: QAOA's angle strategies: the linear ramp, and the optimizer (the costly one at 30+ qubits).
-    strategies: tuple[str, ...] = ("ramp", "opt")
-    command: str = ""
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,9 @@ from qsched.model.solver import Budget, TracePoint
 from qsched.v1 import problem_pb2
 
 SUITES = ("hcsp", "braun", "energy", "scale")
+#: Where the suites' instance files are, and where records go unless told otherwise.
+DATA = Path("datasets")
+RESULTS = Path("benchmarks") / "results"
 HCSP_DIRECTORY = Path("hcsp") / "512x16"
 ENERGY_DIRECTORY = Path("energy")
 #: The scale suite's largest instance is the default limit's size; nothing is refused here.
@@ -239,7 +242,7 @@ def bench(
     wall_seconds: float | None = None,
     evaluations: int | None = None,
     jobs: int = 1,
-    data: Path = Path("datasets"),
+    data: Path = DATA,
     executor: str = "local",
     address: str | None = None,
     show_progress: bool | None = None,

@@ -28,12 +28,9 @@ from qsched.service.extender import wire
 from qsched.service.extender.answers import Extender
 from qsched.service.extender.metrics import ExtenderMetrics
 from qsched.service.extender.resources import InvalidObject
+from qsched.service.extender.settings import DEFAULT_MAX_BODY
 
 log = logging.getLogger(__name__)
-
-#: Largest request body (bytes): room for a whole NodeList (what a scheduler that does not
-#: cache nodes sends) of a cluster at the scale qsched plans for, thousands of nodes.
-DEFAULT_MAX_BODY = 32 * 2**20
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import ssl
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,40 +18,19 @@ from aiohttp import web
 
 from qsched.service.extender import wire
 from qsched.service.extender.answers import Binder, Extender
-from qsched.service.extender.app import DEFAULT_MAX_BODY, Readiness, create_app
+from qsched.service.extender.app import Readiness, create_app
 from qsched.service.extender.batch import Batch
 from qsched.service.extender.cluster import ClusterCache
 from qsched.service.extender.metrics import ExtenderMetrics
 from qsched.service.extender.plan import Weights
-from qsched.service.extender.planner import Planner, PlannerSettings
+from qsched.service.extender.planner import Planner
 from qsched.service.extender.resources import POD_SLOTS
+from qsched.service.extender.settings import ExtenderSettings
 from qsched.service.extender.solve import Solve, check_solver, process_solve, remote_solve
 
 log = logging.getLogger(__name__)
 
 SWITCH_INTERVAL_SECONDS = 0.001
-
-
-@dataclass(frozen=True)
-class ExtenderSettings:
-    """Everything ``qsched extender`` takes on its command line."""
-
-    listen: str = "127.0.0.1:8888"
-    prefix: str = "/scheduler"
-    tls_cert: str | None = None
-    tls_key: str | None = None
-    #: A qsched gRPC server to solve on; None solves in this process.
-    server: str | None = None
-    #: Serve the bind verb (needs API credentials).
-    bind: bool = False
-    kubeconfig: str | None = None
-    #: Watch the API server (kubeconfig or in-cluster); without it the extender knows only
-    #: what kube-scheduler sends it.
-    watch: bool = True
-    scheduler_name: str = "qsched"
-    seed: int = 0
-    max_body: int = DEFAULT_MAX_BODY
-    planner: PlannerSettings = field(default_factory=PlannerSettings)
 
 
 @dataclass
@@ -118,7 +97,8 @@ def build(settings: ExtenderSettings) -> ExtenderService:
     planner_box: list[Planner] = []
     cluster = ClusterCache(settings.scheduler_name, on_change=lambda: planner_box[0].wake())
     if settings.server:
-        solve, stop_solver = remote_solve(settings.server, solver, options, settings.seed), None
+        remote = remote_solve(settings.server, solver, options, settings.seed, settings.credentials)
+        solve, stop_solver = remote, None
     else:
         solve, stop_solver = process_solve(solver, options, settings.seed)
     planner = Planner(

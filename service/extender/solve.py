@@ -21,6 +21,7 @@ import numpy as np
 from qsched.model import registry
 from qsched.model.problem import FieldViolation, Problem, ProblemError
 from qsched.model.solver import Budget
+from qsched.service.client import ClientCredentials, connect
 from qsched.service.errors import field_violations
 from qsched.service.extender.batch import Batch, allocation_problem
 from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
@@ -127,9 +128,22 @@ def process_solve(
     return solve, lambda: pools[0].terminate()
 
 
-def remote_solve(address: str, solver: str, options: Mapping[str, Any], seed: int = 0) -> Solve:
-    """Solve on a qsched server's Solve RPC, with the wall budget as the call's deadline."""
-    stub = scheduler_pb2_grpc.SchedulerServiceStub(grpc.insecure_channel(address))
+def remote_solve(
+    address: str,
+    solver: str,
+    options: Mapping[str, Any],
+    seed: int = 0,
+    credentials: ClientCredentials = ClientCredentials(),
+) -> Solve:
+    """Solve on a qsched server's Solve RPC, with the wall budget as the call's deadline.
+
+    The channel is `connect`'s, so a server with TLS, mutual TLS or bearer tokens is reached
+    as every other client reaches it. It does not wait for the server: one that is down
+    fails a plan (which falls back) rather than the extender's start.
+    """
+    stub = scheduler_pb2_grpc.SchedulerServiceStub(
+        connect(address, credentials, ready_timeout=None)
+    )
 
     def solve(batch: Batch, seconds: float) -> Solved:
         message = allocation_problem(batch)
