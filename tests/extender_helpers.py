@@ -7,7 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from qsched.service.extender.server import ExtenderService, ExtenderSettings, serving_in_thread
+from qsched.service.extender.server import ExtenderService, serving_in_thread
+from qsched.service.extender.settings import ExtenderSettings
 
 
 def running_extender(

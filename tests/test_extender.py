@@ -20,7 +20,8 @@ from qsched.service.extender.cluster import ClusterCache
 from qsched.service.extender.mapping import node_machine, pod_task
 from qsched.service.extender.plan import NodeModel, Weights, marginal_costs, scores
 from qsched.service.extender.planner import PlannerSettings
-from qsched.service.extender.server import ExtenderSettings, ssl_context
+from qsched.service.extender.server import ssl_context
+from qsched.service.extender.settings import ExtenderSettings
 from qsched.testing.fake_apiserver import FakeApiServer
 
 FAST = ExtenderSettings(planner=PlannerSettings(batch_window=0.05, solve_seconds=0.5))

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from qsched.service.extender.planner import PlannerSettings
 from qsched.service.extender.resources import pod_requests, scheduler_units
-from qsched.service.extender.server import ExtenderSettings
+from qsched.service.extender.settings import ExtenderSettings
 from qsched.testing.kube_scheduler import (
     DEFAULT_SCORING,
     ClusterScheduler,
