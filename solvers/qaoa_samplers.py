@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from qsched.solvers.backends import Device
+from qsched.solvers.circuit import TranspiledQaoa
 from qsched.solvers.engine import LayerAngles, QaoaEngine, Qubo, basis_bits, reorder_free_first
 from qsched.solvers.engines import engine_type
 from qsched.solvers.parameters import Optimized, optimize
 from qsched.solvers.sampling import QuboModel, Samples, Seed
 
 if TYPE_CHECKING:
-    from qsched.solvers.circuit import TranspiledQaoa
     from qsched.solvers.gpu_engine import GpuQaoaEngine
 
 
@@ -155,8 +155,6 @@ class CircuitQaoaSampler:
         return "qaoa"
 
     def sample(self, model: QuboModel, reads: int, seed: Seed) -> Samples:
-        from qsched.solvers.circuit import TranspiledQaoa
-
         angles = self.angles(EngineQaoa(model.qubo, model.groups, model.initial))
         circuit = TranspiledQaoa(
             model.qubo, angles.gammas.size, self.device, reads, model.groups, model.initial
