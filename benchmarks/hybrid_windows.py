@@ -53,9 +53,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from qsched.solvers.samplers import NAMES
+
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = ((512, 16), (1024, 32))
-SUB_SOLVERS = ("qaoa", "sa", "tabu", "exhaustive", "random", "mixed")
+#: Every sampler the hybrid's windows take, then all of them in turn.
+SUB_SOLVERS = (*NAMES, "mixed")
 #: The sub-solvers the baseline revision (c5d8538) already had.
 BASELINE_SUB_SOLVERS = ("qaoa", "exhaustive")
 #: Directories installed as subpackages of qsched (pyproject.toml's package-dir).

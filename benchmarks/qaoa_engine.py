@@ -11,8 +11,8 @@ angles bound, saves the statevector, and <C> is taken against the same cost
 diagonal; the two <C> must agree. Times are the best of ``--repeats`` after
 one warm-up, which holds the one-time setup (the engine's cost diagonal,
 Aer's transpilation); the ratio column is Aer time / engine time, measured in
-the same run. Peak RSS includes each process's imports (qiskit and Aer on
-the Aer side, about 50 MB more) and, on the Aer side, the copied state.
+the same run. Peak RSS includes each process's imports (qiskit and Aer's on
+the Aer side) and, on the Aer side, the copied state.
 """
 
 from __future__ import annotations

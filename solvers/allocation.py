@@ -43,12 +43,14 @@ machine is on for the whole makespan (exact when the problem keeps idle
 machines on or every machine gets work). Deadlines depend on the order
 within machines and are left to the decode, polish and VQE stages.
 
-`to_qubo()` converts with a penalty calibrated on the incumbent
-(`qsched.solvers.qubo`), and `interpret(x)` maps a solution back to an
-assignment. `qubo_arrays()` builds the same QUBO straight from the arrays the
-program is made of (its objective and integer rows), without a
-`QuadraticProgram`: the hybrid's windows need only the engine's arrays, and
-building and converting a program costs more than solving a window.
+`to_qubo()` builds the QUBO with a penalty calibrated on the incumbent
+straight from the arrays the program is made of (its objective and integer
+rows; `qsched.solvers.qubo.penalty_qubo`, the one builder), without a
+`QuadraticProgram`: the samplers need only the engine's arrays, and building
+and converting a program costs more than solving a window of the hybrid.
+`qiskit_qubo()` converts `to_quadratic_program()` with qiskit-optimization at
+the same penalty, for qiskit users (the same QUBO up to rounding; a test
+compares them), and `interpret(x)` maps a solution back to an assignment.
 `objectives` and `meet_rows` score many assignments at once in the program's
 terms.
 """
@@ -317,7 +319,7 @@ class TaskAllocation:
 
     def solution(self, assignment: np.ndarray) -> np.ndarray:
         """The program's variable vector for an assignment (machines on where they have tasks)."""
-        return self.solutions(np.asarray(assignment)[None, :])[0]
+        return self.solutions(np.asarray(assignment)[None, :])[0, :]
 
     def solutions(self, assignments: np.ndarray) -> np.ndarray:
         """`solution` for each row of ``assignments`` (N, T)."""
@@ -351,12 +353,13 @@ class TaskAllocation:
             self.objective(self.incumbent) if self.meet_rows(self.incumbent[None, :])[0] else None
         )
 
-    def to_qubo(self) -> QuboForm:
-        """The QUBO by qiskit-optimization, with the penalty calibrated on the incumbent."""
+    def qiskit_qubo(self) -> QuboForm:
+        """`to_quadratic_program` converted by qiskit-optimization at `to_qubo`'s penalty."""
         return to_qubo(self.to_quadratic_program(), upper=self._incumbent_upper)
 
-    def qubo_arrays(self) -> PenaltyQubo:
-        """The QUBO `to_qubo` gives, built from the program's arrays (no `QuadraticProgram`)."""
+    def to_qubo(self) -> PenaltyQubo:
+        """The program's QUBO, built from its arrays, with the penalty calibrated on the
+        incumbent."""
         return penalty_qubo(
             self.objective_arrays,
             [row for _, row in self.rows],

@@ -39,7 +39,7 @@ The noiseless and ``aer-noisy`` backends keep qiskit-aer's own ``SamplerV2``.
 Every circuit is transpiled once per backend (`Device.pass_manager`) and the
 transpiled circuit keeps its parameters, so each optimizer iteration only
 binds new angles. qiskit-ibm-runtime is imported only when a device needs it
-(it takes about a second to import).
+(it is a slow import that most solves never need).
 """
 
 from __future__ import annotations
@@ -48,19 +48,25 @@ import os
 import re
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qsched.model.problem import quoted
+
+if TYPE_CHECKING:
+    from qiskit.primitives import BaseSamplerV2
+    from qiskit.providers import BackendV2
+    from qiskit.transpiler import StagedPassManager
+    from qiskit_aer.noise import NoiseModel
+    from qiskit_ibm_runtime import QiskitRuntimeService
+    from qiskit_ibm_runtime.fake_provider.local_service import QiskitRuntimeLocalService
 
 #: Logical qubits each kind of backend takes: the engine's limit is set by the time an
 #: angle optimization takes, the noisy ones by their simulation cost. IBM hardware could
 #: take more, but the angles are optimized on the engine first, so it shares its limit.
-#: The GPU's 30 is time too: an H200's memory would hold 32 (a complex64 state and float64
-#: costs of 2^32 amplitudes take 64 GiB of its 141), but an XY layer took 135 ms at 30 qubits
-#: and 1.1 s at 32, so a default depth-2 angle optimization (about 180 layers) takes about
-#: 25 s at 30 qubits, as the CPU engine takes at 22 (benchmarks/results/gpu-engine.md). 30
-#: qubits need 16 GiB free on the device; a smaller card fails the solve with a MemoryError
-#: saying so (`gpu_engine.GpuQaoaEngine`): lower ``max_qubits``.
+#: The GPU's limit is time too, not memory: it is where a default depth-2 angle
+#: optimization takes about as long as on the CPU engine at its limit (the layer times are
+#: in benchmarks/results/gpu-engine.md). A card without room for the state fails the solve
+#: with a MemoryError saying so (`gpu_engine.GpuQaoaEngine`): lower ``max_qubits``.
 QUBIT_BUDGET = {"engine": 22, "gpu": 30, "aer": 22, "aer-noisy": 12, "fake": 12, "ibm": 22}
 #: The names `SolverSpec.backends` advertises; ``<device>`` stands for any device name.
 BACKEND_NAMES = (
@@ -115,7 +121,7 @@ class Device:
         return QUBIT_BUDGET[self.kind]
 
     @cached_property
-    def target(self):
+    def target(self) -> BackendV2:
         """The qiskit backend circuits are transpiled for and run on (``aer-noisy`` has none:
         its circuits go to a generic gate set and run on Aer's primitives with the noise model)."""
         if self.kind in ("engine", "gpu", "aer"):
@@ -128,7 +134,7 @@ class Device:
             return ibm_device(self.name.removeprefix("ibm:"))
         raise BackendError(f"{self.name} has no device target")
 
-    def pass_manager(self):
+    def pass_manager(self) -> StagedPassManager:
         from qiskit.transpiler import generate_preset_pass_manager
 
         if self.kind == "aer-noisy":
@@ -139,7 +145,7 @@ class Device:
             optimization_level=1, backend=self.target, seed_transpiler=self.seed
         )
 
-    def sampler(self, shots: int):
+    def sampler(self, shots: int) -> BaseSamplerV2:
         """A V2 sampler (`qiskit.primitives.BaseSamplerV2`) for this backend, seeded where it
         simulates: qiskit-aer's for the engine and Aer backends, IBM Runtime's client-side
         Sampler for the fake and IBM devices (see the module docstring)."""
@@ -166,7 +172,7 @@ class Device:
 
     def _aer_options(self) -> dict[str, Any]:
         # Statevector with sampled noise (trajectories), not Aer's automatic density matrix,
-        # which costs 4^n memory: 13 qubits take a gigabyte and a minute per VQE solve.
+        # whose 4^n memory and time grow out of reach a few qubits past the noisy limit.
         options: dict[str, Any] = {"method": "statevector", "seed_simulator": self.seed}
         if self.kind == "aer-noisy":
             options["noise_model"] = noise_model()
@@ -194,7 +200,7 @@ def device(name: str, seed: int = 0) -> Device:
     return resolved
 
 
-def fake_device(name: str):
+def fake_device(name: str) -> BackendV2:
     """``fake_torino`` -> `qiskit_ibm_runtime.fake_provider.FakeTorino()` (or its ``V2`` class)."""
     from qiskit_ibm_runtime import fake_provider
 
@@ -229,7 +235,7 @@ def ibm_local() -> bool:
     return os.environ.get(IBM_LOCAL, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def ibm_service():
+def ibm_service() -> QiskitRuntimeService | QiskitRuntimeLocalService:
     """Where ``ibm:<device>`` names resolve: IBM Runtime (`QiskitRuntimeService`: network and
     credentials, a saved account or QISKIT_IBM_TOKEN), or with `IBM_LOCAL` set its local
     testing mode (`QiskitRuntimeLocalService`: the fake devices, no network)."""
@@ -249,7 +255,7 @@ def ibm_service():
     return QiskitRuntimeService()
 
 
-def ibm_device(device_name: str):
+def ibm_device(device_name: str) -> BackendV2:
     """The IBM device ``device_name`` from `ibm_service` (a real device, or a fake one in local
     testing mode); `BackendError` if it does not resolve."""
     try:
@@ -264,7 +270,7 @@ def ibm_device(device_name: str):
         raise BackendError(f"IBM device {quoted(device_name)} is not reachable: {error}") from error
 
 
-def noise_model():
+def noise_model() -> NoiseModel:
     """The ``aer-noisy`` model: depolarizing gate errors and symmetric readout error (`NOISE`)."""
     from qiskit_aer.noise import NoiseModel, ReadoutError, depolarizing_error
 

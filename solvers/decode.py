@@ -7,16 +7,15 @@ so a comparison between them measures the sampler and nothing else:
 1. `encode`: the allocation program at the repaired Min-min start's levels, its QUBO (the
    start's assignment calibrates the penalty, `allocation.TaskAllocation`), and the start;
 2. `decode`: each distinct sampled assignment (most frequent first) -> a task whose row is
-   not one-hot keeps its start machine -> repair -> the evaluator; the facts
-   ``distinct_samples``, ``distinct_assignments``, ``feasible_sample_share`` and
-   ``best_sample_objective`` say how good the samples were before any repair;
+   not one-hot keeps its start machine -> repair -> the evaluator; its
+   `statistics.SampleStatistics` say how good the samples were before any repair;
 3. `polished`: the best ``candidates`` distinct schedules, each polished with
    ``polish_steps`` hill-climbing steps on the true objective.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import numpy as np
 
@@ -30,7 +29,8 @@ from qsched.search.repair import levels_by_power, repair
 from qsched.search.tracker import SolveTracker
 from qsched.solvers.allocation import TaskAllocation
 from qsched.solvers.engine import basis_bits
-from qsched.solvers.qubo import QuboForm
+from qsched.solvers.qubo import PenaltyQubo
+from qsched.solvers.statistics import SampleStatistics
 
 #: The decode-and-polish options of every sampling solver (qaoa, qubo-sa, qubo-tabu), declared
 #: once so the three say the same thing.
@@ -44,8 +44,9 @@ PolishSteps = Annotated[
 
 def encode(
     problem: Problem, tracker: SolveTracker | None = None
-) -> tuple[TaskAllocation, QuboForm, Evaluation]:
-    """The allocation program at the start schedule's levels, its QUBO, and the start."""
+) -> tuple[TaskAllocation, PenaltyQubo, Evaluation]:
+    """The allocation program at the start schedule's levels, its QUBO (`TaskAllocation.to_qubo`),
+    and the start."""
     start = repaired_start(tracker or SolveTracker(problem, Budget()))
     allocation = TaskAllocation(problem, levels=start.levels, incumbent=start.assignment)
     return allocation, allocation.to_qubo(), start
@@ -54,69 +55,65 @@ def encode(
 def polished(
     tracker: SolveTracker,
     allocation: TaskAllocation,
-    form: QuboForm,
     counts: dict[int, int],
     start: Evaluation,
-    facts: dict[str, Any],
     *,
     seed: int,
     candidates: int,
     polish_steps: int,
     stage: str,
-) -> list[Evaluation]:
+) -> tuple[list[Evaluation], SampleStatistics]:
     """The samples ``counts`` (basis state -> count, qubit i = bit i) decoded and repaired (stage
     ``decode``; repaired schedules are reported under the sampler's ``stage``), then the best
-    ``candidates`` distinct ones polished (stage ``polish``)."""
+    ``candidates`` distinct ones polished (stage ``polish``); and the samples' statistics."""
     with tracker.stage("decode"):
-        decoded = decode(tracker, allocation, form, counts, start, facts, stage)
+        decoded, statistics = decode(tracker, allocation, counts, start, stage)
     rng = np.random.default_rng(seed)
     with tracker.stage("polish"):
-        return [
+        finalists = [
             hill_climb(tracker, c, rng, polish_steps, stage="polish")
             for c in best_distinct(decoded, candidates)
         ]
+    return finalists, statistics
 
 
 def decode(
     tracker: SolveTracker,
     allocation: TaskAllocation,
-    form: QuboForm,
     counts: dict[int, int],
     start: Evaluation,
-    facts: dict[str, Any],
     stage: str,
-) -> list[Evaluation]:
-    """Every distinct assignment among the samples (most frequent first), repaired and evaluated.
+) -> tuple[list[Evaluation], SampleStatistics]:
+    """Every distinct assignment among the samples (most frequent first), repaired and
+    evaluated (the start if none was), and the samples' statistics.
 
     The first T*M QUBO bits are the program's x variables, so samples that
-    differ only in slack bits name the same assignment and are scored once.
+    differ only in slack bits name the same assignment and are scored once. A
+    sample is feasible as sampled when its rows are one-hot and its assignment
+    meets the program's rows (`TaskAllocation.meet_rows`).
     """
     order = levels_by_power(tracker.problem)
-    cells = allocation.num_tasks * allocation.num_machines
-    assignments: dict[bytes, list] = {}
+    tally: dict[bytes, tuple[np.ndarray, int]] = {}
     for state, count in counts.items():
-        assignment = allocation.interpret(basis_bits(state, cells))
-        entry = assignments.setdefault(assignment.tobytes(), [assignment, 0])
-        entry[1] += count
+        assignment = allocation.interpret(basis_bits(state, allocation.cells))
+        _, seen = tally.get(assignment.tobytes(), (assignment, 0))
+        tally[assignment.tobytes()] = (assignment, seen + count)
     decoded, valid = [], 0
-    for assignment, count in sorted(
-        assignments.values(), key=lambda entry: (-entry[1], entry[0].tolist())
-    ):
+    for assignment, count in sorted(tally.values(), key=lambda e: (-e[1], e[0].tolist())):
         if tracker.exhausted:
             break
-        if np.all(assignment >= 0) and form.program.is_feasible(allocation.solution(assignment)):
+        if np.all(assignment >= 0) and allocation.meet_rows(assignment[None, :])[0]:
             valid += count
         complete = np.where(assignment < 0, start.assignment, assignment)
         decoded.append(repair(tracker, complete, start.levels, order, stage=stage))
     shots = sum(counts.values())
-    facts.update(
+    statistics = SampleStatistics(
         distinct_samples=len(counts),
-        distinct_assignments=len(assignments),
+        distinct_assignments=len(tally),
         feasible_sample_share=valid / shots if shots else 0.0,
+        best_sample_objective=min(decoded, key=lambda e: e.key).objective if decoded else None,
     )
-    if decoded:
-        facts["best_sample_objective"] = min(decoded, key=lambda e: e.key).objective
-    return decoded or [start]
+    return decoded or [start], statistics
 
 
 def best_distinct(evaluations: list[Evaluation], count: int) -> list[Evaluation]:

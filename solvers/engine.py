@@ -26,10 +26,14 @@ a layer is ``exp(-i gamma C)`` (without the constant, a global phase) then the m
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numba
 import numpy as np
+
+#: One angle per QAOA layer (the gammas or the betas).
+LayerAngles = Sequence[float] | np.ndarray
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,15 @@ class Qubo:
 
 
 @numba.njit(parallel=True, cache=True)
-def _cost_diagonal(n, linear, pair_i, pair_j, pair_w, constant, out):
+def _cost_diagonal(
+    n: int,
+    linear: np.ndarray,
+    pair_i: np.ndarray,
+    pair_j: np.ndarray,
+    pair_w: np.ndarray,
+    constant: float,
+    out: np.ndarray,
+) -> None:
     for z in numba.prange(1 << n):
         total = constant
         for i in range(n):
@@ -113,7 +125,7 @@ BLOCK_QUBITS = 12
 
 
 @numba.njit(inline="always")
-def _rx_pair(state, z, partner, c, s):
+def _rx_pair(state: np.ndarray, z: int, partner: int, c: float, s: float) -> None:
     """(a, b) <- (c a - i s b, c b - i s a), written out in real arithmetic."""
     a, b = state[z], state[partner]
     state[z] = complex(c * a.real + s * b.imag, c * a.imag - s * b.real)
@@ -121,7 +133,7 @@ def _rx_pair(state, z, partner, c, s):
 
 
 @numba.njit(parallel=True, cache=True)
-def _phase(state, diagonal, constant, gamma):
+def _phase(state: np.ndarray, diagonal: np.ndarray, constant: float, gamma: float) -> None:
     """exp(-i gamma (C - constant)): the constant is a global phase, left out as qiskit does."""
     for z in numba.prange(state.size):
         angle = -gamma * (diagonal[z] - constant)
@@ -129,14 +141,14 @@ def _phase(state, diagonal, constant, gamma):
 
 
 @numba.njit(parallel=True, cache=True)
-def _phase_from_table(state, levels, table):
+def _phase_from_table(state: np.ndarray, levels: np.ndarray, table: np.ndarray) -> None:
     """The phase layer when C takes few distinct values: one table lookup per amplitude."""
     for z in numba.prange(state.size):
         state[z] *= table[levels[z]]
 
 
 @numba.njit(parallel=True, cache=True)
-def _rx_low_qubits(state, low, beta):
+def _rx_low_qubits(state: np.ndarray, low: int, beta: float) -> None:
     """RX(2 beta) on qubits 0..low-1, one cache-resident block of 2^low amplitudes at a time."""
     c, s = np.cos(beta), np.sin(beta)
     block = 1 << low
@@ -150,7 +162,7 @@ def _rx_low_qubits(state, low, beta):
 
 
 @numba.njit(parallel=True, cache=True)
-def _rx_two_high_qubits(state, qubit, beta):
+def _rx_two_high_qubits(state: np.ndarray, qubit: int, beta: float) -> None:
     """RX(2 beta) on qubits ``qubit`` and ``qubit + 1`` in one pass (groups of four amplitudes)."""
     c, s = np.cos(beta), np.sin(beta)
     bit = 1 << qubit
@@ -164,7 +176,7 @@ def _rx_two_high_qubits(state, qubit, beta):
 
 
 @numba.njit(parallel=True, cache=True)
-def _rx_one_qubit(state, qubit, beta):
+def _rx_one_qubit(state: np.ndarray, qubit: int, beta: float) -> None:
     c, s = np.cos(beta), np.sin(beta)
     bit = 1 << qubit
     mask = bit - 1
@@ -174,7 +186,7 @@ def _rx_one_qubit(state, qubit, beta):
 
 
 @numba.njit(parallel=True, cache=True)
-def _expectation(state, diagonal):
+def _expectation(state: np.ndarray, diagonal: np.ndarray) -> float:
     total = 0.0
     for z in numba.prange(state.size):
         total += (state[z].real ** 2 + state[z].imag ** 2) * diagonal[z]
@@ -182,7 +194,7 @@ def _expectation(state, diagonal):
 
 
 @numba.njit(parallel=True, cache=True)
-def _probabilities(state, out):
+def _probabilities(state: np.ndarray, out: np.ndarray) -> None:
     for z in numba.prange(state.size):
         out[z] = state[z].real ** 2 + state[z].imag ** 2
 
@@ -200,7 +212,7 @@ def apply_x_mixer(state: np.ndarray, num_qubits: int, beta: float) -> None:
 
 
 @numba.njit(parallel=True, cache=True)
-def _apply_xy(state, qubit_a, qubit_b, beta):
+def _apply_xy(state: np.ndarray, qubit_a: int, qubit_b: int, beta: float) -> None:
     """exp(-i beta (XX + YY) / 2) on two qubits: rotates |01> and |10> into each other.
 
     Visits only the quarter of the indices with both bits clear (zeros
@@ -218,7 +230,7 @@ def _apply_xy(state, qubit_a, qubit_b, beta):
 
 
 @numba.njit(parallel=True, cache=True)
-def _offsets(diagonal, low, out):
+def _offsets(diagonal: np.ndarray, low: float, out: np.ndarray) -> None:
     for z in numba.prange(diagonal.size):
         out[z] = np.int32(np.rint(diagonal[z] - low))
 
@@ -338,6 +350,7 @@ class QaoaEngine:
         if groups is None:
             self.free = np.arange(self.num_qubits)
         else:
+            assert initial is not None, "check_initial: the XY mixer has a start"
             self.free, self.initial = initial_states(self.num_qubits, groups, initial)
         self._buffer = np.empty(
             1 << self.num_qubits, dtype=np.complex64 if single_precision else np.complex128
@@ -350,7 +363,7 @@ class QaoaEngine:
             values, levels = self._phase_table
             _phase_from_table(state, levels, np.exp(-1j * gamma * values))
 
-    def _evolve(self, gammas, betas) -> np.ndarray:
+    def _evolve(self, gammas: LayerAngles, betas: LayerAngles) -> np.ndarray:
         """The QAOA state in the engine's own buffer (overwritten by the next call)."""
         if len(gammas) != len(betas):
             raise ValueError("gammas and betas must have the same length (the depth p)")
@@ -379,17 +392,17 @@ class QaoaEngine:
         for qubit in self.free:
             _rx_one_qubit(state, int(qubit), beta)
 
-    def state(self, gammas, betas) -> np.ndarray:
+    def state(self, gammas: LayerAngles, betas: LayerAngles) -> np.ndarray:
         """The state after ``len(gammas)`` layers with these angles (a new array)."""
         return self._evolve(gammas, betas).copy()
 
-    def probabilities(self, gammas, betas) -> np.ndarray:
+    def probabilities(self, gammas: LayerAngles, betas: LayerAngles) -> np.ndarray:
         state = self._evolve(gammas, betas)
         out = np.empty(state.size)
         _probabilities(state, out)
         return out
 
-    def expectation(self, gammas, betas) -> float:
+    def expectation(self, gammas: LayerAngles, betas: LayerAngles) -> float:
         """<C> in the QAOA state, exactly (a compiled reduction: no BLAS threads
         competing with the kernels' threads, no temporaries)."""
         return float(_expectation(self._evolve(gammas, betas), self.diagonal))
@@ -402,11 +415,15 @@ class QaoaEngine:
         """Every basis state of least cost (within ``tolerance``)."""
         return np.flatnonzero(self.diagonal <= self.diagonal.min() + tolerance)
 
-    def probabilities_of(self, gammas, betas, states: np.ndarray) -> np.ndarray:
+    def probabilities_of(
+        self, gammas: LayerAngles, betas: LayerAngles, states: np.ndarray
+    ) -> np.ndarray:
         """The probabilities of the basis states ``states``."""
         return self.probabilities(gammas, betas)[np.asarray(states, dtype=np.int64)]
 
-    def sample(self, gammas, betas, shots: int, rng: np.random.Generator) -> dict[int, int]:
+    def sample(
+        self, gammas: LayerAngles, betas: LayerAngles, shots: int, rng: np.random.Generator
+    ) -> dict[int, int]:
         """Measured basis states (as integers) and their counts."""
         probabilities = self.probabilities(gammas, betas)
         counts = rng.multinomial(shots, probabilities / probabilities.sum())

@@ -29,8 +29,9 @@ of it:
    costs about what a QAOA window costs), ``exhaustive`` (every assignment
    of the window: an exact classical solver of the same subproblem) and
    ``random`` (``shots`` uniformly random assignments: chance at QAOA's
-   number of samples). ``mixed`` takes them in turn, one window each
-   (`SUB_SOLVERS` order), on one evolving schedule: each faces the same
+   number of samples). Each is a QUBO sampler made by name
+   (`qsched.solvers.samplers`). ``mixed`` takes them in turn, one window each
+   (`samplers.NAMES` order), on one evolving schedule: each faces the same
    kind of windows at the same stage of the search, so their acceptance
    rates compare within one run, where separate runs each meet a schedule
    that its own sub-solver has already worked over.
@@ -49,14 +50,14 @@ looks at the budget and at "stop" between windows and before each state
 evolution of the angle optimizer (the one long step), and the milp start
 stops in HiGHS's callback, so a stopped solve answers with its incumbent
 within hundredths of a second in the windows and about a second in the
-MILP. Facts report the windows tried and accepted, the acceptance rate and
-the windows whose sub-solver offered nothing but the incumbent's assignment,
-in total and per sub-solver (``sub_solvers``: windows, accepted,
-acceptance_rate, without_candidates, and improvement, the objective's
-decrease summed over the sub-solver's accepted windows: negative where a
-window bought feasibility or less violation with objective), so every run and
-every benchmark report says what the QAOA step adds over its classical
-stand-ins.
+MILP. The run's `statistics.WindowStatistics` go into the facts: the windows
+tried and accepted, the acceptance rate and the windows whose sub-solver
+offered nothing but the incumbent's assignment, in total and per sub-solver
+(``sub_solvers``: windows, accepted, acceptance_rate, without_candidates, and
+improvement, the objective's decrease summed over the sub-solver's accepted
+windows: negative where a window bought feasibility or less violation with
+objective), so every run and every benchmark report says what the QAOA step
+adds over its classical stand-ins.
 """
 
 from __future__ import annotations
@@ -78,21 +79,21 @@ from qsched.search.neighbourhood import TABU, tabu_search
 from qsched.search.repair import levels_by_power, repair
 from qsched.search.tracker import SolveTracker
 from qsched.solvers import backends
-from qsched.solvers.peers import SWEEPS
+from qsched.solvers.samplers import NAMES, SWEEPS, SamplerSettings, make_sampler
+from qsched.solvers.sampling import QuboSampler
+from qsched.solvers.statistics import WindowStatistics
 from qsched.solvers.window import (
-    SUB_SOLVERS,
     TABU_UPDATES,
     AngleCache,
     StopRequested,
     Window,
-    WindowSolver,
     candidate_key,
     fitting_window,
     ranked,
-    window_solver,
+    window_assignments,
 )
 
-#: The ``sub_solver`` that takes every one of `SUB_SOLVERS` in turn.
+#: The ``sub_solver`` that takes every sampler of `samplers.NAMES` in turn.
 MIXED = "mixed"
 #: Registered solvers the hybrid can start from.
 STARTS = ("tabu-search", "min-min", "local-search", "milp")
@@ -106,9 +107,9 @@ MIN_START_SECONDS = 1e-3
 REPORT_SECONDS = 0.05
 
 
-#: Window size by backend when ``window_qubits`` is 0: the CPU engine's windows take about
-#: 40 ms at 16 qubits on one core; the GPU's take about as long at 26 (benchmarks/results/
-#: gpu-engine.md: an XY layer of 26 qubits in about 7 ms).
+#: Window size by backend when ``window_qubits`` is 0: windows whose QAOA step costs about
+#: the same on either backend, the GPU's wider because its layers are faster at that width
+#: (benchmarks/results/gpu-engine.md).
 WINDOW_QUBITS = {"engine": 16, "gpu": 26}
 
 
@@ -174,7 +175,7 @@ def hybrid(
             "what solves a window: qaoa, the classical ablations sa and tabu (QAOA's peers on "
             "the window QUBO), exhaustive (every assignment) and random (shots uniform "
             "samples), or mixed (each in turn, one window each)",
-            choices=(*SUB_SOLVERS, MIXED),
+            choices=(*NAMES, MIXED),
         ),
     ] = "qaoa",
     window_qubits: Annotated[
@@ -253,34 +254,33 @@ def hybrid(
         current = _start(tracker, start, start_share, seed)
     with tracker.stage("polish"):
         current = tabu_search(tracker, current, rng, TABU, polish_steps, stage="polish")
-    angles = AngleCache(depth, optimizer_evaluations, reoptimize_every, lambda: tracker.exhausted)
-    names = SUB_SOLVERS if sub_solver == MIXED else (sub_solver,)
-    rotation = [
-        (
-            name,
-            window_solver(
-                name,
-                shots,
-                angles,
-                sweeps=sweeps,
-                tabu_updates=tabu_updates,
-                gpu=backend == "gpu",
-            ),
-        )
-        for name in names
-    ]
+    settings = SamplerSettings(
+        angles=AngleCache(
+            depth, optimizer_evaluations, reoptimize_every, lambda: tracker.exhausted
+        ),
+        device=backends.device(backend),
+        sweeps=sweeps,
+        tabu_restarts=1,
+        tabu_updates=tabu_updates,
+    )
+    names = NAMES if sub_solver == MIXED else (sub_solver,)
     search = WindowSearch(
         tracker,
         current,
         rng,
-        rotation,
+        [make_sampler(name, settings) for name in names],
         WindowSettings(
-            window_qubits_for(backend, window_qubits), window_machines, candidates, window_polish
+            window_qubits_for(backend, window_qubits),
+            window_machines,
+            candidates,
+            window_polish,
+            shots,
         ),
     )
     with tracker.stage("window"):
         search.run()
-    facts = {"backend": backend, "sub_solver": sub_solver, "start": start, **search.stats.facts()}
+    facts = {"backend": backend, "sub_solver": sub_solver, "start": start}
+    facts |= search.statistics.facts()
     return tracker.result("hybrid", completed=False, facts=facts)
 
 
@@ -332,68 +332,31 @@ class WindowSettings:
     machines: int
     candidates: int
     polish: int
-
-
-@dataclasses.dataclass
-class SubSolverStats:
-    """One sub-solver's windows in a run."""
-
-    windows: int = 0
-    accepted: int = 0
-    empty: int = 0  # windows whose sub-solver offered nothing but the incumbent's assignment
-    improvement: float = 0.0  # objective decrease summed over its accepted windows
-
-    def facts(self) -> dict[str, Any]:
-        return {
-            "windows": self.windows,
-            "accepted": self.accepted,
-            "acceptance_rate": self.accepted / self.windows if self.windows else 0.0,
-            "without_candidates": self.empty,
-            "improvement": self.improvement,
-        }
-
-
-@dataclasses.dataclass
-class WindowStats:
-    """Every sub-solver's windows (the flat totals are their sums) and the widest window."""
-
-    by_solver: dict[str, SubSolverStats]
-    qubits: int = 0
-
-    def facts(self) -> dict[str, Any]:
-        tried = sum(s.windows for s in self.by_solver.values())
-        accepted = sum(s.accepted for s in self.by_solver.values())
-        return {
-            "windows": tried,
-            "accepted_windows": accepted,
-            "acceptance_rate": accepted / tried if tried else 0.0,
-            "windows_without_candidates": sum(s.empty for s in self.by_solver.values()),
-            "max_window_qubits": self.qubits,
-            "sub_solvers": {name: s.facts() for name, s in self.by_solver.items()},
-        }
+    shots: int
 
 
 class WindowSearch:
-    """The window loop (module docstring, steps 2-5) on a live incremental schedule."""
+    """The window loop (module docstring, steps 2-5) on a live incremental schedule, the
+    ``samplers`` in turn, one window each."""
 
     def __init__(
         self,
         tracker: SolveTracker,
         start: Evaluation,
         rng: np.random.Generator,
-        rotation: list[tuple[str, WindowSolver]],
+        samplers: list[QuboSampler],
         settings: WindowSettings,
     ):
-        self.tracker, self.rng, self.rotation, self.settings = tracker, rng, rotation, settings
+        self.tracker, self.rng, self.samplers, self.settings = tracker, rng, samplers, settings
         self.schedule = Schedule(tracker.problem, start.assignment, start.levels)
         self.seed = np.array([rng.integers(1 << 63)], dtype=np.uint64)
-        self.stats = WindowStats({name: SubSolverStats() for name, _ in rotation})
+        self.statistics = WindowStatistics.of([sampler.name for sampler in samplers])
         self.turn = 0
         self.reported, self.reported_at = self.schedule.key, tracker.elapsed
 
     def run(self) -> None:
-        """Windows until the budget ends or stop is set, the sub-solvers of the rotation in
-        turn; the incumbent then goes to the tracker."""
+        """Windows until the budget ends or stop is set, the samplers in turn; the incumbent
+        then goes to the tracker."""
         problem, settings, tracker = self.tracker.problem, self.settings, self.tracker
         while problem.num_machines > 1 and not tracker.exhausted:
             window = fitting_window(
@@ -402,30 +365,31 @@ class WindowSearch:
             if window is None:
                 tracker.spend(1)
                 continue
-            name, solve_window = self.rotation[self.turn % len(self.rotation)]
+            sampler = self.samplers[self.turn % len(self.samplers)]
             try:
-                found = solve_window(window, self.rng)
+                found = window_assignments(window, sampler, settings.shots, self.rng)
             except StopRequested:
                 break
             self.turn += 1
-            self._settle(window, found, self.stats.by_solver[name])
+            self._settle(window, found, sampler.name)
         self._report(final=True)
 
-    def _settle(self, window: Window, found: np.ndarray, stats: SubSolverStats) -> None:
-        """Count the window for its sub-solver, take its best candidate if better, polish,
-        report."""
-        stats.windows += 1
-        self.stats.qubits = max(self.stats.qubits, window.num_qubits)
+    def _settle(self, window: Window, found: np.ndarray, name: str) -> None:
+        """Take the window's best candidate if better, count the window for its sub-solver,
+        polish, report."""
         count = min(self.settings.candidates, self.tracker.evaluations_left)
         candidates = ranked(window, found, count)
-        stats.empty += not len(candidates)
-        self._accept_best(window, candidates, stats)
+        improvement = self._accept_best(window, candidates)
+        self.statistics = self.statistics.counted(
+            name, window.num_qubits, candidates=len(candidates), improvement=improvement
+        )
         self._polish()
         self._report(final=False)
 
-    def _accept_best(self, window: Window, candidates: np.ndarray, stats: SubSolverStats) -> None:
-        """Move the window's tasks as the best candidate says if that beats the incumbent; each
-        candidate scored counts as an evaluation (a window as at least one)."""
+    def _accept_best(self, window: Window, candidates: np.ndarray) -> float | None:
+        """Move the window's tasks as the best candidate says if that beats the incumbent, and
+        return the objective's decrease (None if none beat it); each candidate scored counts as
+        an evaluation (a window as at least one)."""
         before = best_key = self.schedule.key
         best = None
         for candidate in candidates:
@@ -433,11 +397,11 @@ class WindowSearch:
             if key < best_key:
                 best_key, best = key, candidate
         self.tracker.spend(max(1, len(candidates)))
-        if best is not None:
-            moved = best != window.start
-            self.schedule.assign(window.tasks[moved], window.machines[best[moved]])
-            stats.accepted += 1
-            stats.improvement += before[2] - best_key[2]
+        if best is None:
+            return None
+        moved = best != window.start
+        self.schedule.assign(window.tasks[moved], window.machines[best[moved]])
+        return before[2] - best_key[2]
 
     def _polish(self) -> None:
         steps = min(self.settings.polish, self.tracker.evaluations_left)

@@ -2,26 +2,25 @@
 
 A comparison of QAOA with simulated annealing or tabu search says something
 about the sampler only when everything else is equal, so these solvers are
-`qaoa` with its QAOA stage swapped for `peers.sample_qubo`: the same
-allocation QUBO at the repaired Min-min start's levels (`decode.encode`), the
-same decoding, repair and polish of the samples (`decode.polished`), the same
-facts about the samples (``distinct_samples``, ``feasible_sample_share``,
-``best_sample_objective``). ``reads`` plays the part of QAOA's ``shots``.
-They stop after polishing: choosing DVFS levels by VQE is a quantum step, so
-their counterpart is ``qaoa@vqe=false``.
+`qaoa` with its QAOA sampler swapped for a peer's (`qsched.solvers.peers`): the
+same allocation QUBO at the repaired Min-min start's levels (`decode.encode`),
+the same decoding, repair and polish of the samples (`decode.polished`), the
+same facts about the samples (`statistics.SampleStatistics`). ``reads`` plays
+the part of QAOA's ``shots``. They stop after polishing: choosing DVFS levels
+by VQE is a quantum step, so their counterpart is ``qaoa@vqe=false``.
 
-The samplers have no qubit limit, but the QUBO is built through
-qiskit-optimization's `QuadraticProgram` and held as a dense matrix: about
-25 s and 30 MiB at 2,000 variables, and the build grows faster than n^1.5.
-So problems with more than `MAX_CELLS` assignment variables (tasks x machines;
-slack bits add a few percent) are refused before anything runs; the
-classical searches take any size, and the hybrid samples windows of a large
-problem with the same samplers (``hybrid@sub_solver=sa``).
+The samplers have no qubit limit, but the QUBO is held as a dense n x n
+matrix and every read sweeps all of its couplings many times, so a read costs
+at least n^2 and a problem's reads grow faster than its size. So problems with
+more than `MAX_CELLS` assignment variables (tasks x machines; slack bits add a
+few percent) are refused before anything runs; the classical searches take any
+size, and the hybrid samples windows of a large problem with the same
+samplers (``hybrid@sub_solver=sa``).
 
 Reads run in chunks of about `CHUNK_VARIABLES` / n, each seeded from the
 solve's seed (so a seed gives the same samples), and a wall budget or stop
-request ends the sampling between chunks: a read of a 2,000-variable QUBO
-takes about 1.5 s.
+request ends the sampling between chunks: near the size limit a single read
+is long enough to matter.
 """
 
 from __future__ import annotations
@@ -38,8 +37,9 @@ from qsched.model.registry import SolverKind, register
 from qsched.model.solver import Budget, ProgressCallback, Result
 from qsched.search.tracker import SolveTracker
 from qsched.solvers.decode import Candidates, PolishSteps, encode, polished
-from qsched.solvers.engine import Qubo
-from qsched.solvers.peers import RESTARTS, SWEEPS, sample_qubo
+from qsched.solvers.peers import AnnealingSampler, TabuSearchSampler
+from qsched.solvers.samplers import RESTARTS, SWEEPS
+from qsched.solvers.sampling import QuboModel, QuboSampler
 
 #: Most assignment variables (tasks x machines) of a problem the peers take (module docstring).
 MAX_CELLS = 2048
@@ -56,9 +56,9 @@ def check_cells(problem: Problem, options: Mapping[str, Any]) -> list[FieldViola
         FieldViolation(
             "problem.tasks",
             f"{problem.num_tasks} tasks x {problem.num_machines} machines are {cells} QUBO "
-            f"variables; the QUBO peers take at most {MAX_CELLS} (the QUBO is built through "
-            "qiskit-optimization, about 25 s at 2,000 variables); the classical heuristics and "
-            "searches (min-min, tabu-search, ...) and the hybrid take any size",
+            f"variables; the QUBO peers take at most {MAX_CELLS} (each read sweeps the QUBO's "
+            "n x n couplings); the classical heuristics and searches (min-min, tabu-search, "
+            "...) and the hybrid take any size",
         )
     ]
 
@@ -81,8 +81,11 @@ def qubo_sa(
 ) -> Result:
     """Simulated annealing (dwave-samplers) on qaoa's QUBO, decoded, repaired and polished as
     qaoa's samples are."""
+    sampler = AnnealingSampler(sweeps)
     settings = {"sweeps": sweeps}
-    return _solve(problem, budget, seed, progress, "sa", reads, candidates, polish_steps, settings)
+    return _solve(
+        problem, budget, seed, progress, sampler, reads, candidates, polish_steps, settings
+    )
 
 
 @register("qubo-tabu", kind=SolverKind.METAHEURISTIC, finite=True, check=check_cells)
@@ -106,12 +109,13 @@ def qubo_tabu(
     and polished as qaoa's samples are.
 
     Fewer reads than qaoa's shots by default: each read is a whole multistart
-    search of at least 500,000 variable updates (about 3 ms at 16 variables)
-    that mostly ends in the same low states.
+    search of at least 500,000 variable updates that mostly ends in the same
+    low states.
     """
+    sampler = TabuSearchSampler(restarts)
     settings = {"restarts": restarts}
     return _solve(
-        problem, budget, seed, progress, "tabu", reads, candidates, polish_steps, settings
+        problem, budget, seed, progress, sampler, reads, candidates, polish_steps, settings
     )
 
 
@@ -120,51 +124,51 @@ def _solve(
     budget: Budget,
     seed: int,
     progress: ProgressCallback | None,
-    method: str,
+    sampler: QuboSampler,
     reads: int,
     candidates: int,
     polish_steps: int,
     settings: dict[str, int],
 ) -> Result:
-    """The shared pipeline around ``reads`` samples of ``method``."""
+    """The shared pipeline around ``reads`` samples of ``sampler``; ``settings``: the
+    sampler's own, as facts."""
     tracker = SolveTracker(problem, budget, progress)
     allocation, form, start = encode(problem, tracker)
     facts: dict[str, Any] = {
-        "sampler": method,
+        "sampler": sampler.name,
         "variables": form.num_qubits,
         "penalty": form.penalty,
         **settings,
     }
     with tracker.stage("sample"):
-        counts = _sample(tracker, form.arrays, method, reads, seed, settings)
+        counts = _sample(tracker, QuboModel(form.arrays), sampler, reads, seed)
     facts["reads"] = sum(counts.values())
-    polished(
+    _, statistics = polished(
         tracker,
         allocation,
-        form,
         counts,
         start,
-        facts,
         seed=seed,
         candidates=candidates,
         polish_steps=polish_steps,
         stage="sample",
     )
+    facts |= statistics.facts()
     facts["start_objective"] = start.objective
-    return tracker.result(f"qubo-{method}", completed=not tracker.exhausted, facts=facts)
+    return tracker.result(f"qubo-{sampler.name}", completed=not tracker.exhausted, facts=facts)
 
 
 def _sample(
-    tracker: SolveTracker, qubo: Qubo, method: str, reads: int, seed: int, settings: dict[str, int]
+    tracker: SolveTracker, model: QuboModel, sampler: QuboSampler, reads: int, seed: int
 ) -> dict[int, int]:
     """``reads`` samples in chunks, each with its own seed drawn from ``seed``, until the reads
     are done or the budget ends (at least one chunk is sampled)."""
-    chunk = max(1, CHUNK_VARIABLES // max(1, qubo.num_qubits))
+    chunk = max(1, CHUNK_VARIABLES // max(1, model.num_qubits))
     sizes = [min(chunk, reads - done) for done in range(0, reads, chunk)]
     seeds = np.random.default_rng(seed).integers(1 << 31, size=len(sizes))
     counts: Counter[int] = Counter()
     for size, chunk_seed in zip(sizes, seeds, strict=True):
-        counts.update(sample_qubo(qubo, method, size, int(chunk_seed), **settings))
+        counts.update(sampler.sample(model, size, int(chunk_seed)).counts)
         if tracker.exhausted:
             break
     return dict(counts)

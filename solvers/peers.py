@@ -3,39 +3,40 @@
 Papers that judge a quantum optimizer run it beside simulated annealing and
 tabu search on the very QUBO it samples, and count the same things
 (approximation ratio, probability of the ground state, time to solution).
-`sample_qubo` gives those peers the engine's `Qubo` and answers in the
-engine's currency, so every caller can swap one for the other: measured
+These samplers give those peers the engine's `Qubo` behind the sampler seam
+(`qsched.solvers.sampling`), so every caller can swap one for QAOA: measured
 basis states as integers (qubit i is bit i, as `engine.QaoaEngine.sample`)
-with their counts.
+with their counts. Both ignore a model's one-hot groups: they search the
+penalized QUBO as it is.
 
-- ``sa``: `dwave.samplers.SimulatedAnnealingSampler`, ``sweeps`` Metropolis
-  sweeps per read on dwave-samplers' default geometric temperature schedule;
-- ``tabu``: `dwave.samplers.TabuSampler` (Palubeckis' multistart tabu search),
-  bounded by ``restarts`` per read and never by a clock, so that the same
-  seed gives the same samples; ``updates`` shortens each of a read's simple
-  tabu searches (dwave-samplers' default, at least 500,000 variable updates,
-  costs about 3 ms a read at 16 variables: far more than a 16-qubit window
-  of the hybrid needs, whose QAOA step costs about 30 ms for 256 samples);
-- ``random``: uniformly random bit strings (chance, at the same number of
-  samples).
+- `AnnealingSampler` (``sa``): `dwave.samplers.SimulatedAnnealingSampler`,
+  ``sweeps`` Metropolis sweeps per read on dwave-samplers' default geometric
+  temperature schedule;
+- `TabuSearchSampler` (``tabu``): `dwave.samplers.TabuSampler` (Palubeckis'
+  multistart tabu search), bounded by ``restarts`` per read and never by a
+  clock, so that the same seed gives the same samples; ``updates`` shortens
+  each of a read's simple tabu searches (dwave-samplers' default, at least
+  500,000 variable updates, is sized for problems far larger than a window of
+  the hybrid).
 
 Each read is one sample, so ``reads`` plays the part of QAOA's shots.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import dimod
 import numpy as np
 from dwave.samplers import SimulatedAnnealingSampler, TabuSampler
 
 from qsched.solvers.engine import Qubo, basis_states
+from qsched.solvers.sampling import QuboModel, Samples, Seed, integer_seed
 
-PEERS = ("sa", "tabu", "random")
-#: Metropolis sweeps per simulated-annealing read (dwave-samplers' own default).
-SWEEPS = 1000
-#: Tabu restarts per read: each restart is a simple tabu search of
-#: ``max(10_000 n, 500_000) / 4`` variable updates (dwave-samplers' defaults).
-RESTARTS = 1
+#: The annealer takes seeds below 2^31 (its check, not 2^32).
+SEED_LIMIT = 1 << 31
+#: TabuSampler's "no clock": it reads a negative timeout (its own stand-in for None) as none.
+NO_TIMEOUT = -1
 
 
 def to_bqm(qubo: Qubo) -> dimod.BinaryQuadraticModel:
@@ -49,43 +50,58 @@ def to_bqm(qubo: Qubo) -> dimod.BinaryQuadraticModel:
     )
 
 
-def sample_qubo(
-    qubo: Qubo,
-    method: str,
-    reads: int,
-    seed: int,
-    *,
-    sweeps: int = SWEEPS,
-    restarts: int = RESTARTS,
-    updates: int | None = None,
-) -> dict[int, int]:
-    """``reads`` samples of ``qubo`` from the peer ``method`` (one of `PEERS`), as basis
-    states (integers, qubit i = bit i) and their counts. ``updates``: variable updates per
+@dataclass(frozen=True)
+class AnnealingSampler:
+    """Simulated annealing, ``sweeps`` Metropolis sweeps per read."""
+
+    sweeps: int
+
+    @property
+    def name(self) -> str:
+        return "sa"
+
+    def sample(self, model: QuboModel, reads: int, seed: Seed) -> Samples:
+        annealer = SimulatedAnnealingSampler()  # type: ignore[no-untyped-call]  # untyped __init__
+        found = annealer.sample(
+            to_bqm(model.qubo),
+            num_reads=reads,
+            num_sweeps=self.sweeps,
+            seed=integer_seed(seed) % SEED_LIMIT,
+        )
+        return Samples(_states(found, model.num_qubits))
+
+
+@dataclass(frozen=True)
+class TabuSearchSampler:
+    """Multistart tabu search, ``restarts`` restarts per read; ``updates``: variable updates per
     simple tabu search (at least the number of variables; None: dwave-samplers' defaults)."""
-    n = qubo.num_qubits
-    seed32 = seed % (1 << 31)  # the annealer takes seeds below 2^31 (its check, not 2^32)
-    if method == "random":
-        bits = np.random.default_rng(seed).integers(0, 2, size=(reads, n), dtype=np.int64)
-    elif method in ("sa", "tabu"):
-        bqm = to_bqm(qubo)
-        if method == "sa":
-            found = SimulatedAnnealingSampler().sample(
-                bqm, num_reads=reads, num_sweeps=sweeps, seed=seed32
-            )
-        else:
-            length = {} if updates is None else _search_length(updates)
-            found = TabuSampler().sample(
-                bqm, num_reads=reads, num_restarts=restarts, timeout=None, seed=seed32, **length
-            )
-        columns = [found.variables.index(v) for v in range(n)]
-        bits = found.record.sample[:, columns].astype(np.int64)
-        bits = np.repeat(bits, found.record.num_occurrences, axis=0)
-    else:
-        raise ValueError(f"unknown QUBO peer {method!r}; known: {', '.join(PEERS)}")
-    return basis_states(bits)
+
+    restarts: int
+    updates: int | None = None
+
+    @property
+    def name(self) -> str:
+        return "tabu"
+
+    def sample(self, model: QuboModel, reads: int, seed: Seed) -> Samples:
+        # A search of max(n * coefficient, lower_bound_z) updates; None: dwave-samplers' own.
+        coefficient = None if self.updates is None else 1
+        searcher = TabuSampler()  # type: ignore[no-untyped-call]  # untyped __init__
+        found = searcher.sample(
+            to_bqm(model.qubo),
+            num_reads=reads,
+            num_restarts=self.restarts,
+            timeout=NO_TIMEOUT,
+            seed=integer_seed(seed) % SEED_LIMIT,
+            coefficient_z_first=coefficient,
+            coefficient_z_restart=coefficient,
+            lower_bound_z=self.updates,
+        )
+        return Samples(_states(found, model.num_qubits))
 
 
-def _search_length(updates: int) -> dict[str, int]:
-    """TabuSampler's arguments for simple tabu searches of ``max(updates, n)`` variable updates
-    (each search's length is ``max(n * coefficient, lower_bound_z)``)."""
-    return {"coefficient_z_first": 1, "coefficient_z_restart": 1, "lower_bound_z": updates}
+def _states(found: dimod.SampleSet, num_qubits: int) -> dict[int, int]:
+    """A sample set's reads as basis states over variables 0..n-1, with their counts."""
+    columns = [found.variables.index(v) for v in range(num_qubits)]
+    bits = found.record.sample[:, columns].astype(np.int64)
+    return basis_states(np.repeat(bits, found.record.num_occurrences, axis=0))

@@ -6,12 +6,15 @@
 2. QAOA: ``depth`` layers, XY mixer on each task's one-hot row started from
    the start's assignment (a warm start inside the feasible one-hot space) or
    the X mixer from |+>. Angles: depth-by-depth COBYLA with INTERP warm
-   starts on the engine's exact expectation (`parameters.optimize`), on the
-   CPU engine or, with ``backend=gpu``, the same engine's CUDA kernels
+   starts on the engine's exact expectation (`qaoa_samplers.OptimizedAngles`),
+   on the CPU engine or, with ``backend=gpu``, the same engine's CUDA kernels
    (`gpu_engine`). On ``engine`` and ``gpu`` the final state is sampled
-   directly; on a circuit
-   backend the transpiled circuit is re-bound for ``backend_iterations``
-   further COBYLA steps on the sampled mean cost, then sampled.
+   directly; on a circuit backend the transpiled circuit is re-bound for
+   ``backend_iterations`` further COBYLA steps on the sampled mean cost, then
+   sampled (`qaoa_samplers.qaoa_sampler` chooses).
+   Steps 1 and 2 take the allocation QUBO as `TaskAllocation.to_qubo` builds it
+   from arrays; `TaskAllocation.to_quadratic_program` is the same program for
+   qiskit-optimization.
 3. Decode: each distinct sample (most frequent first) -> assignment (a task
    whose row is not one-hot keeps its start machine) -> repair -> evaluator.
 4. Keep the best ``candidates`` distinct schedules and polish each with
@@ -31,20 +34,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-import numpy as np
-
 from qsched.model.options import Option
 from qsched.model.problem import FieldViolation, Problem, quoted
 from qsched.model.registry import SolverKind, register
 from qsched.model.solver import Budget, ProgressCallback, Result
 from qsched.search.tracker import SolveTracker
 from qsched.solvers import backends
-from qsched.solvers.circuit import TranspiledQaoa
 from qsched.solvers.decode import Candidates, PolishSteps, encode, polished
-from qsched.solvers.engine import basis_bits, reorder_free_first
-from qsched.solvers.engines import engine_type
-from qsched.solvers.parameters import Optimized, optimize
-from qsched.solvers.qubo import QuboForm
+from qsched.solvers.qaoa_samplers import OptimizedAngles, qaoa_sampler
+from qsched.solvers.sampling import QuboModel
 from qsched.solvers.vqe import VqeReport, refine_levels
 
 MIXERS = ("xy", "x")
@@ -145,31 +143,23 @@ def qaoa(
         "shots": shots,
     }
 
+    sampler = qaoa_sampler(
+        device, OptimizedAngles(depth, optimizer_evaluations), backend_iterations
+    )
     with tracker.stage("qaoa"):
-        counts = _run_qaoa(
-            form,
-            groups,
-            initial,
-            device,
-            depth,
-            shots,
-            optimizer_evaluations,
-            backend_iterations,
-            seed,
-            facts,
-        )
-    finalists = polished(
+        samples = sampler.sample(QuboModel(form.arrays, groups, initial), shots, seed)
+    facts |= samples.facts
+    finalists, statistics = polished(
         tracker,
         allocation,
-        form,
-        counts,
+        samples.counts,
         start,
-        facts,
         seed=seed,
         candidates=candidates,
         polish_steps=polish_steps,
         stage="qaoa",
     )
+    facts |= statistics.facts()
     if vqe and not tracker.exhausted:
         report = VqeReport()
         with tracker.stage("vqe"):
@@ -185,90 +175,3 @@ def qaoa(
         facts.update({f"vqe_{name}": value for name, value in vars(report).items()})
     facts["start_objective"] = start.objective
     return tracker.result("qaoa", completed=not tracker.exhausted, facts=facts)
-
-
-class EngineQaoa:
-    """QAOA on the built-in engine for one QUBO, with samples in the QUBO's own qubit order
-    (with the XY mixer the engine numbers the slack qubits first, `reorder_free_first`).
-
-    ``gpu``: the same engine's CUDA kernels (`gpu_engine.GpuQaoaEngine`, complex64 state)
-    instead of the CPU's; imported only then.
-    """
-
-    def __init__(
-        self,
-        form: QuboForm,
-        groups: list[list[int]] | None = None,
-        initial: np.ndarray | None = None,
-        gpu: bool = False,
-    ):
-        engine_class = engine_type(gpu)
-        if groups is None:
-            self.engine, self.order = engine_class(form.arrays), np.arange(form.num_qubits)
-        else:
-            reordered, engine_groups, engine_initial, self.order = reorder_free_first(
-                form.arrays, groups, initial
-            )
-            self.engine = engine_class(reordered, engine_groups, engine_initial)
-
-    def optimize(self, depth: int, evaluations: int) -> Optimized:
-        return optimize(self.engine.expectation, depth, evaluations)
-
-    def sample(self, gammas, betas, shots: int, rng: np.random.Generator) -> dict[int, int]:
-        counts = self.engine.sample(gammas, betas, shots, rng)
-        return {
-            int(basis_bits(z, self.order.size) @ (1 << self.order)): c for z, c in counts.items()
-        }
-
-
-def _run_qaoa(
-    form: QuboForm,
-    groups,
-    initial,
-    device,
-    depth,
-    shots,
-    evaluations,
-    backend_iterations,
-    seed,
-    facts,
-) -> dict[int, int]:
-    """Optimize the angles and sample the final state on the device."""
-    engine = EngineQaoa(form, groups, initial, gpu=device.kind == "gpu")
-    found = engine.optimize(depth, evaluations)
-    facts.update(
-        expectation=found.value,
-        optimizer_evaluations=found.evaluations,
-        gammas=found.gammas.tolist(),
-        betas=found.betas.tolist(),
-    )
-    if device.simulates_qaoa_itself:
-        return engine.sample(found.gammas, found.betas, shots, np.random.default_rng(seed))
-    circuit = TranspiledQaoa(form.arrays, depth, device, shots, groups, initial)
-    facts.update(circuit.facts())
-    gammas, betas = _refine_on_device(circuit, form, found.gammas, found.betas, backend_iterations)
-    return circuit.sample(gammas, betas)
-
-
-def _refine_on_device(circuit: TranspiledQaoa, form: QuboForm, gammas, betas, iterations: int):
-    """A few COBYLA steps on the device's sampled mean cost, from the engine's angles."""
-    if iterations <= 0:
-        return gammas, betas
-    from scipy.optimize import minimize
-
-    depth = len(gammas)
-
-    def sampled_cost(angles: np.ndarray) -> float:
-        counts = circuit.sample(angles[:depth], angles[depth:])
-        return (
-            sum(form.arrays.value(basis_bits(z, form.num_qubits)) * c for z, c in counts.items())
-            / circuit.shots
-        )
-
-    found = minimize(
-        sampled_cost,
-        np.concatenate([gammas, betas]),
-        method="COBYLA",
-        options={"maxiter": iterations, "rhobeg": 0.1},
-    )
-    return found.x[:depth], found.x[depth:]

@@ -15,26 +15,34 @@ penalties for ``x <= y`` and ``sum x <= 1`` are all whole numbers, so a
 violation costs P or more and the QUBO's ground state is the constrained
 optimum.
 
-Two ways to the same QUBO: `to_qubo` converts a `QuadraticProgram` with
-qiskit-optimization (for the solvers that hand the program to qiskit), and
-`penalty_qubo` builds it straight from arrays (for the hybrid's windows,
-hundreds a second, where building and converting a program would cost more
-than solving the window). `penalty_qubo` follows the converter step by step
+One builder: `penalty_qubo` builds the QUBO straight from a program's arrays
+(its objective, integer rows and implications), fast enough for the hybrid's
+windows, hundreds a second. It is the QUBO every sampler of the task
+allocation sees. `to_qubo` is the converter for programs held as a
+qiskit-optimization `QuadraticProgram` (the application-class convention
+``to_quadratic_program()``, for qiskit users and for programs that exist only
+in that form): qiskit-optimization's `QuadraticProgramToQubo` at the same
+calibrated penalty. The builder takes the converter's steps in its order
 (inequalities ``x <= y`` to slack-free penalties, other inequalities to
 equalities with an integer slack, slack to bits, equalities to squared
-penalties), so the two agree on every coefficient; a test pins this.
+penalties), so a program given both ways has one QUBO up to rounding; a test
+compares the two.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from qiskit_optimization import QuadraticProgram
 from qiskit_optimization.converters import QuadraticProgramToQubo
 
 from qsched.solvers.engine import Qubo
+
+if TYPE_CHECKING:
+    from qiskit.quantum_info import SparsePauliOp
 
 #: How far above the objective's span the penalty sits (relative).
 PENALTY_MARGIN = 0.05
@@ -100,7 +108,7 @@ class QuboForm(PenaltyQubo):
         """QUBO bits (slack included) -> the program's own variables."""
         return np.asarray(self.converter.interpret(np.asarray(bits, dtype=float)))
 
-    def to_ising(self):
+    def to_ising(self) -> tuple[SparsePauliOp, float]:
         """(SparsePauliOp, offset) with the QUBO value = offset + <z|H|z> (qiskit-optimization's
         convention)."""
         return self.qubo.to_ising()

@@ -158,7 +158,8 @@ def qaoa_reference(
         optimization_level=1, backend=AerSimulator(), seed_transpiler=seed
     )
     answer = stock_answer(
-        form.program, QAOA(sampler, COBYLA(maxiter=maxiter), reps=depth, transpiler=transpiler)
+        allocation.to_quadratic_program(),
+        QAOA(sampler, COBYLA(maxiter=maxiter), reps=depth, transpiler=transpiler),
     )
     assignment = allocation.interpret(answer.x)
     fastest = np.argmin(allocation.runtime, axis=1)

@@ -7,37 +7,33 @@ schedule, so nothing a window does may cost O(problem):
   tasks, busy time and load), so the critical machine
   is read in O(1), the window's tasks in O(tasks on its machines), its
   fixed work and remaining capacity in O(window);
-- the window's QUBO is built from arrays (`TaskAllocation.qubo_arrays`),
+- the window's QUBO is built from arrays (`TaskAllocation.to_qubo`),
   not through a `QuadraticProgram`;
 - the sub-solver's samples are ranked on the window's program with array
   operations (`TaskAllocation.meet_rows`, `objectives`);
 - a candidate is scored by moving only the window's tasks on the live
   schedule and reading its key, then moving them back.
 
-Sub-solvers (`SUB_SOLVERS`), each returning window assignments (machine
-positions within the window, one row per sample):
+Sub-solvers are QUBO samplers (`qsched.solvers.sampling.QuboSampler`; by
+name, `qsched.solvers.samplers`), each given the window's QUBO with its
+one-hot task rows and the incumbent's window assignment as start state, and
+``shots`` samples, seeded from the hybrid's generator; a sample whose task
+rows are not all one-hot is dropped (`one_hot_assignments`):
 
 - ``qaoa``: the engine's QAOA, XY mixer from the incumbent's window
-  assignment, ``shots`` samples; angles from `AngleCache`. The engine runs
-  on one thread here (`one_thread`): a window's state has at most 2^22
-  amplitudes, where each gate's parallel loop costs more to start than it
-  saves, and where another process shares the cores a two-thread gate
-  waits for the preempted thread (measured on this project's 2-core
-  machine under load: 4 ms per expectation value on one thread, 210 ms on
-  two). With the hybrid's ``backend=gpu`` it runs on the engine's CUDA
-  kernels (`gpu_engine`), where windows of 26 to 30 qubits fit;
+  assignment; angles from `AngleCache`. Every sampler runs on one thread
+  here (`one_thread`): a window's state is small enough that starting each
+  gate's parallel loop costs more than it saves, and where another process
+  shares the cores, a two-thread gate waits for the preempted thread. With
+  the hybrid's ``backend=gpu`` QAOA runs on the engine's CUDA kernels
+  (`gpu_engine`), where wider windows fit;
 - ``sa`` and ``tabu``: QAOA's classical peers (`qsched.solvers.peers`:
   dwave-samplers' simulated annealing and tabu search) on the same window
-  QUBO, ``shots`` reads, each call seeded from the hybrid's generator. Their
-  lengths (``sweeps`` per read, ``tabu_updates`` per tabu search, one
-  restart) are set so that a window costs about what a QAOA window costs
-  (the sub-solver step of 60 windows of 512 x 16 at 16 qubits and 256 shots,
-  one thread, this project's 2-core machine at load 3: QAOA 40 ms a window,
-  simulated annealing at 1,000 sweeps 45 ms, tabu search at 15,000 updates
-  40 ms; dwave-samplers' default tabu length, 500,000 updates, would cost
-  about 3 ms a read, 0.8 s a window), so the ablation compares samplers at
-  equal time as well as at equal samples. A sample whose task rows are not
-  all one-hot is dropped, as QAOA's would be (`one_hot_assignments`);
+  QUBO. Their lengths (``sweeps`` per read, ``tabu_updates`` per tabu
+  search, one restart) are set so that a window costs about what a QAOA
+  window costs, so the ablation compares samplers at equal time as well as
+  at equal samples (dwave-samplers' default tabu length is sized for far
+  larger problems than a window);
 - ``exhaustive``: every assignment of the window's tasks to its machines
   (exact on the window: what a perfect sub-solver would find);
 - ``random``: ``shots`` uniformly random assignments, as many samples as
@@ -58,14 +54,11 @@ from qsched.model.problem import Problem
 from qsched.search.incremental.schedule import Schedule
 from qsched.solvers.allocation import TaskAllocation
 from qsched.solvers.parameters import optimize
-from qsched.solvers.peers import SWEEPS, sample_qubo
-from qsched.solvers.qaoa import EngineQaoa
+from qsched.solvers.qaoa_samplers import Angles, EngineQaoa
+from qsched.solvers.sampling import QuboModel, QuboSampler
 
-SUB_SOLVERS = ("qaoa", "sa", "tabu", "exhaustive", "random")
-#: QUBO peers among the sub-solvers: `sample_qubo` methods.
-PEER_SUB_SOLVERS = ("sa", "tabu")
-#: Variable updates per tabu search of a ``tabu`` window (about a QAOA window's time at 16
-#: qubits and 256 shots, with one restart).
+#: Variable updates per tabu search of a ``tabu`` window (with one restart: about a QAOA
+#: window's time at the CPU engine's window size and the hybrid's default shots).
 TABU_UPDATES = 15_000
 #: Added to every machine's slack when drawing the window's other machines, so that machines
 #: as busy as the critical one can still be drawn.
@@ -181,10 +174,10 @@ def fitting_window(
 
 
 class AngleCache:
-    """QAOA angles shared across windows: optimized on one window, reused on the next
-    ``every - 1`` (windows are QUBOs of one size and one scale, and good angles transfer
-    between such instances: parameter concentration, Brandao et al. 2018), so most
-    windows cost one state evolution instead of an optimizer loop.
+    """QAOA angles shared across windows (a `qaoa_samplers.AngleSource`): optimized on one
+    window, reused on the next ``every - 1`` (windows are QUBOs of one size and one scale, and
+    good angles transfer between such instances: parameter concentration, Brandao et al.
+    2018), so most windows cost one state evolution instead of an optimizer loop.
 
     The optimizer loop is the one long step of a window (hundreds of state evolutions), so
     it looks at ``should_stop`` before each and raises `StopRequested` when it is true.
@@ -194,12 +187,12 @@ class AngleCache:
         self.depth, self.evaluations, self.every = depth, evaluations, every
         self.should_stop = should_stop
         self.uses = 0
-        self.angles: tuple[np.ndarray, np.ndarray] | None = None
+        self.angles: Angles | None = None
 
-    def for_window(self, engine: EngineQaoa) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, engine: EngineQaoa) -> Angles:
         if self.angles is None or self.uses % self.every == 0:
             found = optimize(self._stoppable(engine), self.depth, self.evaluations)
-            self.angles = found.gammas, found.betas
+            self.angles = Angles(found.gammas, found.betas)
         self.uses += 1
         return self.angles
 
@@ -207,40 +200,9 @@ class AngleCache:
         def expectation(gammas: np.ndarray, betas: np.ndarray) -> float:
             if self.should_stop():
                 raise StopRequested
-            return float(engine.engine.expectation(gammas, betas))
+            return engine.expectation(gammas, betas)
 
         return expectation
-
-
-WindowSolver = Callable[[Window, np.random.Generator], np.ndarray]
-
-
-def window_solver(
-    name: str,
-    shots: int,
-    angles: AngleCache,
-    *,
-    sweeps: int = SWEEPS,
-    tabu_updates: int = TABU_UPDATES,
-    gpu: bool = False,
-) -> WindowSolver:
-    """The sub-solver ``name`` (one of `SUB_SOLVERS`): window -> window assignments; ``gpu``:
-    QAOA on the engine's CUDA kernels."""
-    if name == "qaoa":
-
-        def qaoa(window: Window, rng: np.random.Generator) -> np.ndarray:
-            with one_thread():
-                return qaoa_assignments(window, angles, shots, rng, gpu)
-
-        return qaoa
-    if name in PEER_SUB_SOLVERS:
-        settings = {"sweeps": sweeps} if name == "sa" else {"restarts": 1, "updates": tabu_updates}
-        return lambda window, rng: peer_assignments(window, name, shots, rng, settings)
-    if name == "random":
-        return lambda window, rng: rng.integers(
-            window.machines.size, size=(shots, window.tasks.size)
-        )
-    return lambda window, rng: every_assignment(window)
 
 
 @contextmanager
@@ -254,26 +216,22 @@ def one_thread() -> Iterator[None]:
         numba.set_num_threads(threads)
 
 
-def qaoa_assignments(
-    window: Window, angles: AngleCache, shots: int, rng: np.random.Generator, gpu: bool = False
-) -> np.ndarray:
-    """Distinct window assignments sampled from QAOA (XY mixer from the incumbent's window
-    assignment, so every sample is one-hot)."""
+def window_model(window: Window) -> QuboModel:
+    """The window's QUBO with its tasks' one-hot rows and the incumbent's window assignment."""
     allocation = window.allocation
-    form = allocation.qubo_arrays()
-    initial = allocation.start_state(window.start, form.num_qubits)
-    engine = EngineQaoa(form, allocation.one_hot_groups(), initial, gpu=gpu)
-    return one_hot_assignments(window, engine.sample(*angles.for_window(engine), shots, rng))
+    qubo = allocation.to_qubo().arrays
+    initial = allocation.start_state(window.start, qubo.num_qubits)
+    return QuboModel(qubo, allocation.one_hot_groups(), initial)
 
 
-def peer_assignments(
-    window: Window, method: str, shots: int, rng: np.random.Generator, settings: dict[str, int]
+def window_assignments(
+    window: Window, sampler: QuboSampler, shots: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """Distinct window assignments among ``shots`` reads of the QUBO peer ``method`` on the
-    window's QUBO, seeded from ``rng``."""
-    qubo = window.allocation.qubo_arrays().arrays
-    seed = int(rng.integers(1 << 63))
-    return one_hot_assignments(window, sample_qubo(qubo, method, shots, seed, **settings))
+    """Distinct window assignments among ``shots`` samples of ``sampler`` on the window's model
+    (`window_model`), seeded from ``rng``, on one thread (module docstring)."""
+    with one_thread():
+        samples = sampler.sample(window_model(window), shots, rng)
+    return one_hot_assignments(window, samples.counts)
 
 
 def one_hot_assignments(window: Window, counts: dict[int, int]) -> np.ndarray:
@@ -282,13 +240,8 @@ def one_hot_assignments(window: Window, counts: dict[int, int]) -> np.ndarray:
     states = np.array(sorted(counts), dtype=np.int64)
     bits = (states[:, None] >> np.arange(window.allocation.cells)) & 1
     rows = bits.reshape(states.size, window.tasks.size, window.machines.size)
-    return rows.argmax(axis=2)[np.all(rows.sum(axis=2) == 1, axis=1)]
-
-
-def every_assignment(window: Window) -> np.ndarray:
-    """Every assignment of the window's tasks to its machines (M^T rows)."""
-    shape = (window.machines.size,) * window.tasks.size
-    return np.stack(np.unravel_index(np.arange(np.prod(shape, dtype=np.int64)), shape), axis=1)
+    assignments: np.ndarray = rows.argmax(axis=2)
+    return assignments[np.all(rows.sum(axis=2) == 1, axis=1)]
 
 
 def ranked(window: Window, assignments: np.ndarray, count: int) -> np.ndarray:

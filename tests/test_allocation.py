@@ -33,16 +33,15 @@ def brute_force(allocation: TaskAllocation, program):
 @pytest.mark.parametrize("shape", INSTANCES)
 def test_qubo_ground_state_is_the_constrained_optimum(shape):
     allocation, form, _ = encode(generated(*shape))
+    program = allocation.to_quadratic_program()
     feasible = [
-        (value, assignment)
-        for assignment, fits, value in brute_force(allocation, form.program)
-        if fits
+        (value, assignment) for assignment, fits, value in brute_force(allocation, program) if fits
     ]
     optimum = min(value for value, _ in feasible)
     diagonal = cost_diagonal(form.arrays)
     ground = int(np.argmin(diagonal))
-    x = form.original((ground >> np.arange(form.num_qubits)) & 1)
-    assert form.program.is_feasible(x)
+    x = ((ground >> np.arange(form.num_qubits)) & 1)[: allocation.num_variables]  # slack last
+    assert program.is_feasible(x)
     assert diagonal[ground] == pytest.approx(optimum, rel=1e-9, abs=1e-12)
     assert any(
         np.array_equal(allocation.interpret(x), a)
@@ -65,7 +64,7 @@ def test_feasible_assignments_score_their_objective_and_infeasible_ones_more_tha
     best_over_slack = {}
     for x_bits, value in zip(x_part, diagonal, strict=True):
         best_over_slack[x_bits] = min(best_over_slack.get(x_bits, np.inf), value)
-    outcomes = list(brute_force(allocation, form.program))
+    outcomes = list(brute_force(allocation, allocation.to_quadratic_program()))
     optimum = min(value for _, fits, value in outcomes if fits)
     for assignment, fits, value in outcomes:
         x_bits = int(allocation.solution(assignment)[:cells] @ (1 << np.arange(cells)))
@@ -78,7 +77,7 @@ def test_feasible_assignments_score_their_objective_and_infeasible_ones_more_tha
 
 def test_penalty_is_calibrated_on_the_incumbent_not_a_fallback():
     allocation, form, start = encode(generated(5, 2, 7))
-    assert form.program.is_feasible(allocation.solution(start.assignment))
+    assert allocation.to_quadratic_program().is_feasible(allocation.solution(start.assignment))
     assert allocation.objective(start.assignment) == pytest.approx(
         1.0
     )  # the incumbent sets the scale
@@ -87,14 +86,15 @@ def test_penalty_is_calibrated_on_the_incumbent_not_a_fallback():
 
 def test_constraint_rows_are_integer_and_conservative():
     problem = generated(5, 3, 4)
-    allocation, form, _ = encode(problem)
-    for constraint in form.program.linear_constraints:
+    allocation, _, _ = encode(problem)
+    program = allocation.to_quadratic_program()
+    for constraint in program.linear_constraints:
         coefficients = constraint.linear.to_array()
         assert (
             np.array_equal(coefficients, np.rint(coefficients))
             and float(constraint.rhs).is_integer()
         )
-    for assignment, fits, _ in brute_force(allocation, form.program):
+    for assignment, fits, _ in brute_force(allocation, program):
         if fits:  # meets the rounded rows -> meets the real capacities
             load = np.zeros_like(problem.capacity)
             np.add.at(load, assignment, problem.demand)
@@ -102,8 +102,8 @@ def test_constraint_rows_are_integer_and_conservative():
 
 
 def test_ising_form_gives_the_qubo_value_of_every_state():
-    _, form, _ = encode(generated(3, 2, 1))
-    operator, offset = form.to_ising()
+    allocation, form, _ = encode(generated(3, 2, 1))
+    operator, offset = allocation.qiskit_qubo().to_ising()
     diagonal = operator.to_matrix(sparse=True).diagonal().real + offset
     assert np.allclose(diagonal, cost_diagonal(form.arrays), atol=1e-9)
 
@@ -128,9 +128,9 @@ def test_one_hot_groups_are_the_task_rows():
 
 
 def assert_same_qubo(allocation: TaskAllocation) -> None:
-    """The arrays path and qiskit-optimization's converter give one QUBO: every coefficient,
-    the offset, the penalty and the number of qubits."""
-    form, arrays = allocation.to_qubo(), allocation.qubo_arrays()
+    """The builder's QUBO and qiskit-optimization's conversion of the program are one QUBO:
+    every coefficient, the offset, the penalty and the number of qubits, up to rounding."""
+    form, arrays = allocation.qiskit_qubo(), allocation.to_qubo()
     scale = np.abs(form.arrays.linear).max()
     assert arrays.num_qubits == form.num_qubits == allocation.num_qubits
     assert arrays.penalty == pytest.approx(form.penalty, rel=1e-12)
@@ -142,13 +142,13 @@ def assert_same_qubo(allocation: TaskAllocation) -> None:
 
 
 @pytest.mark.parametrize("shape", [*INSTANCES, (5, 3, 4), (6, 2, 3)])
-def test_qubo_from_arrays_is_the_converters_qubo(shape):
+def test_the_converters_qubo_is_the_builders(shape):
     """Capacity rows with slack, and (in some of these) the power cap's rows."""
     allocation, _, _ = encode(generated(*shape))
     assert_same_qubo(allocation)
 
 
-def test_qubo_from_arrays_is_the_converters_qubo_for_a_window():
+def test_the_converters_qubo_is_the_builders_for_a_window():
     """A window of a larger schedule: fixed work as base load, capacity left over."""
     problem = generated(16, 4, 3)
     start = repaired_start(SolveTracker(problem, Budget()))
@@ -164,8 +164,8 @@ def test_qubo_from_arrays_is_the_converters_qubo_for_a_window():
 
 @pytest.mark.parametrize("shape", INSTANCES[:3])
 def test_rows_and_objectives_of_many_assignments_are_the_programs(shape):
-    allocation, form, _ = encode(generated(*shape))
-    outcomes = list(brute_force(allocation, form.program))
+    allocation, _, _ = encode(generated(*shape))
+    outcomes = list(brute_force(allocation, allocation.to_quadratic_program()))
     assignments = np.array([assignment for assignment, _, _ in outcomes])
     assert allocation.meet_rows(assignments).tolist() == [fits for _, fits, _ in outcomes]
     assert np.allclose(

@@ -17,18 +17,21 @@ from qsched.model.solver import Budget, StopReason
 from qsched.search.construct import repaired_start
 from qsched.search.incremental.schedule import Schedule
 from qsched.search.tracker import SolveTracker
+from qsched.solvers.qaoa_samplers import EngineQaoaSampler
+from qsched.solvers.samplers import NAMES, SamplerSettings, make_sampler
+from qsched.solvers.sampling import ExhaustiveSampler
+from qsched.solvers.statistics import SubSolverWindows, WindowStatistics
 from qsched.solvers.window import (
-    SUB_SOLVERS,
     AngleCache,
     StopRequested,
+    Window,
     build_window,
     candidate_key,
-    every_assignment,
     fitting_window,
     one_hot_assignments,
     ranked,
     sub_problem,
-    window_solver,
+    window_assignments,
 )
 
 
@@ -38,6 +41,10 @@ def run(problem, evaluations=1000, seed=0, **options):
 
 def braun(tasks: int, machines: int) -> Problem:
     return Problem.from_message(hcsp.etc_problem(hcsp.braun_etc(tasks, machines, 0), "braun"))
+
+
+def every_assignment(window: Window) -> np.ndarray:
+    return window_assignments(window, ExhaustiveSampler(), 1, np.random.default_rng(0))
 
 
 def live_start(problem: Problem) -> Schedule:
@@ -66,7 +73,7 @@ def test_windows_per_sub_solver_add_up_to_the_totals(sub_solver):
     takes every sub-solver in turn, so their window counts differ by at most one."""
     result = run(generated(24, 4, 5), evaluations=3000, sub_solver=sub_solver)
     facts, per_solver = result.facts, result.facts["sub_solvers"]
-    assert list(per_solver) == (list(SUB_SOLVERS) if sub_solver == "mixed" else [sub_solver])
+    assert list(per_solver) == (list(NAMES) if sub_solver == "mixed" else [sub_solver])
     for key, total in [
         ("windows", "windows"),
         ("accepted", "accepted_windows"),
@@ -157,14 +164,58 @@ def test_sub_solvers_sample_as_documented():
     problem = braun(32, 4)
     schedule = live_start(problem)
     window = build_window(problem, schedule, schedule.tasks_on(0)[:3], np.array([0, 2]))
-    angles = AngleCache(1, 5, 10, lambda: False)
+    settings = SamplerSettings(
+        angles=AngleCache(1, 5, 10, lambda: False), sweeps=50, tabu_updates=500
+    )
     rng = np.random.default_rng(0)
-    assert window_solver("random", 17, angles)(window, rng).shape == (17, 3)
-    assert len(np.unique(window_solver("exhaustive", 17, angles)(window, rng), axis=0)) == 2**3
-    for name in ("qaoa", "sa", "tabu"):
-        sampled = window_solver(name, 17, angles, sweeps=50, tabu_updates=500)(window, rng)
-        assert sampled.shape[1] == 3 and len(sampled) <= 17
+    exhaustive = window_assignments(window, make_sampler("exhaustive", settings), 17, rng)
+    assert len(exhaustive) == 2**3 and len(np.unique(exhaustive, axis=0)) == 2**3
+    for name in ("qaoa", "sa", "tabu", "random"):
+        sampled = window_assignments(window, make_sampler(name, settings), 17, rng)
+        assert sampled.shape[1] == 3 and 1 <= len(sampled) <= 17
+        assert len(np.unique(sampled, axis=0)) == len(sampled)  # distinct
         assert np.all((sampled >= 0) & (sampled < 2))
+
+
+def test_random_windows_draw_assignments_from_the_hybrids_generator():
+    """Uniform window assignments, one machine per task, drawn from the generator as given."""
+    problem = braun(32, 4)
+    window = build_window(problem, live_start(problem), np.arange(4), np.array([0, 1, 3]))
+    sampled = window_assignments(window, make_sampler("random"), 40, np.random.default_rng(5))
+    expected = np.random.default_rng(5).integers(3, size=(40, 4))
+    assert np.unique(sampled, axis=0).tolist() == np.unique(expected, axis=0).tolist()
+
+
+def test_window_statistics_total_their_sub_solvers():
+    statistics = WindowStatistics.of(["qaoa", "sa"])
+    statistics = statistics.counted("qaoa", 10, candidates=3, improvement=0.5)
+    statistics = statistics.counted("qaoa", 12, candidates=0, improvement=None)
+    statistics = statistics.counted("sa", 8, candidates=2, improvement=-0.25)
+    assert statistics.by_sub_solver["qaoa"] == SubSolverWindows(2, 1, 1, 0.5)
+    facts = statistics.facts()
+    assert facts == {
+        "windows": 3,
+        "accepted_windows": 2,
+        "acceptance_rate": 2 / 3,
+        "windows_without_candidates": 1,
+        "max_window_qubits": 12,
+        "sub_solvers": {
+            "qaoa": {
+                "windows": 2,
+                "accepted": 1,
+                "acceptance_rate": 0.5,
+                "without_candidates": 1,
+                "improvement": 0.5,
+            },
+            "sa": {
+                "windows": 1,
+                "accepted": 1,
+                "acceptance_rate": 1.0,
+                "without_candidates": 0,
+                "improvement": -0.25,
+            },
+        },
+    }
 
 
 def test_ranking_skips_the_incumbent_and_puts_rows_that_fit_first():
@@ -182,8 +233,11 @@ def test_the_angle_optimizer_stops_when_asked():
     stop = threading.Event()
     stop.set()
     with pytest.raises(StopRequested):
-        window_solver("qaoa", 8, AngleCache(2, 30, 1, stop.is_set))(
-            window, np.random.default_rng(0)
+        window_assignments(
+            window,
+            EngineQaoaSampler(AngleCache(2, 30, 1, stop.is_set)),
+            8,
+            np.random.default_rng(0),
         )
 
 

@@ -1,5 +1,6 @@
-"""QAOA's classical peers: the samplers on the engine's Qubo, and `qubo-sa` / `qubo-tabu`, which
-run them through qaoa's own decode, repair and polish."""
+"""QAOA's classical peers: the samplers on the engine's Qubo (and the seam's random and exhaustive
+samplers), and `qubo-sa` / `qubo-tabu`, which run them through qaoa's own decode, repair and
+polish."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from qsched.model.solver import Budget
 from qsched.solvers.decode import encode
 from qsched.solvers.engine import Qubo, basis_bits, basis_states, cost_diagonal
 from qsched.solvers.peer_solvers import CHUNK_VARIABLES, MAX_CELLS
-from qsched.solvers.peers import sample_qubo, to_bqm
+from qsched.solvers.peers import AnnealingSampler, to_bqm
+from qsched.solvers.samplers import PEERS, SamplerSettings, make_sampler
+from qsched.solvers.sampling import ExhaustiveSampler, QuboModel, RandomSampler
 
 #: Few reads and steps: what is asserted holds for any number of them.
 SMALL = {"reads": 16, "polish_steps": 20}
@@ -45,7 +48,7 @@ def test_the_peers_read_states_back_in_the_engines_bit_order(method, reads):
     the engine's diagonal ranks lowest (qubit i = bit i)."""
     fields = np.array([-2.0, 3.0, -1.0, -4.0, 1.5, 2.0, -3.0, 1.0, -0.5, 2.5])
     qubo = Qubo(fields, np.zeros((fields.size, fields.size)))
-    counts = sample_qubo(qubo, method, reads, 7)
+    counts = make_sampler(method).sample(QuboModel(qubo), reads, 7).counts
     assert sum(counts.values()) == reads
     assert max(counts, key=counts.__getitem__) == int(np.argmin(cost_diagonal(qubo)))
 
@@ -53,7 +56,7 @@ def test_the_peers_read_states_back_in_the_engines_bit_order(method, reads):
 def test_samples_of_more_than_64_variables_keep_every_bit():
     """Basis states are Python integers: 70 variables pack and unpack without loss."""
     qubo = Qubo(np.zeros(70), np.zeros((70, 70)))
-    counts = sample_qubo(qubo, "random", 40, 5)
+    counts = RandomSampler().sample(QuboModel(qubo), 40, 5).counts
     rows = np.random.default_rng(5).integers(0, 2, size=(40, 70))
     assert counts == basis_states(rows)
     assert max(counts).bit_length() > 63
@@ -61,11 +64,63 @@ def test_samples_of_more_than_64_variables_keep_every_bit():
         assert basis_states(basis_bits(state, 70)[None, :]) == {state: 1}
 
 
-@pytest.mark.parametrize("method", ["sa", "tabu", "random"])
+@pytest.mark.parametrize("method", PEERS)
 def test_samples_are_the_same_for_a_seed(method):
-    qubo = random_qubo(10, 3)
-    assert sample_qubo(qubo, method, 20, 11) == sample_qubo(qubo, method, 20, 11)
-    assert sample_qubo(qubo, method, 20, 2**40 + 11)  # any seed is taken
+    model, sampler = QuboModel(random_qubo(10, 3)), make_sampler(method)
+    assert sampler.sample(model, 20, 11) == sampler.sample(model, 20, 11)
+    assert sampler.sample(model, 20, 2**40 + 11).reads == 20  # any seed is taken
+
+
+@pytest.mark.parametrize("method", PEERS)
+def test_a_generator_seeds_as_the_integer_drawn_from_it(method):
+    """A caller's generator carries on: the C++ samplers take an integer drawn from it, numpy's
+    draw from it directly."""
+    model, sampler = QuboModel(random_qubo(10, 3)), make_sampler(method)
+    drawn = sampler.sample(model, 20, np.random.default_rng(4))
+    if method == "random":
+        assert drawn == sampler.sample(model, 20, 4)
+    else:
+        assert drawn == sampler.sample(model, 20, int(np.random.default_rng(4).integers(1 << 63)))
+
+
+def one_hot_model(sizes: list[int], free: int = 1) -> QuboModel:
+    """A QUBO of ``free`` qubits in no group, then groups of ``sizes`` qubits."""
+    groups, start = [], free
+    for size in sizes:
+        groups.append(list(range(start, start + size)))
+        start += size
+    initial = np.zeros(start, dtype=np.int64)
+    initial[[group[0] for group in groups]] = 1
+    return QuboModel(random_qubo(start, 1), groups, initial)
+
+
+def rows_of(model: QuboModel, counts: dict[int, int]) -> np.ndarray:
+    return np.array([basis_bits(z, model.num_qubits) for z in counts])
+
+
+def test_random_and_exhaustive_samples_stay_inside_the_one_hot_groups():
+    model = one_hot_model([3, 2, 4])
+    every = ExhaustiveSampler().sample(model, 1, 0).counts
+    assert len(every) == 3 * 2 * 4 and set(every.values()) == {1}
+    drawn = RandomSampler().sample(model, 50, 0)
+    assert drawn.reads == 50 and set(drawn.counts) <= set(every)
+    for bits in rows_of(model, every):
+        assert bits[0] == 0  # the qubit in no group
+        assert [int(bits[group].sum()) for group in model.groups or []] == [1, 1, 1]
+
+
+def test_exhaustive_sampling_of_a_bare_qubo_lists_every_state_once():
+    counts = ExhaustiveSampler().sample(QuboModel(random_qubo(5, 2)), 3, 0).counts
+    assert counts == dict.fromkeys(range(32), 1)
+
+
+def test_a_name_the_registry_does_not_know_is_refused_with_the_known_ones():
+    with pytest.raises(ValueError, match="annealing.*qaoa, sa, tabu, exhaustive, random"):
+        make_sampler("annealing")
+    with pytest.raises(ValueError, match="angle source"):
+        make_sampler("qaoa")
+    annealing = make_sampler("sa", SamplerSettings(sweeps=7))
+    assert isinstance(annealing, AnnealingSampler) and annealing.sweeps == 7
 
 
 @pytest.mark.parametrize("solver", ["qubo-sa", "qubo-tabu"])

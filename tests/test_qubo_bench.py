@@ -23,6 +23,7 @@ from qsched.formats.generate import generate
 from qsched.model.problem import Problem
 from qsched.solvers.engine import cost_diagonal
 from qsched.solvers.parameters import optimize, optimize_by_depth
+from qsched.solvers.samplers import make_sampler
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +156,7 @@ def test_saved_instances_load_back(tmp_path, capsys, instance):
 def test_peers_on_an_instance_without_ground_states_have_no_ground_probability(instance):
     unknown = Instance(**{**vars(instance), "ground_states": np.zeros(0, dtype=np.int64)})
     settings = qubo_runner.Settings(depths=(1,), shots=8, seeds=(0,))
-    (row,) = qubo_runner.peer_rows(unknown, "sa", settings)
+    (row,) = qubo_runner.peer_rows(unknown, make_sampler("sa"), settings)
     assert row["p_ground_sampled"] is None and row["tts99_samples"] is None
 
 

@@ -56,9 +56,9 @@ class Measured(SamplingMinimumEigensolver):
 
 @pytest.fixture(scope="module")
 def program():
-    _, form, _ = encode(generated(4, 2, 5))
+    allocation, form, _ = encode(generated(4, 2, 5))
     assert form.num_qubits >= 10  # room for 1024 distinct bitstrings
-    return form.program
+    return allocation.to_quadratic_program()
 
 
 def test_the_stock_optimizer_keeps_no_sample_when_none_was_measured_twice(program):

@@ -3,7 +3,7 @@
 An instance is the QUBO the ``qaoa`` solver builds for a generated problem
 (`qsched.formats.generate`): the `TaskAllocation` program at the repaired Min-min
 start's DVFS levels, penalized with the penalty calibrated on that start
-(`TaskAllocation.qubo_arrays`, which equals `solvers.qaoa.encode`'s QUBO).
+(`TaskAllocation.to_qubo`, the QUBO `solvers.decode.encode` gives the solvers).
 Problems are searched in a fixed order (seed, then shape) until the QUBO has
 exactly the requested number of qubits, so a size and a seed always name the
 same instances. Qubits are renumbered as the XY-mixer engine wants them
@@ -154,7 +154,7 @@ def encoded(problem: Problem) -> tuple[TaskAllocation, np.ndarray, Qubo]:
 
     start = repaired_start(SolveTracker(problem, Budget()))
     allocation = TaskAllocation(problem, levels=start.levels, incumbent=start.assignment)
-    return allocation, start.assignment, allocation.qubo_arrays().arrays
+    return allocation, start.assignment, allocation.to_qubo().arrays
 
 
 def build(problem: Problem, name: str, problem_seed: int, brute_force: bool = True) -> Instance:

@@ -16,7 +16,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen first)
 
-from qsched.bench.qubo_report import PEERS, Row, grouped, mean, p_ground, samplers  # noqa: E402
+from qsched.bench.qubo_report import Row, grouped, mean, p_ground, samplers  # noqa: E402
+from qsched.solvers.samplers import PEERS  # noqa: E402
 
 #: Axis ranges of the per-size panels (an exact P(ground) can be 1e-40; it is drawn off-axis).
 P_LIMITS = (1e-6, 1.5)

@@ -16,10 +16,11 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from qsched.solvers.samplers import PEERS
+
 Row = dict[str, Any]
 #: The report's sampler order; anything else (a label from merged rows) follows.
-ORDER = ("qaoa-xy-opt", "qaoa-xy-ramp", "qaoa-x-opt", "qaoa-x-ramp", "sa", "tabu", "random")
-PEERS = ("sa", "tabu", "random")
+ORDER = ("qaoa-xy-opt", "qaoa-xy-ramp", "qaoa-x-opt", "qaoa-x-ramp", *PEERS)
 #: The per-size tables' columns: (title, field, format).
 COLUMNS = (
     ("approx ratio", "approx_ratio", "{:.4f}"),

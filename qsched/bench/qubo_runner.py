@@ -11,7 +11,8 @@ every sampler draws ``shots`` samples of each instance (`qubo_instances`):
   `parameters.optimize_by_depth`);
 - ``qaoa-xy-opt@aer-noisy``, ``qaoa-xy-opt@fake_torino``: the engine's
   optimized angles run as circuits with noise (`circuit.TranspiledQaoa`);
-- ``sa``, ``tabu``, ``random``: `peers.sample_qubo` with reads = shots.
+- ``sa``, ``tabu``, ``random``: the peers' samplers on the bare QUBO
+  (`qsched.solvers.samplers`, made by name), reads = shots.
 
 Each row is one (instance, sampler, depth, seed) as a JSON line; runs already
 in the output are skipped, so a run resumes, and rows from elsewhere (a GPU
@@ -62,9 +63,11 @@ from qsched.bench.qubo_instances import (
     sample_metrics,
     tts99,
 )
-from qsched.bench.qubo_settings import OPTIMIZER_EVALUATIONS, PEERS, SAMPLERS, Settings
+from qsched.bench.qubo_settings import OPTIMIZER_EVALUATIONS, SAMPLERS, Settings
 from qsched.solvers.engines import engine_type
 from qsched.solvers.parameters import linear_ramp, optimize_by_depth
+from qsched.solvers.samplers import PEERS, make_sampler
+from qsched.solvers.sampling import QuboModel, QuboSampler, RandomSampler
 
 DEFAULT_OUT = Path("benchmarks/results/qubo-bench.jsonl")
 NOISY_BACKENDS = ("aer-noisy", "fake_torino")
@@ -222,19 +225,21 @@ def _angle_fields(angles: Angles, seed: int) -> dict[str, Any]:
     }
 
 
-def peer_rows(instance: Instance, method: str, settings: Settings) -> Iterator[dict[str, Any]]:
-    """Rows of a classical peer, reads = shots; random sampling's exact ground-state
-    probability is the share of ground states among the 2^n."""
-    from qsched.solvers.peers import sample_qubo
-
+def peer_rows(
+    instance: Instance, sampler: QuboSampler, settings: Settings
+) -> Iterator[dict[str, Any]]:
+    """Rows of a classical peer on the bare QUBO, reads = shots; random sampling's exact
+    ground-state probability is the share of ground states among the 2^n."""
     p_exact = None
-    if method == "random" and instance.ground_states.size:
+    if isinstance(sampler, RandomSampler) and instance.ground_states.size:
         p_exact = instance.ground_states.size / 2**instance.qubits
-    sample_qubo(instance.qubo, method, 1, 0)  # warm-up: imports and first-call setup
+    model = QuboModel(instance.qubo)
+    sampler.sample(model, 1, 0)  # warm-up: imports and first-call setup
+    name = sampler.name
     for seed in settings.seeds:
         started = time.perf_counter()
-        counts = sample_qubo(instance.qubo, method, settings.shots, seed)
-        fields = {"sampler": method, "method": method, "engine": "cpu", "depth": None}
+        counts = sampler.sample(model, settings.shots, seed).counts
+        fields = {"sampler": name, "method": name, "engine": "cpu", "depth": None}
         yield row(
             instance, fields | {"seed": seed}, counts, time.perf_counter() - started, 0, p_exact
         )
@@ -292,9 +297,9 @@ def instance_rows(
             if missing(f"qaoa-{mixer}-{strategy}", settings.depths, settings.engine):
                 engine = make_engine(instance, mixer, settings.engine)
                 yield from qaoa_rows(instance, engine, mixer, strategy, settings)
-    for method in PEERS:
-        if method in settings.samplers and missing(method, [None]):
-            yield from peer_rows(instance, method, settings)
+    for name in PEERS:
+        if name in settings.samplers and missing(name, [None]):
+            yield from peer_rows(instance, make_sampler(name), settings)
     if "noisy" not in settings.samplers or instance.qubits > settings.noise_qubits:
         return
     optimized = optimized_angles(

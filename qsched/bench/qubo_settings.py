@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: The classical samplers run beside QAOA on the same QUBOs.
-PEERS = ("sa", "tabu", "random")
+from qsched.solvers.samplers import PEERS
+
 #: What ``--samplers`` chooses from: QAOA on the engine, the peers, QAOA as noisy circuits.
 SAMPLERS = ("qaoa", *PEERS, "noisy")
 #: Expectation values per depth for the angle optimizer (the ``qaoa`` solver's default).
