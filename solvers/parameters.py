@@ -7,7 +7,9 @@
   at depth p, linearly interpolated to a starting point at depth p + 1.
 - `optimize`: depth 1, 2, ..., p in turn, each started from `interp` of the
   previous optimum (depth 1 from the ramp) and refined by SciPy's COBYLA on
-  the exact expectation value. Deterministic: no random restarts.
+  the exact expectation value. Deterministic: no random restarts. A ``stop``
+  callable ends it early (a solve's budget or stop signal), with the best angles
+  evaluated so far.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 from scipy.optimize import minimize
+
+from qsched.solvers.stopping import Stop, Stopped
 
 #: One angle per QAOA layer (the gammas or the betas), as the engines and circuits take them.
 Angles = Sequence[float] | npt.NDArray[np.float64]
@@ -54,26 +58,43 @@ class Optimized:
 
 
 def optimize(
-    expectation: Expectation, depth: int, max_evaluations: int = 200, step: float = 0.75
+    expectation: Expectation,
+    depth: int,
+    max_evaluations: int = 200,
+    step: float = 0.75,
+    stop: Stop | None = None,
 ) -> Optimized:
     """Minimize <C> layer by layer up to ``depth`` with INTERP warm starts; at most
-    ``max_evaluations`` expectation values per depth."""
-    *_, deepest = optimize_by_depth(expectation, depth, max_evaluations, step)
+    ``max_evaluations`` expectation values per depth. Stopped early, the angles are the
+    best of the depth it stopped in (never deeper than it got)."""
+    *_, deepest = optimize_by_depth(expectation, depth, max_evaluations, step, stop)
     return deepest
 
 
 def optimize_by_depth(
-    expectation: Expectation, depth: int, max_evaluations: int = 200, step: float = 0.75
+    expectation: Expectation,
+    depth: int,
+    max_evaluations: int = 200,
+    step: float = 0.75,
+    stop: Stop | None = None,
 ) -> Iterator[Optimized]:
     """`optimize`'s optimum at depth 1, 2, ..., ``depth`` in turn (``evaluations`` counts from
-    depth 1), so a caller that wants every depth pays for the deepest one only."""
+    depth 1), so a caller that wants every depth pays for the deepest one only. When ``stop``
+    says so, the last depth yielded is the best point evaluated at it, and no deeper one
+    follows."""
     evaluations = 0
+    seen: tuple[float, npt.NDArray[np.float64]] | None = None
 
     def objective(angles: npt.NDArray[np.float64]) -> float:
-        nonlocal evaluations
+        nonlocal evaluations, seen
+        if stop is not None and seen is not None and stop():
+            raise Stopped
         evaluations += 1
         half = angles.size // 2
-        return expectation(angles[:half], angles[half:])
+        value = expectation(angles[:half], angles[half:])
+        if seen is None or value < seen[0]:
+            seen = (value, angles.copy())
+        return value
 
     gammas, betas = linear_ramp(1, step)
     best = None
@@ -81,9 +102,20 @@ def optimize_by_depth(
         if best is not None:
             gammas, betas = interp(best.gammas), interp(best.betas)
         start = np.concatenate([gammas, betas])
-        found = minimize(
-            objective, start, method="COBYLA", options={"maxiter": max_evaluations, "rhobeg": 0.2}
-        )
-        angles = found.x if found.fun <= objective(start) else start
-        best = Optimized(angles[:p], angles[p:], float(objective(angles)), evaluations)
+        seen = None
+        try:
+            found = minimize(
+                objective,
+                start,
+                method="COBYLA",
+                options={"maxiter": max_evaluations, "rhobeg": 0.2},
+            )
+            angles = found.x if found.fun <= objective(start) else start
+            value = float(objective(angles))
+        except Stopped:
+            assert seen is not None  # the first value of each depth is always evaluated
+            value, angles = seen
+            yield Optimized(angles[:p], angles[p:], float(value), evaluations)
+            return
+        best = Optimized(angles[:p], angles[p:], value, evaluations)
         yield best

@@ -144,7 +144,9 @@ def qaoa(
     }
 
     sampler = qaoa_sampler(
-        device, OptimizedAngles(depth, optimizer_evaluations), backend_iterations
+        device,
+        OptimizedAngles(depth, optimizer_evaluations, stop=lambda: tracker.exhausted),
+        backend_iterations,
     )
     with tracker.stage("qaoa"):
         samples = sampler.sample(QuboModel(form.arrays, groups, initial), shots, seed)

@@ -29,6 +29,7 @@ from qsched.solvers.engine import LayerAngles, QaoaEngine, Qubo, basis_bits, reo
 from qsched.solvers.engines import engine_type
 from qsched.solvers.parameters import Optimized, optimize
 from qsched.solvers.sampling import QuboModel, Samples, Seed
+from qsched.solvers.stopping import Stop
 
 if TYPE_CHECKING:
     from qsched.solvers.gpu_engine import GpuQaoaEngine
@@ -63,8 +64,8 @@ class EngineQaoa:
     def expectation(self, gammas: LayerAngles, betas: LayerAngles) -> float:
         return float(self.engine.expectation(gammas, betas))
 
-    def optimize(self, depth: int, evaluations: int) -> Optimized:
-        return optimize(self.expectation, depth, evaluations)
+    def optimize(self, depth: int, evaluations: int, stop: Stop | None = None) -> Optimized:
+        return optimize(self.expectation, depth, evaluations, stop=stop)
 
     def sample(
         self, gammas: LayerAngles, betas: LayerAngles, shots: int, rng: np.random.Generator
@@ -97,9 +98,11 @@ class OptimizedAngles:
 
     depth: int
     evaluations: int
+    #: Ends the optimizer early with the best angles so far (a solve's budget or stop).
+    stop: Stop | None = None
 
     def __call__(self, engine: EngineQaoa) -> Angles:
-        found = engine.optimize(self.depth, self.evaluations)
+        found = engine.optimize(self.depth, self.evaluations, self.stop)
         return Angles(
             found.gammas,
             found.betas,

@@ -53,6 +53,7 @@ from qsched.search.tracker import SolveTracker
 from qsched.solvers.backends import QUBIT_BUDGET
 from qsched.solvers.decode import encode
 from qsched.solvers.qaoa import qubit_violations
+from qsched.solvers.stopping import Stopped, raise_when
 
 
 @dataclass(frozen=True)
@@ -157,10 +158,19 @@ def qaoa_reference(
     transpiler = generate_preset_pass_manager(
         optimization_level=1, backend=AerSimulator(), seed_transpiler=seed
     )
-    answer = stock_answer(
-        allocation.to_quadratic_program(),
-        QAOA(sampler, COBYLA(maxiter=maxiter), reps=depth, transpiler=transpiler),
+    stock = QAOA(
+        sampler,
+        COBYLA(maxiter=maxiter),
+        reps=depth,
+        transpiler=transpiler,
+        callback=raise_when(lambda: tracker.exhausted),
     )
+    try:
+        answer = stock_answer(allocation.to_quadratic_program(), stock)
+    except Stopped:  # the budget ended inside the stock loop: answer with the start
+        tracker.evaluate(start.assignment, start.levels, stage="start")
+        facts = {"backend": backend, "qubits": form.num_qubits, "depth": depth, "stopped": True}
+        return tracker.result("qaoa-reference", completed=False, facts=facts)
     assignment = allocation.interpret(answer.x)
     fastest = np.argmin(allocation.runtime, axis=1)
     tracker.evaluate(np.where(assignment < 0, fastest, assignment), start.levels, stage="qaoa")

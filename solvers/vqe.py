@@ -39,6 +39,7 @@ from qsched.search.tracker import SolveTracker
 from qsched.solvers.backends import Device
 from qsched.solvers.levels import LevelSelection
 from qsched.solvers.qubo import QuboForm
+from qsched.solvers.stopping import Stopped, raise_when
 
 #: Angle of the warm start's first RY layer away from the current bits.
 TILT = 0.9
@@ -157,8 +158,12 @@ def _sweep(
             COBYLA(maxiter=iterations, rhobeg=0.3),
             initial_point=warm_start(start_bits),
             aggregation=CVAR_ALPHA,
+            callback=raise_when(lambda: tracker.exhausted),
         )
-        found = vqe.compute_minimum_eigenvalue(operator.apply_layout(circuit.layout))
+        try:
+            found = vqe.compute_minimum_eigenvalue(operator.apply_layout(circuit.layout))
+        except Stopped:
+            break  # the budget ended inside the block: keep the levels found so far
         report.blocks += 1
         report.qubits = max(report.qubits, form.num_qubits)
         report.iterations += int(found.cost_function_evals or 0)

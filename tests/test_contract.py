@@ -34,32 +34,11 @@ CHECKS: dict[str, Callable[..., None]] = {
     "wall-budget": contract.check_wall_budget,
     "stop": contract.check_stop,
 }
-#: Known breaks of a timed check, which show on the contract problems only where the stage
-#: that ignores the clock outlasts the grace (a slow or busy machine): (solver, check) -> why.
-#: Not strict, since a fast machine passes them.
-TIMED_BREAKS = {
-    **dict.fromkeys(
-        [("qaoa", "wall-budget"), ("qaoa", "stop")],
-        "the QAOA stage (solvers/qaoa.py _run_qaoa) and each VQE block (solvers/vqe.py "
-        "_sweep) run to their end without looking at the budget or the stop signal",
-    ),
-    **dict.fromkeys(
-        [("qaoa-reference", "wall-budget"), ("qaoa-reference", "stop")],
-        "qiskit's MinimumEigenOptimizer runs to its end without looking at the budget or the "
-        "stop signal (solvers/reference.py)",
-    ),
-}
-
-
-def _marks(solver: str, check: str) -> list[pytest.MarkDecorator]:
-    if why := TIMED_BREAKS.get((solver, check)):
-        return [pytest.mark.xfail(reason=why, raises=AssertionError, strict=False)]
-    return []
 
 
 def _cases() -> list[object]:
     return [
-        pytest.param(solver, check, id=f"{solver}-{check}", marks=_marks(solver, check))
+        pytest.param(solver, check, id=f"{solver}-{check}")
         for solver, check in itertools.product(registry.names(), CHECKS)
     ]
 
