@@ -4,13 +4,12 @@ Why: greedy starts (Min-min and kin) place one task at a time and leave the
 search a schedule 5-25 % above the best known on Braun instances, far
 enough that no neighbourhood of single moves and swaps walks back. The
 linear relaxation of the assignment (x[t, m] in [0, 1], one machine per
-task, every machine's busy time below the makespan C, capacities) is solved
-in a fraction of a second at 512 x 16 and its optimum has at most T + M
-nonzero x: all but at most M tasks sit whole on one machine. Keeping those
-and placing the split tasks by earliest completion gives a start a few
-percent above the LP bound that the tabu search then closes (on four Braun
-instances, 5 s: 0.25-1.3 % above the best known, against 1.2-9 % from
-Min-min).
+task, every machine's busy time below the makespan C, capacities) is a
+small LP, and its optimum (a vertex) has at most T + M nonzero x: all but at
+most M tasks sit whole on one machine. Keeping those and placing the split
+tasks by earliest completion gives a start close to the LP bound that the tabu
+search then closes (how close, against Min-min's start, is in the HCSP
+benchmark reports).
 
 The LP minimizes the evaluator's objective as far as it is linear at every
 machine's fastest level: makespan weight x C, plus energy weight x (each
