@@ -59,14 +59,15 @@ def test_same_seed_and_evaluation_budget_same_schedule():
     assert run(4) == run(4)
 
 
-def test_a_second_worker_never_makes_the_answer_worse():
-    """Worker 0 of two runs exactly the one-worker search; the best of both answers."""
+def test_a_second_worker_with_its_own_share_never_makes_the_answer_worse():
+    """Workers split the evaluation budget; worker 0 of two with twice the budget runs
+    exactly the one-worker search, and the best of both answers."""
     problem = Problem.from_message(generate(150, 10, 2))
+    alone = registry.solve(problem, "tabu-search", Budget(evaluations=20_000), seed=1)
     budget = Budget(evaluations=40_000)
-    alone = registry.solve(problem, "tabu-search", budget, seed=1)
     paired = registry.solve(problem, "tabu-search", budget, seed=1, options={"workers": 2})
     assert paired.evaluation.key <= alone.evaluation.key
-    assert paired.evaluations == 2 * alone.evaluations
+    assert alone.evaluations <= 20_000 and paired.evaluations <= 40_000
     assert paired.facts["workers"] == 2
     again = registry.solve(problem, "tabu-search", budget, seed=1, options={"workers": 2})
     assert again.evaluation.assignment.tolist() == paired.evaluation.assignment.tolist()
