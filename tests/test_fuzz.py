@@ -94,12 +94,13 @@ def solve_requests(draw) -> scheduler_pb2.SolveRequest:
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory):
     """One server for the whole fuzz (1 worker, a short queue), and a stub on it."""
+    from qsched.service.client import connect
     from qsched.service.config import ServiceConfig
     from qsched.service.server import Server
 
     config = ServiceConfig(workers=1, max_queued_jobs=5, grace_seconds=0.5)
     with Server("127.0.0.1:0", tmp_path_factory.mktemp("fuzz") / "jobs.db", config) as server:
-        channel = grpc.insecure_channel(server.address)
+        channel = connect(server.address)
         yield channel, scheduler_pb2_grpc.SchedulerServiceStub(channel)
         health = health_pb2_grpc.HealthStub(channel).Check(
             health_pb2.HealthCheckRequest(), timeout=5

@@ -12,12 +12,13 @@ import pytest
 import requests
 from service_helpers import RPC_TIMEOUT, make_small_problem, solve_request
 
+from qsched.service.client import scheduler_stub
 from qsched.service.config import ServiceConfig
 from qsched.service.extender.metrics import ExtenderMetrics
 from qsched.service.logs import JsonFormatter
 from qsched.service.metrics import ServiceMetrics
 from qsched.service.server import Server
-from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
+from qsched.v1 import scheduler_pb2
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "deploy" / "grafana" / "qsched-dashboard.json"
 
@@ -33,7 +34,7 @@ def test_metrics_count_rpcs_solves_queue_and_store(tmp_path: Path) -> None:
     config = ServiceConfig(workers=1, grace_seconds=1.0)
     db = tmp_path / "jobs.db"
     with Server("127.0.0.1:0", db, config, metrics_address="127.0.0.1:0") as server:
-        stub = scheduler_pb2_grpc.SchedulerServiceStub(grpc.insecure_channel(server.address))
+        stub = scheduler_stub(server.address)
         stub.Solve(solve_request(make_small_problem()), timeout=RPC_TIMEOUT)
         with pytest.raises(grpc.RpcError):
             stub.GetJob(scheduler_pb2.GetJobRequest(job_id="nope"), timeout=RPC_TIMEOUT)

@@ -13,6 +13,7 @@ from service_helpers import (
     wait_for_state,
 )
 
+from qsched.service.client import connect
 from qsched.service.config import ServiceConfig
 from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
 
@@ -26,9 +27,7 @@ def on_ray(tmp_path_factory):
     config = ServiceConfig(workers=2, grace_seconds=2.0, executor="ray")
     db = tmp_path_factory.mktemp("ray") / "jobs.db"
     with Server("127.0.0.1:0", db, config) as server:
-        import grpc
-
-        channel = grpc.insecure_channel(server.address)
+        channel = connect(server.address)
         yield scheduler_pb2_grpc.SchedulerServiceStub(channel)
         channel.close()
 

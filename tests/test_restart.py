@@ -28,6 +28,7 @@ from service_helpers import (
     wait_for_state,
 )
 
+from qsched.service.client import connect
 from qsched.v1 import scheduler_pb2, scheduler_pb2_grpc
 
 #: How long `qsched serve` may take to print its address.
@@ -106,9 +107,8 @@ def serve(tmp_path):
             )
         processes.append(process)
         address = _wait_for_address(process, out, err)
-        channel = grpc.insecure_channel(address)
+        channel = connect(address, ready_timeout=CONNECT_TIMEOUT)
         channels.append(channel)
-        grpc.channel_ready_future(channel).result(timeout=CONNECT_TIMEOUT)
         return ServeProcess(
             process, address, channel, scheduler_pb2_grpc.SchedulerServiceStub(channel)
         )
