@@ -245,19 +245,12 @@ class SuiteReport:
         if self.solvers:
             chosen = self.solvers.split(",")
             records = [record for record in records if record.solver in chosen]
-        if self.suite in ("hcsp", "braun"):
-            text = report.gap_report(self.suite, records, DATA)
-        elif self.suite == "scale":
-            text = report.scale_report(records)
-        else:
-            text = report.energy_report(records)
-        windows = report.windows_report(records)
-        return f"{text}\n\n{windows}" if windows else text
+        return report.render(self.suite, records, DATA)
 
 
 def _qubo_bench() -> str:
     from qsched.bench import qubo_report
-    from qsched.bench.qubo_runner import OPTIMIZER_EVALUATIONS
+    from qsched.bench.qubo_settings import OPTIMIZER_EVALUATIONS
 
     return qubo_report.text(_rows("qubo-bench.jsonl"), "qubo-bench.png", OPTIMIZER_EVALUATIONS)
 

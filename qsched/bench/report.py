@@ -95,6 +95,12 @@ def best_bounds(records: list[Record]) -> dict[str, float]:
 
 def report(suite: str, records: list[Record], data: Path = Path("datasets")) -> str:
     verify(records, data)
+    return render(suite, records, data)
+
+
+def render(suite: str, records: list[Record], data: Path = Path("datasets")) -> str:
+    """The suite's report of records already checked (`report` checks them first): its
+    tables, and the hybrid's windows where any record ran them."""
     if suite in ("hcsp", "braun"):
         text = gap_report(suite, records, data)
     elif suite == "scale":
