@@ -1,14 +1,20 @@
-"""Braun et al. (2001) ETC instances and their solution files (see datasets/hcsp/README.md).
+"""HCSP ETC instances and their solution files (see datasets/hcsp/README.md).
 
-An instance is ``T M 0`` on the first line, then T*M expected times to
-compute, task-major. It becomes an `AllocationProblem` whose tasks carry
-explicit ETC rows and no power model: the "ETC given, makespan only" case.
-`braun_etc` draws new instances of any size by the same (range-based) method.
+An instance is a ``T M`` header (Braun et al.'s 512 x 16 files add an unused ``0``) on the
+first line, then T*M expected times to compute, task-major; the file may be xz- or
+gzip-compressed (``.xz``, ``.gz``), as the larger published instances are kept. It becomes an
+`AllocationProblem` whose tasks carry explicit ETC rows and no power model: the "ETC given,
+makespan only" case. `braun_etc` draws new instances of any size by the same (range-based)
+method.
 """
 
 from __future__ import annotations
 
+import gzip
+import io
+import lzma
 import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,28 +22,134 @@ import numpy as np
 
 from qsched.v1 import problem_pb2
 
+#: What an instance file is, for error messages that say what was expected.
+ETC_FORM = (
+    "an ETC instance (a `T M` or `T M 0` first line, then T*M numbers >= 0, task-major; "
+    "plain, .xz or .gz)"
+)
+#: The suffixes of compressed instance files (xz, gzip).
+COMPRESSIONS = (".xz", ".gz")
+#: What a damaged compressed file raises while it is read.
+_DECOMPRESSION_ERRORS = (lzma.LZMAError, gzip.BadGzipFile, zlib.error, EOFError)
+#: ``<instance>_[METHOD_]<makespan>.sol``, the makespan with a decimal comma.
 _SOLUTION_NAME = re.compile(
-    r"^(?P<instance>.+?\.\d+)_(?:(?P<method>[A-Z]+)_)?(?P<makespan>\d+(?:,\d+)?)\.sol$"
+    r"^(?P<instance>.+?)_(?:(?P<method>[A-Z][A-Z0-9]*)_)?(?P<makespan>\d+(?:,\d+)?)\.sol$"
 )
 
 
+def instance_name(path: Path) -> str:
+    """The instance a file holds: its name without a compression suffix (``A.u_c_hihi.xz`` is
+    ``A.u_c_hihi``, ``u_c_hihi.0`` stays), as its solution files name it."""
+    path = Path(path)
+    return path.name.removesuffix(path.suffix) if path.suffix in COMPRESSIONS else path.name
+
+
+def instance_path(directory: Path, name: str) -> Path:
+    """The file in ``directory`` holding instance ``name``: plain or compressed."""
+    candidates = [Path(directory) / f"{name}{suffix}" for suffix in ("", *COMPRESSIONS)]
+    found = next((path for path in candidates if path.is_file()), None)
+    if found is None:
+        raise FileNotFoundError(f"{Path(directory) / name}: no such instance (plain, .xz or .gz)")
+    return found
+
+
+def _open(path: Path) -> io.BufferedIOBase:
+    """The file, decompressed by its suffix as it is read."""
+    if path.suffix == ".xz":
+        return lzma.open(path, "rb")
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb")
+    return open(path, "rb")
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's contents, decompressed by its suffix; a damaged compressed file is a
+    `ValueError` naming it."""
+    path = Path(path)
+    try:
+        with _open(path) as handle:
+            return handle.read()
+    except _DECOMPRESSION_ERRORS as error:
+        raise ValueError(f"{path}: not a readable {path.suffix} file ({error})") from None
+
+
+def parse_header(line: bytes) -> tuple[int, int]:
+    """Tasks and machines of a ``T M`` or ``T M 0`` first line; a `ValueError` saying what is
+    wrong with any other line."""
+    parts = line.split()
+    shown = line.strip()[:60].decode("utf-8", "replace")
+    if len(parts) not in (2, 3) or not all(part.isdigit() for part in parts):
+        raise ValueError(f"first line {shown!r} is not a `T M` or `T M 0` header")
+    tasks, machines = int(parts[0]), int(parts[1])
+    if tasks == 0 or machines == 0:
+        raise ValueError(f"header {shown!r} gives {tasks}x{machines}: both must be at least 1")
+    return tasks, machines
+
+
 def is_etc_file(path: Path) -> bool:
-    """True if the file starts with the ``T M 0`` header of the Braun format."""
-    with open(path, "rb") as handle:
-        header = handle.readline().split()
-    return len(header) == 3 and all(part.isdigit() for part in header)
+    """True if the file (plain or compressed) starts with a ``T M`` or ``T M 0`` header."""
+    try:
+        with _open(Path(path)) as handle:
+            parse_header(handle.readline(256))
+    except (ValueError, *_DECOMPRESSION_ERRORS):
+        return False
+    return True
+
+
+def parse_etc(data: bytes) -> np.ndarray:
+    """The (T, M) ETC matrix of an instance's (decompressed) contents; a `ValueError` saying
+    what is wrong otherwise. The numbers are converted by NumPy in one call: a 4,096 x 128
+    instance has 524,288 of them."""
+    header, _, body = data.partition(b"\n")
+    tasks, machines = parse_header(header)
+    tokens = body.split()
+    if len(tokens) != tasks * machines:
+        raise ValueError(
+            f"header says {tasks}x{machines} ({tasks * machines} values) "
+            f"but the file has {len(tokens)} values"
+        )
+    try:
+        values = np.array(tokens, dtype=np.float64)
+    except ValueError as error:
+        index = next((i for i, token in enumerate(tokens) if not _is_number(token)), None)
+        where = f"{_where(index, machines)} is {_shown(tokens[index])}" if index is not None else ""
+        raise ValueError(f"{where or error}, not a number") from None
+    bad = np.flatnonzero(~(np.isfinite(values) & (values >= 0)))
+    if bad.size:
+        index = int(bad[0])
+        raise ValueError(
+            f"{_where(index, machines)} is {_shown(tokens[index])}: "
+            "an ETC must be a finite number >= 0"
+        )
+    return values.reshape(tasks, machines)
+
+
+def _is_number(token: bytes) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def _where(index: int, machines: int) -> str:
+    """Value ``index`` (0-based, after the header) as the task and machine it is for."""
+    return f"value {index + 1} (task {index // machines}, machine {index % machines})"
+
+
+def _shown(token: bytes) -> str:
+    return repr(token[:30].decode("utf-8", "replace"))
 
 
 def read_etc(path: Path) -> np.ndarray:
-    """The (T, M) ETC matrix of an instance file."""
-    with open(path) as handle:
-        tasks, machines, _ = (int(part) for part in handle.readline().split())
-        values = np.loadtxt(handle, dtype=float)
-    if values.size != tasks * machines:
-        raise ValueError(
-            f"{path}: header says {tasks}x{machines} but the file has {values.size} values"
-        )
-    return values.reshape(tasks, machines)
+    """The (T, M) ETC matrix of an instance file (plain, .xz or .gz); a `ValueError` naming
+    the file and what is wrong with it otherwise."""
+    path = Path(path)
+    data = read_bytes(path)
+    try:
+        return parse_etc(data)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
 
 
 def etc_problem(etc: np.ndarray, name: str) -> problem_pb2.AllocationProblem:
@@ -86,8 +198,8 @@ def braun_etc(
 
 
 def read_problem(path: Path) -> problem_pb2.AllocationProblem:
-    path = Path(path)
-    return etc_problem(read_etc(path), path.name)
+    """An instance file as a problem named after the instance (`instance_name`)."""
+    return etc_problem(read_etc(path), instance_name(Path(path)))
 
 
 def read_solution(path: Path) -> np.ndarray:
