@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qsched.bench import plots
+from qsched.bench import hcsp_suite, plots
 from qsched.bench import report as bench_report
 from qsched.bench import runner as bench
 from qsched.cli import main
 from qsched.formats import hcsp
 from qsched.formats.generate import generate
+from qsched.model.evaluate import evaluate
 from qsched.model.options import parse_label
 from qsched.model.solver import TracePoint
 
@@ -34,9 +35,11 @@ def test_hcsp_suite_reproduces_min_min_and_resumes_without_rerunning(tmp_path):
         "hcsp", ["min-min"], [0], out, evaluations=1, jobs=2, data=DATA, show_progress=False
     )
     assert len(records) == 12 and len(lines(out)) == 12
-    assert "**13.71%**" in bench_report.report(
-        "hcsp", records, DATA
-    )  # Braun et al.'s Min-min, 13.71 % above the best known
+    # Braun et al.'s Min-min: 13.63 % above CPR on average (worst 26.24 %), 13.71 % above the
+    # best known (worst 26.47 %)
+    text = bench_report.report("hcsp", records, DATA)
+    assert "| 512x16 | min-min | 12 | 13.63% | 26.24% | 13.71% | 26.47% |" in text
+    assert "**13.63%**" in text  # the per-instance table's mean gap to CPR
     again = bench.bench(
         "hcsp", ["min-min"], [0], out, evaluations=1, jobs=2, data=DATA, show_progress=False
     )
@@ -270,3 +273,82 @@ def test_every_report_shows_each_sub_solvers_windows_of_a_mixed_hybrid(suite):
     assert "## Hybrid windows per sub-solver" in text
     for name, counts in per_solver.items():
         assert f"| hybrid@sub_solver=mixed | {name} | 1 | {counts['windows']} |" in text
+
+
+def _small_hcsp_data(root: Path) -> Path:
+    """A datasets folder with one instance (and its solution files) of two sizes."""
+    for size, instance in (("512x16", "u_c_lolo.0"), ("2048x64", "A.u_c_lolo")):
+        folder = root / "hcsp" / size
+        folder.mkdir(parents=True)
+        for path in (DATA / "hcsp" / size).glob(f"{instance}*"):
+            (folder / path.name).symlink_to(path)
+    return root
+
+
+def test_hcsp_sizes_name_their_instances_apart_and_the_default_keeps_the_old_names():
+    names = bench.instances("hcsp", DATA, hcsp_suite.SIZES)
+    assert len(names) == 12 + 12 + 6 and len(set(names)) == len(names)
+    assert (
+        bench.instances("hcsp", DATA)
+        == names[:12]
+        == sorted(hcsp.best_known_makespans(DATA / "hcsp" / "512x16"))
+    )
+    assert "2048x64/A.u_c_lohi" in names and "4096x128/A.u_c_lohi" in names
+    assert [hcsp_suite.size_of(name) for name in names[11:14]] == ["512x16", *["2048x64"] * 2]
+    problem = bench.load("hcsp", "4096x128/A.u_s_lolo", DATA)
+    assert problem.etc.shape == (4096, 128) and problem.name == "A.u_s_lolo"
+    old = bench.read_records(RESULTS / "hcsp-30s.jsonl")
+    assert {hcsp_suite.size_of(r.instance) for r in old} == {"512x16"}
+    with pytest.raises(FileNotFoundError, match="no HCSP instances of size 1024x32"):
+        bench.instances("hcsp", DATA, ["1024x32"])
+    with pytest.raises(ValueError, match="only the hcsp suite has"):
+        bench.instances("energy", DATA, ["512x16"])
+    with pytest.raises(ValueError, match="'2048' is not TASKSxMACHINES"):
+        hcsp_suite.parse_sizes("512x16,2048")
+    assert hcsp_suite.parse_sizes(" 2048x64,512x16,2048x64 ") == ("2048x64", "512x16")
+
+
+def test_cli_bench_refuses_a_size_that_is_not_tasks_x_machines(capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["bench", "hcsp", "--sizes", "512x16,big", "--evaluations", "1"])
+    assert caught.value.code == 2
+    assert "'big' is not TASKSxMACHINES (known: 512x16,2048x64,4096x128)" in capsys.readouterr().err
+
+
+def test_cli_bench_hcsp_reports_the_gap_to_cpr_per_size(tmp_path, capsys):
+    data = _small_hcsp_data(tmp_path / "data")
+    out, report = tmp_path / "hcsp.jsonl", tmp_path / "hcsp.md"
+    command = ["bench", "hcsp", "--solvers", "min-min", "--evaluations", "1", "--workers", "2"]
+    command += ["--out", str(out), "--data", str(data), "--report", str(report)]
+    assert main([*command, "--sizes", "512x16,2048x64"]) == 0
+    text = capsys.readouterr().out
+    assert text.strip() == report.read_text().strip()
+    records = bench.read_records(out)
+    assert sorted(r.instance for r in records) == ["2048x64/A.u_c_lolo", "u_c_lolo.0"]
+    assert "| 512x16 | min-min | 1 | 5.91% | 5.91% | 5.95% | 5.95% |" in text  # Braun et al.'s
+    assert "## 512x16: gap to CPR per instance" in text
+    assert "## 2048x64: gap to CPR per instance" in text and "| 2048x64/A.u_c_lolo |" in text
+    section = text[text.index("## 2048x64") :]
+    assert "best known" not in section  # CPR is the only value published at this size
+    assert (tmp_path / "hcsp.gaps.png").read_bytes().startswith(b"\x89PNG")
+    # A record holding CPR's own schedule is CPR's value, as far as its name's one decimal says.
+    cpr = hcsp.solution_files(data / "hcsp" / "2048x64")[0]
+    mine = next(r for r in records if r.instance == "2048x64/A.u_c_lolo")
+    value = evaluate(
+        bench.load("hcsp", mine.instance, data), hcsp.read_solution(cpr.path), np.array(mine.levels)
+    )
+    copied = dataclasses.replace(
+        mine,
+        solver="cpr",
+        assignment=tuple(value.assignment.tolist()),
+        makespan=value.makespan,
+        objective=value.objective,
+    )
+    summary = bench_report.report("hcsp", [mine, copied], data)
+    (row,) = [line for line in summary.splitlines() if line.startswith("| 2048x64 | cpr | 1 |")]
+    gaps = [float(cell.strip(" %")) for cell in row.strip("|").split("|")[3:]]
+    assert all(abs(gap) <= 100 * 0.05 / cpr.makespan + 0.005 for gap in gaps)
+    # The default size reports its own runs only; nothing runs again.
+    assert main(command) == 0
+    text = capsys.readouterr().out
+    assert "2048x64" not in text and len(bench.read_records(out)) == 2

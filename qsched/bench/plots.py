@@ -6,8 +6,9 @@
   instances of each run's value relative to the instance's best, with the
   spread over seeds as error bars (relative values, so instances of
   different sizes can share an axis);
-- `gaps`: per solver, the mean gap to the best known solutions (or to the
-  best proven bound), with its spread;
+- `gaps`: per solver, the mean gap to the published makespans (CPR, the best
+  known) or to the best proven bound, with its spread and the worst run; a
+  panel per size for the hcsp suite;
 - `scale`: seconds to the first schedule, and to the end of the heuristics
   that finish by themselves, against the problem's size (log-log).
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import matplotlib
@@ -108,29 +110,48 @@ def metrics(records: list[Record], path: Path) -> Path:
 
 
 def gaps(
-    records: list[Record], targets: dict[str, float], path: Path, label: str = "gap to best known %"
+    records: list[Record],
+    targets: dict[str, float],
+    path: Path,
+    label: str = "gap to best known %",
+    panels: Mapping[str, list[Record]] | None = None,
 ) -> Path:
-    """Per solver, the mean over instances of the objective's gap to ``targets`` (best known or
-    proven bound, by instance), with the spread over runs as error bars."""
+    """Per solver, the mean over runs of the objective's gap to ``targets`` (best known, CPR or
+    proven bound, by instance), with the spread as error bars and the worst run marked; one
+    panel per entry of ``panels`` (the hcsp suite's sizes), titled with its key, else one."""
+    groups = dict(panels) if panels is not None else {"": records}
     solvers = solvers_in(records)
-    values = [
-        [
-            100 * gap(r.objective, targets[r.instance])
-            for r in records
-            if r.solver == s and r.instance in targets
-        ]
-        for s in solvers
-    ]
-    figure, axis = plt.subplots(figsize=(max(5, 1.2 * len(solvers)), 4))
-    axis.bar(
-        solvers,
-        [float(np.mean(v)) if v else np.nan for v in values],
-        yerr=[np.std(v) if v else 0 for v in values],
-        color=[f"C{k}" for k in range(len(solvers))],
-        capsize=3,
+    width = max(5, 1.2 * len(solvers))
+    figure, axes = plt.subplots(
+        1, len(groups), figsize=(width * len(groups), 4), squeeze=False, sharey=True
     )
-    axis.set_ylabel(label)
-    axis.tick_params(axis="x", rotation=45, labelsize=8)
+    for axis, (title, mine) in zip(axes.flat, groups.items(), strict=True):
+        values = [
+            [
+                100 * gap(r.objective, targets[r.instance])
+                for r in mine
+                if r.solver == s and r.instance in targets
+            ]
+            for s in solvers
+        ]
+        axis.bar(
+            solvers,
+            [float(np.mean(v)) if v else np.nan for v in values],
+            yerr=[np.std(v) if v else 0 for v in values],
+            color=[f"C{k}" for k in range(len(solvers))],
+            capsize=3,
+        )
+        axis.plot(
+            solvers,
+            [max(v) if v else np.nan for v in values],
+            "k_",
+            markersize=14,
+            label="worst run",
+        )
+        axis.set_title(title, fontsize=9)
+        axis.tick_params(axis="x", rotation=45, labelsize=8)
+    axes.flat[0].set_ylabel(label)
+    axes.flat[0].legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

@@ -1,7 +1,10 @@
 """Reports of `qsched bench` records: every record checked by the evaluator, then Markdown tables.
 
-- ``hcsp``: mean makespan per instance and solver, and the `gap` to the best
-  known solutions;
+- ``hcsp``: per size, each solver's mean and worst `gap` to Gogos et al.'s CPR
+  makespans and to the best known; then per size, the mean makespan per
+  instance and solver and its gap to CPR (`hcsp_report`);
+- ``braun``: the mean makespan per instance and solver and its gap to the best
+  bound proven (by a run or the LP relaxation);
 - ``energy``: per instance and solver, mean and spread over seeds of the
   objective, energy, makespan, utilization and `time_to_within` 1 %, the
   feasible runs, and the gap to the best proven bound; then each of `SUBJECTS`
@@ -26,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from qsched.bench.runner import HCSP_DIRECTORY, Record, load
-from qsched.formats import hcsp
+from qsched.bench import hcsp_suite
+from qsched.bench.runner import Record, load
 from qsched.model.evaluate import evaluate
 from qsched.model.solver import TracePoint, gap, time_to_within
 from qsched.search import relaxation
@@ -64,11 +67,11 @@ def verify(records: list[Record], data: Path) -> None:
 
 
 def gap_targets(suite: str, records: list[Record], data: Path) -> tuple[dict[str, float], str]:
-    """What gaps are measured against, per instance: the best known makespans (hcsp), or the
-    best proven bound of any run (only where a solver proved one) and, for the braun suite,
-    of the LP relaxation; and its label."""
+    """What gaps are measured against, per instance: Gogos et al.'s CPR makespans (hcsp, at
+    the records' sizes), or the best proven bound of any run (only where a solver proved
+    one) and, for the braun suite, of the LP relaxation; and its label."""
     if suite == "hcsp":
-        return hcsp.best_known_makespans(data / HCSP_DIRECTORY), "gap to best known %"
+        return _references(records, data).cpr, "gap to CPR %"
     bounds = best_bounds(records)
     if suite == "braun":
         for instance in {record.instance for record in records}:
@@ -101,7 +104,9 @@ def report(suite: str, records: list[Record], data: Path = Path("datasets")) -> 
 def render(suite: str, records: list[Record], data: Path = Path("datasets")) -> str:
     """The suite's report of records already checked (`report` checks them first): its
     tables, and the hybrid's windows where any record ran them."""
-    if suite in ("hcsp", "braun"):
+    if suite == "hcsp":
+        text = hcsp_report(records, data)
+    elif suite == "braun":
         text = gap_report(suite, records, data)
     elif suite == "scale":
         text = scale_report(records)
@@ -200,26 +205,116 @@ def solvers_in(records: list[Record]) -> list[str]:
 
 
 def gap_report(suite: str, records: list[Record], data: Path) -> str:
-    """Mean makespan over seeds per instance and solver, with the gap to the best known
-    (hcsp) or the best proven bound (braun)."""
+    """Mean makespan over seeds per instance and solver, with the gap to the best proven
+    bound (braun)."""
     best, _ = gap_targets(suite, records, data)
+    return instance_table(records, {"best bound": best}, best)
+
+
+def _references(records: list[Record], data: Path) -> hcsp_suite.References:
+    return hcsp_suite.references(data, hcsp_suite.sizes_in([r.instance for r in records]))
+
+
+def hcsp_panels(records: list[Record]) -> dict[str, list[Record]]:
+    """The hcsp records by size, smallest first."""
+    sizes = hcsp_suite.sizes_in([r.instance for r in records])
+    return {size: [r for r in records if hcsp_suite.size_of(r.instance) == size] for size in sizes}
+
+
+def hcsp_report(records: list[Record], data: Path) -> str:
+    """Per size, each solver's mean and worst gap over instances to CPR and to the best known
+    (`hcsp_summary`); then per size, the mean makespan per instance and solver, the
+    published makespans, and each solver's gap to CPR."""
+    references = _references(records, data)
+    sections = [
+        "## Gaps per size",
+        "Each solver's mean makespan over seeds per instance, as a gap to Gogos et al.'s column "
+        "pricing with restarts (CPR) and to the best known makespan (the smallest of any "
+        "solution file next to the instances); mean and worst over the instances.",
+        hcsp_summary(records, references),
+    ]
+    for size, mine in hcsp_panels(records).items():
+        shown = {"CPR": references.cpr}
+        if any(
+            references.best_known.get(r.instance) != references.cpr.get(r.instance) for r in mine
+        ):
+            shown["best known"] = references.best_known
+        sections += [
+            f"## {size}: gap to CPR per instance",
+            instance_table(mine, shown, references.cpr),
+        ]
+    return "\n\n".join(sections)
+
+
+def hcsp_summary(records: list[Record], references: hcsp_suite.References) -> str:
+    """Per size and solver: instances run, and the mean and worst gap to CPR and to the best
+    known of the solver's mean makespan per instance."""
+    lines = [
+        _markdown_row(
+            "size",
+            "solver",
+            "instances",
+            "mean gap to CPR",
+            "worst gap to CPR",
+            "mean gap to best known",
+            "worst gap to best known",
+        ),
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for size, mine in hcsp_panels(records).items():
+        instances = sorted({r.instance for r in mine})
+        for solver in solvers_in(mine):
+            means = {name: _mean_makespan(mine, name, solver) for name in instances}
+            ran = [name for name, mean in means.items() if not math.isnan(mean)]
+            cells = [
+                _mean_and_worst(
+                    [100 * gap(means[name], targets[name]) for name in ran if name in targets]
+                )
+                for targets in (references.cpr, references.best_known)
+            ]
+            lines.append(_markdown_row(size, solver, str(len(ran)), *cells[0], *cells[1]))
+    return "\n".join(lines)
+
+
+def _mean_and_worst(gaps: list[float]) -> tuple[str, str]:
+    """The mean and the largest of ``gaps`` as percentages ("" for none)."""
+    if not gaps:
+        return "", ""
+    return f"{np.mean(gaps):.2f}%", f"{max(gaps):.2f}%"
+
+
+def instance_table(
+    records: list[Record], shown: dict[str, dict[str, float]], targets: dict[str, float]
+) -> str:
+    """Mean makespan over seeds per instance and solver, the reference values ``shown`` (a
+    column each), and each solver's gap to ``targets`` per instance with its mean."""
     solvers = solvers_in(records)
-    target = "best known" if suite == "hcsp" else "best bound"
-    header = ["instance", *solvers, target, *(f"{s} gap" for s in solvers)]
+    header = ["instance", *solvers, *shown, *(f"{s} gap" for s in solvers)]
     lines = [_markdown_row(*header), "|" + "---|" * len(header)]
     gaps: dict[str, list[float]] = {s: [] for s in solvers}
     for instance in sorted({r.instance for r in records}):
         means = [_mean_makespan(records, instance, solver) for solver in solvers]
-        instance_gaps = [100 * gap(mean, best[instance]) for mean in means]
+        target = targets.get(instance, math.nan)
+        instance_gaps = [100 * gap(mean, target) for mean in means]
         for solver, value in zip(solvers, instance_gaps, strict=True):
             gaps[solver].append(value)
-        makespans = [f"{mean:.1f}" for mean in [*means, best[instance]]]
+        values = [*means, *(column.get(instance, math.nan) for column in shown.values())]
         lines.append(
-            _markdown_row(instance, *makespans, *(f"{value:.2f}%" for value in instance_gaps))
+            _markdown_row(
+                instance,
+                *(f"{value:.1f}" for value in values),
+                *(f"{value:.2f}%" for value in instance_gaps),
+            )
         )
-    mean_gaps = [f"**{np.nanmean(gaps[s]):.2f}%**" for s in solvers]
-    lines.append(_markdown_row("**mean gap**", *[""] * (len(solvers) + 1), *mean_gaps))
+    mean_gaps = [f"**{_nan_mean(gaps[s]):.2f}%**" for s in solvers]
+    lines.append(_markdown_row("**mean gap**", *[""] * (len(solvers) + len(shown)), *mean_gaps))
     return "\n".join(lines)
+
+
+def _nan_mean(values: list[float]) -> float:
+    """The mean of the values that are numbers (NaN where none is)."""
+    numbers = [value for value in values if not math.isnan(value)]
+    return float(np.mean(numbers)) if numbers else math.nan
 
 
 def _mean_makespan(records: list[Record], instance: str, solver: str) -> float:

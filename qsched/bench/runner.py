@@ -2,8 +2,10 @@
 
 Suites:
 
-- ``hcsp``: the 12 Braun et al. 512x16 instances in ``DATA/hcsp/512x16``
-  (makespan objective), reported as the gap to the best known solutions;
+- ``hcsp``: the published HCSP instances in ``DATA/hcsp/SIZE`` (makespan
+  objective): Braun et al.'s 12 at 512 x 16 unless other sizes are chosen
+  (`hcsp_suite`: 2,048 x 64, 4,096 x 128), reported per size as the gap to
+  Gogos et al.'s CPR makespans and to the best known;
 - ``energy``: five generated energy-aware instances, frozen as files in
   ``DATA/energy`` (DVFS, SPECpower curves, deadlines, power cap), reported as
   energy, makespan, utilization and time to within 1 % of the final value per
@@ -33,7 +35,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import MISSING, asdict, dataclass, fields
 from functools import partial
@@ -42,7 +44,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from qsched.bench import memory
+from qsched.bench import hcsp_suite, memory
 from qsched.formats import files, hcsp
 from qsched.formats.generate import generate
 from qsched.model import registry
@@ -55,7 +57,6 @@ SUITES = ("hcsp", "braun", "energy", "scale")
 #: Where the suites' instance files are, and where records go unless told otherwise.
 DATA = Path("datasets")
 RESULTS = Path("benchmarks") / "results"
-HCSP_DIRECTORY = Path("hcsp") / "512x16"
 ENERGY_DIRECTORY = Path("energy")
 #: The scale suite's largest instance is the default limit's size; nothing is refused here.
 SCALE_LIMITS = Limits(max_tasks=1 << 40, max_machines=1 << 40, max_cells=1 << 40)
@@ -166,9 +167,13 @@ class Record(Run):
         return cls(**data)
 
 
-def instances(suite: str, data: Path) -> list[str]:
+def instances(suite: str, data: Path, sizes: Sequence[str] | None = None) -> list[str]:
+    """The suite's instance names; ``sizes`` chooses the hcsp suite's (default: 512 x 16)
+    and no other suite has any."""
+    if sizes is not None and suite != "hcsp":
+        raise ValueError(f"the {suite} suite has no sizes to choose; only the hcsp suite has")
     if suite == "hcsp":
-        return sorted(p.name for p in (data / HCSP_DIRECTORY).iterdir() if hcsp.is_etc_file(p))
+        return hcsp_suite.names(data, sizes or (hcsp_suite.DEFAULT_SIZE,))
     if suite == "energy":
         return sorted(p.stem for p in (data / ENERGY_DIRECTORY).glob("*.json"))
     if suite == "scale":
@@ -180,7 +185,7 @@ def instances(suite: str, data: Path) -> list[str]:
 
 def load(suite: str, instance: str, data: Path) -> Problem:
     if suite == "hcsp":
-        return files.read_problem(data / HCSP_DIRECTORY / instance)
+        return files.read_problem(hcsp_suite.path(data, instance))
     if suite == "energy":
         return files.read_problem(data / ENERGY_DIRECTORY / f"{instance}.json")
     if suite == "braun":
@@ -246,8 +251,12 @@ def bench(
     executor: str = "local",
     address: str | None = None,
     show_progress: bool | None = None,
+    sizes: Sequence[str] | None = None,
 ) -> list[Record]:
     """Run what ``out`` does not hold yet and return all of this suite's records in it.
+
+    ``sizes``: the hcsp suite's instance sizes to run (`instances`); the records returned
+    are the file's, of every size.
 
     ``executor``: ``local`` (a pool of ``jobs`` processes) or ``ray`` (a Ray
     cluster at ``address``, or a local Ray instance with ``jobs`` CPUs);
@@ -261,7 +270,7 @@ def bench(
     done = {record.key for record in read_records(out)}
     todo = [
         Run(suite, instance, solver, seed, wall_seconds, evaluations)
-        for instance in instances(suite, data)
+        for instance in instances(suite, data, sizes)
         for solver in solvers
         for seed in seeds
     ]
