@@ -338,13 +338,21 @@ class WorkerPool:
                 return Outcome(started=False)
             clock = StopClock.start(job, stop, deadline, self.grace_seconds, kill_at)
             with solving(self.metrics, job):
-                outcome = self._supervise(worker, job, clock, on_progress)
+                while (outcome := self._supervise(worker, job, clock, on_progress)) is None:
+                    # It died while idle, seen only now: its exit reaches ``is_alive`` late.
+                    self.metrics.worker_crashes.labels("died").inc()
+                    fresh = self._replace(worker)
+                    if fresh is None:
+                        finished = True  # nothing left to replace; a respawn is on its way
+                        return Outcome(error="no worker process could be started")
+                    worker = fresh
+                    worker.busy = True
             finished = True
             return outcome
         finally:
             if finished and worker.healthy():
                 self._release(worker)
-            elif (fresh := self._replace(worker)) is not None:
+            elif worker in self._all and (fresh := self._replace(worker)) is not None:
                 self._release(fresh)
 
     def _new_worker(self) -> _Worker:
@@ -394,7 +402,9 @@ class WorkerPool:
         job: SolveJob,
         clock: StopClock,
         on_progress: Callable[[ProgressEvent], None],
-    ) -> Outcome:
+    ) -> Outcome | None:
+        """Run ``job`` on ``worker`` until it answers, stops or dies; None if the worker
+        was gone before it could take the job (so another can)."""
         number = next(self._numbers)
         connection, process = worker.connection, worker.process
         last: ProgressEvent | None = None
@@ -402,7 +412,7 @@ class WorkerPool:
         try:
             connection.send(("job", number, job))
         except (OSError, ValueError):
-            return Outcome(error="the worker process was gone before the solve started")
+            return None
         while True:
             if connection.poll(POLL_SECONDS):
                 try:
