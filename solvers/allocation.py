@@ -58,9 +58,9 @@ terms.
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-from qiskit_optimization import QuadraticProgram
 
 from qsched.model.evaluate import over_capacity
 from qsched.model.problem import Problem
@@ -73,6 +73,11 @@ from qsched.solvers.qubo import (
     penalty_qubo,
     to_qubo,
 )
+
+if TYPE_CHECKING:
+    # Imported where a program is built (`to_quadratic_program`): the hybrid's windows use
+    # only the arrays, and qiskit-optimization takes over a second to import.
+    from qiskit_optimization import QuadraticProgram
 
 #: Integer units per capacity or power-cap row, coarsest first: 2^b - 1 fits a b-bit slack.
 CONSTRAINT_STEPS = (7, 15, 31, 63)
@@ -290,6 +295,8 @@ class TaskAllocation:
 
     def to_quadratic_program(self) -> QuadraticProgram:
         """The program (module docstring) for qiskit-optimization."""
+        from qiskit_optimization import QuadraticProgram
+
         problem = self.problem
         names = self._names()
         program = QuadraticProgram(problem.name or "task-allocation")

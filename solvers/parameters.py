@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import minimize
 
 from qsched.solvers.stopping import Stop, Stopped
 
@@ -82,6 +81,8 @@ def optimize_by_depth(
     depth 1), so a caller that wants every depth pays for the deepest one only. When ``stop``
     says so, the last depth yielded is the best point evaluated at it, and no deeper one
     follows."""
+    from scipy.optimize import minimize  # half a second to import: only where angles are fitted
+
     evaluations = 0
     seen: tuple[float, npt.NDArray[np.float64]] | None = None
 

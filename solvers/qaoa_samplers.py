@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from qsched.solvers.backends import Device
-from qsched.solvers.circuit import TranspiledQaoa
 from qsched.solvers.engine import LayerAngles, QaoaEngine, Qubo, basis_bits, reorder_free_first
 from qsched.solvers.engines import engine_type
 from qsched.solvers.parameters import Optimized, optimize
@@ -32,6 +31,9 @@ from qsched.solvers.sampling import QuboModel, Samples, Seed
 from qsched.solvers.stopping import Stop
 
 if TYPE_CHECKING:
+    # qiskit (the circuit path) takes most of a second to import; the engine samplers, the
+    # hybrid's windows among them, never need it.
+    from qsched.solvers.circuit import TranspiledQaoa
     from qsched.solvers.gpu_engine import GpuQaoaEngine
 
 
@@ -158,6 +160,8 @@ class CircuitQaoaSampler:
         return "qaoa"
 
     def sample(self, model: QuboModel, reads: int, seed: Seed) -> Samples:
+        from qsched.solvers.circuit import TranspiledQaoa
+
         angles = self.angles(EngineQaoa(model.qubo, model.groups, model.initial))
         circuit = TranspiledQaoa(
             model.qubo, angles.gammas.size, self.device, reads, model.groups, model.initial

@@ -36,13 +36,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from qiskit_optimization import QuadraticProgram
-from qiskit_optimization.converters import QuadraticProgramToQubo
 
 from qsched.solvers.engine import Qubo
 
 if TYPE_CHECKING:
+    # qiskit-optimization takes over a second to import: only the qiskit path (`to_qubo`)
+    # loads it, not the array builders every QUBO sampler and hybrid window uses.
     from qiskit.quantum_info import SparsePauliOp
+    from qiskit_optimization import QuadraticProgram
+    from qiskit_optimization.converters import QuadraticProgramToQubo
 
 #: How far above the objective's span the penalty sits (relative).
 PENALTY_MARGIN = 0.05
@@ -117,6 +119,8 @@ class QuboForm(PenaltyQubo):
 def to_qubo(program: QuadraticProgram, upper: float | None = None) -> QuboForm:
     """The QUBO of a binary program with integer constraints; ``upper`` bounds its optimum
     (e.g. the objective of a known feasible point), else the coefficient bound is used."""
+    from qiskit_optimization.converters import QuadraticProgramToQubo
+
     lower, highest = objective_bounds(program)
     penalty = calibrated_penalty(lower, highest if upper is None else upper)
     converter = QuadraticProgramToQubo(penalty=penalty)
