@@ -1,4 +1,12 @@
-"""The exact solver: a mixed-integer program in Pyomo, solved by HiGHS.
+"""The exact solver: a mixed-integer program solved by HiGHS.
+
+Two models. Where the problem is an assignment and nothing more (no
+deadlines, no power cap, energy exact at each machine's one level:
+`assignment_is_exact`, the HCSP family), the assignment model of
+`qsched.search.assignment_mip`, built from arrays in milliseconds at any size
+up to `qsched.search.relaxation.MAX_CELLS`, warm-started from the rounded LP
+relaxation. Otherwise the general model below, built in Pyomo, up to
+`MAX_CELLS`:
 
 Variables (T tasks, M machines, L_m DVFS levels of machine m):
 
@@ -64,7 +72,10 @@ from qsched.model.options import Option
 from qsched.model.problem import FieldViolation, Problem
 from qsched.model.registry import SolverKind, register
 from qsched.model.solver import Budget, ProgressCallback, Result
+from qsched.search.assignment_mip import AssignmentModel, Cells, solve_mip
 from qsched.search.construct import heuristic_start
+from qsched.search.list_scheduling import fastest_runtimes
+from qsched.search.relaxation import MAX_CELLS as ASSIGNMENT_CELLS
 from qsched.search.tracker import SolveTracker
 
 #: HiGHS's integrality and constraint tolerance where deadline rows carry big-M
@@ -304,23 +315,45 @@ def read_schedule(
     return x.argmax(axis=1), levels
 
 
-#: Largest problem (tasks x machines) the MILP takes: it has a binary per cell, and Pyomo
-#: builds the model in Python (the deadline rows alone hold tasks^2 x machines terms), so
-#: past this a budget goes to building the model rather than to solving it.
+#: Largest problem (tasks x machines) the general MILP takes: it has a binary per cell, and
+#: Pyomo builds the model in Python (the deadline rows alone hold tasks^2 x machines terms),
+#: so past this a budget goes to building the model rather than to solving it. Problems the
+#: assignment model states exactly (`assignment_is_exact`) are built from arrays instead, up
+#: to `qsched.search.relaxation.MAX_CELLS`.
 MAX_CELLS = 10_000
+
+
+def assignment_is_exact(problem: Problem) -> bool:
+    """Whether `qsched.search.assignment_mip`'s model is the whole problem: no deadlines, no
+    power cap, and energy either not counted or priced exactly at the one level each machine
+    has, with idle machines on (their idle draw is then the makespan's cost)."""
+    energy_exact = problem.energy_weight == 0 or (
+        bool((problem.level_count == 1).all())
+        and (problem.idle_machines_on or not problem.idle_watts.any())
+    )
+    return (
+        energy_exact and not np.isfinite(problem.deadline).any() and math.isinf(problem.power_cap)
+    )
 
 
 def check_milp(problem: Problem, options: Mapping[str, Any]) -> list[FieldViolation]:
     """Refuse problems whose model would take longer to build than any budget allows."""
     cells = problem.num_tasks * problem.num_machines
-    if cells <= MAX_CELLS:
+    limit = ASSIGNMENT_CELLS if assignment_is_exact(problem) else MAX_CELLS
+    if cells <= limit:
         return []
     return [
         FieldViolation(
             "problem.tasks",
             f"{problem.num_tasks} tasks x {problem.num_machines} machines = {cells} binary "
-            f"variables; milp takes at most {MAX_CELLS}; the heuristics and searches "
-            "(min-min, local-search, ...) take any size",
+            f"variables; milp takes at most {limit} for this problem"
+            + (
+                ""
+                if limit == ASSIGNMENT_CELLS
+                else f" ({ASSIGNMENT_CELLS} without deadlines, power cap or DVFS energy)"
+            )
+            + "; the heuristics and searches (min-min, tabu-search, matheuristic, ...) take "
+            "any size",
         )
     ]
 
@@ -342,8 +375,10 @@ def exact_milp(
         ),
     ] = 1e-6,
 ) -> Result:
-    """Exact MILP (Pyomo + HiGHS): time-limited, reports incumbent, bound and gap."""
+    """Exact MILP (HiGHS): time-limited, reports incumbent, bound and gap."""
     tracker = SolveTracker(problem, budget, progress)
+    if assignment_is_exact(problem):
+        return _assignment_milp(tracker, relative_gap)
     heuristic_start(tracker, "min-min")
     exact = not math.isfinite(problem.power_cap) or power_cap_is_exact(problem)
     facts: dict[str, Any] = {"model": "exact" if exact else "conservative power cap"}
@@ -386,3 +421,38 @@ def exact_milp(
     optimal = results.termination_condition == TerminationCondition.convergenceCriteriaSatisfied
     facts["proven_optimal"] = optimal and exact and agreed
     return tracker.result("milp", completed=optimal, bound=proven, facts=facts)
+
+
+def _assignment_milp(tracker: SolveTracker, relative_gap: float) -> Result:
+    """The assignment model over every cell, from arrays, warm-started from the rounded LP:
+    HiGHS until it proves optimality or the budget ends."""
+    problem = tracker.problem
+    start = heuristic_start(tracker, "lp")
+    facts: dict[str, Any] = {"model": "assignment"}
+    if tracker.exhausted:
+        return tracker.result("milp", completed=False, facts={**facts, "status": "not started"})
+    runtimes = fastest_runtimes(problem)
+    model = AssignmentModel(problem, runtimes, Cells.all(*runtimes.shape), integer=True)
+    facts.update(variables=model.lp.num_col_, constraints=model.lp.num_row_)
+    wall = tracker.budget.wall_seconds
+    answer = solve_mip(
+        model,
+        start.assignment,
+        nodes=None,
+        seconds=None if wall is None else wall - tracker.elapsed,
+        should_stop=lambda: tracker.cancelled,
+        relative_gap=relative_gap,
+    )
+    facts["status"] = "optimal" if answer.optimal else "stopped"
+    found = None
+    if answer.values is not None:
+        found = tracker.evaluate(model.schedule(answer.values, start.assignment), stage="milp")
+        facts["incumbent"] = float(model.lp.col_cost_ @ answer.values)
+    agreed = (
+        found is not None
+        and found.feasible
+        and math.isclose(found.objective, facts["incumbent"], rel_tol=1e-6, abs_tol=1e-6)
+    )
+    bound = answer.bound if agreed and math.isfinite(answer.bound) else None
+    facts["proven_optimal"] = answer.optimal and agreed
+    return tracker.result("milp", completed=answer.optimal, bound=bound, facts=facts)

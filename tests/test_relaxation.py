@@ -11,7 +11,9 @@ from qsched.model import registry
 from qsched.model.problem import Problem
 from qsched.model.solver import Budget
 from qsched.search import relaxation
+from qsched.search.assignment_mip import AssignmentModel, Cells, new_highs
 from qsched.search.construct import heuristic_start
+from qsched.search.list_scheduling import fastest_runtimes
 from qsched.search.tracker import SolveTracker
 
 
@@ -24,7 +26,7 @@ def test_the_lp_bound_is_below_the_optimum_and_the_rounding_keeps_whole_tasks(se
     problem = braun(7, 3, seed)
     solved = relaxation.solve_relaxation(problem, None)
     assert solved is not None
-    x, value = solved
+    x, value = solved.x, solved.value
     assert np.allclose(x.sum(axis=1), 1) and (x >= -1e-9).all()
     assert np.isclose((x * problem.etc).sum(axis=0).max(), value)
     optimum = registry.solve(problem, "exhaustive").evaluation.makespan
@@ -40,7 +42,7 @@ def test_the_lp_keeps_capacities_and_its_split_tasks_are_few():
     problem = Problem.from_message(generate(60, 6, 3))
     solved = relaxation.solve_relaxation(problem, None)
     assert solved is not None
-    x, _ = solved
+    x = solved.x
     load = x.T @ problem.demand
     assert (load <= problem.capacity * (1 + 1e-6) + 1e-6).all()
     rows = problem.num_tasks + problem.num_machines * (1 + problem.capacity.shape[1])
@@ -73,3 +75,34 @@ def test_the_lp_bound_is_reported_only_where_it_bounds_the_objective():
     makespan_only = braun(60, 5, 3)
     result = registry.solve(makespan_only, "tabu-search", Budget(evaluations=20_000))
     assert result.bound is not None and result.bound <= result.evaluation.objective
+
+
+def _full_lp_value(problem: Problem) -> float:
+    """The LP over every cell at once, as HiGHS solves it without pricing."""
+    runtimes = fastest_runtimes(problem)
+    model = AssignmentModel(problem, runtimes, Cells.all(*runtimes.shape), integer=False)
+    highs = new_highs()
+    highs.passModel(model.lp)
+    highs.run()
+    return float(highs.getInfo().objective_function_value)
+
+
+@pytest.mark.parametrize(
+    "problem",
+    [braun(300, 12, 5), Problem.from_message(generate(80, 8, 2))],
+    ids=["makespan", "energy-and-capacities"],
+)
+def test_column_pricing_reaches_the_full_lps_optimum(problem):
+    solved = relaxation.solve_relaxation(problem, None)
+    assert solved is not None and solved.optimal
+    assert solved.value == pytest.approx(_full_lp_value(problem), rel=1e-7)
+    assert (solved.reduced_cost >= -1e-6 * (1 + abs(solved.value))).all()
+
+
+def test_an_lp_cut_short_still_bounds_the_optimum_from_below():
+    problem = braun(600, 24, 6)
+    stopped_after_a_round = relaxation.solve_relaxation(problem, 1e-4)
+    if stopped_after_a_round is not None:
+        assert stopped_after_a_round.value <= _full_lp_value(problem) * (1 + 1e-9)
+    stop_at_once = relaxation.solve_relaxation(problem, None, should_stop=lambda: True)
+    assert stop_at_once is None or not stop_at_once.optimal

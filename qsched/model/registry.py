@@ -36,6 +36,7 @@ BUILTIN_SOLVERS = {
     "sufferage": "qsched.baselines.greedy",
     "local-search": "qsched.baselines.local_search",
     "tabu-search": "qsched.baselines.tabu_search",
+    "matheuristic": "qsched.baselines.matheuristic",
     "ga": "qsched.baselines.ga",
     "pso": "qsched.baselines.pso",
     "aco": "qsched.baselines.aco",

@@ -49,22 +49,26 @@ def heuristic_start(tracker: SolveTracker, heuristic: str) -> Evaluation:
 
     MCT's schedule is scored first, in O(T M), so that a search stopped at any
     moment has an answer: at cluster scale Min-min alone takes seconds. ``"lp"``
-    falls back to Min-min where `qsched.search.relaxation.relaxed_start` has no schedule; where
-    it has one, the LP's bound (if it is one) becomes the tracker's.
+    falls back to Min-min where `qsched.search.relaxation.relaxed_start` has no schedule, and
+    takes the better of the two where the LP's time ran out before its optimum; the LP's
+    bound (if it is one) becomes the tracker's.
     """
     first = tracker.evaluate(list_schedule(tracker.problem, "mct"), stage="first")
     if heuristic == "mct" or tracker.exhausted:
         return first
+    relaxed = None
     if heuristic == "lp":
         from qsched.search.relaxation import relaxed_start  # HiGHS is slow to import: only here
 
         relaxed = relaxed_start(tracker)
         if relaxed is not None:
-            start, tracker.bound = relaxed
-            return start
+            tracker.bound = relaxed.bound
+            if relaxed.optimal or tracker.exhausted:
+                return relaxed.start
         heuristic = "min-min"
     assignment, _ = budgeted_schedule(tracker, heuristic)
-    return tracker.evaluate(assignment, stage="construct")
+    built = tracker.evaluate(assignment, stage="construct")
+    return built if relaxed is None else min(relaxed.start, built, key=lambda found: found.key)
 
 
 def repaired_start(tracker: SolveTracker) -> Evaluation:

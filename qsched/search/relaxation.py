@@ -20,17 +20,19 @@ misses them).
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import highspy
 import numpy as np
 
 from qsched.model.evaluate import Evaluation
 from qsched.model.problem import Problem
-from qsched.search.list_scheduling import fastest_runtimes
+from qsched.search.assignment_mip import AssignmentModel, Cells, new_highs, run_until
+from qsched.search.list_scheduling import fastest_runtimes, list_schedule
 from qsched.search.tracker import SolveTracker
 
 #: Largest problem (tasks x machines) the LP is built for: a column per cell.
@@ -39,82 +41,80 @@ MAX_CELLS = 2_000_000
 WHOLE = 1 - 1e-6
 
 
-def _dynamic_energy(problem: Problem, runtimes: np.ndarray) -> np.ndarray:
-    """(T, M) joules above idle of each task on each machine at its fastest level."""
-    tasks = np.arange(problem.num_tasks)[:, None]
-    machines = np.arange(problem.num_machines)
-    watts = problem.dynamic_watts(tasks, machines, problem.fastest_levels)
-    energy: np.ndarray = watts * runtimes
-    return energy
+@dataclass(frozen=True)
+class Relaxation:
+    """The LP's optimum (or, where time ran out first, the last restricted one's): (T, M) x,
+    a lower bound on the LP's optimum (equal to it where ``optimal``), and each cell's
+    reduced cost (how much a schedule's LP value would rise per unit of that cell: the
+    size reduction's guide)."""
+
+    x: np.ndarray
+    value: float
+    reduced_cost: np.ndarray
+    optimal: bool = True
 
 
-def _model(problem: Problem, runtimes: np.ndarray) -> highspy.HighsLp:
-    """Columns x[t, m] (task-major) then C; rows: assignment, busy <= C, capacities."""
-    tasks, machines = runtimes.shape
-    resources = problem.capacity.shape[1]
-    cells = tasks * machines
-    t, m = np.divmod(np.arange(cells), machines)
-    uses = problem.demand[t] > 0  # (cells, R)
-    cell, resource = np.nonzero(uses)
-    capacity_rows = tasks + machines + m[cell] * resources + resource
-    rows = np.concatenate([t, tasks + m, capacity_rows, tasks + np.arange(machines)])
-    columns = np.concatenate([np.arange(cells), np.arange(cells), cell, np.full(machines, cells)])
-    values = np.concatenate(
-        [np.ones(cells), runtimes.ravel(), problem.demand[t[cell], resource], -np.ones(machines)]
-    )
-    order = np.lexsort((rows, columns))
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = cells + 1, tasks + machines + machines * resources
-    idle = problem.idle_watts.sum() if problem.idle_machines_on else 0.0
-    lp.col_cost_ = np.append(
-        problem.energy_weight * _dynamic_energy(problem, runtimes).ravel(),
-        problem.makespan_weight + problem.energy_weight * idle,
-    )
-    lp.col_lower_ = np.zeros(cells + 1)
-    lp.col_upper_ = np.append(np.ones(cells), highspy.kHighsInf)
-    lp.row_lower_ = np.concatenate(
-        [np.ones(tasks), np.full(machines + machines * resources, -highspy.kHighsInf)]
-    )
-    lp.row_upper_ = np.concatenate([np.ones(tasks), np.zeros(machines), problem.capacity.ravel()])
-    matrix = lp.a_matrix_
-    matrix.format_ = highspy.MatrixFormat.kColwise
-    matrix.start_ = np.searchsorted(columns[order], np.arange(cells + 2))
-    matrix.index_ = rows[order]
-    matrix.value_ = values[order]
-    return lp
+#: Machines per task, fastest first, in the first restricted LP of `solve_relaxation`.
+FIRST_COLUMNS = 4
+#: Columns a task may gain per pricing round: its cells of most negative reduced cost.
+COLUMNS_PER_ROUND = 2
+#: A reduced cost below minus this (relative to the objective per task) prices a cell in.
+PRICING_TOLERANCE = 1e-9
 
 
-@contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    """HiGHS prints a banner on file descriptor 1 when a process makes its first instance,
-    before any option can turn it off; it must not land in ``qsched solve --json``."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    with open(os.devnull, "w") as devnull:
-        os.dup2(devnull.fileno(), 1)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
+def solve_relaxation(
+    problem: Problem, seconds: float | None, should_stop: Callable[[], bool] = lambda: False
+) -> Relaxation | None:
+    """The LP's optimum by column pricing; where ``seconds`` end (or ``should_stop``) first,
+    the last restricted LP's optimum (not ``optimal``), or None before the first one.
 
-
-def solve_relaxation(problem: Problem, seconds: float | None) -> tuple[np.ndarray, float] | None:
-    """The LP's (T, M) x and optimal value, or None if HiGHS found no optimum in ``seconds``."""
+    Why pricing: an optimum has at most T + M nonzero cells of T x M, and a simplex over
+    every cell spends most of its time on columns that never enter (at 4,096 x 128 the full
+    LP takes longer than a benchmark's budget). So the LP starts with each task's
+    `FIRST_COLUMNS` fastest machines, and each round adds the cells whose reduced cost
+    under the round's duals is negative, until none is: that optimum is the full LP's.
+    The reported value is the Lagrangian bound at the last duals: never above the full
+    LP's optimum, whether pricing converged or time cut it short.
+    """
+    started = time.monotonic()
     runtimes = fastest_runtimes(problem)
-    with _quiet_stdout():
-        highs = highspy.Highs()  # type: ignore[no-untyped-call]
-    highs.setOptionValue("output_flag", False)
-    highs.setOptionValue("log_to_console", False)
-    highs.setOptionValue("threads", 1)
-    if seconds is not None:
-        highs.setOptionValue("time_limit", max(seconds, 1e-3))
-    highs.passModel(_model(problem, runtimes))
-    highs.run()
-    if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return None
-    values = np.asarray(highs.getSolution().col_value[:-1])
-    return values.reshape(runtimes.shape), float(highs.getInfo().objective_function_value)
+    tasks = np.arange(problem.num_tasks)
+    allowed = np.zeros(runtimes.shape, dtype=bool)
+    first = np.argsort(runtimes, axis=1, kind="stable")[:, :FIRST_COLUMNS]
+    allowed[tasks[:, None], first] = True
+    allowed[tasks, list_schedule(problem, "mct")] = True  # room on every machine
+    allowed[np.argmin(runtimes, axis=0), np.arange(problem.num_machines)] = True  # a row each
+    model = AssignmentModel(problem, runtimes, Cells.where(allowed), integer=False)
+    highs = new_highs()
+    highs.passModel(model.lp)
+    last: Relaxation | None = None
+    while True:
+        if seconds is not None:
+            highs.setOptionValue("time_limit", max(seconds - (time.monotonic() - started), 1e-3))
+        run_until(highs, should_stop)
+        status = highs.getModelStatus()
+        if status == highspy.HighsModelStatus.kInfeasible and not allowed.all():
+            model.add_cells(highs, Cells.where(~allowed))  # capacities need machines left out
+            allowed[:] = True
+            continue
+        if status != highspy.HighsModelStatus.kOptimal:
+            return last
+        solution = highs.getSolution()
+        reduced = model.prices(np.asarray(solution.row_dual)).reduced_costs(problem, runtimes)
+        value = float(highs.getInfo().objective_function_value)
+        x = np.zeros(runtimes.shape)
+        x[model.cells.task, model.cells.machine] = np.asarray(solution.col_value[1:])
+        lagrangian = value + float(np.minimum(reduced.min(axis=1), 0.0).sum())
+        tolerance = PRICING_TOLERANCE * (1.0 + abs(value) / problem.num_tasks)
+        candidates = np.where(allowed, np.inf, reduced)
+        best = np.argsort(candidates, axis=1, kind="stable")[:, :COLUMNS_PER_ROUND]
+        entering = np.zeros(runtimes.shape, dtype=bool)
+        entering[tasks[:, None], best] = candidates[tasks[:, None], best] < -tolerance
+        last = Relaxation(x, lagrangian, reduced, optimal=not entering.any())
+        if last.optimal:
+            return last
+        model.add_cells(highs, Cells.where(entering))
+        allowed |= entering
 
 
 #: Taken off the LP's optimum before it is reported as a bound: HiGHS meets its rows to
@@ -134,7 +134,7 @@ def lp_bound(problem: Problem) -> float | None:
     if not bounds_objective(problem) or problem.num_tasks * problem.num_machines > MAX_CELLS:
         return None
     solved = solve_relaxation(problem, None)
-    return None if solved is None else solved[1] * (1 - BOUND_MARGIN)
+    return None if solved is None else solved.value * (1 - BOUND_MARGIN)
 
 
 def rounded(problem: Problem, x: np.ndarray) -> np.ndarray:
@@ -159,20 +159,43 @@ def rounded(problem: Problem, x: np.ndarray) -> np.ndarray:
 #: Share of the wall budget left that the LP may take before the start falls back to Min-min.
 LP_SHARE = 0.25
 
+#: Each solve's LP (or None: too large, or no optimum in its share of the time), solved at
+#: most once: the start and the matheuristic's size reduction both read it.
+_SOLVED: weakref.WeakKeyDictionary[SolveTracker, Relaxation | None] = weakref.WeakKeyDictionary()
 
-def relaxed_start(tracker: SolveTracker) -> tuple[Evaluation, float | None] | None:
-    """The rounded LP schedule, scored (stage ``"lp"``), and the LP's bound on the objective
-    where it is one; None if the problem is larger than `MAX_CELLS` or the LP found no
-    optimum within its share of the wall budget."""
+
+def solve_relaxation_once(tracker: SolveTracker, share: float = LP_SHARE) -> Relaxation | None:
+    """The tracker's problem's LP, solved (stage ``"lp"``) within ``share`` of the wall
+    budget left on the first call, and the same answer on every later one; None if the
+    problem is larger than `MAX_CELLS` or HiGHS finished no restricted LP in time."""
+    if tracker in _SOLVED:
+        return _SOLVED[tracker]
     problem = tracker.problem
-    if problem.num_tasks * problem.num_machines > MAX_CELLS:
-        return None
-    wall = tracker.budget.wall_seconds
-    seconds = None if wall is None else LP_SHARE * (wall - tracker.elapsed)
-    with tracker.stage("lp"):
-        solved = solve_relaxation(problem, seconds)
+    solved = None
+    if problem.num_tasks * problem.num_machines <= MAX_CELLS:
+        wall = tracker.budget.wall_seconds
+        seconds = None if wall is None else share * max(wall - tracker.elapsed, 0.0)
+        with tracker.stage("lp"):
+            solved = solve_relaxation(problem, seconds, lambda: tracker.exhausted)
+    _SOLVED[tracker] = solved
+    return solved
+
+
+class RelaxedStart(NamedTuple):
+    """The rounded LP schedule, scored; the LP's bound on the objective where it is one; and
+    whether the LP was solved to its optimum (not cut short by its share of the time)."""
+
+    start: Evaluation
+    bound: float | None
+    optimal: bool
+
+
+def relaxed_start(tracker: SolveTracker) -> RelaxedStart | None:
+    """The rounded LP schedule (stage ``"lp"``); None where `solve_relaxation_once` has no LP."""
+    solved = solve_relaxation_once(tracker)
     if solved is None:
         return None
-    x, value = solved
-    bound = value * (1 - BOUND_MARGIN) if bounds_objective(problem) else None
-    return tracker.evaluate(rounded(problem, x), stage="lp"), bound
+    problem = tracker.problem
+    bound = solved.value * (1 - BOUND_MARGIN) if bounds_objective(problem) else None
+    start = tracker.evaluate(rounded(problem, solved.x), stage="lp")
+    return RelaxedStart(start, bound, solved.optimal)

@@ -1,0 +1,329 @@
+"""The assignment model, built from arrays for HiGHS: the LP relaxation and its MIPs.
+
+Why arrays: a model with a column per (task, machine) cell built through an
+algebraic layer costs seconds of Python at a few thousand tasks; built here as
+one column-wise sparse matrix it takes milliseconds at 500,000 cells, so the
+exact engine can solve restricted models over and over (size reduction,
+neighbourhood re-optimisation) within a budget of seconds.
+
+A model is defined over any set of cells (``task[i]`` may run on
+``machine[i]``): one column per cell, then the makespan C. Rows: each of its
+tasks runs once; each of its machines' busy time (at the fastest level) is at
+most C; each machine's summed demand within its capacities. The objective is
+the evaluator's as far as it is linear at every machine's fastest level (see
+`qsched.search.relaxation`), plus ``tie_weight`` times each cell's runtime: a
+tie-break towards the schedule with the least busy time among those of equal
+makespan, which leaves the machines slack for the next neighbourhood.
+Deadlines and the power cap are not in it: whoever uses a schedule from it
+scores it with the one evaluator, which does.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+import numpy.typing as npt
+
+from qsched.model.problem import Problem
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+#: A value at least this high is a chosen binary.
+CHOSEN = 0.5
+
+
+@dataclass(frozen=True)
+class Cells:
+    """The (task, machine) pairs a model has a column for, task-major."""
+
+    task: IntArray
+    machine: IntArray
+
+    @classmethod
+    def all(cls, tasks: int, machines: int) -> Cells:
+        task, machine = np.divmod(np.arange(tasks * machines, dtype=np.int64), machines)
+        return cls(task, machine)
+
+    @classmethod
+    def where(cls, allowed: npt.NDArray[np.bool_]) -> Cells:
+        """The cells of a (T, M) mask."""
+        task, machine = np.nonzero(allowed)
+        return cls(task.astype(np.int64), machine.astype(np.int64))
+
+    @classmethod
+    def block(cls, tasks: IntArray, machines: IntArray) -> Cells:
+        """Every pair of ``tasks`` x ``machines``: a neighbourhood's sub-problem."""
+        return cls(np.repeat(tasks, len(machines)), np.tile(machines, len(tasks)))
+
+    def __len__(self) -> int:
+        return len(self.task)
+
+
+def cell_costs(problem: Problem, runtime: FloatArray, cells: Cells) -> FloatArray:
+    """Each cell's share of the objective: its task's energy above idle on its machine at
+    the fastest level (``runtime``: the cells' runtimes there)."""
+    watts = problem.dynamic_watts(cells.task, cells.machine, problem.fastest_levels[cells.machine])
+    costs: FloatArray = problem.energy_weight * watts * runtime
+    return costs
+
+
+@dataclass(frozen=True)
+class RowPrices:
+    """An LP's duals: per task (its assignment row), per machine (its busy time row, <= 0)
+    and per machine and resource (its capacity row, <= 0)."""
+
+    task: FloatArray
+    busy: FloatArray
+    capacity: FloatArray
+
+    def reduced_costs(self, problem: Problem, runtimes: FloatArray) -> FloatArray:
+        """(T, M): how much the objective would change per unit of each cell, had the
+        model a column for it (a negative one would enter the LP's basis)."""
+        cells = Cells.all(*runtimes.shape)
+        costs = cell_costs(problem, runtimes[cells.task, cells.machine], cells)
+        reduced: FloatArray = (
+            costs.reshape(runtimes.shape)
+            - self.task[:, None]
+            - runtimes * self.busy[None, :]
+            - problem.demand @ self.capacity.T
+        )
+        return reduced
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Cell columns in HiGHS's column-wise form (``addCols``' arguments, less the bounds)."""
+
+    cost: FloatArray
+    start: IntArray
+    index: IntArray
+    value: FloatArray
+
+
+def cell_columns(
+    problem: Problem,
+    cells: Cells,
+    runtime: FloatArray,
+    rows: tuple[IntArray, IntArray, int, int],
+    tie_weight: float,
+) -> Columns:
+    """The columns of ``cells``: a 1 in its task's row, its ``runtime`` in its machine's busy
+    row, its task's demand in its machine's capacity rows. ``rows``: each cell's task row
+    and machine position, and how many tasks and machines the model has."""
+    task_row, machine_row, tasks, machines = rows
+    columns, resources = len(cells), problem.capacity.shape[1]
+    cell, resource = np.nonzero(problem.demand[cells.task] > 0)
+    row = np.concatenate(
+        [task_row, tasks + machine_row, tasks + machines + machine_row[cell] * resources + resource]
+    )
+    column = np.concatenate([np.arange(columns), np.arange(columns), cell])
+    value = np.concatenate([np.ones(columns), runtime, problem.demand[cells.task[cell], resource]])
+    order = np.lexsort((row, column))
+    return Columns(
+        cell_costs(problem, runtime, cells) + tie_weight * runtime,
+        np.searchsorted(column[order], np.arange(columns + 1)),
+        row[order],
+        value[order],
+    )
+
+
+class AssignmentModel:
+    """One model over `Cells`, ready for HiGHS, with the maps back to the schedule."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        runtimes: FloatArray,
+        cells: Cells,
+        *,
+        integer: bool,
+        tie_weight: float = 0.0,
+    ):
+        self.problem, self.cells, self.runtimes = problem, cells, runtimes
+        self.tasks, task_row = np.unique(cells.task, return_inverse=True)
+        self.machines, machine_row = np.unique(cells.machine, return_inverse=True)
+        self.runtime = runtimes[cells.task, cells.machine]
+        columns = cell_columns(
+            problem,
+            cells,
+            self.runtime,
+            (task_row, machine_row, len(self.tasks), len(self.machines)),
+            tie_weight,
+        )
+        self.lp = self._build(problem, columns, integer)
+
+    def _build(self, problem: Problem, cells: Columns, integer: bool) -> highspy.HighsLp:
+        """The makespan C first (-1 in every busy row), then the cells' columns: cells added
+        later (`add_cells`) follow them, and C keeps its place."""
+        columns, tasks, machines = len(self.cells), len(self.tasks), len(self.machines)
+        resources = problem.capacity.shape[1]
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = columns + 1, tasks + machines + machines * resources
+        idle = problem.idle_watts.sum() if problem.idle_machines_on else 0.0
+        lp.col_cost_ = np.append(problem.makespan_weight + problem.energy_weight * idle, cells.cost)
+        lp.col_lower_ = np.zeros(columns + 1)
+        # x <= 1 follows from the task rows; the LP leaves it out so that every reduced cost
+        # of its optimum is >= 0 and prices the cells it lacks (`qsched.search.relaxation`).
+        lp.col_upper_ = np.append(np.inf, np.ones(columns) if integer else np.full(columns, np.inf))
+        lp.row_lower_ = np.concatenate(
+            [np.ones(tasks), np.full(machines + machines * resources, -highspy.kHighsInf)]
+        )
+        lp.row_upper_ = np.concatenate(
+            [np.ones(tasks), np.zeros(machines), problem.capacity[self.machines].ravel()]
+        )
+        matrix = lp.a_matrix_
+        matrix.format_ = highspy.MatrixFormat.kColwise
+        matrix.start_ = np.append(0, machines + cells.start)
+        matrix.index_ = np.concatenate([tasks + np.arange(machines), cells.index])
+        matrix.value_ = np.concatenate([-np.ones(machines), cells.value])
+        if integer:
+            lp.integrality_ = [highspy.HighsVarType.kContinuous] + [
+                highspy.HighsVarType.kInteger
+            ] * columns
+        return lp
+
+    def add_cells(self, highs: highspy.Highs, cells: Cells) -> None:
+        """Add ``cells`` to this LP, loaded in ``highs``, as columns after the ones it has
+        (its basis stays, so the next run starts from the last optimum). The model must
+        span every task and machine, so the new cells' rows exist."""
+        problem = self.problem
+        runtime = self.runtimes[cells.task, cells.machine]
+        rows = (cells.task, cells.machine, problem.num_tasks, problem.num_machines)
+        added = cell_columns(problem, cells, runtime, rows, 0.0)
+        count = len(cells)
+        highs.addCols(
+            count,
+            added.cost,
+            np.zeros(count),
+            np.full(count, highspy.kHighsInf),
+            len(added.index),
+            added.start[:-1].astype(np.int32),
+            added.index.astype(np.int32),
+            added.value,
+        )
+        self.cells = Cells(
+            np.concatenate([self.cells.task, cells.task]),
+            np.concatenate([self.cells.machine, cells.machine]),
+        )
+        self.runtime = np.concatenate([self.runtime, runtime])
+
+    def prices(self, row_dual: FloatArray) -> RowPrices:
+        """The rows' duals by task and machine (zero for those the model has no row for)."""
+        problem, tasks, machines = self.problem, len(self.tasks), len(self.machines)
+        resources = problem.capacity.shape[1]
+        task = np.zeros(problem.num_tasks)
+        task[self.tasks] = row_dual[:tasks]
+        busy = np.zeros(problem.num_machines)
+        busy[self.machines] = row_dual[tasks : tasks + machines]
+        capacity = np.zeros((problem.num_machines, resources))
+        capacity[self.machines] = row_dual[tasks + machines :].reshape(machines, resources)
+        return RowPrices(task, busy, capacity)
+
+    def start_values(self, assignment: IntArray) -> FloatArray:
+        """Column values of a schedule (its tasks' machines must be among the cells)."""
+        chosen = assignment[self.cells.task] == self.cells.machine
+        busy = np.bincount(
+            np.searchsorted(self.machines, self.cells.machine[chosen]),
+            weights=self.runtime[chosen],
+            minlength=len(self.machines),
+        )
+        return np.append(busy.max(initial=0.0), chosen.astype(float))
+
+    def schedule(self, values: FloatArray, assignment: IntArray) -> IntArray:
+        """``assignment`` with the model's tasks moved where ``values`` puts them."""
+        chosen = values[1:] >= CHOSEN
+        moved = assignment.copy()
+        moved[self.cells.task[chosen]] = self.cells.machine[chosen]
+        return moved
+
+
+@contextmanager
+def quiet_stdout() -> Iterator[None]:
+    """HiGHS prints a banner on file descriptor 1 when a process makes its first instance,
+    before any option can turn it off; it must not land in ``qsched solve --json``."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 1)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def new_highs(seconds: float | None = None) -> highspy.Highs:
+    """A silent one-thread HiGHS, with a time limit if ``seconds``."""
+    with quiet_stdout():
+        highs = highspy.Highs()  # type: ignore[no-untyped-call]
+    highs.setOptionValue("output_flag", False)
+    highs.setOptionValue("log_to_console", False)
+    highs.setOptionValue("threads", 1)
+    if seconds is not None:
+        highs.setOptionValue("time_limit", max(seconds, 1e-3))
+    return highs
+
+
+def run_until(highs: highspy.Highs, should_stop: Callable[[], bool]) -> None:
+    """Run ``highs``, asking ``should_stop`` at each of its interrupt checks (every few
+    simplex iterations, interior point iterations and branch-and-bound steps), so a stop
+    request ends an LP or a MIP within milliseconds."""
+
+    def interrupt(event: highspy.HighsCallbackEvent) -> None:
+        if should_stop():
+            event.interrupt()
+
+    highs.cbSimplexInterrupt.subscribe(interrupt)
+    highs.cbIpmInterrupt.subscribe(interrupt)
+    highs.cbMipInterrupt.subscribe(interrupt)
+    highs.run()
+
+
+@dataclass(frozen=True)
+class MipAnswer:
+    """What a MIP solve left: its best column values (None if it found none), whether it
+    proved them optimal, and its bound."""
+
+    values: FloatArray | None
+    optimal: bool
+    bound: float
+
+
+def solve_mip(
+    model: AssignmentModel,
+    start: IntArray,
+    *,
+    nodes: int | None,
+    seconds: float | None,
+    should_stop: Callable[[], bool],
+    relative_gap: float = 0.0,
+) -> MipAnswer:
+    """Solve ``model`` as a MIP from the schedule ``start``.
+
+    ``nodes`` is the deterministic limit: with it (and no ``seconds``) the same model
+    always gives the same answer. ``seconds`` bounds the wall time as well, and
+    ``should_stop`` is asked at every HiGHS interrupt check (between its search steps).
+    """
+    highs = new_highs(seconds)
+    highs.setOptionValue("mip_rel_gap", relative_gap)
+    if nodes is not None:
+        highs.setOptionValue("mip_max_nodes", nodes)
+    highs.passModel(model.lp)
+    warm = highspy.HighsSolution()
+    warm.col_value = model.start_values(start).tolist()
+    warm.value_valid = True
+    highs.setSolution(warm)
+
+    run_until(highs, should_stop)
+    info = highs.getInfo()
+    found = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
+    values = np.asarray(highs.getSolution().col_value, dtype=float) if found else None
+    optimal = highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    return MipAnswer(values, optimal, float(info.mip_dual_bound))

@@ -1,0 +1,115 @@
+"""The assignment model from arrays: the exact problem where it claims to be, over any cells."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from baselines.milp import assignment_is_exact, check_milp
+from qsched.formats import hcsp
+from qsched.formats.generate import generate
+from qsched.model import registry
+from qsched.model.evaluate import evaluate
+from qsched.model.problem import Problem
+from qsched.model.solver import Budget, StopReason
+from qsched.search.assignment_mip import AssignmentModel, Cells, solve_mip
+from qsched.search.list_scheduling import fastest_runtimes, list_schedule
+
+
+def braun(tasks: int, machines: int, seed: int) -> Problem:
+    return Problem.from_message(hcsp.etc_problem(hcsp.braun_etc(tasks, machines, seed), "b"))
+
+
+def never() -> bool:
+    return False
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_integer_model_over_every_cell_finds_the_optimum(seed):
+    problem = braun(7, 3, seed)
+    runtimes = fastest_runtimes(problem)
+    model = AssignmentModel(problem, runtimes, Cells.all(7, 3), integer=True)
+    start = list_schedule(problem, "mct")
+    answer = solve_mip(model, start, nodes=None, seconds=None, should_stop=never)
+    assert answer.optimal and answer.values is not None
+    found = evaluate(problem, model.schedule(answer.values, start))
+    optimum = registry.solve(problem, "exhaustive").evaluation.makespan
+    assert found.makespan == pytest.approx(optimum)
+    assert answer.bound == pytest.approx(optimum, rel=1e-6)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 1_000),
+    tasks=st.integers(2, 12),
+    machines=st.integers(2, 5),
+    data=st.data(),
+)
+def test_a_schedule_read_into_a_block_and_back_is_unchanged(seed, tasks, machines, data):
+    problem = braun(tasks, machines, seed)
+    assignment = np.random.default_rng(seed).integers(0, machines, tasks)
+    block = data.draw(st.lists(st.integers(0, machines - 1), min_size=1, unique=True))
+    freed = np.flatnonzero(np.isin(assignment, block))
+    model = AssignmentModel(
+        problem,
+        fastest_runtimes(problem),
+        Cells.block(freed.astype(np.int64), np.sort(np.array(block, dtype=np.int64))),
+        integer=True,
+    )
+    values = model.start_values(assignment)
+    assert (model.schedule(values, assignment) == assignment).all()
+    busy = np.bincount(
+        assignment, weights=problem.etc[np.arange(tasks), assignment], minlength=machines
+    )
+    assert values[0] == pytest.approx(busy[block].max() if len(freed) else 0.0)
+
+
+def test_a_sub_mip_never_returns_worse_than_its_warm_start():
+    problem = braun(60, 6, 4)
+    runtimes = fastest_runtimes(problem)
+    start = list_schedule(problem, "min-min")
+    block = np.array([0, 1, 2], dtype=np.int64)
+    model = AssignmentModel(
+        problem,
+        runtimes,
+        Cells.block(np.flatnonzero(np.isin(start, block)).astype(np.int64), block),
+        integer=True,
+    )
+    answer = solve_mip(model, start, nodes=1, seconds=None, should_stop=never)
+    assert answer.values is not None
+    cost = model.lp.col_cost_
+    assert cost @ answer.values <= cost @ model.start_values(start) + 1e-9
+    assert evaluate(problem, model.schedule(answer.values, start)).feasible
+
+
+def test_a_stop_ends_the_mip_at_its_next_step():
+    problem = braun(400, 16, 1)
+    model = AssignmentModel(problem, fastest_runtimes(problem), Cells.all(400, 16), integer=True)
+    stop = threading.Event()
+    stop.set()
+    answer = solve_mip(
+        model, list_schedule(problem, "mct"), nodes=None, seconds=60, should_stop=stop.is_set
+    )
+    assert not answer.optimal
+
+
+def test_the_milp_takes_assignment_problems_past_the_general_models_limit():
+    problem = braun(200, 60, 2)  # 12,000 cells: past the Pyomo model's 10,000
+    assert assignment_is_exact(problem) and check_milp(problem, {}) == []
+    result = registry.solve(problem, "milp", Budget(wall_seconds=3))
+    assert result.facts["model"] == "assignment" and result.evaluation.feasible
+    if result.bound is not None:
+        assert result.bound <= result.evaluation.objective * (1 + 1e-6)
+    assert result.stop_reason in (StopReason.COMPLETED, StopReason.BUDGET)
+
+
+def test_the_milp_names_its_limit_for_problems_the_assignment_model_does_not_state():
+    problem = Problem.from_message(generate(200, 60, 1))  # DVFS levels: not an assignment
+    assert not assignment_is_exact(problem)
+    (violation,) = check_milp(problem, {})
+    assert violation.field == "problem.tasks"
+    assert "at most 10000" in violation.description and "without deadlines" in violation.description

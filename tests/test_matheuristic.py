@@ -1,0 +1,66 @@
+"""The matheuristic: exact where its neighbourhood is the whole problem, never worse than its
+start, and quick to stop at cluster size. (Every registered solver's contract, determinism
+for a seed and an evaluation budget included, is in test_contract.)"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qsched.formats import hcsp
+from qsched.model import registry
+from qsched.model.problem import Problem
+from qsched.model.solver import Budget
+from qsched.search.construct import heuristic_start
+from qsched.search.matheuristic import promising_cells
+from qsched.search.relaxation import solve_relaxation_once
+from qsched.search.tracker import SolveTracker
+from qsched.testing.contract import check_stop
+
+
+def braun(tasks: int, machines: int, seed: int) -> Problem:
+    return Problem.from_message(hcsp.etc_problem(hcsp.braun_etc(tasks, machines, seed), "b"))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_neighbourhood_of_every_machine_finds_the_optimum(seed):
+    problem = braun(8, 3, seed)
+    optimum = registry.solve(problem, "exhaustive").evaluation.makespan
+    result = registry.solve(
+        problem, "matheuristic", Budget(evaluations=200), seed, options={"size": 3}
+    )
+    assert result.evaluation.makespan == pytest.approx(optimum)
+
+
+@pytest.mark.parametrize("start", ["lp", "min-min"])
+def test_it_never_answers_worse_than_its_start(start):
+    problem = braun(120, 8, 3)
+    tracker = SolveTracker(problem, Budget(evaluations=10_000))
+    first = heuristic_start(tracker, start)
+    result = registry.solve(
+        problem, "matheuristic", Budget(evaluations=300), 1, options={"start": start}
+    )
+    assert result.evaluation.feasible
+    assert result.evaluation.objective <= first.objective * (1 + 1e-12)
+
+
+def test_the_size_reduction_keeps_each_tasks_own_and_cheapest_machines():
+    problem = braun(200, 10, 4)
+    tracker = SolveTracker(problem, Budget(evaluations=100))
+    start = heuristic_start(tracker, "min-min")
+    allowed = promising_cells(tracker, start.assignment, candidates=3)
+    tasks = np.arange(problem.num_tasks)
+    assert allowed[tasks, start.assignment].all()
+    assert (allowed.sum(axis=1) >= 3).all()
+    relaxation = solve_relaxation_once(tracker)
+    assert relaxation is not None
+    assert allowed[relaxation.x > 0].all()  # every cell the LP uses
+    cheapest = relaxation.reduced_cost.argmin(axis=1)
+    assert allowed[tasks, cheapest].all()
+
+
+@pytest.mark.parametrize("delay", [0.3, 1.5])
+def test_a_stop_ends_it_within_half_a_second_at_cluster_size(delay):
+    """At 2,048 x 64 the stop lands in the LP, the tabu burst or a MIP, each of which looks
+    at it within milliseconds."""
+    check_stop("matheuristic", braun(2048, 64, 7), delay=delay, grace=0.5, evaluations=50)
