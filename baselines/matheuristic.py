@@ -19,6 +19,7 @@ from qsched.model.problem import Problem
 from qsched.model.registry import SolverKind, register
 from qsched.model.solver import Budget, ProgressCallback, Result
 from qsched.search.construct import START, heuristic_start
+from qsched.search.cooperation import Team
 from qsched.search.matheuristic import MatheuristicSettings, matheuristic
 from qsched.search.neighbourhood import can_move
 from qsched.search.portfolio import MAX_WORKERS, run_workers
@@ -62,8 +63,8 @@ def matheuristic_solver(
     """Size-reduced MIP, then exact machine neighbourhoods, with restarts."""
     settings = MatheuristicSettings(candidates=candidates, size=size, nodes=nodes)
 
-    def search(tracker: SolveTracker, rng: np.random.Generator) -> None:
-        matheuristic(tracker, heuristic_start(tracker, start), rng, settings)
+    def search(tracker: SolveTracker, rng: np.random.Generator, team: Team | None) -> None:
+        matheuristic(tracker, heuristic_start(tracker, start), rng, settings, team)
 
     return run_workers(
         "matheuristic", problem, budget, seed, progress, workers, search,

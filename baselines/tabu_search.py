@@ -24,6 +24,7 @@ from qsched.model.problem import Problem
 from qsched.model.registry import SolverKind, register
 from qsched.model.solver import Budget, ProgressCallback, Result
 from qsched.search.construct import START, heuristic_start
+from qsched.search.cooperation import Team
 from qsched.search.neighbourhood import TABU, TabuSettings, can_move, tabu_search
 from qsched.search.portfolio import MAX_WORKERS, run_workers
 from qsched.search.tracker import SolveTracker
@@ -76,7 +77,8 @@ def tabu_search_solver(
     """Tabu search on the critical machine's moves and swaps, with kicks from the best."""
     settings = TabuSettings(tenure, patience, kick, samples)
 
-    def search(tracker: SolveTracker, rng: np.random.Generator) -> None:
+    def search(tracker: SolveTracker, rng: np.random.Generator, team: Team | None) -> None:
+        """An independent walk: tabu-search's workers do not meet their ``team``."""
         tabu_search(tracker, heuristic_start(tracker, start), rng, settings)
 
     return run_workers(

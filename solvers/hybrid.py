@@ -4,8 +4,9 @@ A simulator holds tens of qubits; a cluster's problem has thousands of tasks.
 The hybrid solver keeps a full schedule and lets QAOA re-solve small windows
 of it:
 
-1. Start: a registered solver (`STARTS`: the tabu search by default,
-   Min-min, the local search, the MILP), run through the registry on
+1. Start: a registered solver (`STARTS`: the matheuristic by default, the
+   strongest classical solver here; the tabu search, Min-min, the local
+   search, the MILP), run through the registry on
    ``start_share`` of the budget (of the wall time and of the evaluations,
    whichever are given), its schedule repaired; then polished by
    ``polish_steps`` proposals of the tabu search.
@@ -96,7 +97,7 @@ from qsched.solvers.window import (
 #: The ``sub_solver`` that takes every sampler of `samplers.NAMES` in turn.
 MIXED = "mixed"
 #: Registered solvers the hybrid can start from.
-STARTS = ("tabu-search", "min-min", "local-search", "milp")
+STARTS = ("matheuristic", "tabu-search", "min-min", "local-search", "milp")
 #: Starts that an evaluation budget does not bound (HiGHS runs until it proves optimality).
 WALL_TIME_STARTS = frozenset({"milp"})
 #: The least the start gets, when loading it took its whole share (it answers with its first
@@ -235,7 +236,7 @@ def hybrid(
             "start_share of the budget; milp needs a wall-time budget",
             choices=STARTS,
         ),
-    ] = "tabu-search",
+    ] = "matheuristic",
     start_share: Annotated[
         float,
         Option(

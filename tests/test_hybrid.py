@@ -254,9 +254,10 @@ def test_hybrid_refuses_an_unknown_sub_solver_and_oversized_windows():
 
 
 def test_the_start_solvers_refusals_are_the_start_options():
-    """The MILP takes at most 10,000 cells; the hybrid says so where the request arrives."""
+    """The general MILP takes at most 10,000 cells; the hybrid says so where the request
+    arrives."""
     with pytest.raises(ProblemError) as error:
-        registry.get("hybrid").check(braun(1024, 16), {"start": "milp"})
+        registry.get("hybrid").check(generated(700, 16, 1), {"start": "milp"})
     assert {v.field for v in error.value.violations} == {"options.start"}
 
 

@@ -7,6 +7,8 @@ A MIP finds such chains at once when it is small enough to solve, so the
 search makes it small (the approach of Fanjul-Peyro & Ruiz's size reduction
 and of Gogos et al.'s column pricing with restarts):
 
+0. **Tabu burst.** `tabu_steps` x T scored proposals of the tabu search from
+   the start close most of the gap that single moves can close, cheaply.
 1. **Size reduction.** The LP relaxation's reduced costs say which machines
    can matter for a task: the model keeps each task's ``candidates``
    machines of least reduced cost, every machine the LP uses it on, and the
@@ -24,7 +26,15 @@ and of Gogos et al.'s column pricing with restarts):
    fewer when a sub-MIP hits its node limit.
 3. **Restarts.** When the neighbourhoods reach `MAX_SIZE` machines and still
    keep nothing, step 1 runs again from the best schedule with one more
-   candidate machine per task.
+   candidate machine per task; once it keeps every machine (the whole
+   problem, on small ones), the rest of the budget goes to the tabu search.
+
+4. **Cooperation** (with a `Team`: ``workers`` > 1). Every `EPOCH` x M
+   neighbourhoods the workers exchange their schedules and bounds
+   (`qsched.search.cooperation`, at epochs counted in steps, so a seed still
+   gives one answer) and each relinks: the MIP over every cell its schedule or
+   an elite uses holds every schedule on the paths between them and finds the
+   best; it continues from that or the best elite, whichever is better.
 
 Every sub-MIP's schedule is scored by the one evaluator (one evaluation
 each). The MIPs are limited by node counts, so an evaluation budget gives
@@ -34,6 +44,7 @@ a stop request interrupts HiGHS at its next search step.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +52,7 @@ import numpy.typing as npt
 
 from qsched.model.evaluate import Evaluation
 from qsched.search.assignment_mip import AssignmentModel, Cells, IntArray, solve_mip
+from qsched.search.cooperation import Team
 from qsched.search.list_scheduling import fastest_runtimes
 from qsched.search.neighbourhood import TABU, tabu_search
 from qsched.search.relaxation import solve_relaxation_once
@@ -48,6 +60,8 @@ from qsched.search.tracker import SolveTracker
 
 #: Largest neighbourhood (machines); past it the search restarts from step 1.
 MAX_SIZE = 12
+#: Neighbourhoods per machine between two exchanges of cooperating workers.
+EPOCH = 4
 #: Weight of busy time against the makespan in every MIP's objective (per machine), small
 #: enough never to trade a makespan for it.
 TIE_WEIGHT = 1e-4
@@ -101,24 +115,37 @@ class Matheuristic:
         start: Evaluation,
         rng: np.random.Generator,
         settings: MatheuristicSettings,
+        team: Team | None = None,
     ):
-        self.tracker, self.rng, self.settings = tracker, rng, settings
+        self.tracker, self.rng, self.settings, self.team = tracker, rng, settings, team
         self.problem = tracker.problem
         self.runtimes = fastest_runtimes(self.problem)
         self.current = start
         self.size = min(settings.size, self.problem.num_machines)
         self.candidates = settings.candidates
-        self.kept = 0
-        self.promising = np.ones(self.runtimes.shape, dtype=bool)
-        self.solved = 0
 
     def run(self) -> Evaluation:
-        """Steps 0-3 until the budget ends; the best schedule the tracker has seen."""
-        steps = self.settings.tabu_steps * self.problem.num_tasks
-        self.current = tabu_search(self.tracker, self.current, self.rng, TABU, steps, "tabu")
-        self._reduced_mip()
+        """Steps 0-3 until the budget ends, meeting the team (if any) every epoch; the best
+        schedule the tracker has seen."""
+        try:
+            steps = self.settings.tabu_steps * self.problem.num_tasks
+            self.current = tabu_search(self.tracker, self.current, self.rng, TABU, steps, "tabu")
+            self._reduced_mip()
+            self._search()
+        finally:
+            if self.team is not None:
+                self.team.pool.leave(self.team.worker)
+        assert self.tracker.best is not None
+        return self.tracker.best
+
+    def _search(self) -> None:
+        """Steps 2 and 3, with an exchange every `EPOCH` x M neighbourhoods."""
         idle = 0
-        while not self.tracker.exhausted:
+        for step in itertools.count(1):
+            if self.tracker.exhausted:
+                return
+            if self.team is not None and step % (EPOCH * self.problem.num_machines) == 0:
+                self._cooperate(self.team)
             if self._neighbourhood():
                 idle = 0
                 continue
@@ -128,12 +155,55 @@ class Matheuristic:
             idle = 0
             if self.size < min(MAX_SIZE, self.problem.num_machines):
                 self.size += 1
-            else:
+            elif self.candidates < self.problem.num_machines:
                 self.candidates += 1
                 self.size = min(self.settings.size, self.problem.num_machines)
                 self._reduced_mip()
-        assert self.tracker.best is not None
-        return self.tracker.best
+            else:  # the size reduction kept every machine: no restart can find more
+                self.current = tabu_search(self.tracker, self.current, self.rng, TABU)
+                return
+
+    def _cooperate(self, team: Team) -> None:
+        """Exchange with the team, then relink: the MIP over every cell of this worker's
+        schedule and the elites' holds every schedule on every path between them (each task
+        on one of their machines), and finds the best of them; then continue from the best
+        of that and the best elite."""
+        tracker = self.tracker
+        exchange = team.pool.exchange(team.worker, tracker, self.current)
+        if exchange is None:
+            return
+        if exchange.bound is not None:
+            tracker.bound = max(exchange.bound, tracker.bound or exchange.bound)
+        tasks = np.arange(self.problem.num_tasks)
+        cells = np.zeros(self.runtimes.shape, dtype=bool)
+        for elite in exchange.elites:
+            cells[tasks, elite.assignment] = True
+        leader = exchange.elites[0]
+        if leader.key < self.current.key:
+            self.current = leader
+        if cells.sum() == self.problem.num_tasks:  # every schedule the same
+            return
+        with tracker.stage("relink"):
+            model = AssignmentModel(
+                self.problem,
+                self.runtimes,
+                Cells.where(cells),
+                integer=True,
+                tie_weight=self._tie_weight(),
+            )
+            answer = solve_mip(
+                model,
+                self.current.assignment,
+                nodes=self.settings.reduced_nodes,
+                seconds=_seconds_left(tracker, self.settings.reduced_share),
+                should_stop=self._stop,
+            )
+        if answer.values is not None and not tracker.exhausted:
+            found = tracker.evaluate(
+                model.schedule(answer.values, self.current.assignment), stage="relink"
+            )
+            if found.key <= self.current.key:
+                self.current = found
 
     def _stop(self) -> bool:
         return self.tracker.exhausted
@@ -142,13 +212,13 @@ class Matheuristic:
         """Step 1: the size-reduced MIP from the current schedule."""
         tracker = self.tracker
         with tracker.stage("reduced-mip"):
-            self.promising = promising_cells(tracker, self.current.assignment, self.candidates)
+            promising = promising_cells(tracker, self.current.assignment, self.candidates)
             if tracker.exhausted:
                 return
             model = AssignmentModel(
                 self.problem,
                 self.runtimes,
-                Cells.where(self.promising),
+                Cells.where(promising),
                 integer=True,
                 tie_weight=self._tie_weight(),
             )
@@ -195,7 +265,6 @@ class Matheuristic:
             self.size = max(2, self.size - 1)
         if answer.values is None or self.tracker.exhausted:
             return False
-        self.solved += 1
         assignment = model.schedule(answer.values, self.current.assignment)
         before = self._local(self.current.assignment, machines)
         after = self._local(assignment, machines)
@@ -206,7 +275,6 @@ class Matheuristic:
         if found.key > self.current.key:
             return False
         self.current = found
-        self.kept += 1
         return True
 
     def _local(self, assignment: IntArray, machines: IntArray) -> tuple[float, float]:
@@ -246,6 +314,7 @@ def matheuristic(
     start: Evaluation,
     rng: np.random.Generator,
     settings: MatheuristicSettings,
+    team: Team | None = None,
 ) -> Evaluation:
     """Run `Matheuristic` from ``start`` until the tracker's budget ends."""
-    return Matheuristic(tracker, start, rng, settings).run()
+    return Matheuristic(tracker, start, rng, settings, team).run()

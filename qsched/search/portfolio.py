@@ -25,12 +25,14 @@ import numpy as np
 from qsched.model.evaluate import Evaluation
 from qsched.model.problem import Problem
 from qsched.model.solver import Budget, ProgressCallback, ProgressEvent, Result, TracePoint
+from qsched.search.cooperation import ElitePool, Team
 from qsched.search.tracker import SolveTracker
 
 #: The most workers a solve may ask for (each is a thread with its own schedule).
 MAX_WORKERS = 256
-#: One worker's search: runs on its tracker with its generator until the budget ends.
-Search = Callable[[SolveTracker, np.random.Generator], Any]
+#: One worker's search: runs on its tracker with its generator until the budget ends; its
+#: `Team` (None when it runs alone) is where it may exchange schedules with the others.
+Search = Callable[[SolveTracker, np.random.Generator, Team | None], Any]
 
 
 def _shares(budget: Budget, workers: int) -> list[Budget]:
@@ -84,15 +86,16 @@ def run_workers(
         workers = max(1, min(workers, budget.evaluations))
     if workers == 1:
         tracker = SolveTracker(problem, budget, progress)
-        search(tracker, worker_rng(seed, 0))
+        search(tracker, worker_rng(seed, 0), None)
         return tracker.result(solver, completed=completed, facts=facts)
     reports = _BestReports(progress)
+    pool = ElitePool(workers)
     trackers = [SolveTracker(problem, share) for share in _shares(budget, workers)]
     for tracker in trackers:
         tracker.progress = _forwarder(tracker, reports)
-    with ThreadPoolExecutor(workers, thread_name_prefix=f"{solver}-worker") as pool:
+    with ThreadPoolExecutor(workers, thread_name_prefix=f"{solver}-worker") as threads:
         runs = [
-            pool.submit(search, tracker, worker_rng(seed, index))
+            threads.submit(search, tracker, worker_rng(seed, index), Team(pool, index))
             for index, tracker in enumerate(trackers)
         ]
         for run in runs:
