@@ -178,7 +178,7 @@ def mean_gaps(report: str) -> dict[str, str]:
 
 def test_the_readme_headline_is_what_the_records_say() -> None:
     pages = {page.name: page for page in GEN.BENCHMARK_PAGES}
-    recorded = mean_gaps(pages["hcsp-30s"].render()) | mean_gaps(pages["hcsp-hybrid-30s"].render())
+    recorded = mean_gaps(pages["hcsp-10s"].render())
     headline = table_rows(section(README.read_text(), "## Where it stands"))[1:]
     assert len(headline) >= 5
     for solver, _, gap in headline:

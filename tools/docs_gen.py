@@ -298,6 +298,21 @@ def _suite_page(name: str, title: str, report: SuiteReport) -> BenchmarkPage:
 
 BENCHMARK_PAGES = (
     _suite_page(
+        "hcsp-10s",
+        "Braun et al. 512×16, 10 s per solver (CPR's budget)",
+        SuiteReport("hcsp", "hcsp-10s.jsonl", "matheuristic,hybrid,milp,tabu-search,cpsat"),
+    ),
+    _suite_page(
+        "hcsp-2048x64-40s",
+        "Published 2,048×64 A set, 40 s per run (CPR's budget)",
+        SuiteReport("hcsp", "hcsp-2048x64-40s.jsonl", "matheuristic"),
+    ),
+    _suite_page(
+        "hcsp-4096x128-60s",
+        "Published 4,096×128 A instances, 60 s per run (CPR's budget)",
+        SuiteReport("hcsp", "hcsp-4096x128-60s.jsonl", "matheuristic"),
+    ),
+    _suite_page(
         "hcsp-30s",
         "Braun et al. 512×16, 30 s per solver",
         SuiteReport(
@@ -331,13 +346,16 @@ BENCHMARK_PAGES = (
     _suite_page(
         "braun-30s",
         "Braun-style 1,024×32, 30 s, one core per run",
-        SuiteReport("braun", "braun-30s.jsonl", "min-min,tabu-search,cpsat"),
+        SuiteReport("braun", "braun-30s.jsonl", "min-min,tabu-search,cpsat,matheuristic,hybrid"),
     ),
     _suite_page(
         "braun-30s-workers",
         "Braun-style 1,024×32, 30 s, one and two workers",
         SuiteReport(
-            "braun", "braun-30s.jsonl", "tabu-search,cpsat,tabu-search@workers=2,cpsat@workers=2"
+            "braun",
+            "braun-30s.jsonl",
+            "matheuristic,tabu-search,cpsat,matheuristic@workers=2,tabu-search@workers=2,"
+            "cpsat@workers=2",
         ),
     ),
     _suite_page(

@@ -56,7 +56,7 @@ def _suite_flags() -> argparse.ArgumentParser:
     flags = argparse.ArgumentParser(add_help=False)
     flags.add_argument(
         "--solvers",
-        default="min-min,local-search,tabu-search,ga,pso,aco,milp,cpsat",
+        default="min-min,local-search,matheuristic,tabu-search,ga,pso,aco,milp,cpsat",
         help="comma-separated solver names (name@key=value+... runs one with options)",
     )
     flags.add_argument("--seeds", type=int, nargs="+", default=[0])

@@ -28,7 +28,7 @@ def add(commands: Commands) -> None:
     )
     compare.add_argument(
         "--solvers",
-        default="min-min,tabu-search,ga,pso,aco,milp,cpsat",
+        default="min-min,matheuristic,tabu-search,ga,pso,aco,milp,cpsat",
         help="comma-separated solver names",
     )
     add_request_flags(compare, "compare on a qsched server (the Compare RPC)", "CompareResponse")

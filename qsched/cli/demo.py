@@ -25,6 +25,7 @@ DEMO_SOLVERS = (
     "sufferage",
     "local-search",
     "tabu-search",
+    "matheuristic",
     "ga",
     "pso",
     "aco",

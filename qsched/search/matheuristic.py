@@ -8,7 +8,8 @@ search makes it small (the approach of Fanjul-Peyro & Ruiz's size reduction
 and of Gogos et al.'s column pricing with restarts):
 
 0. **Tabu burst.** `tabu_steps` x T scored proposals of the tabu search from
-   the start close most of the gap that single moves can close, cheaply.
+   the start (at most half an evaluation budget) close most of the gap that
+   single moves can close, cheaply.
 1. **Size reduction.** The LP relaxation's reduced costs say which machines
    can matter for a task: the model keeps each task's ``candidates``
    machines of least reduced cost, every machine the LP uses it on, and the
@@ -129,6 +130,8 @@ class Matheuristic:
         schedule the tracker has seen."""
         try:
             steps = self.settings.tabu_steps * self.problem.num_tasks
+            if self.tracker.budget.evaluations is not None:  # leave the MIPs their turn
+                steps = min(steps, self.tracker.budget.evaluations // 2)
             self.current = tabu_search(self.tracker, self.current, self.rng, TABU, steps, "tabu")
             self._reduced_mip()
             self._search()
