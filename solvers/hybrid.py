@@ -41,8 +41,9 @@ of it:
    rates compare within one run, where separate runs each meet a schedule
    that its own sub-solver has already worked over.
 5. Accept: the ``candidates`` best distinct window assignments by the
-   window's program (meeting its rows first) are scored on the incremental
-   schedule by moving only the window's tasks; the best replaces the
+   window's program (meeting its rows first; by default every distinct
+   sample, `CANDIDATES`) are scored on the incremental schedule by moving
+   only the window's tasks; the best replaces the
    incumbent when its key (feasibility, violation, objective) is better, or
    when it keeps the key and lowers the window's machines' last finish or
    busy time (a plateau move that makes room: `WindowSearch._accept_best`;
@@ -107,6 +108,12 @@ from qsched.solvers.window import (
 
 #: The ``sub_solver`` that takes every sampler of `samplers.NAMES` in turn.
 MIXED = "mixed"
+#: Window assignments scored on the full schedule, by default: as many as the default shots,
+#: so every distinct sample is. The window's program ranks them poorly for the schedule's key
+#: (on a tabu-search start of Braun 1,024 x 32 u_c_lohi the assignments that lower the makespan
+#: ranked 15th to 112th of 256, and QAOA sampled them in 9 of the 10 windows that had them, but
+#: the old 4 never reached them), and each costs one evaluation of O(moved tasks).
+CANDIDATES = 256
 #: Registered solvers the hybrid can start from.
 STARTS = ("tabu-search", "min-min", "local-search", "milp")
 #: Starts that an evaluation budget does not bound (HiGHS runs until it proves optimality).
@@ -215,8 +222,13 @@ def hybrid(
         ),
     ] = TABU_UPDATES,
     candidates: Annotated[
-        int, Option("best window assignments tried in the full schedule", minimum=1, maximum=1_000)
-    ] = 4,
+        int,
+        Option(
+            "best window assignments (by the window's program) scored on the full schedule",
+            minimum=1,
+            maximum=1_000,
+        ),
+    ] = CANDIDATES,
     optimizer_evaluations: Annotated[
         int,
         Option(
