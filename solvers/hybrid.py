@@ -11,10 +11,13 @@ of it:
    whichever are given), its schedule repaired; then polished by
    ``polish_steps`` proposals of the tabu search.
 2. Window (`qsched.solvers.window`): the machine that finishes last plus
-   ``window_machines - 1`` others (drawn with weights favouring the least
-   busy), and up to ``window_qubits / window_machines`` of their tasks,
-   taken from each machine in turn (the critical machine first), fewer if
-   the capacity rows' slack bits would not fit ``window_qubits``.
+   ``window_machines - 1`` others (drawn with weights favouring those with
+   room for its tasks: slack times one plus the number of its tasks that fit
+   in it), and up to ``window_qubits / window_machines`` of their tasks,
+   taken from each machine in turn (the critical machine first; each
+   machine's drawn towards those that run cheaply on the window's other
+   machines), fewer if the capacity rows' slack bits would not fit
+   ``window_qubits``.
    Everything else stays fixed.
 3. Sub-QUBO: `allocation.TaskAllocation` on the window's tasks and machines,
    with the fixed tasks' work on those machines as ``base_load``, their
@@ -23,7 +26,9 @@ of it:
    keeps it).
 4. Sub-solver (``sub_solver``): ``qaoa`` (the engine, XY mixer started
    from the incumbent's window assignment, ``shots`` samples; angles by
-   COBYLA with INTERP, depth ``depth``, on one window in
+   COBYLA with INTERP on CVaR at ``cvar_alpha`` (the mean cost of the best
+   alpha of the samples, Barkoutsos et al. 2020: on <C> the optimizer keeps
+   the state on the incumbent), depth ``depth``, on one window in
    ``reoptimize_every``, reused in between), or the ablations ``sa`` and
    ``tabu`` (QAOA's classical peers on the same window QUBO, ``shots``
    reads, ``sweeps`` and ``tabu_updates`` long, each set so that a window
@@ -37,9 +42,13 @@ of it:
    rates compare within one run, where separate runs each meet a schedule
    that its own sub-solver has already worked over.
 5. Accept: the ``candidates`` best distinct window assignments by the
-   window's program (meeting its rows first) are scored on the incremental
-   schedule by moving only the window's tasks; the best replaces the
-   incumbent when its key (feasibility, violation, objective) is better.
+   window's program (meeting its rows first; by default every distinct
+   sample, `CANDIDATES`) are scored on the incremental schedule by moving
+   only the window's tasks; the best replaces the
+   incumbent when its key (feasibility, violation, objective) is better, or
+   when it keeps the key and lowers the window's machines' last finish or
+   busy time (a plateau move that makes room: `WindowSearch._accept_best`;
+   it never worsens the key).
    Then ``window_polish`` hill-climbing steps on the incumbent settle the
    rest around the window (accept-if-not-worse, so they never make it worse).
 
@@ -54,7 +63,8 @@ within hundredths of a second in the windows and about a second in the
 MILP. The run's `statistics.WindowStatistics` go into the facts: the windows
 tried and accepted, the acceptance rate and the windows whose sub-solver
 offered nothing but the incumbent's assignment, in total and per sub-solver
-(``sub_solvers``: windows, accepted, acceptance_rate, without_candidates, and
+(``sub_solvers``: windows, accepted, plateau (the accepted plateau moves),
+acceptance_rate, without_candidates, and
 improvement, the objective's decrease summed over the sub-solver's accepted
 windows: negative where a window bought feasibility or less violation with
 objective), so every run and every benchmark report says what the QAOA step
@@ -84,18 +94,27 @@ from qsched.solvers.samplers import NAMES, SWEEPS, SamplerSettings, make_sampler
 from qsched.solvers.sampling import QuboSampler
 from qsched.solvers.statistics import WindowStatistics
 from qsched.solvers.window import (
+    CVAR_ALPHA,
     TABU_UPDATES,
     AngleCache,
     StopRequested,
     Window,
-    candidate_key,
+    candidate_score,
     fitting_window,
+    makes_room,
     ranked,
+    room,
     window_assignments,
 )
 
 #: The ``sub_solver`` that takes every sampler of `samplers.NAMES` in turn.
 MIXED = "mixed"
+#: Window assignments scored on the full schedule, by default: as many as the default shots,
+#: so every distinct sample is. The window's program ranks them poorly for the schedule's key
+#: (on a tabu-search start of Braun 1,024 x 32 u_c_lohi the assignments that lower the makespan
+#: ranked 15th to 112th of 256, and QAOA sampled them in 9 of the 10 windows that had them, but
+#: the old 4 never reached them), and each costs one evaluation of O(moved tasks).
+CANDIDATES = 256
 #: Registered solvers the hybrid can start from.
 STARTS = ("matheuristic", "tabu-search", "min-min", "local-search", "milp")
 #: Starts that an evaluation budget does not bound (HiGHS runs until it proves optimality).
@@ -204,8 +223,13 @@ def hybrid(
         ),
     ] = TABU_UPDATES,
     candidates: Annotated[
-        int, Option("best window assignments tried in the full schedule", minimum=1, maximum=1_000)
-    ] = 4,
+        int,
+        Option(
+            "best window assignments (by the window's program) scored on the full schedule",
+            minimum=1,
+            maximum=1_000,
+        ),
+    ] = CANDIDATES,
     optimizer_evaluations: Annotated[
         int,
         Option(
@@ -221,6 +245,16 @@ def hybrid(
             "hill-climbing steps on the incumbent after each window", minimum=0, maximum=1_000_000
         ),
     ] = 20,
+    cvar_alpha: Annotated[
+        float,
+        Option(
+            "share of the probability mass whose mean cost the window angles minimize "
+            "(CVaR; 1: the mean, <C>)",
+            minimum=0,
+            maximum=1,
+            exclusive_minimum=True,
+        ),
+    ] = CVAR_ALPHA,
     reoptimize_every: Annotated[
         int,
         Option(
@@ -257,7 +291,11 @@ def hybrid(
         current = tabu_search(tracker, current, rng, TABU, polish_steps, stage="polish")
     settings = SamplerSettings(
         angles=AngleCache(
-            depth, optimizer_evaluations, reoptimize_every, lambda: tracker.exhausted
+            depth,
+            optimizer_evaluations,
+            reoptimize_every,
+            lambda: tracker.exhausted,
+            cvar_alpha,
         ),
         device=backends.device(backend),
         sweeps=sweeps,
@@ -380,29 +418,52 @@ class WindowSearch:
         polish, report."""
         count = min(self.settings.candidates, self.tracker.evaluations_left)
         candidates = ranked(window, found, count)
+        before = self.schedule.key
         improvement = self._accept_best(window, candidates)
         self.statistics = self.statistics.counted(
-            name, window.num_qubits, candidates=len(candidates), improvement=improvement
+            name,
+            window.num_qubits,
+            candidates=len(candidates),
+            improvement=improvement,
+            plateau=self.schedule.key == before,
         )
         self._polish()
         self._report(final=False)
 
     def _accept_best(self, window: Window, candidates: np.ndarray) -> float | None:
-        """Move the window's tasks as the best candidate says if that beats the incumbent, and
-        return the objective's decrease (None if none beat it); each candidate scored counts as
-        an evaluation (a window as at least one)."""
-        before = best_key = self.schedule.key
-        best = None
+        """Move the window's tasks as the best candidate says if it beats the incumbent or
+        holds its key and makes room, and return the objective's decrease (None if no candidate
+        was taken; 0 for a plateau move); each candidate scored counts as an evaluation (a
+        window as at least one).
+
+        A candidate beats the incumbent when the schedule's key (infeasible, violation,
+        objective: the evaluator's) is lower. A plateau move keeps the key exactly and lowers
+        the window's machines' last finish, or keeps it and lowers their summed busy time
+        (`window.makes_room`, by more than rounding). With a makespan objective this is what
+        the start leaves the windows: its single moves and swaps are exhausted and another
+        machine finishes within rounding of the critical one, so no window of the critical
+        machine and one partner can lower the makespan itself, but it can take work off the
+        critical machine; once every machine at the makespan has been relieved so, the next
+        window lowers it (tabu search and matheuristics accept such sideways moves to leave a
+        plateau). It never worsens the evaluator's objective: a candidate is taken only when
+        its key is at most the incumbent's, and the key's objective is the evaluator's. Among
+        the candidates the lowest (key, room) is taken.
+        """
+        before = self.schedule.key
+        best: tuple[tuple[bool, float, float], tuple[float, float]] | None = None
+        chosen = None
+        room_before = room(self.schedule, window.machines)
         for candidate in candidates:
-            key = candidate_key(self.schedule, window, candidate)
-            if key < best_key:
-                best_key, best = key, candidate
+            key, made = candidate_score(self.schedule, window, candidate)
+            takes = key < before or (key == before and makes_room(made, room_before))
+            if takes and (best is None or (key, made) < best):
+                best, chosen = (key, made), candidate
         self.tracker.spend(max(1, len(candidates)))
-        if best is None:
+        if best is None or chosen is None:
             return None
-        moved = best != window.start
-        self.schedule.assign(window.tasks[moved], window.machines[best[moved]])
-        return before[2] - best_key[2]
+        moved = chosen != window.start
+        self.schedule.assign(window.tasks[moved], window.machines[chosen[moved]])
+        return before[2] - best[0][2]
 
     def _polish(self) -> None:
         steps = min(self.settings.polish, self.tracker.evaluations_left)

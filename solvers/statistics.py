@@ -42,33 +42,40 @@ class SampleStatistics:
 
 @dataclass(frozen=True)
 class SubSolverWindows:
-    """One sub-solver's windows in a hybrid run: tried, accepted, those where it offered nothing
-    but the incumbent's assignment, and the objective's decrease summed over its accepted
-    windows (negative where a window bought feasibility or less violation with objective)."""
+    """One sub-solver's windows in a hybrid run: tried, accepted, those of the accepted that were
+    plateau moves (the schedule's key kept, room made on the window's machines:
+    `hybrid.WindowSearch._accept_best`), those where it offered nothing but the incumbent's
+    assignment, and the objective's decrease summed over its accepted windows (negative where
+    a window bought feasibility or less violation with objective)."""
 
     windows: int = 0
     accepted: int = 0
     without_candidates: int = 0
     improvement: float = 0.0
+    plateau: int = 0
 
     @property
     def acceptance_rate(self) -> float:
         return self.accepted / self.windows if self.windows else 0.0
 
-    def counted(self, *, candidates: int, improvement: float | None) -> SubSolverWindows:
+    def counted(
+        self, *, candidates: int, improvement: float | None, plateau: bool = False
+    ) -> SubSolverWindows:
         """With one more window, which had ``candidates`` candidates and was accepted with
-        ``improvement``, or rejected (None)."""
+        ``improvement`` (as a plateau move if ``plateau``), or rejected (None)."""
         return SubSolverWindows(
             self.windows + 1,
             self.accepted + (improvement is not None),
             self.without_candidates + (candidates == 0),
             self.improvement + (improvement or 0.0),
+            self.plateau + (improvement is not None and plateau),
         )
 
     def facts(self) -> dict[str, Any]:
         return {
             "windows": self.windows,
             "accepted": self.accepted,
+            "plateau": self.plateau,
             "acceptance_rate": self.acceptance_rate,
             "without_candidates": self.without_candidates,
             "improvement": self.improvement,
@@ -100,15 +107,27 @@ class WindowStatistics:
         return self.accepted_windows / self.windows if self.windows else 0.0
 
     @property
+    def plateau_windows(self) -> int:
+        return sum(s.plateau for s in self.by_sub_solver.values())
+
+    @property
     def windows_without_candidates(self) -> int:
         return sum(s.without_candidates for s in self.by_sub_solver.values())
 
     def counted(
-        self, name: str, qubits: int, *, candidates: int, improvement: float | None
+        self,
+        name: str,
+        qubits: int,
+        *,
+        candidates: int,
+        improvement: float | None,
+        plateau: bool = False,
     ) -> WindowStatistics:
         """With one more window of ``qubits`` qubits for the sub-solver ``name``
         (`SubSolverWindows.counted`)."""
-        one = self.by_sub_solver[name].counted(candidates=candidates, improvement=improvement)
+        one = self.by_sub_solver[name].counted(
+            candidates=candidates, improvement=improvement, plateau=plateau
+        )
         return replace(
             self,
             by_sub_solver={**self.by_sub_solver, name: one},
@@ -119,6 +138,7 @@ class WindowStatistics:
         return {
             "windows": self.windows,
             "accepted_windows": self.accepted_windows,
+            "plateau_windows": self.plateau_windows,
             "acceptance_rate": self.acceptance_rate,
             "windows_without_candidates": self.windows_without_candidates,
             "max_window_qubits": self.max_window_qubits,

@@ -6,7 +6,8 @@ schedule, so nothing a window does may cost O(problem):
 - the incumbent is an incremental `Schedule` (which keeps each machine's
   tasks, busy time and load), so the critical machine
   is read in O(1), the window's tasks in O(tasks on its machines), its
-  fixed work and remaining capacity in O(window);
+  partners in O(M x tasks on the critical machine), its fixed work and
+  remaining capacity in O(window);
 - the window's QUBO is built from arrays (`TaskAllocation.to_qubo`),
   not through a `QuadraticProgram`;
 - the sub-solver's samples are ranked on the window's program with array
@@ -21,7 +22,8 @@ one-hot task rows and the incumbent's window assignment as start state, and
 rows are not all one-hot is dropped (`one_hot_assignments`):
 
 - ``qaoa``: the engine's QAOA, XY mixer from the incumbent's window
-  assignment; angles from `AngleCache`. Every sampler runs on one thread
+  assignment; angles from `AngleCache` (CVaR, so that the samples leave the
+  incumbent). Every sampler runs on one thread
   here (`one_thread`): a window's state is small enough that starting each
   gate's parallel loop costs more than it saves, and where another process
   shares the cores, a two-thread gate waits for the preempted thread. With
@@ -60,6 +62,15 @@ from qsched.solvers.sampling import QuboModel, QuboSampler
 #: Variable updates per tabu search of a ``tabu`` window (with one restart: about a QAOA
 #: window's time at the CPU engine's window size and the hybrid's default shots).
 TABU_UPDATES = 15_000
+#: Relative change in a window's machines' finish or busy time below which a plateau
+#: candidate (`makes_room`) is taken to make no room.
+ROOM_TOLERANCE = 1e-9
+#: How strongly a window's tasks are drawn towards those that run cheaply on its other
+#: machines (`choose_tasks`: weight ratio ** -AFFINITY_POWER).
+AFFINITY_POWER = 4.0
+#: The share of the probability mass whose mean cost the window angles minimize (CVaR_alpha,
+#: `AngleCache`); Barkoutsos et al. 2020 found 0.1 to 0.25 best.
+CVAR_ALPHA = 0.2
 #: Added to every machine's slack when drawing the window's other machines, so that machines
 #: as busy as the critical one can still be drawn.
 SLACK_FLOOR = 1e-9
@@ -129,25 +140,59 @@ def sub_problem(
     )
 
 
+def runtimes(schedule: Schedule, tasks: np.ndarray, machines: np.ndarray) -> np.ndarray:
+    """(tasks, machines) each task's runtime on each machine at the machine's current level."""
+    problem = schedule.problem
+    levels = schedule.levels_of(machines)
+    frequency = problem.frequency[machines, levels]
+    runtime: np.ndarray = problem.etc[np.ix_(tasks, machines)] / frequency[None, :]
+    return runtime
+
+
 def choose_machines(schedule: Schedule, rng: np.random.Generator, count: int) -> np.ndarray:
     """The critical machine first, then ``count - 1`` others drawn with weights favouring the
-    least busy (the ones that can take its work)."""
+    ones with room for its work: a machine's slack (how much earlier than the critical one it
+    finishes) times one plus the number of the critical machine's tasks that would fit in it
+    (run there in less than the slack), so the partners are machines that can take the
+    critical machine's tasks without finishing last themselves. O(M x tasks on the critical
+    machine)."""
     busy = schedule.busy
     critical = schedule.critical_machine
     others = np.delete(np.arange(busy.size), critical)
     slack = busy[critical] - busy[others] + SLACK_FLOOR
-    drawn = rng.choice(others, min(count, busy.size) - 1, replace=False, p=slack / slack.sum())
+    own = schedule.tasks_on(critical)
+    with np.errstate(invalid="ignore"):
+        fitting = (runtimes(schedule, own, others) < slack[None, :]).sum(axis=0)
+    weights = slack * (1.0 + fitting)
+    drawn = rng.choice(others, min(count, busy.size) - 1, replace=False, p=weights / weights.sum())
     return np.concatenate(([critical], drawn))
 
 
 def choose_tasks(
     schedule: Schedule, machines: np.ndarray, rng: np.random.Generator, size: int
 ) -> np.ndarray:
-    """Up to ``size`` tasks taken in turn from each of ``machines`` (the critical machine first,
-    each machine's in random order), so every machine, the critical one above all, has tasks
-    in the window; in the order taken."""
-    shuffled = [rng.permutation(schedule.tasks_on(int(m))) for m in machines]
-    taken = [t for turn in zip_longest(*shuffled) for t in turn if t is not None]
+    """Up to ``size`` tasks taken in turn from each of ``machines`` (the critical machine first),
+    so every machine, the critical one above all, has tasks in the window; in the order taken.
+
+    Each machine's tasks are drawn without replacement with weights favouring those that run
+    cheaply on the window's other machines: weight ``r ** -AFFINITY_POWER``, ``r`` the task's
+    least runtime on another window machine over its runtime on its own (Efraimidis-Spirakis
+    keys), so the window holds the moves and swaps that can lower its machines' finish rather
+    than tasks that only fit where they are, and successive windows on the same machines still
+    differ."""
+    taken_by_machine = []
+    for m in machines.tolist():
+        tasks = schedule.tasks_on(int(m))
+        others = machines[machines != m]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cheapest = runtimes(schedule, tasks, others).min(axis=1)
+            ratio = cheapest / runtimes(schedule, tasks, np.array([m]))[:, 0]
+        ratio = np.nan_to_num(ratio, nan=np.inf, posinf=np.inf)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            keys = np.log(rng.random(tasks.size)) * ratio**AFFINITY_POWER
+        keys = np.nan_to_num(keys, nan=-np.inf)
+        taken_by_machine.append(tasks[np.argsort(-keys, kind="stable")])
+    taken = [t for turn in zip_longest(*taken_by_machine) for t in turn if t is not None]
     return np.array(taken[:size], dtype=np.int64)
 
 
@@ -179,13 +224,28 @@ class AngleCache:
     good angles transfer between such instances: parameter concentration, Brandao et al.
     2018), so most windows cost one state evolution instead of an optimizer loop.
 
+    The angles minimize CVaR_alpha of the window's cost (`EngineQaoa.cvar`: the mean over
+    the best ``alpha`` of the probability mass; Barkoutsos et al. 2020), not <C>. A window's
+    XY mixer starts from the incumbent, which is a local optimum of the window's QUBO, so
+    <C> is least with the mixer angles at 0 and the state left on the incumbent: every shot
+    was the incumbent. CVaR only scores the best tail, so spreading the state costs nothing
+    while the incumbent keeps ``alpha`` of the mass, and pays wherever a better assignment
+    gathers some: the samples offer other candidates. ``alpha = 1`` is <C> (the old angles).
+
     The optimizer loop is the one long step of a window (hundreds of state evolutions), so
     it looks at ``should_stop`` before each and raises `StopRequested` when it is true.
     """
 
-    def __init__(self, depth: int, evaluations: int, every: int, should_stop: Callable[[], bool]):
+    def __init__(
+        self,
+        depth: int,
+        evaluations: int,
+        every: int,
+        should_stop: Callable[[], bool],
+        alpha: float = CVAR_ALPHA,
+    ):
         self.depth, self.evaluations, self.every = depth, evaluations, every
-        self.should_stop = should_stop
+        self.should_stop, self.alpha = should_stop, alpha
         self.uses = 0
         self.angles: Angles | None = None
 
@@ -200,7 +260,7 @@ class AngleCache:
         def expectation(gammas: np.ndarray, betas: np.ndarray) -> float:
             if self.should_stop():
                 raise StopRequested
-            return engine.expectation(gammas, betas)
+            return engine.cvar(gammas, betas, self.alpha)
 
         return expectation
 
@@ -259,9 +319,33 @@ def candidate_key(
 ) -> tuple[bool, float, float]:
     """The schedule's key with the window's tasks placed as ``candidate`` says, the schedule
     put back afterwards: only the tasks that move are touched."""
+    return candidate_score(schedule, window, candidate)[0]
+
+
+def candidate_score(
+    schedule: Schedule, window: Window, candidate: np.ndarray
+) -> tuple[tuple[bool, float, float], tuple[float, float]]:
+    """`candidate_key`, and the window's machines' `room` with the tasks so placed."""
     moved = candidate != window.start
     tasks = window.tasks[moved]
     schedule.assign(tasks, window.machines[candidate[moved]])
-    key = schedule.key
+    key, made = schedule.key, room(schedule, window.machines)
     schedule.assign(tasks, window.machines[window.start[moved]])
-    return key
+    return key, made
+
+
+def room(schedule: Schedule, machines: np.ndarray) -> tuple[float, float]:
+    """How much room ``machines`` leave: their last finish, then their summed busy time (the
+    lower, the more)."""
+    busy = schedule.busy[machines]
+    return float(busy.max()), float(busy.sum())
+
+
+def makes_room(made: tuple[float, float], before: tuple[float, float]) -> bool:
+    """Whether ``made`` is lower than ``before`` (`room`), lexicographically, each by more than
+    a relative `ROOM_TOLERANCE` of the last finish (so that rounding in the incremental sums
+    is never taken for room)."""
+    tolerance = ROOM_TOLERANCE * max(abs(before[0]), 1.0)
+    if made[0] < before[0] - tolerance:
+        return True
+    return abs(made[0] - before[0]) <= tolerance and made[1] < before[1] - tolerance
