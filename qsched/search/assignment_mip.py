@@ -289,11 +289,13 @@ def run_until(highs: highspy.Highs, should_stop: Callable[[], bool]) -> None:
 @dataclass(frozen=True)
 class MipAnswer:
     """What a MIP solve left: its best column values (None if it found none), whether it
-    proved them optimal, and its bound."""
+    proved them optimal, its bound, and its work (1 + branch-and-bound nodes + simplex
+    iterations: deterministic, and what an evaluation budget charges for it)."""
 
     values: FloatArray | None
     optimal: bool
     bound: float
+    work: int
 
 
 def solve_mip(
@@ -302,19 +304,23 @@ def solve_mip(
     *,
     nodes: int | None,
     seconds: float | None,
+    iterations: int | None = None,
     should_stop: Callable[[], bool],
     relative_gap: float = 0.0,
 ) -> MipAnswer:
     """Solve ``model`` as a MIP from the schedule ``start``.
 
-    ``nodes`` is the deterministic limit: with it (and no ``seconds``) the same model
-    always gives the same answer. ``seconds`` bounds the wall time as well, and
-    ``should_stop`` is asked at every HiGHS interrupt check (between its search steps).
+    ``nodes`` and ``iterations`` (simplex iterations) are the deterministic limits: with
+    them (and no ``seconds``) the same model always gives the same answer. ``seconds``
+    bounds the wall time as well, and ``should_stop`` is asked at every HiGHS interrupt
+    check (between its search steps).
     """
     highs = new_highs(seconds)
     highs.setOptionValue("mip_rel_gap", relative_gap)
     if nodes is not None:
         highs.setOptionValue("mip_max_nodes", nodes)
+    if iterations is not None:
+        highs.setOptionValue("simplex_iteration_limit", iterations)
     highs.passModel(model.lp)
     warm = highspy.HighsSolution()
     warm.col_value = model.start_values(start).tolist()
@@ -326,4 +332,5 @@ def solve_mip(
     found = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
     values = np.asarray(highs.getSolution().col_value, dtype=float) if found else None
     optimal = highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
-    return MipAnswer(values, optimal, float(info.mip_dual_bound))
+    work = 1 + max(info.mip_node_count, 0) + max(info.simplex_iteration_count, 0)
+    return MipAnswer(values, optimal, float(info.mip_dual_bound), work)

@@ -52,7 +52,7 @@ import numpy as np
 import numpy.typing as npt
 
 from qsched.model.evaluate import Evaluation
-from qsched.search.assignment_mip import AssignmentModel, Cells, IntArray, solve_mip
+from qsched.search.assignment_mip import AssignmentModel, Cells, IntArray, MipAnswer, solve_mip
 from qsched.search.cooperation import Team
 from qsched.search.list_scheduling import fastest_runtimes
 from qsched.search.neighbourhood import TABU, tabu_search
@@ -194,12 +194,10 @@ class Matheuristic:
                 integer=True,
                 tie_weight=self._tie_weight(),
             )
-            answer = solve_mip(
+            answer = self._solve(
                 model,
-                self.current.assignment,
-                nodes=self.settings.reduced_nodes,
-                seconds=_seconds_left(tracker, self.settings.reduced_share),
-                should_stop=self._stop,
+                self.settings.reduced_nodes,
+                _seconds_left(tracker, self.settings.reduced_share),
             )
         if answer.values is not None and not tracker.exhausted:
             found = tracker.evaluate(
@@ -225,12 +223,10 @@ class Matheuristic:
                 integer=True,
                 tie_weight=self._tie_weight(),
             )
-            answer = solve_mip(
+            answer = self._solve(
                 model,
-                self.current.assignment,
-                nodes=self.settings.reduced_nodes,
-                seconds=_seconds_left(tracker, self.settings.reduced_share),
-                should_stop=self._stop,
+                self.settings.reduced_nodes,
+                _seconds_left(tracker, self.settings.reduced_share),
             )
         if answer.values is not None:
             found = tracker.evaluate(
@@ -238,6 +234,25 @@ class Matheuristic:
             )
             if found.key <= self.current.key:
                 self.current = found
+
+    def _solve(self, model: AssignmentModel, nodes: int, seconds: float | None) -> MipAnswer:
+        """``model`` from the current schedule, within ``nodes`` and ``seconds`` and, under an
+        evaluation budget, within what is left of it: nodes and simplex iterations are each
+        at least one unit of the MIP's work, which the budget is then charged (it weighed
+        many schedules), but never past it: the schedule found still gets its evaluation."""
+        tracker, budget = self.tracker, self.tracker.budget
+        left = None if budget.evaluations is None else budget.evaluations - tracker.evaluations
+        answer = solve_mip(
+            model,
+            self.current.assignment,
+            nodes=nodes if left is None else max(1, min(nodes, left)),
+            iterations=None if left is None else max(1, left),
+            seconds=seconds,
+            should_stop=self._stop,
+        )
+        charged = answer.work - 1 if left is None else min(answer.work - 1, left - 1)
+        tracker.spend(max(0, charged))
+        return answer
 
     def _tie_weight(self) -> float:
         problem = self.problem
@@ -257,12 +272,8 @@ class Matheuristic:
             tie_weight=self._tie_weight(),
         )
         left = _seconds_left(self.tracker)
-        answer = solve_mip(
-            model,
-            self.current.assignment,
-            nodes=self.settings.nodes,
-            seconds=None if left is None else min(self.settings.seconds, left),
-            should_stop=self._stop,
+        answer = self._solve(
+            model, self.settings.nodes, None if left is None else min(self.settings.seconds, left)
         )
         if not answer.optimal:
             self.size = max(2, self.size - 1)
