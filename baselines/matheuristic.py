@@ -22,7 +22,7 @@ from qsched.search.construct import START, heuristic_start
 from qsched.search.cooperation import Team
 from qsched.search.matheuristic import MatheuristicSettings, matheuristic
 from qsched.search.neighbourhood import can_move
-from qsched.search.portfolio import MAX_WORKERS, run_workers
+from qsched.search.portfolio import WORKERS, run_workers
 from qsched.search.tracker import SolveTracker
 
 DEFAULTS = MatheuristicSettings()
@@ -51,14 +51,7 @@ def matheuristic_solver(
         int,
         Option("branch-and-bound nodes a sub-MIP may take", minimum=1, maximum=1_000_000_000),
     ] = DEFAULTS.nodes,
-    workers: Annotated[
-        int,
-        Option(
-            "searches run side by side (threads), each with its own seed",
-            minimum=1,
-            maximum=MAX_WORKERS,
-        ),
-    ] = 1,
+    workers: Annotated[int, WORKERS] = 1,
 ) -> Result:
     """Size-reduced MIP, then exact machine neighbourhoods, with restarts."""
     settings = MatheuristicSettings(candidates=candidates, size=size, nodes=nodes)

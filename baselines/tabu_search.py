@@ -26,7 +26,7 @@ from qsched.model.solver import Budget, ProgressCallback, Result
 from qsched.search.construct import START, heuristic_start
 from qsched.search.cooperation import Team
 from qsched.search.neighbourhood import TABU, TabuSettings, can_move, tabu_search
-from qsched.search.portfolio import MAX_WORKERS, run_workers
+from qsched.search.portfolio import WORKERS, run_workers
 from qsched.search.tracker import SolveTracker
 
 
@@ -65,14 +65,7 @@ def tabu_search_solver(
             maximum=1_000_000,
         ),
     ] = TABU.samples,
-    workers: Annotated[
-        int,
-        Option(
-            "searches run side by side (threads), each with its own seed",
-            minimum=1,
-            maximum=MAX_WORKERS,
-        ),
-    ] = 1,
+    workers: Annotated[int, WORKERS] = 1,
 ) -> Result:
     """Tabu search on the critical machine's moves and swaps, with kicks from the best."""
     settings = TabuSettings(tenure, patience, kick, samples)

@@ -186,7 +186,24 @@ class Matheuristic:
             self.current = leader
         if cells.sum() == self.problem.num_tasks:  # every schedule the same
             return
-        with tracker.stage("relink"):
+        self._large_mip(cells, "relink")
+
+    def _stop(self) -> bool:
+        return self.tracker.exhausted
+
+    def _reduced_mip(self) -> None:
+        """Step 1: the size-reduced MIP from the current schedule."""
+        with self.tracker.stage("reduced-mip"):
+            promising = promising_cells(self.tracker, self.current.assignment, self.candidates)
+        self._large_mip(promising, "reduced-mip")
+
+    def _large_mip(self, cells: npt.NDArray[np.bool_], stage: str) -> None:
+        """The MIP over every task on the (T, M) mask ``cells``, from the current schedule,
+        on the reduced MIP's limits; its schedule becomes current if no worse."""
+        tracker = self.tracker
+        if tracker.exhausted:
+            return
+        with tracker.stage(stage):
             model = AssignmentModel(
                 self.problem,
                 self.runtimes,
@@ -201,36 +218,7 @@ class Matheuristic:
             )
         if answer.values is not None and not tracker.exhausted:
             found = tracker.evaluate(
-                model.schedule(answer.values, self.current.assignment), stage="relink"
-            )
-            if found.key <= self.current.key:
-                self.current = found
-
-    def _stop(self) -> bool:
-        return self.tracker.exhausted
-
-    def _reduced_mip(self) -> None:
-        """Step 1: the size-reduced MIP from the current schedule."""
-        tracker = self.tracker
-        with tracker.stage("reduced-mip"):
-            promising = promising_cells(tracker, self.current.assignment, self.candidates)
-            if tracker.exhausted:
-                return
-            model = AssignmentModel(
-                self.problem,
-                self.runtimes,
-                Cells.where(promising),
-                integer=True,
-                tie_weight=self._tie_weight(),
-            )
-            answer = self._solve(
-                model,
-                self.settings.reduced_nodes,
-                _seconds_left(tracker, self.settings.reduced_share),
-            )
-        if answer.values is not None:
-            found = tracker.evaluate(
-                model.schedule(answer.values, self.current.assignment), stage="reduced-mip"
+                model.schedule(answer.values, self.current.assignment), stage=stage
             )
             if found.key <= self.current.key:
                 self.current = found

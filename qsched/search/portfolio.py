@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from qsched.model.evaluate import Evaluation
+from qsched.model.options import Option
 from qsched.model.problem import Problem
 from qsched.model.solver import Budget, ProgressCallback, ProgressEvent, Result, TracePoint
 from qsched.search.cooperation import ElitePool, Team
@@ -30,6 +31,10 @@ from qsched.search.tracker import SolveTracker
 
 #: The most workers a solve may ask for (each is a thread with its own schedule).
 MAX_WORKERS = 256
+#: The ``workers`` option of the searches that run side by side.
+WORKERS = Option(
+    "searches run side by side (threads), each with its own seed", minimum=1, maximum=MAX_WORKERS
+)
 #: One worker's search: runs on its tracker with its generator until the budget ends; its
 #: `Team` (None when it runs alone) is where it may exchange schedules with the others.
 Search = Callable[[SolveTracker, np.random.Generator, Team | None], Any]
