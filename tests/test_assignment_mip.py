@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from baselines.milp import assignment_is_exact, check_milp
+from qsched.baselines.milp import assignment_is_exact, check_milp
 from qsched.formats import hcsp
 from qsched.formats.generate import generate
 from qsched.model import registry
