@@ -443,7 +443,9 @@ def _assignment_milp(tracker: SolveTracker, relative_gap: float) -> Result:
         should_stop=lambda: tracker.cancelled,
         relative_gap=relative_gap,
     )
-    facts["status"] = "optimal" if answer.optimal else "stopped"
+    facts["status"] = (
+        "optimal" if answer.optimal else "interrupted" if tracker.cancelled else "time limit"
+    )
     found = None
     if answer.values is not None:
         found = tracker.evaluate(model.schedule(answer.values, start.assignment), stage="milp")

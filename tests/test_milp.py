@@ -14,6 +14,7 @@ from qsched.model import registry
 from qsched.model.evaluate import evaluate
 from qsched.model.problem import Problem, ProblemError
 from qsched.model.solver import Budget, StopReason
+from qsched.testing.contract import unconstrained
 
 DATA = Path(__file__).resolve().parent.parent / "datasets" / "hcsp" / "512x16"
 
@@ -110,9 +111,10 @@ def test_exhaustive_search_proves_its_optimum_as_the_bound():
 
 
 def test_stop_interrupts_highs_and_the_incumbent_is_returned(monkeypatch):
-    """Stop set as HiGHS starts (far from proving optimality on a 512 x 16 instance): HiGHS
-    is interrupted from its callback and the solve answers with a full schedule, cancelled."""
-    problem = files.read_problem(DATA / "u_i_hihi.0")
+    """Stop set as HiGHS starts on the Pyomo model (DVFS energy, every schedule feasible):
+    HiGHS is interrupted from its callback and the solve answers with a full schedule,
+    cancelled."""
+    problem = unconstrained(Problem.from_message(generate(120, 8, seed=2)))
     stop = threading.Event()
     solve = milp.StoppableHighs._solve
 
@@ -124,7 +126,7 @@ def test_stop_interrupts_highs_and_the_incumbent_is_returned(monkeypatch):
     result = registry.solve(problem, "milp", Budget(wall_seconds=600, stop=stop))
     assert result.facts["status"] == "interrupted"
     assert result.stop_reason is StopReason.CANCELLED
-    assert result.evaluation.feasible and result.evaluation.assignment.shape == (512,)
+    assert result.evaluation.feasible and result.evaluation.assignment.shape == (120,)
 
 
 @pytest.mark.parametrize("stop_at", ["first", "construct"])
