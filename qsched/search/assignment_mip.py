@@ -83,16 +83,14 @@ class RowPrices:
     busy: FloatArray
     capacity: FloatArray
 
-    def reduced_costs(self, problem: Problem, runtimes: FloatArray) -> FloatArray:
+    def reduced_costs(
+        self, costs: FloatArray, runtimes: FloatArray, demand: FloatArray
+    ) -> FloatArray:
         """(T, M): how much the objective would change per unit of each cell, had the
-        model a column for it (a negative one would enter the LP's basis)."""
-        cells = Cells.all(*runtimes.shape)
-        costs = cell_costs(problem, runtimes[cells.task, cells.machine], cells)
+        model a column for it (a negative one would enter the LP's basis). ``costs``:
+        every cell's `cell_costs`, (T, M); ``demand``: the tasks' (T, R)."""
         reduced: FloatArray = (
-            costs.reshape(runtimes.shape)
-            - self.task[:, None]
-            - runtimes * self.busy[None, :]
-            - problem.demand @ self.capacity.T
+            costs - self.task[:, None] - runtimes * self.busy[None, :] - demand @ self.capacity.T
         )
         return reduced
 
@@ -289,7 +287,7 @@ def run_until(highs: highspy.Highs, should_stop: Callable[[], bool]) -> None:
 @dataclass(frozen=True)
 class MipAnswer:
     """What a MIP solve left: its best column values (None if it found none), whether it
-    proved them optimal, its bound, and its work (1 + branch-and-bound nodes + simplex
+    proved them optimal, its bound, and its work (branch-and-bound nodes + simplex
     iterations: deterministic, and what an evaluation budget charges for it)."""
 
     values: FloatArray | None
@@ -332,5 +330,5 @@ def solve_mip(
     found = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
     values = np.asarray(highs.getSolution().col_value, dtype=float) if found else None
     optimal = highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
-    work = 1 + max(info.mip_node_count, 0) + max(info.simplex_iteration_count, 0)
+    work = max(info.mip_node_count, 0) + max(info.simplex_iteration_count, 0)
     return MipAnswer(values, optimal, float(info.mip_dual_bound), work)

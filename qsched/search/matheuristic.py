@@ -238,8 +238,7 @@ class Matheuristic:
             seconds=seconds,
             should_stop=self._stop,
         )
-        charged = answer.work - 1 if left is None else min(answer.work - 1, left - 1)
-        tracker.spend(max(0, charged))
+        tracker.spend(answer.work if left is None else max(0, min(answer.work, left - 1)))
         return answer
 
     def _tie_weight(self) -> float:

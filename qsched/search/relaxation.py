@@ -31,7 +31,13 @@ import numpy as np
 
 from qsched.model.evaluate import Evaluation
 from qsched.model.problem import Problem
-from qsched.search.assignment_mip import AssignmentModel, Cells, new_highs, run_until
+from qsched.search.assignment_mip import (
+    AssignmentModel,
+    Cells,
+    cell_costs,
+    new_highs,
+    run_until,
+)
 from qsched.search.list_scheduling import fastest_runtimes, list_schedule
 from qsched.search.tracker import SolveTracker
 
@@ -84,6 +90,8 @@ def solve_relaxation(
     allowed[tasks[:, None], first] = True
     allowed[tasks, list_schedule(problem, "mct")] = True  # room on every machine
     allowed[np.argmin(runtimes, axis=0), np.arange(problem.num_machines)] = True  # a row each
+    every = Cells.all(*runtimes.shape)
+    costs = cell_costs(problem, runtimes.ravel(), every).reshape(runtimes.shape)
     model = AssignmentModel(problem, runtimes, Cells.where(allowed), integer=False)
     highs = new_highs()
     highs.passModel(model.lp)
@@ -100,7 +108,8 @@ def solve_relaxation(
         if status != highspy.HighsModelStatus.kOptimal:
             return last
         solution = highs.getSolution()
-        reduced = model.prices(np.asarray(solution.row_dual)).reduced_costs(problem, runtimes)
+        prices = model.prices(np.asarray(solution.row_dual))
+        reduced = prices.reduced_costs(costs, runtimes, problem.demand)
         value = float(highs.getInfo().objective_function_value)
         x = np.zeros(runtimes.shape)
         x[model.cells.task, model.cells.machine] = np.asarray(solution.col_value[1:])
