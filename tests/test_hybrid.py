@@ -397,7 +397,8 @@ def test_a_search_start_gets_its_share_of_an_evaluation_budget():
 
 def test_milp_start_takes_its_share_of_the_wall_budget_and_needs_one():
     problem = generated(12, 3, 2)
-    result = registry.solve(problem, "hybrid", Budget(wall_seconds=2.0), 0, None, {"start": "milp"})
+    options = {"start": "milp", "start_share": 0.5}  # leaves the windows a second
+    result = registry.solve(problem, "hybrid", Budget(wall_seconds=2.0), 0, None, options)
     assert result.evaluation.feasible and result.trace[0].stage == "start"
     assert set(result.stage_seconds) == {"start", "polish", "window"}
     with pytest.raises(ProblemError, match="wall-time budget"):
