@@ -86,6 +86,39 @@ def test_a_sub_mip_never_returns_worse_than_its_warm_start():
     assert evaluate(problem, model.schedule(answer.values, start)).feasible
 
 
+@pytest.mark.parametrize("improvements", [2, 3])
+def test_an_improvement_limit_ends_the_mip_at_a_better_schedule_with_work_left(improvements):
+    problem = braun(60, 6, 4)
+    block = np.array([0, 1, 2], dtype=np.int64)
+    start = list_schedule(problem, "min-min")
+    tasks = np.flatnonzero(np.isin(start, block)).astype(np.int64)
+    start[tasks] = 0  # every task of the block on one machine: far from its optimum
+    model = AssignmentModel(
+        problem, fastest_runtimes(problem), Cells.block(tasks, block), integer=True
+    )
+    answer = solve_mip(
+        model,
+        start,
+        nodes=10_000,
+        seconds=None,
+        should_stop=never,
+        improvements=improvements,
+        sub_mip_heuristics=False,
+    )
+    assert answer.values is not None and not answer.out_of_work
+    cost = model.lp.col_cost_
+    assert cost @ answer.values < cost @ model.start_values(start) - 1e-9
+
+
+def test_a_mip_cut_short_by_its_node_limit_is_out_of_work():
+    problem = braun(120, 8, 3)
+    model = AssignmentModel(problem, fastest_runtimes(problem), Cells.all(120, 8), integer=True)
+    answer = solve_mip(
+        model, list_schedule(problem, "mct"), nodes=1, seconds=None, should_stop=never
+    )
+    assert answer.out_of_work == (not answer.optimal)
+
+
 def test_a_stop_ends_the_mip_at_its_next_step():
     problem = braun(400, 16, 1)
     model = AssignmentModel(problem, fastest_runtimes(problem), Cells.all(400, 16), integer=True)
@@ -94,7 +127,7 @@ def test_a_stop_ends_the_mip_at_its_next_step():
     answer = solve_mip(
         model, list_schedule(problem, "mct"), nodes=None, seconds=60, should_stop=stop.is_set
     )
-    assert not answer.optimal
+    assert not answer.optimal and answer.out_of_work
 
 
 def test_the_milp_takes_assignment_problems_past_the_general_models_limit():

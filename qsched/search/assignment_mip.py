@@ -287,11 +287,14 @@ def run_until(highs: highspy.Highs, should_stop: Callable[[], bool]) -> None:
 @dataclass(frozen=True)
 class MipAnswer:
     """What a MIP solve left: its best column values (None if it found none), whether it
-    proved them optimal, its bound, and its work (branch-and-bound nodes + simplex
-    iterations: deterministic, and what an evaluation budget charges for it)."""
+    proved them optimal, whether it stopped at a limit on its work (nodes, simplex
+    iterations or time, not at its count of improving schedules), its bound, and its work
+    (branch-and-bound nodes + simplex iterations: deterministic, and what an evaluation
+    budget charges for it)."""
 
     values: FloatArray | None
     optimal: bool
+    out_of_work: bool
     bound: float
     work: int
 
@@ -305,6 +308,8 @@ def solve_mip(
     iterations: int | None = None,
     should_stop: Callable[[], bool],
     relative_gap: float = 0.0,
+    improvements: int | None = None,
+    sub_mip_heuristics: bool = True,
 ) -> MipAnswer:
     """Solve ``model`` as a MIP from the schedule ``start``.
 
@@ -312,11 +317,22 @@ def solve_mip(
     them (and no ``seconds``) the same model always gives the same answer. ``seconds``
     bounds the wall time as well, and ``should_stop`` is asked at every HiGHS interrupt
     check (between its search steps).
+
+    ``improvements`` ends the search at that many improving schedules (``start`` is the
+    first), and ``sub_mip_heuristics=False`` turns off HiGHS's own neighbourhood searches
+    (RENS, RINS): on a model of a few hundred columns inside a search that calls it again
+    at once, most of the time HiGHS spends is in proving the last small improvement or in
+    sub-MIPs of its own, and the calling search gains more from the next neighbourhood.
     """
     highs = new_highs(seconds)
     highs.setOptionValue("mip_rel_gap", relative_gap)
     if nodes is not None:
         highs.setOptionValue("mip_max_nodes", nodes)
+    if improvements is not None:
+        highs.setOptionValue("mip_max_improving_sols", improvements)
+    if not sub_mip_heuristics:
+        highs.setOptionValue("mip_heuristic_run_rens", False)
+        highs.setOptionValue("mip_heuristic_run_rins", False)
     if iterations is not None:
         highs.setOptionValue("simplex_iteration_limit", iterations)
     highs.passModel(model.lp)
@@ -329,6 +345,14 @@ def solve_mip(
     info = highs.getInfo()
     found = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
     values = np.asarray(highs.getSolution().col_value, dtype=float) if found else None
-    optimal = highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    status = highs.getModelStatus()
+    optimal = status == highspy.HighsModelStatus.kOptimal
+    # HiGHS reports the node limit and the improving-schedules limit alike, as a solution limit.
+    improved_enough = (
+        improvements is not None
+        and status == highspy.HighsModelStatus.kSolutionLimit
+        and (nodes is None or info.mip_node_count < nodes)
+    )
     work = max(info.mip_node_count, 0) + max(info.simplex_iteration_count, 0)
-    return MipAnswer(values, optimal, float(info.mip_dual_bound), work)
+    out_of_work = not (optimal or improved_enough)
+    return MipAnswer(values, optimal, out_of_work, float(info.mip_dual_bound), work)

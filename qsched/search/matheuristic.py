@@ -7,9 +7,12 @@ A MIP finds such chains at once when it is small enough to solve, so the
 search makes it small (the approach of Fanjul-Peyro & Ruiz's size reduction
 and of Gogos et al.'s column pricing with restarts):
 
-0. **Tabu burst.** `tabu_steps` x T scored proposals of the tabu search from
-   the start (at most half an evaluation budget) close most of the gap that
-   single moves can close, cheaply.
+0. **Tabu burst.** The tabu search from the start closes most of the gap that
+   single moves can close, cheaply, in rounds of `BURST_ROUND` x T scored
+   proposals, up to `tabu_steps` x T (at most half an evaluation budget). It
+   ends at the first round that finds nothing better: on the large consistent
+   instances the tabu search stalls within a round of its start, and the
+   rounds it would go on for are the neighbourhoods' best time.
 1. **Size reduction.** The LP relaxation's reduced costs say which machines
    can matter for a task: the model keeps each task's ``candidates``
    machines of least reduced cost, every machine the LP uses it on, and the
@@ -18,13 +21,15 @@ and of Gogos et al.'s column pricing with restarts):
    for ``reduced_share`` of the budget.
 2. **Machine neighbourhoods.** Then, over and over: free every task of the
    machine that finishes last and of ``size - 1`` other machines (drawn with
-   weight on those with room for its tasks), and solve that sub-MIP exactly
-   (it has all of those tasks x machines). Its result is kept when the
-   evaluator finds it no worse and it lowers the neighbourhood's last finish
-   or, at an equal one, its busy time: the schedule's makespan never rises
-   and every kept step makes room. The size adapts: one machine more after
-   ``M`` sub-MIPs in a row kept nothing (a local optimum for that size), one
-   fewer when a sub-MIP hits its node limit.
+   weight on those with room for its tasks), and solve that sub-MIP (it has all
+   of those tasks x machines) to optimality or to its
+   `NEIGHBOURHOOD_IMPROVEMENTS`-th improving schedule, whichever comes first.
+   Its result is kept when the evaluator finds it no worse and it lowers the
+   neighbourhood's last finish or, at an equal one, its busy time: the
+   schedule's makespan never rises and every kept step makes room. The size
+   adapts: one machine more after ``M`` sub-MIPs in a row kept nothing (a
+   local optimum for that size), one fewer when a sub-MIP runs out of nodes
+   or time.
 3. **Restarts.** When the neighbourhoods reach `MAX_SIZE` machines and still
    keep nothing, step 1 runs again from the best schedule with one more
    candidate machine per task; once it keeps every machine (the whole
@@ -59,8 +64,14 @@ from qsched.search.neighbourhood import TABU, tabu_search
 from qsched.search.relaxation import solve_relaxation_once
 from qsched.search.tracker import SolveTracker
 
+#: Tabu proposals per task in one round of the burst (step 0).
+BURST_ROUND = 100
 #: Largest neighbourhood (machines); past it the search restarts from step 1.
 MAX_SIZE = 12
+#: A neighbourhood's sub-MIP ends at this many improving schedules (its start is the first),
+#: without HiGHS's own sub-MIP heuristics: it then takes a fraction of the time of a proof
+#: of optimality for most of its gain, and the search goes on to the next neighbourhood.
+NEIGHBOURHOOD_IMPROVEMENTS = 3
 #: Neighbourhoods per machine between two exchanges of cooperating workers.
 EPOCH = 4
 #: Weight of busy time against the makespan in every MIP's objective (per machine), small
@@ -129,10 +140,7 @@ class Matheuristic:
         """Steps 0-3 until the budget ends, meeting the team (if any) every epoch; the best
         schedule the tracker has seen."""
         try:
-            steps = self.settings.tabu_steps * self.problem.num_tasks
-            if self.tracker.budget.evaluations is not None:  # leave the MIPs their turn
-                steps = min(steps, self.tracker.budget.evaluations // 2)
-            self.current = tabu_search(self.tracker, self.current, self.rng, TABU, steps, "tabu")
+            self._burst()
             self._reduced_mip()
             self._search()
         finally:
@@ -140,6 +148,21 @@ class Matheuristic:
                 self.team.pool.leave(self.team.worker)
         assert self.tracker.best is not None
         return self.tracker.best
+
+    def _burst(self) -> None:
+        """Step 0: tabu rounds until one finds nothing better or the burst's share is spent."""
+        tracker, tasks = self.tracker, self.problem.num_tasks
+        steps = self.settings.tabu_steps * tasks
+        if tracker.budget.evaluations is not None:  # leave the MIPs their turn
+            steps = min(steps, tracker.budget.evaluations // 2)
+        while steps > 0 and not tracker.exhausted:
+            round_steps = min(BURST_ROUND * tasks, steps)
+            found = tabu_search(tracker, self.current, self.rng, TABU, round_steps, "tabu")
+            steps -= round_steps
+            improved = found.key < self.current.key
+            self.current = found
+            if not improved:
+                return
 
     def _search(self) -> None:
         """Steps 2 and 3, with an exchange every `EPOCH` x M neighbourhoods."""
@@ -223,7 +246,13 @@ class Matheuristic:
             if found.key <= self.current.key:
                 self.current = found
 
-    def _solve(self, model: AssignmentModel, nodes: int, seconds: float | None) -> MipAnswer:
+    def _solve(
+        self,
+        model: AssignmentModel,
+        nodes: int,
+        seconds: float | None,
+        improvements: int | None = None,
+    ) -> MipAnswer:
         """``model`` from the current schedule, within ``nodes`` and ``seconds`` and, under an
         evaluation budget, within what is left of it: nodes and simplex iterations are each
         at least one unit of the MIP's work, which the budget is then charged (it weighed
@@ -237,6 +266,8 @@ class Matheuristic:
             iterations=None if left is None else max(1, left),
             seconds=seconds,
             should_stop=self._stop,
+            improvements=improvements,
+            sub_mip_heuristics=improvements is None,
         )
         tracker.spend(answer.work if left is None else max(0, min(answer.work, left - 1)))
         return answer
@@ -260,9 +291,12 @@ class Matheuristic:
         )
         left = _seconds_left(self.tracker)
         answer = self._solve(
-            model, self.settings.nodes, None if left is None else min(self.settings.seconds, left)
+            model,
+            self.settings.nodes,
+            None if left is None else min(self.settings.seconds, left),
+            NEIGHBOURHOOD_IMPROVEMENTS,
         )
-        if not answer.optimal:
+        if answer.out_of_work:
             self.size = max(2, self.size - 1)
         if answer.values is None or self.tracker.exhausted:
             return False
