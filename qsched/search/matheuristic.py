@@ -34,7 +34,7 @@ and of Gogos et al.'s column pricing with restarts):
    schedule's makespan never rises and every kept step makes room. The size
    adapts: one machine more after ``M`` sub-MIPs in a row kept nothing (a
    local optimum for that size), one fewer when a sub-MIP runs out of nodes
-   or time.
+   or time, down to two machines, or three where pairs are split exactly.
 3. **Restarts.** When the neighbourhoods reach `MAX_SIZE` machines and still
    keep nothing, step 1 runs again from the best schedule with one more
    candidate machine per task; once it keeps every machine (the whole
@@ -145,6 +145,8 @@ class Matheuristic:
         # are all the objective and all the constraints the model states.
         self.splits_pairs = self.problem.energy_weight == 0 and not self.problem.demand.any()
         self.pair_optimal: Evaluation | None = None
+        # Where pairs are split exactly, a sub-MIP of two machines would find nothing more.
+        self.smallest = min(3 if self.splits_pairs else 2, self.problem.num_machines)
 
     def run(self) -> Evaluation:
         """Steps 0-3 until the budget ends, meeting the team (if any) every epoch; the best
@@ -351,7 +353,7 @@ class Matheuristic:
             NEIGHBOURHOOD_IMPROVEMENTS,
         )
         if answer.out_of_work:
-            self.size = max(2, self.size - 1)
+            self.size = max(self.smallest, self.size - 1)
         if answer.values is None or self.tracker.exhausted:
             return False
         placed = model.schedule(answer.values, self.current.assignment)[tasks]
