@@ -5,12 +5,14 @@ beyond its size limit or time share), whose optimum it also reports as the
 bound where it is one, and walks with `qsched.search.incremental.tabu`: every move
 and swap of the machine that finishes last scored each iteration (O(k M +
 k T) for its k tasks, each candidate in O(log M) on the incremental
-schedule), the best one not tabu taken, and a kick from the best schedule
-found whenever ``patience`` iterations bring nothing new (iterated local
-search). Seeded, anytime (every new best is scored and reported), and it
-looks at its budget and the stop signal every few milliseconds. With
-``workers`` > 1, independent walks (worker 0's is the one-worker walk) run
-in threads (`qsched.search.portfolio`) and the best answers.
+schedule), and when none improves, its ejection chains (a critical task
+onto a machine whose task moves on to a third), the best one not tabu
+taken, and a kick from the best schedule found whenever ``patience``
+iterations bring nothing new (iterated local search). Seeded, anytime
+(every new best is scored and reported), and it looks at its budget and the
+stop signal every few milliseconds. With ``workers`` > 1, independent walks
+(worker 0's is the one-worker walk) run in threads
+(`qsched.search.portfolio`) and the best answers.
 """
 
 from __future__ import annotations
@@ -67,7 +69,8 @@ def tabu_search_solver(
     ] = TABU.samples,
     workers: Annotated[int, WORKERS] = 1,
 ) -> Result:
-    """Tabu search on the critical machine's moves and swaps, with kicks from the best."""
+    """Tabu search on the critical machine's moves, swaps and ejection chains, with kicks
+    from the best."""
     settings = TabuSettings(tenure, patience, kick, samples)
 
     def search(tracker: SolveTracker, rng: np.random.Generator, team: Team | None) -> None:

@@ -180,10 +180,13 @@ def _settle_power(
 
 
 # Slots of a proposal: the kind, then a level change's machine, old and new level, or a
-# move's task, from and to machines, or a swap's two tasks and their machines.
+# move's task, from and to machines, or a swap's two tasks and their machines, or an
+# ejection chain's (`qsched.search.incremental.tabu`): its task moves from FROM to TO,
+# whose task OTHER moves on to ONWARD.
 KIND, MACHINE, OLD_LEVEL, NEW_LEVEL = 0, 1, 2, 3
-TASK, FROM, TO, OTHER = 1, 2, 3, 4
-LEVEL, MOVE, SWAP = 0, 1, 2
+TASK, FROM, TO, OTHER, ONWARD = 1, 2, 3, 4, 5
+SLOTS = 6
+LEVEL, MOVE, SWAP, CHAIN = 0, 1, 2, 3
 
 
 @inline
@@ -231,22 +234,37 @@ def objective_of(c: Constants, s: State, proposal: np.ndarray) -> float:
     watt_a = s.watt_work[a] - out_a * c.busy_watts[task, a]
     watt_b = s.watt_work[b] + in_b * c.busy_watts[task, b]
     count_a, count_b = s.tasks_on[a] - 1, s.tasks_on[b] + 1
-    if kind == SWAP:
+    d, work_d, watt_d, count_d = -1, 0.0, 0.0, 0
+    if kind != MOVE:  # task OTHER leaves b: for a in a swap, onward in a chain
         other = proposal[OTHER]
-        in_a, out_b = c.etc[other, a], c.etc[other, b]
-        work_a += in_a
+        out_b = c.etc[other, b]
         work_b -= out_b
-        watt_a += in_a * c.busy_watts[other, a]
         watt_b -= out_b * c.busy_watts[other, b]
-        count_a, count_b = s.tasks_on[a], s.tasks_on[b]
-    return objective_if(c, s, a, work_a, watt_a, count_a, b, work_b, watt_b, count_b, s.levels[b])
+        count_b -= 1
+        if kind == SWAP:
+            in_a = c.etc[other, a]
+            work_a += in_a
+            watt_a += in_a * c.busy_watts[other, a]
+            count_a += 1
+        else:
+            d = proposal[ONWARD]
+            in_d = c.etc[other, d]
+            work_d = s.work[d] + in_d
+            watt_d = s.watt_work[d] + in_d * c.busy_watts[other, d]
+            count_d = s.tasks_on[d] + 1
+    return objective_if(
+        c, s, a, work_a, watt_a, count_a, b, work_b, watt_b, count_b, s.levels[b], d, work_d,
+        watt_d, count_d,
+    )  # fmt: skip
 
 
 @inline
 def _level_objective(c: Constants, s: State, m: int, level: int) -> float:
     saved = s.levels[m]
     s.levels[m] = level
-    objective = objective_if(c, s, m, s.work[m], s.watt_work[m], s.tasks_on[m], -1, 0.0, 0.0, 0, 0)
+    objective = objective_if(
+        c, s, m, s.work[m], s.watt_work[m], s.tasks_on[m], -1, 0.0, 0.0, 0, 0, -1, 0.0, 0.0, 0
+    )
     s.levels[m] = saved
     return objective
 
@@ -259,6 +277,13 @@ def carry_out(c: Constants, s: State, proposal: np.ndarray, back: bool) -> None:
         set_level(c, s, proposal[MACHINE], proposal[OLD_LEVEL] if back else proposal[NEW_LEVEL])
     elif kind == MOVE:
         move(c, s, proposal[TASK], proposal[FROM] if back else proposal[TO])
+    elif kind == CHAIN:  # undone in reverse order, like a swap
+        if back:
+            move(c, s, proposal[TASK], proposal[FROM])
+            move(c, s, proposal[OTHER], proposal[TO])
+        else:
+            move(c, s, proposal[OTHER], proposal[ONWARD])
+            move(c, s, proposal[TASK], proposal[TO])
     else:  # a swap: undone in reverse order, so each task returns to its own machine
         first, second = (OTHER, TASK) if back else (TASK, OTHER)
         move(c, s, proposal[first], proposal[TO])
@@ -292,7 +317,7 @@ def climb(
     and reverted unless not worse.
     """
     tasks = c.etc.shape[0]
-    proposal = np.zeros(5, dtype=np.int64)
+    proposal = np.zeros(SLOTS, dtype=np.int64)
     key = np.zeros(4)
     candidate = np.zeros(3)
     touched = np.full(2, -1, dtype=np.int64)

@@ -319,15 +319,23 @@ def objective_if(
     watt_work_b: float,
     count_b: int,
     level_b: int,
+    d: int,
+    work_d: float,
+    watt_work_d: float,
+    count_d: int,
 ) -> float:
-    """The objective if machine a had these sums (at its level) and machine b (-1: no other)
-    these sums at ``level_b``, with nothing changed: O(log M), for rejecting early."""
+    """The objective if machine a had these sums (at its level), machine b (-1: no other)
+    these sums at ``level_b`` and machine d (-1: no third; an ejection chain's) these at
+    its level, with nothing changed: O(log M), for rejecting early."""
     dynamic = s.totals[DYNAMIC] - s.shares[a, DYNAMIC]
     idle = s.totals[IDLE] - s.shares[a, IDLE]
     if b >= 0:
         dynamic -= s.shares[b, DYNAMIC]
         idle -= s.shares[b, IDLE]
-    busy_a, busy_b = s.busy[a], s.busy[b] if b >= 0 else 0.0
+    if d >= 0:
+        dynamic -= s.shares[d, DYNAMIC]
+        idle -= s.shares[d, IDLE]
+    busy_a, busy_b, busy_d = s.busy[a], s.busy[b] if b >= 0 else 0.0, s.busy[d] if d >= 0 else 0.0
     dynamic_a, idle_a = _pretend(c, s, a, s.levels[a], work_a, watt_work_a, count_a)
     dynamic += dynamic_a
     idle += idle_a
@@ -335,12 +343,19 @@ def objective_if(
         dynamic_b, idle_b = _pretend(c, s, b, level_b, work_b, watt_work_b, count_b)
         dynamic += dynamic_b
         idle += idle_b
+    if d >= 0:
+        dynamic_d, idle_d = _pretend(c, s, d, s.levels[d], work_d, watt_work_d, count_d)
+        dynamic += dynamic_d
+        idle += idle_d
     makespan = s.busy[s.tree[1]]
     s.busy[a] = busy_a
     retree(s, a)
     if b >= 0:
         s.busy[b] = busy_b
         retree(s, b)
+    if d >= 0:
+        s.busy[d] = busy_d
+        retree(s, d)
     return float(c.energy_weight * (dynamic + makespan * idle) + c.makespan_weight * makespan)
 
 

@@ -13,9 +13,23 @@ leaves a local optimum), and forbids the tasks it moved to move again for
 ``tenure`` (plus up to as much again, drawn) iterations; a tabu change is
 taken only when it beats the best schedule found (aspiration).
 
+When no move or swap improves either, the scan goes on to ejection chains
+(Glover; Frangioni, Necciari and Scutella's multi-exchange neighbourhood for
+R||Cmax): a critical task moves to a machine it would not fit on under the
+makespan, and at the same time one of that machine's tasks moves on to a
+third machine (not the critical one) to make room. On consistent instances
+(a machine faster for one task is faster for all) the machines all finish
+near the makespan at a local optimum, and shortening it can take such a
+chain through two of them; taken one step at a time, its first step raises
+the makespan and competes with every other change that does. A chain is one
+candidate, scored, ranked and made tabu (both its tasks) like a swap. With
+the makespan alone to lower, only chains whose ejected task makes room and
+itself ends before the best candidate's objective are scored, which keeps
+the scan's cost near that of the swaps'.
+
 Ties on the objective are the rule, not the exception, when the makespan
 dominates (it is a max: most moves leave it as it is); they go to the change
-that frees the most busy time on its two machines, which is what makes room
+that frees the most busy time on its machines, which is what makes room
 for the next step.
 
 After ``patience`` iterations without a new best, the search goes back to the
@@ -35,6 +49,7 @@ import numpy as np
 
 from qsched.search.compiled import inline, kernel
 from qsched.search.incremental.climb import (
+    CHAIN,
     FROM,
     INFEASIBLE,
     KIND,
@@ -44,8 +59,10 @@ from qsched.search.incremental.climb import (
     NEW_LEVEL,
     OBJECTIVE,
     OLD_LEVEL,
+    ONWARD,
     OTHER,
     PROPOSALS,
+    SLOTS,
     SWAP,
     TASK,
     TO,
@@ -78,11 +95,18 @@ def _busy_change(c: Constants, s: State, proposal: np.ndarray) -> float:
         return float(s.work[m] / c.frequency[m, proposal[NEW_LEVEL]] - s.busy[m])
     task, a, b = proposal[TASK], proposal[FROM], proposal[TO]
     change_a, change_b = -c.etc[task, a], c.etc[task, b]
+    onward = 0.0
     if proposal[KIND] == SWAP:
         other = proposal[OTHER]
         change_a += c.etc[other, a]
         change_b -= c.etc[other, b]
-    return float(change_a / c.frequency[a, s.levels[a]] + change_b / c.frequency[b, s.levels[b]])
+    elif proposal[KIND] == CHAIN:
+        other, d = proposal[OTHER], proposal[ONWARD]
+        change_b -= c.etc[other, b]
+        onward = c.etc[other, d] / c.frequency[d, s.levels[d]]
+    return float(
+        change_a / c.frequency[a, s.levels[a]] + change_b / c.frequency[b, s.levels[b]] + onward
+    )
 
 
 @inline
@@ -93,11 +117,18 @@ def _later_end(c: Constants, s: State, proposal: np.ndarray) -> float:
         return float(s.work[m] / c.frequency[m, proposal[NEW_LEVEL]])
     task, a, b = proposal[TASK], proposal[FROM], proposal[TO]
     work_a, work_b = s.work[a] - c.etc[task, a], s.work[b] + c.etc[task, b]
+    onward = 0.0
     if proposal[KIND] == SWAP:
         other = proposal[OTHER]
         work_a += c.etc[other, a]
         work_b -= c.etc[other, b]
-    return float(max(work_a / c.frequency[a, s.levels[a]], work_b / c.frequency[b, s.levels[b]]))
+    elif proposal[KIND] == CHAIN:
+        other, d = proposal[OTHER], proposal[ONWARD]
+        work_b -= c.etc[other, b]
+        onward = (s.work[d] + c.etc[other, d]) / c.frequency[d, s.levels[d]]
+    return float(
+        max(work_a / c.frequency[a, s.levels[a]], work_b / c.frequency[b, s.levels[b]], onward)
+    )
 
 
 @inline
@@ -188,6 +219,60 @@ def _swaps_of(
 
 
 @kernel
+def _chains_of(
+    c: Constants,
+    s: State,
+    task: int,
+    tabu_until: np.ndarray,
+    iteration: int,
+    aspiration: float,
+    limit: int,
+    proposal: np.ndarray,
+    chosen: np.ndarray,
+    choice: np.ndarray,
+    counters: np.ndarray,
+) -> bool:
+    """Every ejection chain of critical task ``task``: to a machine it would not fit on under
+    the makespan (where it fits, its move was scored), whose task ``other`` moves on to a
+    third machine, not the critical one; False if cut short. With the makespan alone to
+    lower, a chain can only win if ``other`` makes room for ``task`` and itself ends
+    before the best candidate's objective, so only those are scored: O(1) checks that
+    keep the scan near (tasks on the critical machine) x (all tasks) x M cheap steps."""
+    home = s.assignment[task]
+    makespan = s.busy[home]
+    makespan_only = c.energy_weight == 0.0
+    weight = c.makespan_weight
+    machines = c.etc.shape[1]
+    proposal[KIND], proposal[TASK], proposal[FROM] = CHAIN, task, home
+    tabu = tabu_until[task] > iteration
+    for machine in range(machines):
+        speed = c.frequency[machine, s.levels[machine]]
+        crowded = s.work[machine] + c.etc[task, machine]
+        if machine == home or crowded / speed <= makespan:
+            continue
+        proposal[TO] = machine
+        first = s.first[machine]
+        for k in range(s.tasks_on[machine]):
+            other = s.slot_task[first + k]
+            if makespan_only and weight * (crowded - c.etc[other, machine]) / speed > choice[0]:
+                continue
+            proposal[OTHER] = other
+            other_tabu = tabu or tabu_until[other] > iteration
+            for onward in range(machines):
+                if onward in (home, machine):
+                    continue
+                onward_speed = c.frequency[onward, s.levels[onward]]
+                ends = (s.work[onward] + c.etc[other, onward]) / onward_speed
+                if makespan_only and weight * ends > choice[0]:
+                    continue
+                if counters[PROPOSALS] >= limit:
+                    return False
+                proposal[ONWARD] = onward
+                _consider(c, s, proposal, other_tabu, aspiration, chosen, choice, counters)
+    return True
+
+
+@kernel
 def _levels_of(
     c: Constants,
     s: State,
@@ -210,6 +295,14 @@ def _levels_of(
     return True
 
 
+@inline
+def _improves(choice: np.ndarray, current: np.ndarray) -> bool:
+    """Whether the best candidate so far improves on the current schedule (ties: frees time)."""
+    return bool(
+        choice[0] < current[OBJECTIVE] or (choice[0] == current[OBJECTIVE] and choice[1] < 0)
+    )
+
+
 @kernel
 def _scan(
     c: Constants,
@@ -227,7 +320,7 @@ def _scan(
 ) -> bool:
     """The neighbourhood of one iteration into ``chosen``; False if the limit cut it short."""
     iteration = counters[ITERATIONS]
-    proposal = np.zeros(5, dtype=np.int64)
+    proposal = np.zeros(SLOTS, dtype=np.int64)
     critical = last_machine(s)
     first, count = s.first[critical], s.tasks_on[critical]
     for k in range(count):
@@ -244,11 +337,20 @@ def _scan(
         for machine in (critical, tunable[below(seed, tunable.size)]):
             if not _levels_of(c, s, machine, limit, proposal, chosen, choice, counters):
                 return False
-    if choice[0] < current[OBJECTIVE] or (choice[0] == current[OBJECTIVE] and choice[1] < 0):
+    if _improves(choice, current):
         return True
     for k in range(count):
         task = s.slot_task[first + k]
         if not _swaps_of(
+            c, s, task, tabu_until, iteration, aspiration, limit, proposal, chosen, choice,
+            counters,
+        ):  # fmt: skip
+            return False
+    if _improves(choice, current):
+        return True
+    for k in range(count):
+        task = s.slot_task[first + k]
+        if not _chains_of(
             c, s, task, tabu_until, iteration, aspiration, limit, proposal, chosen, choice,
             counters,
         ):  # fmt: skip
@@ -302,7 +404,7 @@ def _make_tabu(
 ) -> None:
     if chosen[KIND] != LEVEL:
         tabu_until[chosen[TASK]] = until + below(seed, tenure + 1)
-        if chosen[KIND] == SWAP:
+        if chosen[KIND] != MOVE:  # a swap's or a chain's second task
             tabu_until[chosen[OTHER]] = until + below(seed, tenure + 1)
 
 
@@ -327,7 +429,7 @@ def search(
     the state's key and peak bounds (`climb.exact_key`); ``best_*`` the best schedule
     found, its key and summed busy time (the tie-break between equal keys), which
     ``counters[IMPROVED]`` is set to 1 on replacing."""
-    chosen = np.zeros(5, dtype=np.int64)
+    chosen = np.zeros(SLOTS, dtype=np.int64)
     choice = np.zeros(2)
     key = np.zeros(4)
     busy = s.busy.sum()
