@@ -456,8 +456,9 @@ print(time.perf_counter() - started, result.facts["windows"])
 def test_a_fresh_process_gets_the_hybrids_answer_within_its_wall_budget(large_braun):
     """Timed from the caller's `registry.solve`, importing the solver included: the solve's own
     clock starts only once its module is loaded, so an import that pulls in qiskit (over a
-    second) put the caller that far past the budget whatever the solver did on time."""
-    budget = 3.0
+    second) put the caller that far past the budget whatever the solver did on time. The
+    budget leaves the windows (a fifth of it) time for their first angle fit."""
+    budget = 6.0
     done = subprocess.run(
         [sys.executable, "-c", TIMED_SOLVE, str(budget)],
         capture_output=True,
