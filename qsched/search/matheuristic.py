@@ -269,8 +269,8 @@ class Matheuristic:
         evaluation budget, within what is left of it: nodes and simplex iterations are each
         at least one unit of the MIP's work, which the budget is then charged (it weighed
         many schedules), but never past it: the schedule found still gets its evaluation."""
-        tracker, budget = self.tracker, self.tracker.budget
-        left = None if budget.evaluations is None else budget.evaluations - tracker.evaluations
+        tracker = self.tracker
+        left = None if tracker.budget.evaluations is None else tracker.evaluations_left
         answer = solve_mip(
             model,
             self.current.assignment,
