@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -269,10 +270,19 @@ def new_highs(seconds: float | None = None) -> highspy.Highs:
     return highs
 
 
-def run_until(highs: highspy.Highs, should_stop: Callable[[], bool]) -> None:
-    """Run ``highs``, asking ``should_stop`` at each of its interrupt checks (every few
-    simplex iterations, interior point iterations and branch-and-bound steps), so a stop
-    request ends an LP or a MIP within milliseconds."""
+#: How often a caller waiting on HiGHS looks at its stop request.
+STOP_POLL_SECONDS = 0.01
+
+
+def run_until(highs: highspy.Highs, should_stop: Callable[[], bool]) -> bool:
+    """Run ``highs`` until it ends or ``should_stop`` says so; whether it ended.
+
+    HiGHS asks ``should_stop`` at each of its interrupt checks (every few simplex
+    iterations, interior point iterations and branch-and-bound steps), but in a large
+    MIP's root node (its LP re-solves, cut rounds and probing) these can be tenths of a
+    second apart. So HiGHS runs on a thread of its own and a stop returns at once: HiGHS
+    ends there at its next check, and the caller, which has no answer, must not touch
+    ``highs`` again."""
 
     def interrupt(event: highspy.HighsCallbackEvent) -> None:
         if should_stop():
@@ -281,12 +291,19 @@ def run_until(highs: highspy.Highs, should_stop: Callable[[], bool]) -> None:
     highs.cbSimplexInterrupt.subscribe(interrupt)
     highs.cbIpmInterrupt.subscribe(interrupt)
     highs.cbMipInterrupt.subscribe(interrupt)
-    highs.run()
+    solver = threading.Thread(target=highs.run, name="highs", daemon=True)
+    solver.start()
+    while solver.is_alive():
+        solver.join(STOP_POLL_SECONDS)
+        if solver.is_alive() and should_stop():
+            return False
+    return True
 
 
 @dataclass(frozen=True)
 class MipAnswer:
-    """What a MIP solve left: its best column values (None if it found none), whether it
+    """What a MIP solve left: its best column values (None if it found none or was left to
+    end on its own at a stop request), whether it
     proved them optimal, whether it stopped at a limit on its work (nodes, simplex
     iterations or time, not at its count of improving schedules), its bound, and its work
     (branch-and-bound nodes + simplex iterations: deterministic, and what an evaluation
@@ -341,7 +358,8 @@ def solve_mip(
     warm.value_valid = True
     highs.setSolution(warm)
 
-    run_until(highs, should_stop)
+    if not run_until(highs, should_stop):
+        return MipAnswer(None, optimal=False, out_of_work=True, bound=-np.inf, work=0)
     info = highs.getInfo()
     found = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
     values = np.asarray(highs.getSolution().col_value, dtype=float) if found else None

@@ -99,7 +99,8 @@ def solve_relaxation(
     while True:
         if seconds is not None:
             highs.setOptionValue("time_limit", max(seconds - (time.monotonic() - started), 1e-3))
-        run_until(highs, should_stop)
+        if not run_until(highs, should_stop):
+            return last
         status = highs.getModelStatus()
         if status == highspy.HighsModelStatus.kInfeasible and not allowed.all():
             model.add_cells(highs, Cells.where(~allowed))  # capacities need machines left out
