@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -128,6 +130,37 @@ def test_a_stop_ends_the_mip_at_its_next_step():
         model, list_schedule(problem, "mct"), nodes=None, seconds=60, should_stop=stop.is_set
     )
     assert not answer.optimal and answer.out_of_work
+
+
+#: A process that solves a large MIP and is stopped inside its root node, then exits at once.
+STOPPED_IN_THE_ROOT = """
+import threading
+from qsched.formats import hcsp
+from qsched.model.problem import Problem
+from qsched.search.assignment_mip import AssignmentModel, Cells, solve_mip
+from qsched.search.list_scheduling import fastest_runtimes, list_schedule
+
+problem = Problem.from_message(hcsp.etc_problem(hcsp.braun_etc(2048, 64, 7), "b"))
+model = AssignmentModel(problem, fastest_runtimes(problem), Cells.all(2048, 64), integer=True)
+stop = threading.Event()
+threading.Timer(0.2, stop.set).start()
+answer = solve_mip(
+    model, list_schedule(problem, "mct"), nodes=None, seconds=60, should_stop=stop.is_set
+)
+print(answer.values is None, answer.work)
+print(all(not thread.daemon for thread in threading.enumerate()))  # the exit waits for HiGHS
+"""
+
+
+def test_a_stop_inside_the_root_node_answers_at_once_and_the_process_still_exits_cleanly():
+    """The root node of a MIP this large (its LP alone takes seconds) has no interrupt check
+    for HiGHS to see the stop at: the caller gets no answer, and HiGHS winds down on its own
+    thread before the process ends, not under its exit (which would abort it)."""
+    done = subprocess.run(
+        [sys.executable, "-c", STOPPED_IN_THE_ROOT], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "0", "True"]
 
 
 def test_the_milp_takes_assignment_problems_past_the_general_models_limit():

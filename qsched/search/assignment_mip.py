@@ -281,8 +281,9 @@ def run_until(highs: highspy.Highs, should_stop: Callable[[], bool]) -> bool:
     iterations, interior point iterations and branch-and-bound steps), but in a large
     MIP's root node (its LP re-solves, cut rounds and probing) these can be tenths of a
     second apart. So HiGHS runs on a thread of its own and a stop returns at once: HiGHS
-    ends there at its next check, and the caller, which has no answer, must not touch
-    ``highs`` again."""
+    ends there at its next check (``should_stop``, once true, must stay true), and the
+    caller, which has no answer, must not touch ``highs`` again. The thread is not a daemon:
+    one that calls back into Python while the interpreter exits aborts the process."""
 
     def interrupt(event: highspy.HighsCallbackEvent) -> None:
         if should_stop():
@@ -291,7 +292,7 @@ def run_until(highs: highspy.Highs, should_stop: Callable[[], bool]) -> bool:
     highs.cbSimplexInterrupt.subscribe(interrupt)
     highs.cbIpmInterrupt.subscribe(interrupt)
     highs.cbMipInterrupt.subscribe(interrupt)
-    solver = threading.Thread(target=highs.run, name="highs", daemon=True)
+    solver = threading.Thread(target=highs.run, name="highs")
     solver.start()
     while solver.is_alive():
         solver.join(STOP_POLL_SECONDS)
