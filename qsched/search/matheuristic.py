@@ -50,7 +50,7 @@ and of Gogos et al.'s column pricing with restarts):
 Every sub-MIP's schedule is scored by the one evaluator (one evaluation
 each). The MIPs are limited by node counts, so an evaluation budget gives
 the same schedule every run; a wall budget limits them by time as well, and
-a stop request interrupts HiGHS at its next search step.
+a stop request returns at once (`qsched.search.assignment_mip.run_until`).
 """
 
 from __future__ import annotations
