@@ -10,7 +10,8 @@ where the heuristic is the inverse of the weighted cost of the choice:
 makespan weight x the machine's completion time with the task, plus energy
 weight x the task's energy there (Min-min's greedy measure, made energy
 aware). Machines the task no longer fits on are avoided. All ants of an
-iteration are built together, one task position at a time.
+iteration are built together, one task position at a time, and the budget is
+looked at before each position: at cluster size a batch takes seconds.
 
 Ants' schedules are repaired; the best of the iteration's ants and the best
 so far is polished with a short hill climb (the daemon action) and becomes
@@ -21,6 +22,7 @@ best so far starts as the greedy schedule (option ``start``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import numpy as np
@@ -63,8 +65,12 @@ class Colony:
         weights = self.level_pheromone**self.alpha
         return np.stack([self._draw(weights) for _ in range(ants)])
 
-    def assignments(self, levels: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-        """(ants, T) machine per task, one task position at a time for all ants."""
+    def assignments(
+        self, levels: npt.NDArray[np.int64], should_stop: Callable[[], bool]
+    ) -> npt.NDArray[np.int64] | None:
+        """(ants, T) machine per task, one task position at a time for all ants; None if
+        ``should_stop`` says so before the last position (at cluster size one batch takes
+        seconds, longer than a budget's grace)."""
         problem = self.problem
         ants = levels.shape[0]
         machines = np.arange(problem.num_machines)
@@ -75,6 +81,8 @@ class Colony:
         assignment = np.empty((ants, problem.num_tasks), dtype=np.int64)
         rows = np.arange(ants)
         for position in range(problem.num_tasks):
+            if should_stop():
+                return None
             tasks = orders[:, position]
             runtime = problem.etc[tasks] / frequency
             watts = problem.task_watts(tasks[:, None], machines[None, :], levels)
@@ -157,8 +165,11 @@ def ant_colony(
     iterations = 0
     while not tracker.exhausted:
         levels = colony.levels(ants)
+        assignments = colony.assignments(levels, lambda: tracker.exhausted)
+        if assignments is None:
+            break
         built = []
-        for assignment, machine_levels in zip(colony.assignments(levels), levels, strict=True):
+        for assignment, machine_levels in zip(assignments, levels, strict=True):
             if tracker.exhausted:
                 break
             built.append(repair(tracker, assignment, machine_levels, order))

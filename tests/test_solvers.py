@@ -11,6 +11,7 @@ from qsched.formats.generate import generate
 from qsched.model import registry
 from qsched.model.problem import Problem, ProblemError
 from qsched.model.solver import Budget, StopReason
+from qsched.testing.contract import check_stop, check_wall_budget
 
 
 @pytest.fixture(scope="module")
@@ -177,3 +178,12 @@ def test_whole_number_options_arrive_as_int(problem):
     assert result.facts["ants"] == 3 and isinstance(result.facts["ants"], int)
     with pytest.raises(ProblemError, match="options.ants"):
         registry.solve(problem, "aco", Budget(evaluations=50), options={"ants": 2.5})
+
+
+def test_aco_answers_a_stop_and_its_budget_inside_a_batch_of_ants():
+    """400 ants on 2,000 x 64 take seconds to build one batch (one task position at a time
+    for all of them): the stop and the end of the budget land inside it."""
+    large = Problem.from_message(generate(2_000, 64, seed=3))
+    options = {"ants": 400}
+    check_stop("aco", large, delay=0.5, grace=0.5, evaluations=1, options=options)
+    check_wall_budget("aco", large, seconds=1.0, grace=0.5, evaluations=1, options=options)
