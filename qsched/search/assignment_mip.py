@@ -304,11 +304,10 @@ def run_until(highs: highspy.Highs, should_stop: Callable[[], bool]) -> bool:
 @dataclass(frozen=True)
 class MipAnswer:
     """What a MIP solve left: its best column values (None if it found none or was left to
-    end on its own at a stop request), whether it
-    proved them optimal, whether it stopped at a limit on its work (nodes, simplex
-    iterations or time, not at its count of improving schedules), its bound, and its work
-    (branch-and-bound nodes + simplex iterations: deterministic, and what an evaluation
-    budget charges for it)."""
+    end on its own at a stop request), whether it proved them optimal, whether it stopped
+    at a limit on its work (nodes, simplex iterations or time, not at its count of
+    improving schedules), its bound, and its work (branch-and-bound nodes + simplex
+    iterations: deterministic, and what an evaluation budget charges for it)."""
 
     values: FloatArray | None
     optimal: bool
