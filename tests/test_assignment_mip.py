@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import threading
@@ -68,6 +69,35 @@ def test_a_schedule_read_into_a_block_and_back_is_unchanged(seed, tasks, machine
         assignment, weights=problem.etc[np.arange(tasks), assignment], minlength=machines
     )
     assert values[0] == pytest.approx(busy[block].max() if len(freed) else 0.0)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 1_000), tasks=st.integers(4, 9), machines=st.integers(2, 3))
+def test_tasks_held_out_of_a_block_keep_their_busy_time_in_its_optimum(seed, tasks, machines):
+    problem = braun(tasks, machines, seed)
+    runtimes = fastest_runtimes(problem)
+    assignment = np.random.default_rng(seed).integers(0, machines, tasks).astype(np.int64)
+    freed = np.arange(tasks // 2, dtype=np.int64)
+    every = np.arange(machines, dtype=np.int64)
+    model = AssignmentModel(
+        problem, runtimes, Cells.block(freed, every), integer=True, held=assignment
+    )
+    busy = np.bincount(assignment, weights=runtimes[np.arange(tasks), assignment])
+    assert model.start_values(assignment)[0] == pytest.approx(busy.max())
+    answer = solve_mip(model, assignment, nodes=None, seconds=None, should_stop=never)
+    assert answer.optimal and answer.values is not None
+    found = model.schedule(answer.values, assignment)
+    assert (found[len(freed) :] == assignment[len(freed) :]).all()
+
+    def makespan(placed: tuple[int, ...]) -> float:
+        moved = assignment.copy()
+        moved[freed] = placed
+        return float(
+            np.bincount(moved, weights=runtimes[np.arange(tasks), moved], minlength=machines).max()
+        )
+
+    optimum = min(makespan(p) for p in itertools.product(range(machines), repeat=len(freed)))
+    assert makespan(tuple(found[freed])) == pytest.approx(optimum, rel=1e-6)
 
 
 def test_a_sub_mip_never_returns_worse_than_its_warm_start():

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qsched.formats import hcsp
 from qsched.model import registry
 from qsched.model.problem import Problem
 from qsched.model.solver import Budget
 from qsched.search.construct import heuristic_start
-from qsched.search.matheuristic import promising_cells
+from qsched.search.list_scheduling import fastest_runtimes
+from qsched.search.matheuristic import freed_tasks, promising_cells
 from qsched.search.relaxation import solve_relaxation_once
 from qsched.search.tracker import SolveTracker
 from qsched.testing.contract import check_stop
@@ -42,6 +45,29 @@ def test_it_never_answers_worse_than_its_start(start):
     )
     assert result.evaluation.feasible
     assert result.evaluation.objective <= first.objective * (1 + 1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 1_000), most=st.integers(1, 30), size=st.integers(2, 5))
+def test_a_neighbourhood_frees_at_most_so_many_tasks_a_machine_the_cheapest_to_move(
+    seed, most, size
+):
+    problem = braun(120, 6, seed)
+    runtimes = fastest_runtimes(problem)
+    rng = np.random.default_rng(seed)
+    assignment = rng.choice(6, 120, p=[0.5, 0.3, 0.05, 0.05, 0.05, 0.05]).astype(np.int64)
+    machines = rng.choice(6, size, replace=False).astype(np.int64)
+    freed = freed_tasks(runtimes, assignment, machines, most)
+    assert (np.diff(freed) > 0).all() and np.isin(assignment[freed], machines).all()
+    for machine in machines:
+        on = np.flatnonzero(assignment == machine)
+        chosen = np.intersect1d(freed, on)
+        assert len(chosen) == min(most, len(on))
+        others = machines[machines != machine]
+        loss = runtimes[np.ix_(on, others)].min(axis=1) / runtimes[on, machine]
+        kept = loss[np.isin(on, chosen)]
+        left = loss[~np.isin(on, chosen)]
+        assert len(left) == 0 or kept.max() <= left.min()
 
 
 def test_the_size_reduction_keeps_each_tasks_own_and_cheapest_machines():

@@ -40,6 +40,27 @@ def test_the_split_is_the_best_by_finish_then_busy_time(data, first):
     assert found == pytest.approx(best, rel=1e-9)
 
 
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), first=runtimes, held=st.tuples(st.floats(0.0, 200.0), st.floats(0.0, 200.0)))
+def test_busy_time_held_on_the_machines_counts_in_the_split(data, first, held):
+    n = len(first)
+    second = data.draw(st.lists(st.floats(0.5, 100.0), min_size=n, max_size=n))
+    p, q = np.array(first), np.array(second)
+    start = np.ones(n, dtype=bool)
+
+    def with_held(choice: np.ndarray) -> tuple[float, float]:
+        a, b = held[0] + float(p[choice].sum()), held[1] + float(q[~choice].sum())
+        return max(a, b), a + b
+
+    split = best_split(p, q, start, with_held(start)[0], held)
+    assert split.exact
+    best = min(
+        with_held(np.array(choice, dtype=bool))
+        for choice in itertools.product([False, True], repeat=n)
+    )
+    assert with_held(split.on_first) == pytest.approx(best, rel=1e-9)
+
+
 def test_nothing_within_a_limit_below_the_optimum_is_not_exact():
     p, q = np.array([3.0, 3.0]), np.array([3.0, 3.0])
     start = np.array([True, True])

@@ -9,7 +9,9 @@ neighbourhood re-optimisation) within a budget of seconds.
 A model is defined over any set of cells (``task[i]`` may run on
 ``machine[i]``): one column per cell, then the makespan C. Rows: each of its
 tasks runs once; each of its machines' busy time (at the fastest level) is at
-most C; each machine's summed demand within its capacities. The objective is
+most C; each machine's summed demand within its capacities. A model may leave
+some tasks of its machines where a schedule has them (``held``): their busy
+time and demand then count as fixed in those rows. The objective is
 the evaluator's as far as it is linear at every machine's fastest level (see
 `qsched.search.relaxation`), plus ``tie_weight`` times each cell's runtime: a
 tie-break towards the schedule with the least busy time among those of equal
@@ -144,11 +146,14 @@ class AssignmentModel:
         *,
         integer: bool,
         tie_weight: float = 0.0,
+        held: IntArray | None = None,
     ):
+        """``held``: a schedule whose tasks outside ``cells`` stay where it has them."""
         self.problem, self.cells, self.runtimes = problem, cells, runtimes
         self.tasks, task_row = np.unique(cells.task, return_inverse=True)
         self.machines, machine_row = np.unique(cells.machine, return_inverse=True)
         self.runtime = runtimes[cells.task, cells.machine]
+        self.held_busy, self.held_demand = self._held(held)
         columns = cell_columns(
             problem,
             cells,
@@ -157,6 +162,23 @@ class AssignmentModel:
             tie_weight,
         )
         self.lp = self._build(problem, columns, integer)
+
+    def _held(self, held: IntArray | None) -> tuple[FloatArray, FloatArray]:
+        """The busy time and (machine, resource) demand on the model's machines of the tasks
+        ``held`` keeps out of it."""
+        problem, machines = self.problem, len(self.machines)
+        busy = np.zeros(machines)
+        demand = np.zeros((machines, problem.capacity.shape[1]))
+        if held is None:
+            return busy, demand
+        kept = np.ones(problem.num_tasks, dtype=bool)
+        kept[self.tasks] = False
+        kept &= np.isin(held, self.machines)
+        tasks = np.flatnonzero(kept)
+        position = np.searchsorted(self.machines, held[tasks])
+        busy += np.bincount(position, weights=self.runtimes[tasks, held[tasks]], minlength=machines)
+        np.add.at(demand, position, problem.demand[tasks])
+        return busy, demand
 
     def _build(self, problem: Problem, cells: Columns, integer: bool) -> highspy.HighsLp:
         """The makespan C first (-1 in every busy row), then the cells' columns: cells added
@@ -175,7 +197,11 @@ class AssignmentModel:
             [np.ones(tasks), np.full(machines + machines * resources, -highspy.kHighsInf)]
         )
         lp.row_upper_ = np.concatenate(
-            [np.ones(tasks), np.zeros(machines), problem.capacity[self.machines].ravel()]
+            [
+                np.ones(tasks),
+                -self.held_busy,
+                (problem.capacity[self.machines] - self.held_demand).ravel(),
+            ]
         )
         matrix = lp.a_matrix_
         matrix.format_ = highspy.MatrixFormat.kColwise
@@ -233,7 +259,7 @@ class AssignmentModel:
             weights=self.runtime[chosen],
             minlength=len(self.machines),
         )
-        return np.append(busy.max(initial=0.0), chosen.astype(float))
+        return np.append((busy + self.held_busy).max(initial=0.0), chosen.astype(float))
 
     def schedule(self, values: FloatArray, assignment: IntArray) -> IntArray:
         """``assignment`` with the model's tasks moved where ``values`` puts them."""

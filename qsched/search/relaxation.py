@@ -60,7 +60,8 @@ class Relaxation:
     optimal: bool = True
 
 
-#: Machines per task, fastest first, in the first restricted LP of `solve_relaxation`.
+#: Machines per task in the first restricted LP of `solve_relaxation`: those on which its
+#: runtime is least relative to the machine's mean runtime.
 FIRST_COLUMNS = 4
 #: Columns a task may gain per pricing round: its cells of most negative reduced cost.
 COLUMNS_PER_ROUND = 2
@@ -77,8 +78,12 @@ def solve_relaxation(
     Why pricing: an optimum has at most T + M nonzero cells of T x M, and a simplex over
     every cell spends most of its time on columns that never enter (at 4,096 x 128 the full
     LP takes longer than a benchmark's budget). So the LP starts with each task's
-    `FIRST_COLUMNS` fastest machines, and each round adds the cells whose reduced cost
-    under the round's duals is negative, until none is: that optimum is the full LP's.
+    `FIRST_COLUMNS` machines of least runtime relative to the machine's mean: at the
+    optimum every machine finishes at the makespan, so a slow machine holds the tasks it is
+    least slow at. (On consistent instances a task's fastest machines are every task's
+    fastest, and pricing from those needs many more rounds to fill the others.) Each round
+    adds the cells whose reduced cost under the round's duals is negative, until none is:
+    that optimum is the full LP's.
     The reported value is the Lagrangian bound at the last duals: never above the full
     LP's optimum, whether pricing converged or time cut it short.
     """
@@ -86,7 +91,8 @@ def solve_relaxation(
     runtimes = fastest_runtimes(problem)
     tasks = np.arange(problem.num_tasks)
     allowed = np.zeros(runtimes.shape, dtype=bool)
-    first = np.argsort(runtimes, axis=1, kind="stable")[:, :FIRST_COLUMNS]
+    relative = runtimes / np.maximum(runtimes.mean(axis=0), np.finfo(float).tiny)
+    first = np.argsort(relative, axis=1, kind="stable")[:, :FIRST_COLUMNS]
     allowed[tasks[:, None], first] = True
     allowed[tasks, list_schedule(problem, "mct")] = True  # room on every machine
     allowed[np.argmin(runtimes, axis=0), np.arange(problem.num_machines)] = True  # a row each

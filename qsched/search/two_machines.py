@@ -10,6 +10,7 @@ is worth a MIP.
 The problem is R2||Cmax, with the busy time as the tie-break: put each task on
 the first or the second machine so that the later of the two finishes as early
 as possible, and among those splits take the one of least summed busy time.
+The machines may start with busy time of tasks that stay (``held``).
 A state after the first k tasks is the pair of busy times (first, second); one
 that another beats on both cannot lead to a better split, so each step keeps
 the Pareto front only. A state is also dropped when even its best completion
@@ -50,19 +51,23 @@ def best_split(
     second: npt.NDArray[np.float64],
     on_first: npt.NDArray[np.bool_],
     limit: float,
+    held: tuple[float, float] = (0.0, 0.0),
 ) -> Split:
     """The split of the tasks whose runtimes are ``first`` and ``second`` (on either machine)
     with the earliest later finish, then the least busy time, among those finishing by
-    ``limit``; ``on_first`` is the split to fall back on."""
+    ``limit`` on machines busy for ``held`` already; ``on_first`` is the split to fall back
+    on."""
     if len(first) > MAX_TASKS:
         return Split(on_first, False, 0)
     # The schedule the limit comes from must survive the summing order's rounding.
-    choice, states, exact = _split(first, second, limit * (1 + 1e-9))
+    choice, states, exact = _split(first, second, limit * (1 + 1e-9), held[0], held[1])
     return Split(choice if exact else on_first, exact, states)
 
 
 @kernel
-def _split(first: np.ndarray, second: np.ndarray, limit: float) -> tuple[np.ndarray, int, bool]:
+def _split(
+    first: np.ndarray, second: np.ndarray, limit: float, held_first: float, held_second: float
+) -> tuple[np.ndarray, int, bool]:
     """`best_split`'s dynamic programme: the choice, the states generated, and whether the
     choice is the best (not if the front outgrew `MAX_STATES` or nothing was within
     ``limit``)."""
@@ -73,6 +78,7 @@ def _split(first: np.ndarray, second: np.ndarray, limit: float) -> tuple[np.ndar
         task = order[k]
         rest[k] = rest[k + 1] + min(first[task], second[task])
     load = np.zeros((2, MAX_STATES))
+    load[0, 0], load[1, 0] = held_first, held_second
     bits = np.zeros((2, MAX_STATES), dtype=np.uint64)
     load_next = np.zeros((2, 2 * MAX_STATES))
     bits_next = np.zeros((2, 2 * MAX_STATES), dtype=np.uint64)
