@@ -333,7 +333,7 @@ class Matheuristic:
                 return False
             machines = np.array([last, other], dtype=np.int64)
             tasks = self._free(machines)
-            held = busy[machines] - np.bincount(
+            held = busy[machines] - np.bincount(  # the busy time of the tasks that stay
                 self.current.assignment[tasks] == other,
                 weights=self.runtimes[tasks, self.current.assignment[tasks]],
                 minlength=2,

@@ -103,8 +103,9 @@ def solve_relaxation(
     highs.passModel(model.lp)
     last: Relaxation | None = None
     while True:
-        if seconds is not None:
-            highs.setOptionValue("time_limit", max(seconds - (time.monotonic() - started), 1e-3))
+        if seconds is not None:  # HiGHS holds its time limit against all its runs' time
+            left = max(seconds - (time.monotonic() - started), 1e-3)
+            highs.setOptionValue("time_limit", highs.getRunTime() + left)
         if not run_until(highs, should_stop):
             return last
         status = highs.getModelStatus()
