@@ -167,16 +167,14 @@ class AssignmentModel:
         """The busy time and (machine, resource) demand on the model's machines of the tasks
         ``held`` keeps out of it."""
         problem, machines = self.problem, len(self.machines)
-        busy = np.zeros(machines)
         demand = np.zeros((machines, problem.capacity.shape[1]))
         if held is None:
-            return busy, demand
-        kept = np.ones(problem.num_tasks, dtype=bool)
+            return np.zeros(machines), demand
+        kept = np.isin(held, self.machines)
         kept[self.tasks] = False
-        kept &= np.isin(held, self.machines)
         tasks = np.flatnonzero(kept)
         position = np.searchsorted(self.machines, held[tasks])
-        busy += np.bincount(position, weights=self.runtimes[tasks, held[tasks]], minlength=machines)
+        busy = np.bincount(position, weights=self.runtimes[tasks, held[tasks]], minlength=machines)
         np.add.at(demand, position, problem.demand[tasks])
         return busy, demand
 

@@ -81,7 +81,8 @@ MAX_SIZE = 12
 #: of optimality for most of its gain, and the search goes on to the next neighbourhood.
 NEIGHBOURHOOD_IMPROVEMENTS = 3
 #: Most tasks of one machine a neighbourhood frees (the rest stay where they are): those
-#: that lose least moving to another machine of it.
+#: that lose least moving to another machine of it. A pair's two machines' worth is the
+#: exact split's `qsched.search.two_machines.MAX_TASKS`.
 FREE_PER_MACHINE = 64
 #: Neighbourhoods per machine between two exchanges of cooperating workers.
 EPOCH = 4
