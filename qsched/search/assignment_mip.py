@@ -174,7 +174,10 @@ class AssignmentModel:
         kept[self.tasks] = False
         tasks = np.flatnonzero(kept)
         position = np.searchsorted(self.machines, held[tasks])
-        busy = np.bincount(position, weights=self.runtimes[tasks, held[tasks]], minlength=machines)
+        busy = np.asarray(
+            np.bincount(position, weights=self.runtimes[tasks, held[tasks]], minlength=machines),
+            dtype=np.float64,
+        )
         np.add.at(demand, position, problem.demand[tasks])
         return busy, demand
 
