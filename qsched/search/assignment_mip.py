@@ -147,9 +147,13 @@ class AssignmentModel:
         integer: bool,
         tie_weight: float = 0.0,
         held: IntArray | None = None,
+        floor: float = 0.0,
     ):
-        """``held``: a schedule whose tasks outside ``cells`` stay where it has them."""
+        """``held``: a schedule whose tasks outside ``cells`` stay where it has them.
+        ``floor``: the makespan the model need not go below; at it, only the busy time
+        (``tie_weight``) and the cells' costs are left to lower."""
         self.problem, self.cells, self.runtimes = problem, cells, runtimes
+        self.floor = floor
         self.tasks, task_row = np.unique(cells.task, return_inverse=True)
         self.machines, machine_row = np.unique(cells.machine, return_inverse=True)
         self.runtime = runtimes[cells.task, cells.machine]
@@ -190,7 +194,7 @@ class AssignmentModel:
         lp.num_col_, lp.num_row_ = columns + 1, tasks + machines + machines * resources
         idle = problem.idle_watts.sum() if problem.idle_machines_on else 0.0
         lp.col_cost_ = np.append(problem.makespan_weight + problem.energy_weight * idle, cells.cost)
-        lp.col_lower_ = np.zeros(columns + 1)
+        lp.col_lower_ = np.append(self.floor, np.zeros(columns))
         # x <= 1 follows from the task rows; the LP leaves it out so that every reduced cost
         # of its optimum is >= 0 and prices the cells it lacks (`qsched.search.relaxation`).
         lp.col_upper_ = np.append(np.inf, np.ones(columns) if integer else np.full(columns, np.inf))
@@ -260,7 +264,8 @@ class AssignmentModel:
             weights=self.runtime[chosen],
             minlength=len(self.machines),
         )
-        return np.append((busy + self.held_busy).max(initial=0.0), chosen.astype(float))
+        makespan = max((busy + self.held_busy).max(initial=0.0), self.floor)
+        return np.append(makespan, chosen.astype(float))
 
     def schedule(self, values: FloatArray, assignment: IntArray) -> IntArray:
         """``assignment`` with the model's tasks moved where ``values`` puts them."""

@@ -1,4 +1,4 @@
-"""Exact re-optimisation inside a search: a reduced MIP, then machine neighbourhoods.
+"""Exact re-optimisation inside a search: slack and reduced MIPs, then machine neighbourhoods.
 
 Why: on the published HCSP instances, single moves and swaps stall a few
 tenths of a percent above the best known schedules, where improving the
@@ -13,13 +13,22 @@ and of Gogos et al.'s column pricing with restarts):
    ends at the first round that finds nothing better: on the large consistent
    instances the tabu search stalls within a round of its start, and the
    rounds it would go on for are the neighbourhoods' best time.
-1. **Size reduction.** The LP relaxation's reduced costs say which machines
+1. **Slack.** A local optimum of the makespan can spend busy time that a
+   better schedule does not (on the inconsistent instances, many tasks sit on
+   slower machines than in the LP's optimum), and giving it back takes long
+   chains of moves through many machines. The slack MIP (`slack_cells`) frees
+   a few tasks on every machine, each on its own and its few machines of least
+   loss, holds the rest where they are, and floors the makespan
+   `SLACK_TARGET` below the current one: once there (or as near as it gets)
+   it lowers the busy time. MIPs follow while they lower it, then a tabu burst
+   spreads the room they made over the machines that finish last.
+2. **Size reduction.** The LP relaxation's reduced costs say which machines
    can matter for a task: the model keeps each task's ``candidates``
    machines of least reduced cost, every machine the LP uses it on, and the
    machine it has in the best schedule (so that schedule is a warm start).
    That MIP (a few columns per task instead of M) runs from the best schedule
    for ``reduced_share`` of the budget.
-2. **Machine neighbourhoods.** Then, over and over: where the makespan and
+3. **Machine neighbourhoods.** Then, over and over: where the makespan and
    busy time are the whole objective, first share the last machine's tasks
    with each other machine in turn by the exact best split of the pair
    (`qsched.search.two_machines`, a fraction of a millisecond against tens for
@@ -37,12 +46,13 @@ and of Gogos et al.'s column pricing with restarts):
    adapts: one machine more after ``M`` sub-MIPs in a row kept nothing (a
    local optimum for that size), one fewer when a sub-MIP runs out of nodes
    or time, down to two machines, or three where pairs are split exactly.
-3. **Restarts.** When the neighbourhoods reach `MAX_SIZE` machines and still
-   keep nothing, step 1 runs again from the best schedule with one more
+   After `SLACK_IDLE` neighbourhoods in a row keep nothing, step 1 runs again.
+4. **Restarts.** When the neighbourhoods reach `MAX_SIZE` machines and still
+   keep nothing, step 2 runs again from the best schedule with one more
    candidate machine per task; once it keeps every machine (the whole
    problem, on small ones), the rest of the budget goes to the tabu search.
 
-4. **Cooperation** (with a `Team`: ``workers`` > 1). Every `EPOCH` x M
+5. **Cooperation** (with a `Team`: ``workers`` > 1). Every `EPOCH` x M
    neighbourhoods the workers exchange their schedules and bounds
    (`qsched.search.cooperation`, at epochs counted in steps, so a seed still
    gives one answer) and each relinks: the MIP over every cell its schedule or
@@ -74,7 +84,7 @@ from qsched.search.two_machines import best_split
 
 #: Tabu proposals per task in one round of the burst (step 0).
 BURST_ROUND = 100
-#: Largest neighbourhood (machines); past it the search restarts from step 1.
+#: Largest neighbourhood (machines); past it the search restarts from step 2.
 MAX_SIZE = 12
 #: A neighbourhood's sub-MIP ends at this many improving schedules (its start is the first),
 #: without HiGHS's own sub-MIP heuristics: it then takes a fraction of the time of a proof
@@ -84,6 +94,19 @@ NEIGHBOURHOOD_IMPROVEMENTS = 3
 #: that lose least moving to another machine of it. A pair's two machines' worth is the
 #: exact split's `qsched.search.two_machines.MAX_TASKS`.
 FREE_PER_MACHINE = 64
+#: The slack MIP (`slack_cells`): tasks it frees on each machine at first (one more after a
+#: MIP solved in its limits, one fewer after one that was not), the other machines each may
+#: go to, the spread of the random factor on their losses (log-normal), how far below the
+#: makespan its floor is (relative), and its share of the time left.
+SLACK_FREE = 3
+SLACK_MACHINES = 3
+SLACK_NOISE = 0.3
+SLACK_TARGET = 1e-3
+SLACK_SHARE = 0.1
+#: Tabu rounds in a row without a better schedule that end the burst after slack MIPs.
+SLACK_PATIENCE = 3
+#: Neighbourhoods in a row that keep nothing before the search makes slack again.
+SLACK_IDLE = 16
 #: Neighbourhoods per machine between two exchanges of cooperating workers.
 EPOCH = 4
 #: Weight of busy time against the makespan in every MIP's objective (per machine), small
@@ -138,13 +161,52 @@ def freed_tasks(
     nearly as fast are the ones a better schedule moves."""
     tasks = np.flatnonzero(np.isin(assignment, machines)).astype(np.int64)
     on = assignment[tasks]
-    elsewhere = runtimes[np.ix_(tasks, machines)]
-    elsewhere[on[:, None] == machines[None, :]] = np.inf
+    loss = _losses(runtimes[np.ix_(tasks, machines)], runtimes[tasks, on])
+    loss[on[:, None] == machines] = np.inf
+    return np.sort(tasks[_least_per_machine(loss.min(axis=1), on, most)])
+
+
+def slack_cells(
+    runtimes: npt.NDArray[np.float64], assignment: IntArray, free: int, rng: np.random.Generator
+) -> npt.NDArray[np.bool_]:
+    """The slack MIP's (T, M) cells: on every machine, the ``free`` tasks that lose least
+    (as a ratio, times a random factor so that each call frees others) on another machine,
+    each on its own machine and on its `SLACK_MACHINES` others of least loss.
+
+    Why: on the inconsistent instances a local optimum of the makespan keeps many tasks on
+    slower machines than the LP's optimum does, and the moves that give that busy time
+    back are long chains through many machines, which no neighbourhood of a few machines
+    holds. A few tasks from every machine, on
+    the few machines each could go to, hold those chains, and that MIP stays small."""
+    tasks = np.arange(len(assignment))
+    loss = _losses(runtimes, runtimes[tasks, assignment])
+    loss[tasks, assignment] = np.inf
+    with np.errstate(divide="ignore"):
+        noisy = np.log(loss.min(axis=1)) + SLACK_NOISE * rng.standard_normal(len(tasks))
+    freed = _least_per_machine(noisy, assignment, free)
+    cells = np.zeros(runtimes.shape, dtype=bool)
+    keep = min(SLACK_MACHINES, runtimes.shape[1])
+    others = np.argpartition(loss[freed], keep - 1, axis=1)[:, :keep]
+    cells[freed[:, None], others] = True
+    cells[freed, assignment[freed]] = True
+    return cells
+
+
+def _losses(
+    elsewhere: npt.NDArray[np.float64], own: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """Each task's runtime on each machine of ``elsewhere`` over its runtime ``own`` where it
+    is (inf where both are zero)."""
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        loss = elsewhere.min(axis=1) / runtimes[tasks, on]
-    order = np.lexsort((np.nan_to_num(loss, nan=np.inf), on))
+        loss = elsewhere / own[:, None]
+    return np.nan_to_num(loss, nan=np.inf)
+
+
+def _least_per_machine(loss: npt.NDArray[np.float64], on: IntArray, most: int) -> IntArray:
+    """Indices of at most ``most`` entries of least ``loss`` for each value of ``on``."""
+    order = np.lexsort((loss, on))
     rank = np.arange(len(order)) - np.searchsorted(on[order], on[order], side="left")
-    return np.sort(tasks[order[rank < most]])
+    return order[rank < most]
 
 
 def _seconds_left(tracker: SolveTracker, share: float = 1.0) -> float | None:
@@ -169,6 +231,7 @@ class Matheuristic:
         self.current = start
         self.size = min(settings.size, self.problem.num_machines)
         self.candidates = settings.candidates
+        self.slack_free = SLACK_FREE
         # A pair's exact split is the sub-MIP's answer only where the makespan and busy time
         # are all the objective and all the constraints the model states.
         self.splits_pairs = self.problem.energy_weight == 0 and not self.problem.demand.any()
@@ -177,10 +240,11 @@ class Matheuristic:
         self.smallest = min(3 if self.splits_pairs else 2, self.problem.num_machines)
 
     def run(self) -> Evaluation:
-        """Steps 0-3 until the budget ends, meeting the team (if any) every epoch; the best
+        """Steps 0-4 until the budget ends, meeting the team (if any) every epoch; the best
         schedule the tracker has seen."""
         try:
             self._burst()
+            self._slack()
             self._reduced_mip()
             self._search()
         finally:
@@ -189,23 +253,24 @@ class Matheuristic:
         assert self.tracker.best is not None
         return self.tracker.best
 
-    def _burst(self) -> None:
-        """Step 0: tabu rounds until one finds nothing better or the burst's share is spent."""
+    def _burst(self, patience: int = 1) -> None:
+        """Step 0 (and step 1's end): tabu rounds until ``patience`` in a row find nothing
+        better or the burst's share is spent."""
         tracker, tasks = self.tracker, self.problem.num_tasks
         steps = self.settings.tabu_steps * tasks
         if tracker.budget.evaluations is not None:  # leave the MIPs their turn
             steps = min(steps, tracker.budget.evaluations // 2)
-        while steps > 0 and not tracker.exhausted:
+        idle = 0
+        while steps > 0 and not tracker.exhausted and idle < patience:
             round_steps = min(BURST_ROUND * tasks, steps)
             found = tabu_search(tracker, self.current, self.rng, TABU, round_steps, "tabu")
             steps -= round_steps
-            improved = found.key < self.current.key
+            idle = 0 if found.key < self.current.key else idle + 1
             self.current = found
-            if not improved:
-                return
 
     def _search(self) -> None:
-        """Steps 2 and 3, with an exchange every `EPOCH` x M neighbourhoods."""
+        """Steps 3 and 4 (with step 1 when the neighbourhoods stall), with an exchange every
+        `EPOCH` x M neighbourhoods."""
         idle = 0
         for step in itertools.count(1):
             if self.tracker.exhausted:
@@ -216,6 +281,9 @@ class Matheuristic:
                 idle = 0
                 continue
             idle += 1
+            if idle == SLACK_IDLE and self._slack():
+                idle = 0
+                continue
             if idle < self.problem.num_machines:
                 continue
             idle = 0
@@ -255,29 +323,66 @@ class Matheuristic:
         return self.tracker.exhausted
 
     def _reduced_mip(self) -> None:
-        """Step 1: the size-reduced MIP from the current schedule."""
+        """Step 2: the size-reduced MIP from the current schedule."""
         with self.tracker.stage("reduced-mip"):
             promising = promising_cells(self.tracker, self.current.assignment, self.candidates)
         self._large_mip(promising, "reduced-mip")
 
-    def _large_mip(self, cells: npt.NDArray[np.bool_], stage: str) -> None:
-        """The MIP over every task on the (T, M) mask ``cells``, from the current schedule,
-        on the reduced MIP's limits; its schedule becomes current if no worse."""
+    def _slack(self) -> bool:
+        """Slack MIPs while they lower the busy time, then a tabu burst spreads the room they
+        made over the machines that finish last. Whether the schedule improved."""
+        before = self.current.key
+        while not self.tracker.exhausted and self._slack_mip():
+            pass
+        self._burst(SLACK_PATIENCE)
+        return self.current.key < before
+
+    def _slack_mip(self) -> bool:
+        """One slack MIP: the `slack_cells` tasks, the others held where they are, with the
+        makespan's floor `SLACK_TARGET` below the current one, so that once there the MIP
+        spends the rest of its time lowering the busy time (a tie weight as strong as one
+        neighbourhood machine's). It frees one task a machine more next time if it was
+        solved, one fewer if not. Whether it lowered the busy time."""
+        busy = self._busy().sum()
+        answer = self._large_mip(
+            slack_cells(self.runtimes, self.current.assignment, self.slack_free, self.rng),
+            "slack-mip",
+            share=SLACK_SHARE,
+            floor=(1 - SLACK_TARGET) * self.current.makespan,
+            tie_weight=self._tie_weight(size=1),
+        )
+        if answer is not None:
+            self.slack_free = max(1, self.slack_free + (-1 if answer.out_of_work else 1))
+        return bool(self._busy().sum() < busy)
+
+    def _large_mip(
+        self,
+        cells: npt.NDArray[np.bool_],
+        stage: str,
+        share: float | None = None,
+        floor: float = 0.0,
+        tie_weight: float | None = None,
+    ) -> MipAnswer | None:
+        """The MIP over the (T, M) mask ``cells`` (tasks outside it stay where they are),
+        from the current schedule, on the reduced MIP's limits (``share`` of the time left
+        in place of its share); its schedule becomes current if no worse."""
         tracker = self.tracker
         if tracker.exhausted:
-            return
+            return None
         with tracker.stage(stage):
             model = AssignmentModel(
                 self.problem,
                 self.runtimes,
                 Cells.where(cells),
                 integer=True,
-                tie_weight=self._tie_weight(),
+                tie_weight=self._tie_weight() if tie_weight is None else tie_weight,
+                held=self.current.assignment,
+                floor=floor,
             )
             answer = self._solve(
                 model,
                 self.settings.reduced_nodes,
-                _seconds_left(tracker, self.settings.reduced_share),
+                _seconds_left(tracker, self.settings.reduced_share if share is None else share),
             )
         if answer.values is not None and not tracker.exhausted:
             found = tracker.evaluate(
@@ -285,6 +390,7 @@ class Matheuristic:
             )
             if found.key <= self.current.key:
                 self.current = found
+        return answer
 
     def _solve(
         self,
@@ -317,12 +423,12 @@ class Matheuristic:
         schedule found still gets its evaluation."""
         self.tracker.spend(max(0, min(work, self.tracker.evaluations_left - 1)))
 
-    def _tie_weight(self) -> float:
+    def _tie_weight(self, size: int | None = None) -> float:
         problem = self.problem
-        return TIE_WEIGHT * (problem.makespan_weight + problem.energy_weight) / self.size
+        return TIE_WEIGHT * (problem.makespan_weight + problem.energy_weight) / (size or self.size)
 
     def _pairs(self) -> bool:
-        """Step 2's first try: the exact best split (`qsched.search.two_machines`) of the last
+        """Step 3's first try: the exact best split (`qsched.search.two_machines`) of the last
         machine's tasks with each other machine's, those with the most room first, until one
         is kept by the rule of `_neighbourhood`; whether one was. A schedule no pair improves
         is remembered, so the sweep is not repeated until the schedule changes."""
@@ -367,7 +473,7 @@ class Matheuristic:
         return True
 
     def _neighbourhood(self) -> bool:
-        """Step 2 once: whether the sub-MIP's schedule was kept."""
+        """Step 3 once: whether the sub-MIP's schedule was kept."""
         machines = self._machines()
         tasks = self._free(machines)
         if len(tasks) == 0:
@@ -408,11 +514,10 @@ class Matheuristic:
         )[machines]
         return float(busy.max(initial=0.0)), float(busy.sum())
 
-    def _room(self) -> tuple[npt.NDArray[np.float64], int, IntArray, npt.NDArray[np.float64]]:
-        """Every machine's busy time, the machine that finishes last, the others, and their
-        weights: one more than how many of its tasks fit in their room before it finishes."""
+    def _busy(self) -> npt.NDArray[np.float64]:
+        """Every machine's busy time in the current schedule."""
         assignment = self.current.assignment
-        busy = np.asarray(
+        return np.asarray(
             np.bincount(
                 assignment,
                 weights=self.runtimes[np.arange(self.problem.num_tasks), assignment],
@@ -420,6 +525,12 @@ class Matheuristic:
             ),
             dtype=np.float64,
         )
+
+    def _room(self) -> tuple[npt.NDArray[np.float64], int, IntArray, npt.NDArray[np.float64]]:
+        """Every machine's busy time, the machine that finishes last, the others, and their
+        weights: one more than how many of its tasks fit in their room before it finishes."""
+        assignment = self.current.assignment
+        busy = self._busy()
         last = int(np.argmax(busy))
         others = np.delete(np.arange(self.problem.num_machines, dtype=np.int64), last)
         own = np.flatnonzero(assignment == last)
