@@ -1,8 +1,9 @@
 """Matheuristic: exact sub-MIPs inside a search, the strongest classical solver here.
 
 It starts like the tabu search (the rounded LP relaxation, whose optimum it
-reports as the bound where it is one), solves the size-reduced assignment MIP
-from there, then re-optimises neighbourhoods of a few machines exactly, with
+reports as the bound where it is one), gives back busy time with slack MIPs
+over a few tasks of every machine, solves the size-reduced assignment MIP from
+there, then re-optimises neighbourhoods of a few machines exactly, with
 restarts (`qsched.search.matheuristic` says how and why). Seeded and anytime;
 with an evaluation budget and no wall budget every MIP is limited by node
 counts alone, so the same seed gives the same schedule.
@@ -53,7 +54,7 @@ def matheuristic_solver(
     ] = DEFAULTS.nodes,
     workers: Annotated[int, WORKERS] = 1,
 ) -> Result:
-    """Size-reduced MIP, then exact machine neighbourhoods, with restarts."""
+    """Slack and size-reduced MIPs, then exact machine neighbourhoods, with restarts."""
     settings = MatheuristicSettings(candidates=candidates, size=size, nodes=nodes)
 
     def search(tracker: SolveTracker, rng: np.random.Generator, team: Team | None) -> None:

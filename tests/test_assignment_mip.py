@@ -100,6 +100,29 @@ def test_tasks_held_out_of_a_block_keep_their_busy_time_in_its_optimum(seed, tas
     assert makespan(tuple(found[freed])) == pytest.approx(optimum, rel=1e-6)
 
 
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 1_000), tasks=st.integers(3, 7), above=st.floats(0.0, 0.3))
+def test_above_its_makespan_floor_the_mip_weighs_only_the_busy_time(seed, tasks, above):
+    problem = braun(tasks, 3, seed)
+    runtimes = fastest_runtimes(problem)
+
+    def busy(schedule: np.ndarray) -> np.ndarray:
+        return np.bincount(schedule, weights=runtimes[np.arange(tasks), schedule], minlength=3)
+
+    every = np.array([busy(np.array(s)) for s in itertools.product(range(3), repeat=tasks)])
+    floor = every.max(axis=1).min() * (1 + above)
+    optimum = (np.maximum(every.max(axis=1), floor) + 1e-4 * every.sum(axis=1)).min()
+    model = AssignmentModel(
+        problem, runtimes, Cells.all(tasks, 3), integer=True, tie_weight=1e-4, floor=floor
+    )
+    start = list_schedule(problem, "mct")
+    assert model.start_values(start)[0] >= floor
+    answer = solve_mip(model, start, nodes=None, seconds=None, should_stop=never)
+    assert answer.optimal and answer.values is not None
+    found = busy(model.schedule(answer.values, start))
+    assert max(found.max(), floor) + 1e-4 * found.sum() == pytest.approx(optimum, rel=1e-6)
+
+
 def test_a_sub_mip_never_returns_worse_than_its_warm_start():
     problem = braun(60, 6, 4)
     runtimes = fastest_runtimes(problem)

@@ -15,7 +15,7 @@ from qsched.model.problem import Problem
 from qsched.model.solver import Budget
 from qsched.search.construct import heuristic_start
 from qsched.search.list_scheduling import fastest_runtimes
-from qsched.search.matheuristic import freed_tasks, promising_cells
+from qsched.search.matheuristic import SLACK_MACHINES, freed_tasks, promising_cells, slack_cells
 from qsched.search.relaxation import solve_relaxation_once
 from qsched.search.tracker import SolveTracker
 from qsched.testing.contract import check_stop
@@ -68,6 +68,25 @@ def test_a_neighbourhood_frees_at_most_so_many_tasks_a_machine_the_cheapest_to_m
         kept = loss[np.isin(on, chosen)]
         left = loss[~np.isin(on, chosen)]
         assert len(left) == 0 or kept.max() <= left.min()
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 1_000), free=st.integers(1, 30), machines=st.integers(1, 8))
+def test_slack_frees_a_few_tasks_on_every_machine_each_on_its_own_and_a_few_others(
+    seed, free, machines
+):
+    problem = braun(120, machines, seed)
+    runtimes = fastest_runtimes(problem)
+    rng = np.random.default_rng(seed)
+    assignment = rng.integers(0, machines, 120).astype(np.int64)
+    cells = slack_cells(runtimes, assignment, free, rng)
+    freed = np.flatnonzero(cells.any(axis=1))
+    assert cells[freed, assignment[freed]].all()
+    assert (cells[freed].sum(axis=1) <= SLACK_MACHINES + 1).all()
+    assert (cells[freed].sum(axis=1) >= min(SLACK_MACHINES, machines)).all()
+    on = np.bincount(assignment, minlength=machines)
+    chosen = np.bincount(assignment[freed], minlength=machines)
+    assert (chosen == np.minimum(free, on)).all()
 
 
 def test_the_size_reduction_keeps_each_tasks_own_and_cheapest_machines():

@@ -329,25 +329,31 @@ class Matheuristic:
         self._large_mip(promising, "reduced-mip")
 
     def _slack(self) -> bool:
-        """Slack MIPs while they lower the busy time, then a tabu burst spreads the room they
-        made over the machines that finish last. Whether the schedule improved."""
+        """Slack MIPs while they lower the busy time, within `SLACK_SHARE` of the time left,
+        then a tabu burst spreads the room they made over the machines that finish last.
+        Whether the schedule improved."""
         before = self.current.key
-        while not self.tracker.exhausted and self._slack_mip():
+        left = _seconds_left(self.tracker, SLACK_SHARE)
+        deadline = None if left is None else self.tracker.elapsed + left
+        while not self.tracker.exhausted and self._slack_mip(deadline):
             pass
         self._burst(SLACK_PATIENCE)
         return self.current.key < before
 
-    def _slack_mip(self) -> bool:
-        """One slack MIP: the `slack_cells` tasks, the others held where they are, with the
-        makespan's floor `SLACK_TARGET` below the current one, so that once there the MIP
-        spends the rest of its time lowering the busy time (a tie weight as strong as one
-        neighbourhood machine's). It frees one task a machine more next time if it was
-        solved, one fewer if not. Whether it lowered the busy time."""
+    def _slack_mip(self, deadline: float | None) -> bool:
+        """One slack MIP, until ``deadline`` (seconds into the solve) if any: the
+        `slack_cells` tasks, the others held where they are, with the makespan's floor
+        `SLACK_TARGET` below the current one, so that once there the MIP spends the rest of
+        its time lowering the busy time (a tie weight as strong as one neighbourhood
+        machine's). It frees one task a machine more next time if it was solved, one fewer
+        if not. Whether it lowered the busy time."""
+        if deadline is not None and self.tracker.elapsed >= deadline:
+            return False
         busy = self._busy().sum()
         answer = self._large_mip(
             slack_cells(self.runtimes, self.current.assignment, self.slack_free, self.rng),
             "slack-mip",
-            share=SLACK_SHARE,
+            seconds=None if deadline is None else deadline - self.tracker.elapsed,
             floor=(1 - SLACK_TARGET) * self.current.makespan,
             tie_weight=self._tie_weight(size=1),
         )
@@ -359,13 +365,13 @@ class Matheuristic:
         self,
         cells: npt.NDArray[np.bool_],
         stage: str,
-        share: float | None = None,
+        seconds: float | None = None,
         floor: float = 0.0,
         tie_weight: float | None = None,
     ) -> MipAnswer | None:
         """The MIP over the (T, M) mask ``cells`` (tasks outside it stay where they are),
-        from the current schedule, on the reduced MIP's limits (``share`` of the time left
-        in place of its share); its schedule becomes current if no worse."""
+        from the current schedule, on the reduced MIP's limits (or ``seconds``, under a wall
+        budget); its schedule becomes current if no worse."""
         tracker = self.tracker
         if tracker.exhausted:
             return None
@@ -382,7 +388,7 @@ class Matheuristic:
             answer = self._solve(
                 model,
                 self.settings.reduced_nodes,
-                _seconds_left(tracker, self.settings.reduced_share if share is None else share),
+                _seconds_left(tracker, self.settings.reduced_share) if seconds is None else seconds,
             )
         if answer.values is not None and not tracker.exhausted:
             found = tracker.evaluate(
