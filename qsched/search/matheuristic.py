@@ -176,8 +176,8 @@ def slack_cells(
     Why: on the inconsistent instances a local optimum of the makespan keeps many tasks on
     slower machines than the LP's optimum does, and the moves that give that busy time
     back are long chains through many machines, which no neighbourhood of a few machines
-    holds. A few tasks from every machine, on
-    the few machines each could go to, hold those chains, and that MIP stays small."""
+    holds. A few tasks from every machine, on the few machines each could go to, hold
+    those chains, and that MIP stays small."""
     tasks = np.arange(len(assignment))
     loss = _losses(runtimes, runtimes[tasks, assignment])
     loss[tasks, assignment] = np.inf
@@ -512,17 +512,13 @@ class Matheuristic:
 
     def _local(self, assignment: IntArray, machines: IntArray) -> tuple[float, float]:
         """The neighbourhood's last finish and busy time under ``assignment``."""
-        tasks = np.flatnonzero(np.isin(assignment, machines))
-        busy = np.bincount(
-            assignment[tasks],
-            weights=self.runtimes[tasks, assignment[tasks]],
-            minlength=self.problem.num_machines,
-        )[machines]
+        busy = self._busy(assignment)[machines]
         return float(busy.max(initial=0.0)), float(busy.sum())
 
-    def _busy(self) -> npt.NDArray[np.float64]:
-        """Every machine's busy time in the current schedule."""
-        assignment = self.current.assignment
+    def _busy(self, assignment: IntArray | None = None) -> npt.NDArray[np.float64]:
+        """Every machine's busy time under ``assignment`` (the current schedule's if None)."""
+        if assignment is None:
+            assignment = self.current.assignment
         return np.asarray(
             np.bincount(
                 assignment,
